@@ -27,8 +27,8 @@ const (
 // effective is the rate actually charged, back-computed from due so that
 // FiatFromCrypto(due, cryptoScale, effective, fiatScale) == price exactly.
 // It is price/due (both in whole units) rounded half-even to
-// EffectiveRateDigits (18) fractional
-// digits whenever that satisfies the equality, which is guaranteed when
+// EffectiveRateDigits (18) fractional digits whenever that satisfies the
+// equality, which is guaranteed when
 // due/10^cryptoScale × 10^fiatScale < 10^18, that is, for fewer than 10^16
 // whole crypto units against a 2-decimal currency (every BTC or ETH amount
 // that can exist); otherwise it uses the fewest additional digits that do, so
