@@ -1,0 +1,316 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"math/big"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. Backends translate driver errors into these at the adapter, so callers
+// branch with errors.Is and never see a driver type.
+var (
+	// ErrNotFound means the row does not exist (or belongs to another store).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict means a uniqueness constraint or an optimistic version check failed.
+	ErrConflict = errors.New("store: conflict")
+	// ErrBusy means the database was busy or a serializable transaction lost a race;
+	// Store.Tx retries these itself and only returns ErrBusy when retries are exhausted.
+	ErrBusy = errors.New("store: busy")
+)
+
+// Store is the storage contract. Every read and write happens inside Tx or View.
+type Store interface {
+	// Tx runs fn in one read-write transaction and commits when fn returns nil. Busy and
+	// serialization failures are retried with backoff, so fn must be safe to run again
+	// (no side effects outside the transaction).
+	Tx(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Migrate applies the embedded migrations that have not been applied yet.
+	Migrate(ctx context.Context) error
+	// MigrationStatus reports the applied and the embedded (latest) schema versions.
+	MigrationStatus(ctx context.Context) (applied, latest int, err error)
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Dialect names the backend: "sqlite" or "postgres".
+	Dialect() string
+	// Close releases the connections.
+	Close() error
+}
+
+// Tx is one transaction. Its methods must not be used after the function passed to
+// Store.Tx or Store.View returns.
+type Tx interface {
+	CreateMerchant(ctx context.Context, m Merchant) error
+	GetMerchant(ctx context.Context, id string) (Merchant, error)
+
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	// APIKeyByPrefix returns the key with the given lookup prefix, revoked or not.
+	APIKeyByPrefix(ctx context.Context, prefix string) (APIKey, error)
+	// RevokeAPIKey marks the key revoked at the given time; revoking twice keeps the first time.
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+
+	CreateWallet(ctx context.Context, w Wallet) error
+	// Wallets lists a merchant's wallets ordered by chain.
+	Wallets(ctx context.Context, merchantID string) ([]Wallet, error)
+	// AllocateIndex hands out the wallet's next derivation index and advances it, atomically:
+	// concurrent callers never get the same index and a rolled-back transaction gives its
+	// index back, so the allocated range stays dense.
+	AllocateIndex(ctx context.Context, walletID string) (uint32, error)
+
+	CreateInvoice(ctx context.Context, inv Invoice) error
+	// GetInvoice returns the invoice if it belongs to merchantID ("" means any merchant,
+	// for internal callers such as the watcher and the checkout page).
+	GetInvoice(ctx context.Context, merchantID, id string) (Invoice, error)
+	ListInvoices(ctx context.Context, f InvoiceFilter) ([]Invoice, error)
+	// UpdateInvoice writes inv if the stored version equals inv.Version, and increments it;
+	// otherwise it returns ErrConflict.
+	UpdateInvoice(ctx context.Context, inv Invoice) error
+
+	CreatePaymentOption(ctx context.Context, o PaymentOption) error
+	PaymentOptions(ctx context.Context, invoiceID string) ([]PaymentOption, error)
+
+	// UpsertPayment inserts a payment or, when one with the same (chain, txid, output index)
+	// exists, updates its block, status and confirmations. It reports whether it inserted.
+	UpsertPayment(ctx context.Context, p Payment) (inserted bool, err error)
+	Payments(ctx context.Context, invoiceID string) ([]Payment, error)
+
+	AppendEvent(ctx context.Context, e Event) error
+	Events(ctx context.Context, invoiceID string) ([]Event, error)
+
+	// ClaimIdempotencyKey records key for the merchant with the request hash. It returns
+	// (nil, nil) when this call claimed the key, or the existing record otherwise. Concurrent
+	// claims of one key serialise: the loser waits for the winner's transaction.
+	ClaimIdempotencyKey(ctx context.Context, r IdempotencyRecord) (*IdempotencyRecord, error)
+	// CompleteIdempotencyKey stores the response of a claimed key.
+	CompleteIdempotencyKey(ctx context.Context, r IdempotencyRecord) error
+
+	// Cursor returns the chain follower's position; ErrNotFound before the first block.
+	Cursor(ctx context.Context, chain string) (Cursor, error)
+	// SetCursor moves the cursor and records the block hash at its height.
+	SetCursor(ctx context.Context, c Cursor) error
+	// BlockHashes returns the recorded hashes from height down, newest first, at most limit.
+	BlockHashes(ctx context.Context, chain string, from int64, limit int) ([]Cursor, error)
+	// ForgetBlocksAbove deletes recorded hashes above height (a rewind).
+	ForgetBlocksAbove(ctx context.Context, chain string, height int64) error
+
+	// Enqueue adds a message to the outbox of topic; a second message with the same
+	// (topic, key) is ErrConflict.
+	Enqueue(ctx context.Context, m OutboxMessage) error
+	// ClaimDue leases up to limit due messages of topic to holder until leaseUntil. Claims
+	// by concurrent holders never overlap.
+	ClaimDue(ctx context.Context, topic, holder string, now, leaseUntil time.Time, limit int) ([]OutboxMessage, error)
+	// MarkDelivered, Reschedule and Park finish a claimed message.
+	MarkDelivered(ctx context.Context, id string, at time.Time) error
+	Reschedule(ctx context.Context, id string, next time.Time, lastError string) error
+	Park(ctx context.Context, id string, reason string) error
+	OutboxMessages(ctx context.Context, topic, status string) ([]OutboxMessage, error)
+}
+
+// Merchant is a store in the product sense (a merchant account). It is named Merchant here
+// to avoid confusion with this package.
+type Merchant struct {
+	ID        string
+	Name      string
+	Settings  string // JSON object
+	CreatedAt time.Time
+}
+
+// APIKey is a merchant's API key. Only a hash of the secret is stored; Prefix is the public
+// lookup part of the key.
+type APIKey struct {
+	ID          string
+	MerchantID  string
+	Prefix      string
+	Hash        []byte
+	Permissions []string
+	CreatedAt   time.Time
+	RevokedAt   *time.Time
+}
+
+// Wallet enables a chain for a merchant: a watch-only extended public key or descriptor
+// (Bitcoin) or a treasury address (EVM). NextIndex is the next derivation index to hand out.
+type Wallet struct {
+	ID         string
+	MerchantID string
+	Chain      string
+	Network    string
+	Descriptor string // Bitcoin: canonical output descriptor
+	Treasury   string // EVM: the merchant's treasury address
+	Tokens     []string
+	NextIndex  uint32
+	CreatedAt  time.Time
+}
+
+// Invoice statuses (DESIGN §4).
+const (
+	StatusNew        = "new"
+	StatusProcessing = "processing"
+	StatusSettled    = "settled"
+	StatusExpired    = "expired"
+	StatusInvalid    = "invalid"
+)
+
+// Invoice is the stored invoice. Price is in the atomic units of Currency (fiat minor units
+// or crypto base units).
+type Invoice struct {
+	ID               string
+	MerchantID       string
+	Status           string
+	Flags            []string
+	Price            *big.Int
+	Currency         string
+	OrderID          string
+	Metadata         string // JSON object, "" for none
+	RedirectURL      string
+	TolerancePercent string // decimal string, "0" for none
+	ToleranceFloor   *big.Int
+	Confirmations    string // JSON object: chain -> required confirmations policy
+	ExpiresAt        time.Time
+	MonitorUntil     time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	SettledAt        *time.Time
+	ResolutionReason string
+	Version          int64
+}
+
+// InvoiceFilter selects invoices of one merchant, newest first, for cursor pagination.
+type InvoiceFilter struct {
+	MerchantID  string
+	Status      string
+	OrderID     string
+	CreatedFrom *time.Time // inclusive
+	CreatedTo   *time.Time // exclusive
+	// Before is the pagination cursor: only invoices ordered after it (older) are returned.
+	BeforeCreated *time.Time
+	BeforeID      string
+	Limit         int
+}
+
+// PaymentOption is one way to pay an invoice: an asset, a unique deposit address and a
+// locked quote.
+type PaymentOption struct {
+	ID              string
+	InvoiceID       string
+	Asset           string // asset code, e.g. "BTC", "USDC"
+	Chain           string
+	Network         string
+	Contract        string
+	Scale           int32
+	Address         string
+	WalletID        string
+	DerivationIndex *uint32
+	AmountDue       *big.Int
+	Rate            string // decimal: fiat per whole crypto unit, back-computed (DESIGN §3)
+	RateSource      string
+	RateAt          time.Time
+	QuoteExpiresAt  time.Time
+	RawQuotes       string // JSON array of the raw source quotes used
+	Confirmations   int
+	CreatedAt       time.Time
+}
+
+// Payment statuses.
+const (
+	PaymentMempool   = "mempool"
+	PaymentConfirmed = "confirmed"
+	PaymentRemoved   = "removed"
+)
+
+// Payment is one on-chain transfer to a deposit address, unique on (chain, txid, output index).
+type Payment struct {
+	ID          string
+	InvoiceID   string
+	OptionID    string
+	Chain       string
+	TxID        string
+	OutputIndex int64
+	Address     string
+	Asset       string
+	Amount      *big.Int
+	Status      string
+	BlockHeight *int64
+	BlockHash   string
+	SeenAt      time.Time
+	UpdatedAt   time.Time
+}
+
+// Event is a stored state change of an invoice; webhooks deliver them.
+type Event struct {
+	ID         string
+	MerchantID string
+	InvoiceID  string
+	Type       string
+	Data       string // JSON
+	CreatedAt  time.Time
+}
+
+// IdempotencyRecord remembers the first response to a creating request.
+type IdempotencyRecord struct {
+	MerchantID     string
+	Key            string
+	RequestHash    []byte
+	ResponseStatus int // 0 while the claiming transaction runs
+	ResponseBody   []byte
+	CreatedAt      time.Time
+}
+
+// Cursor is a chain follower's position: the last processed block.
+type Cursor struct {
+	Chain      string
+	Height     int64
+	Hash       string
+	ParentHash string
+	UpdatedAt  time.Time
+}
+
+// Outbox message statuses.
+const (
+	OutboxPending   = "pending"
+	OutboxDelivered = "delivered"
+	OutboxParked    = "parked"
+)
+
+// OutboxMessage is a side effect (a ledger record, a webhook) committed in the same
+// transaction as the fact that caused it and delivered at least once by a relay.
+type OutboxMessage struct {
+	ID          string
+	Topic       string // "ledger", "webhook:<endpoint id>", ...
+	Key         string // idempotency key of the message within its topic
+	Payload     string
+	Status      string
+	Attempts    int
+	NextAttempt time.Time
+	LeaseHolder string
+	LeaseUntil  *time.Time
+	LastError   string
+	CreatedAt   time.Time
+	DeliveredAt *time.Time
+}
+
+// NewID returns a new identifier "prefix_" followed by 26 Crockford base32 characters: a
+// 48-bit millisecond timestamp and 80 random bits, so ids sort by creation time.
+func NewID(prefix string, now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[0:8], uint64(now.UnixMilli())<<16)
+	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+	var sb strings.Builder
+	sb.Grow(len(prefix) + 27)
+	sb.WriteString(prefix)
+	sb.WriteByte('_')
+	n := new(big.Int).SetBytes(b[:])
+	out := make([]byte, 26)
+	mask := big.NewInt(31)
+	for i := 25; i >= 0; i-- {
+		out[i] = alphabet[new(big.Int).And(n, mask).Int64()]
+		n.Rsh(n, 5)
+	}
+	sb.Write(out)
+	return sb.String()
+}

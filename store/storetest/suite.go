@@ -1,0 +1,602 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"reflect"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chainpay/chainpay/store"
+)
+
+// Run runs the conformance suite against backend b (whose Open returns a fresh, migrated
+// store per call) as subtests named after the backend.
+func Run(t *testing.T, b Backend) {
+	t.Run(b.Name, func(t *testing.T) { run(t, b.Open) })
+}
+
+func run(t *testing.T, open func(testing.TB) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, store.Store)
+	}{
+		{"MigrateTwice", testMigrateTwice},
+		{"Merchant", testMerchant},
+		{"APIKey", testAPIKey},
+		{"WalletAllocateDense", testWalletAllocate},
+		{"InvoiceRoundTrip", testInvoiceRoundTrip},
+		{"InvoiceScopedToMerchant", testInvoiceScoped},
+		{"InvoiceVersionConflict", testInvoiceVersion},
+		{"InvoiceListFilterPaginate", testInvoiceList},
+		{"PaymentOptionsUniqueAddress", testPaymentOptions},
+		{"PaymentUpsertOnce", testPayments},
+		{"Events", testEvents},
+		{"IdempotencyConcurrentClaims", testIdempotency},
+		{"CursorAndBlocks", testCursor},
+		{"OutboxClaimNoOverlap", testOutbox},
+		{"RollbackOnError", testRollback},
+		{"AmountsAreExact", testAmounts},
+		{"BadStoredDataIsAnError", testConstraint},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open(t))
+		})
+	}
+}
+
+var (
+	ctx = context.Background()
+	t0  = time.Date(2026, 11, 25, 12, 0, 0, 123456000, time.UTC)
+)
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tx(t *testing.T, s store.Store, fn func(store.Tx) error) {
+	t.Helper()
+	must(t, s.Tx(ctx, fn))
+}
+
+// seed creates a merchant with a bitcoin wallet and returns their ids.
+func seed(t *testing.T, s store.Store, name string) (merchantID, walletID string) {
+	t.Helper()
+	merchantID, walletID = "sto_"+name, "wal_"+name
+	tx(t, s, func(x store.Tx) error {
+		if err := x.CreateMerchant(ctx, store.Merchant{ID: merchantID, Name: name, CreatedAt: t0}); err != nil {
+			return err
+		}
+		return x.CreateWallet(ctx, store.Wallet{ID: walletID, MerchantID: merchantID, Chain: "bitcoin",
+			Network: "regtest", Descriptor: "wpkh(tpub/0/*)", CreatedAt: t0})
+	})
+	return merchantID, walletID
+}
+
+func invoice(id, merchantID string, created time.Time) store.Invoice {
+	return store.Invoice{
+		ID: id, MerchantID: merchantID, Status: store.StatusNew, Price: big.NewInt(2500), Currency: "USD",
+		OrderID: "order-" + id, Metadata: `{"sku":"a"}`, TolerancePercent: "0", ToleranceFloor: big.NewInt(0),
+		Confirmations: `{"bitcoin":1}`, ExpiresAt: created.Add(15 * time.Minute),
+		MonitorUntil: created.Add(24*time.Hour + 15*time.Minute), CreatedAt: created, UpdatedAt: created,
+	}
+}
+
+func testMigrateTwice(t *testing.T, s store.Store) {
+	must(t, s.Migrate(ctx))
+	applied, latest, err := s.MigrationStatus(ctx)
+	must(t, err)
+	if applied != latest || latest < 1 {
+		t.Fatalf("applied %d, latest %d", applied, latest)
+	}
+}
+
+func testMerchant(t *testing.T, s store.Store) {
+	m := store.Merchant{ID: "sto_1", Name: "Coffee & Co", Settings: `{"fee_bps":50}`, CreatedAt: t0}
+	tx(t, s, func(x store.Tx) error { return x.CreateMerchant(ctx, m) })
+	err := s.Tx(ctx, func(x store.Tx) error { return x.CreateMerchant(ctx, m) })
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate merchant: got %v, want ErrConflict", err)
+	}
+	var got store.Merchant
+	must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.GetMerchant(ctx, "sto_1"); return }))
+	if !reflect.DeepEqual(got, m) {
+		t.Fatalf("got %+v, want %+v", got, m)
+	}
+	err = s.View(ctx, func(x store.Tx) error { _, err := x.GetMerchant(ctx, "sto_missing"); return err })
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing merchant: got %v, want ErrNotFound", err)
+	}
+}
+
+func testAPIKey(t *testing.T, s store.Store) {
+	mid, _ := seed(t, s, "a")
+	k := store.APIKey{ID: "key_1", MerchantID: mid, Prefix: "cp_abc", Hash: []byte{1, 2, 3, 0, 255},
+		Permissions: []string{"invoices:read", "invoices:write"}, CreatedAt: t0}
+	tx(t, s, func(x store.Tx) error { return x.CreateAPIKey(ctx, k) })
+	dup := k
+	dup.ID = "key_2"
+	if err := s.Tx(ctx, func(x store.Tx) error { return x.CreateAPIKey(ctx, dup) }); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate prefix: got %v, want ErrConflict", err)
+	}
+	var got store.APIKey
+	must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.APIKeyByPrefix(ctx, "cp_abc"); return }))
+	if !reflect.DeepEqual(got, k) {
+		t.Fatalf("got %+v, want %+v", got, k)
+	}
+	t1, t2 := t0.Add(time.Hour), t0.Add(2*time.Hour)
+	tx(t, s, func(x store.Tx) error { return x.RevokeAPIKey(ctx, "key_1", t1) })
+	tx(t, s, func(x store.Tx) error { return x.RevokeAPIKey(ctx, "key_1", t2) })
+	must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.APIKeyByPrefix(ctx, "cp_abc"); return }))
+	if got.RevokedAt == nil || !got.RevokedAt.Equal(t1) {
+		t.Fatalf("revoked at %v, want the first revocation %v", got.RevokedAt, t1)
+	}
+	if err := s.Tx(ctx, func(x store.Tx) error { return x.RevokeAPIKey(ctx, "key_nope", t1) }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoke missing key: got %v, want ErrNotFound", err)
+	}
+}
+
+func testWalletAllocate(t *testing.T, s store.Store) {
+	mid, wid := seed(t, s, "w")
+	err := s.Tx(ctx, func(x store.Tx) error {
+		return x.CreateWallet(ctx, store.Wallet{ID: "wal_other", MerchantID: mid, Chain: "bitcoin", Network: "regtest", CreatedAt: t0})
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second bitcoin wallet: got %v, want ErrConflict", err)
+	}
+	// A rolled-back allocation gives its index back.
+	errRollback := errors.New("rollback")
+	err = s.Tx(ctx, func(x store.Tx) error {
+		if _, err := x.AllocateIndex(ctx, wid); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	const n = 40
+	var (
+		mu  sync.Mutex
+		got []int
+		wg  sync.WaitGroup
+	)
+	for range n {
+		wg.Go(func() {
+			var idx uint32
+			err := s.Tx(ctx, func(x store.Tx) (err error) { idx, err = x.AllocateIndex(ctx, wid); return })
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			got = append(got, int(idx))
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	sort.Ints(got)
+	for i, v := range got {
+		if v != i {
+			t.Fatalf("indexes not dense and unique: %v", got)
+		}
+	}
+	var ws []store.Wallet
+	must(t, s.View(ctx, func(x store.Tx) (err error) { ws, err = x.Wallets(ctx, mid); return }))
+	if len(ws) != 1 || ws[0].NextIndex != n {
+		t.Fatalf("wallets %+v, want one with NextIndex %d", ws, n)
+	}
+}
+
+func testInvoiceRoundTrip(t *testing.T, s store.Store) {
+	mid, _ := seed(t, s, "i")
+	inv := invoice("inv_1", mid, t0)
+	inv.Flags = []string{"paid_partial"}
+	settled := t0.Add(time.Minute)
+	inv.SettledAt = &settled
+	tx(t, s, func(x store.Tx) error { return x.CreateInvoice(ctx, inv) })
+	var got store.Invoice
+	must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.GetInvoice(ctx, mid, "inv_1"); return }))
+	if !reflect.DeepEqual(got, inv) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, inv)
+	}
+	if err := s.Tx(ctx, func(x store.Tx) error { return x.CreateInvoice(ctx, inv) }); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate id: got %v, want ErrConflict", err)
+	}
+}
+
+func testInvoiceScoped(t *testing.T, s store.Store) {
+	a, _ := seed(t, s, "a")
+	b, _ := seed(t, s, "b")
+	tx(t, s, func(x store.Tx) error { return x.CreateInvoice(ctx, invoice("inv_a", a, t0)) })
+	err := s.View(ctx, func(x store.Tx) error { _, err := x.GetInvoice(ctx, b, "inv_a"); return err })
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("other merchant's invoice: got %v, want ErrNotFound", err)
+	}
+	must(t, s.View(ctx, func(x store.Tx) error { _, err := x.GetInvoice(ctx, "", "inv_a"); return err }))
+	var list []store.Invoice
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		list, err = x.ListInvoices(ctx, store.InvoiceFilter{MerchantID: b})
+		return
+	}))
+	if len(list) != 0 {
+		t.Fatalf("merchant b lists %d invoices of merchant a", len(list))
+	}
+}
+
+func testInvoiceVersion(t *testing.T, s store.Store) {
+	mid, _ := seed(t, s, "v")
+	inv := invoice("inv_v", mid, t0)
+	tx(t, s, func(x store.Tx) error { return x.CreateInvoice(ctx, inv) })
+	upd := inv
+	upd.Status, upd.Flags, upd.UpdatedAt = store.StatusProcessing, []string{"paid_over"}, t0.Add(time.Second)
+	tx(t, s, func(x store.Tx) error { return x.UpdateInvoice(ctx, upd) })
+	// A writer that read the old version loses.
+	if err := s.Tx(ctx, func(x store.Tx) error { return x.UpdateInvoice(ctx, upd) }); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale update: got %v, want ErrConflict", err)
+	}
+	var got store.Invoice
+	must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.GetInvoice(ctx, mid, "inv_v"); return }))
+	if got.Version != 1 || got.Status != store.StatusProcessing || !reflect.DeepEqual(got.Flags, []string{"paid_over"}) {
+		t.Fatalf("after update: %+v", got)
+	}
+}
+
+func testInvoiceList(t *testing.T, s store.Store) {
+	mid, _ := seed(t, s, "l")
+	tx(t, s, func(x store.Tx) error {
+		for i := range 7 {
+			inv := invoice(fmt.Sprintf("inv_%02d", i), mid, t0.Add(time.Duration(i/2)*time.Minute)) // pairs share a timestamp
+			if i == 3 {
+				inv.Status = store.StatusSettled
+			}
+			if err := x.CreateInvoice(ctx, inv); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	// Page through 3 at a time: newest first, ties broken by id, nothing repeated or skipped.
+	var all []string
+	f := store.InvoiceFilter{MerchantID: mid, Limit: 3}
+	for {
+		var page []store.Invoice
+		must(t, s.View(ctx, func(x store.Tx) (err error) { page, err = x.ListInvoices(ctx, f); return }))
+		for _, inv := range page {
+			all = append(all, inv.ID)
+		}
+		if len(page) < 3 {
+			break
+		}
+		last := page[len(page)-1]
+		f.BeforeCreated, f.BeforeID = &last.CreatedAt, last.ID
+	}
+	want := []string{"inv_06", "inv_05", "inv_04", "inv_03", "inv_02", "inv_01", "inv_00"}
+	if !reflect.DeepEqual(all, want) {
+		t.Fatalf("pages %v, want %v", all, want)
+	}
+	var got []store.Invoice
+	from, to := t0.Add(time.Minute), t0.Add(2*time.Minute)
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		got, err = x.ListInvoices(ctx, store.InvoiceFilter{MerchantID: mid, CreatedFrom: &from, CreatedTo: &to})
+		return
+	}))
+	if len(got) != 2 || got[0].ID != "inv_03" || got[1].ID != "inv_02" {
+		t.Fatalf("created range: %v", ids(got))
+	}
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		got, err = x.ListInvoices(ctx, store.InvoiceFilter{MerchantID: mid, Status: store.StatusSettled})
+		return
+	}))
+	if len(got) != 1 || got[0].ID != "inv_03" {
+		t.Fatalf("status filter: %v", ids(got))
+	}
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		got, err = x.ListInvoices(ctx, store.InvoiceFilter{MerchantID: mid, OrderID: "order-inv_05"})
+		return
+	}))
+	if len(got) != 1 || got[0].ID != "inv_05" {
+		t.Fatalf("order filter: %v", ids(got))
+	}
+}
+
+func ids(invs []store.Invoice) []string {
+	var out []string
+	for _, i := range invs {
+		out = append(out, i.ID)
+	}
+	return out
+}
+
+func option(id, invoiceID, walletID, address string, idx uint32) store.PaymentOption {
+	return store.PaymentOption{ID: id, InvoiceID: invoiceID, Asset: "BTC", Chain: "bitcoin", Network: "regtest",
+		Scale: 8, Address: address, WalletID: walletID, DerivationIndex: &idx, AmountDue: big.NewInt(41234),
+		Rate: "60630.000000000000000000", RateSource: "fixed", RateAt: t0, QuoteExpiresAt: t0.Add(15 * time.Minute),
+		RawQuotes: `[{"source":"fixed","rate":"60630"}]`, Confirmations: 1, CreatedAt: t0}
+}
+
+func testPaymentOptions(t *testing.T, s store.Store) {
+	mid, wid := seed(t, s, "o")
+	o := option("opt_1", "inv_o", wid, "bcrt1qaddr", 0)
+	tx(t, s, func(x store.Tx) error {
+		if err := x.CreateInvoice(ctx, invoice("inv_o", mid, t0)); err != nil {
+			return err
+		}
+		return x.CreatePaymentOption(ctx, o)
+	})
+	var got []store.PaymentOption
+	must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.PaymentOptions(ctx, "inv_o"); return }))
+	if len(got) != 1 || !reflect.DeepEqual(got[0], o) {
+		t.Fatalf("got %+v, want %+v", got, o)
+	}
+	again := option("opt_2", "inv_o", wid, "bcrt1qaddr", 1)
+	if err := s.Tx(ctx, func(x store.Tx) error { return x.CreatePaymentOption(ctx, again) }); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("reused address: got %v, want ErrConflict", err)
+	}
+	again = option("opt_3", "inv_o", wid, "bcrt1qother", 0)
+	if err := s.Tx(ctx, func(x store.Tx) error { return x.CreatePaymentOption(ctx, again) }); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("reused derivation index: got %v, want ErrConflict", err)
+	}
+}
+
+func testPayments(t *testing.T, s store.Store) {
+	mid, wid := seed(t, s, "p")
+	tx(t, s, func(x store.Tx) error {
+		if err := x.CreateInvoice(ctx, invoice("inv_p", mid, t0)); err != nil {
+			return err
+		}
+		return x.CreatePaymentOption(ctx, option("opt_p", "inv_p", wid, "bcrt1qp", 0))
+	})
+	p := store.Payment{ID: "pay_1", InvoiceID: "inv_p", OptionID: "opt_p", Chain: "bitcoin", TxID: "ab" + fmt.Sprint(1),
+		OutputIndex: 1, Address: "bcrt1qp", Asset: "BTC", Amount: big.NewInt(41234), Status: store.PaymentMempool,
+		SeenAt: t0, UpdatedAt: t0}
+	var inserted bool
+	must(t, s.Tx(ctx, func(x store.Tx) (err error) { inserted, err = x.UpsertPayment(ctx, p); return }))
+	if !inserted {
+		t.Fatal("first upsert did not insert")
+	}
+	// The same output seen again (now mined, under another generated id) updates, never duplicates.
+	h := int64(101)
+	mined := p
+	mined.ID, mined.Status, mined.BlockHeight, mined.BlockHash, mined.UpdatedAt = "pay_2", store.PaymentConfirmed, &h, "00ff", t0.Add(time.Minute)
+	must(t, s.Tx(ctx, func(x store.Tx) (err error) { inserted, err = x.UpsertPayment(ctx, mined); return }))
+	if inserted {
+		t.Fatal("second upsert of the same output inserted a row")
+	}
+	var got []store.Payment
+	must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.Payments(ctx, "inv_p"); return }))
+	want := p
+	want.Status, want.BlockHeight, want.BlockHash, want.UpdatedAt = store.PaymentConfirmed, &h, "00ff", mined.UpdatedAt
+	if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+		t.Fatalf("got %+v, want [%+v]", got, want)
+	}
+}
+
+func testEvents(t *testing.T, s store.Store) {
+	mid, _ := seed(t, s, "e")
+	tx(t, s, func(x store.Tx) error {
+		if err := x.CreateInvoice(ctx, invoice("inv_e", mid, t0)); err != nil {
+			return err
+		}
+		for i, typ := range []string{"invoice.created", "invoice.processing"} {
+			e := store.Event{ID: fmt.Sprintf("evt_%d", i), MerchantID: mid, InvoiceID: "inv_e", Type: typ, Data: `{}`, CreatedAt: t0}
+			if err := x.AppendEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var got []store.Event
+	must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.Events(ctx, "inv_e"); return }))
+	if len(got) != 2 || got[0].Type != "invoice.created" || got[1].Type != "invoice.processing" {
+		t.Fatalf("events %+v", got)
+	}
+}
+
+func testIdempotency(t *testing.T, s store.Store) {
+	mid, _ := seed(t, s, "k")
+	const n = 20
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		winners int
+		replays []store.IdempotencyRecord
+	)
+	for range n {
+		wg.Go(func() {
+			err := s.Tx(ctx, func(x store.Tx) error {
+				prev, err := x.ClaimIdempotencyKey(ctx, store.IdempotencyRecord{MerchantID: mid, Key: "k1", RequestHash: []byte("h"), CreatedAt: t0})
+				if err != nil {
+					return err
+				}
+				if prev != nil {
+					mu.Lock()
+					replays = append(replays, *prev)
+					mu.Unlock()
+					return nil
+				}
+				mu.Lock()
+				winners++
+				mu.Unlock()
+				return x.CompleteIdempotencyKey(ctx, store.IdempotencyRecord{MerchantID: mid, Key: "k1", ResponseStatus: 201, ResponseBody: []byte(`{"id":"inv"}`)})
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if winners != 1 || len(replays) != n-1 {
+		t.Fatalf("winners %d, replays %d", winners, len(replays))
+	}
+	for _, r := range replays {
+		// Every loser waited for the winner's commit, so it sees the finished response.
+		if r.ResponseStatus != 201 || string(r.ResponseBody) != `{"id":"inv"}` || string(r.RequestHash) != "h" {
+			t.Fatalf("replay %+v", r)
+		}
+	}
+}
+
+func testCursor(t *testing.T, s store.Store) {
+	err := s.View(ctx, func(x store.Tx) error { _, err := x.Cursor(ctx, "bitcoin"); return err })
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("cursor before first block: got %v, want ErrNotFound", err)
+	}
+	tx(t, s, func(x store.Tx) error {
+		for h := int64(1); h <= 5; h++ {
+			c := store.Cursor{Chain: "bitcoin", Height: h, Hash: fmt.Sprintf("h%d", h), ParentHash: fmt.Sprintf("h%d", h-1), UpdatedAt: t0}
+			if err := x.SetCursor(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var c store.Cursor
+	must(t, s.View(ctx, func(x store.Tx) (err error) { c, err = x.Cursor(ctx, "bitcoin"); return }))
+	if c.Height != 5 || c.Hash != "h5" || c.ParentHash != "h4" {
+		t.Fatalf("cursor %+v", c)
+	}
+	tx(t, s, func(x store.Tx) error { return x.ForgetBlocksAbove(ctx, "bitcoin", 3) })
+	var hs []store.Cursor
+	must(t, s.View(ctx, func(x store.Tx) (err error) { hs, err = x.BlockHashes(ctx, "bitcoin", 10, 2); return }))
+	if len(hs) != 2 || hs[0].Height != 3 || hs[0].Hash != "h3" || hs[1].Height != 2 {
+		t.Fatalf("block hashes after rewind: %+v", hs)
+	}
+}
+
+func testOutbox(t *testing.T, s store.Store) {
+	const n = 30
+	tx(t, s, func(x store.Tx) error {
+		for i := range n {
+			m := store.OutboxMessage{ID: fmt.Sprintf("obx_%02d", i), Topic: "ledger", Key: fmt.Sprintf("k%d", i),
+				Payload: `{"n":` + fmt.Sprint(i) + `}`, NextAttempt: t0, CreatedAt: t0}
+			if err := x.Enqueue(ctx, m); err != nil {
+				return err
+			}
+		}
+		// Not due yet.
+		return x.Enqueue(ctx, store.OutboxMessage{ID: "obx_later", Topic: "ledger", Key: "later", Payload: "{}", NextAttempt: t0.Add(time.Hour), CreatedAt: t0})
+	})
+	err := s.Tx(ctx, func(x store.Tx) error {
+		return x.Enqueue(ctx, store.OutboxMessage{ID: "obx_dup", Topic: "ledger", Key: "k1", Payload: "{}", NextAttempt: t0, CreatedAt: t0})
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate key: got %v, want ErrConflict", err)
+	}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		claimed = map[string]string{}
+	)
+	for w := range 3 {
+		wg.Go(func() {
+			holder := fmt.Sprintf("relay-%d", w)
+			for {
+				var got []store.OutboxMessage
+				err := s.Tx(ctx, func(x store.Tx) (err error) {
+					got, err = x.ClaimDue(ctx, "ledger", holder, t0, t0.Add(time.Minute), 4)
+					return
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, m := range got {
+					if prev, ok := claimed[m.ID]; ok {
+						t.Errorf("%s claimed by %s and %s", m.ID, prev, holder)
+					}
+					claimed[m.ID] = holder
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(claimed) != n {
+		t.Fatalf("claimed %d messages, want %d (the not-yet-due one excluded)", len(claimed), n)
+	}
+	// Leases expire: after the lease a message is claimable again; delivered ones never.
+	tx(t, s, func(x store.Tx) error { return x.MarkDelivered(ctx, "obx_00", t0) })
+	tx(t, s, func(x store.Tx) error { return x.Park(ctx, "obx_01", "conflict: payload differs") })
+	tx(t, s, func(x store.Tx) error { return x.Reschedule(ctx, "obx_02", t0.Add(30*time.Minute), "timeout") })
+	var again []store.OutboxMessage
+	must(t, s.Tx(ctx, func(x store.Tx) (err error) {
+		again, err = x.ClaimDue(ctx, "ledger", "relay-x", t0.Add(2*time.Minute), t0.Add(3*time.Minute), 100)
+		return
+	}))
+	if len(again) != n-3 {
+		t.Fatalf("reclaimed %d after lease expiry, want %d", len(again), n-3)
+	}
+	for _, m := range again {
+		if m.Attempts != 2 || m.LeaseHolder != "relay-x" {
+			t.Fatalf("reclaimed message %+v", m)
+		}
+	}
+	var parked []store.OutboxMessage
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		parked, err = x.OutboxMessages(ctx, "ledger", store.OutboxParked)
+		return
+	}))
+	if len(parked) != 1 || parked[0].ID != "obx_01" || parked[0].LastError != "conflict: payload differs" {
+		t.Fatalf("parked %+v", parked)
+	}
+}
+
+func testRollback(t *testing.T, s store.Store) {
+	boom := errors.New("boom")
+	err := s.Tx(ctx, func(x store.Tx) error {
+		if err := x.CreateMerchant(ctx, store.Merchant{ID: "sto_rb", Name: "rb", CreatedAt: t0}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("got %v, want the callback's error", err)
+	}
+	err = s.View(ctx, func(x store.Tx) error { _, err := x.GetMerchant(ctx, "sto_rb"); return err })
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("rolled-back merchant exists: %v", err)
+	}
+}
+
+func testAmounts(t *testing.T, s store.Store) {
+	mid, _ := seed(t, s, "m")
+	huge, _ := new(big.Int).SetString("999999999999999999999999999999999999999999999999999999999999999999999999999999", 10) // 78 digits
+	inv := invoice("inv_huge", mid, t0)
+	inv.Price = huge
+	inv.ToleranceFloor = big.NewInt(1)
+	tx(t, s, func(x store.Tx) error { return x.CreateInvoice(ctx, inv) })
+	var got store.Invoice
+	must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.GetInvoice(ctx, mid, "inv_huge"); return }))
+	if got.Price.Cmp(huge) != 0 || got.ToleranceFloor.Cmp(big.NewInt(1)) != 0 {
+		t.Fatalf("price %s, floor %s", got.Price, got.ToleranceFloor)
+	}
+}
+
+func testConstraint(t *testing.T, s store.Store) {
+	mid, _ := seed(t, s, "c")
+	for _, price := range []*big.Int{big.NewInt(0), big.NewInt(-5)} {
+		inv := invoice("inv_bad", mid, t0)
+		inv.Price = price
+		if err := s.Tx(ctx, func(x store.Tx) error { return x.CreateInvoice(ctx, inv) }); err == nil {
+			t.Fatalf("price %s accepted by the database", price)
+		}
+	}
+	inv := invoice("inv_orphan", "sto_missing", t0)
+	if err := s.Tx(ctx, func(x store.Tx) error { return x.CreateInvoice(ctx, inv) }); err == nil {
+		t.Fatal("invoice of a missing merchant accepted: foreign keys are off")
+	}
+}
