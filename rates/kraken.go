@@ -122,7 +122,11 @@ func parseKraken(status int, body []byte, p Pair) (decimal.Decimal, error) {
 	if len(errs) > 0 {
 		msg := truncate(strings.Join(errs, "; "), 200)
 		switch {
-		case slices.ContainsFunc(errs, func(e string) bool { return strings.HasPrefix(e, "EAPI:Rate limit") }):
+		// "EGeneral:Too many requests" is the public endpoints' throttle;
+		// "EAPI:Rate limit exceeded" the API counter's.
+		case slices.ContainsFunc(errs, func(e string) bool {
+			return strings.HasPrefix(e, "EAPI:Rate limit") || strings.HasPrefix(e, "EGeneral:Too many requests")
+		}):
 			return decimal.Decimal{}, &RateLimitError{Source: src, Message: msg}
 		case slices.ContainsFunc(errs, func(e string) bool {
 			return strings.HasPrefix(e, "EQuery:Unknown asset pair") || strings.HasPrefix(e, "EQuery:Unknown asset")

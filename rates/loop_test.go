@@ -3,9 +3,17 @@ package rates
 import (
 	"context"
 	"errors"
+	"maps"
 	"testing"
 	"time"
 )
+
+// cached returns a copy of the Service's cache.
+func (s *Service) cached() map[cacheKey]Quote {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.cache)
+}
 
 // manualTicker is an injected Tick whose ticks the test sends.
 type manualTicker struct {

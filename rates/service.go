@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -551,11 +550,4 @@ func (s *Service) Stop() {
 	s.cancel()
 	<-s.done
 	s.cancel, s.done = nil, nil
-}
-
-// cached returns a copy of the cache, for tests.
-func (s *Service) cached() map[cacheKey]Quote {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.cache)
 }

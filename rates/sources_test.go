@@ -210,6 +210,8 @@ func TestKraken(t *testing.T) {
 			wantErr: ErrUnsupportedPair, wantMsg: "EQuery:Unknown asset pair"},
 		{name: "rate limit in 200", pair: btcUSD, answer: answer{status: 200, file: "kraken/error_rate_limit.json"},
 			wantErr: ErrRateLimited, wantMsg: "EAPI:Rate limit exceeded"},
+		{name: "public throttle in 200", pair: btcUSD, answer: answer{status: 200, file: "kraken/error_too_many_requests.json"},
+			wantErr: ErrRateLimited, wantMsg: "EGeneral:Too many requests"},
 		{name: "service unavailable in 200", pair: btcUSD, answer: answer{status: 200, file: "kraken/error_service_unavailable.json"},
 			wantErr: ErrBadResponse, wantMsg: "EService:Unavailable"},
 		{name: "answer for another pair", pair: btcUSD, answer: answer{status: 200, file: "kraken/ticker_wrong_pair.json"},
