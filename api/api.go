@@ -1,0 +1,166 @@
+// Package api is chainpay's merchant HTTP API under /v1: bearer-key authentication scoped to
+// one store, strict JSON input, RFC 9457 problem errors, Idempotency-Key on creating POSTs,
+// and the OpenAPI document at /openapi.yaml that the tests hold every handler to.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/chainpay/chainpay/apikey"
+	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/store"
+)
+
+//go:embed openapi.yaml
+var openapiYAML []byte
+
+// OpenAPI returns the embedded OpenAPI 3 document.
+func OpenAPI() []byte { return openapiYAML }
+
+// Config configures the API.
+type Config struct {
+	Store     store.Store
+	Invoices  *invoices.Service
+	Logger    *slog.Logger
+	Now       func() time.Time
+	PublicURL string // base of checkout URLs, e.g. "https://pay.example.com"
+	MaxBody   int64  // request body limit in bytes; default 64 KiB
+}
+
+// Server serves the API. Handlers are stateless: every replica may serve every request.
+type Server struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// New returns the API server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = 64 << 10
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(openapiYAML)
+	})
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.Handle("POST /v1/invoices", s.auth(apikey.InvoicesWrite, s.createInvoice))
+	s.mux.Handle("GET /v1/invoices", s.auth(apikey.InvoicesRead, s.listInvoices))
+	s.mux.Handle("GET /v1/invoices/{id}", s.auth(apikey.InvoicesRead, s.getInvoice))
+	s.mux.Handle("POST /v1/invoices/{id}/cancel", s.auth(apikey.InvoicesWrite, s.cancelInvoice))
+	s.mux.Handle("POST /v1/invoices/{id}/resolve", s.auth(apikey.InvoicesWrite, s.resolveInvoice))
+	s.mux.Handle("GET /v1/invoices/{id}/payments", s.auth(apikey.InvoicesRead, s.invoicePayments))
+	s.mux.Handle("GET /v1/invoices/{id}/events", s.auth(apikey.InvoicesRead, s.invoiceEvents))
+}
+
+// ServeHTTP implements http.Handler. A panic in a handler becomes a 500 problem, logged.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.cfg.Logger.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+			writeProblem(w, Problem{Type: typeInternal, Status: http.StatusInternalServerError, Detail: "internal error"})
+		}
+	}()
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody+1)
+	// ServeMux answers unknown paths and methods in plain text; answer them as problems.
+	h, pattern := s.mux.Handler(r)
+	if pattern == "" {
+		rec := &statusRecorder{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		if rec.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			writeProblem(w, Problem{Type: typeMethod, Status: http.StatusMethodNotAllowed, Detail: r.Method + " is not allowed on " + r.URL.Path})
+			return
+		}
+		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "no such endpoint: " + r.Method + " " + r.URL.Path})
+		return
+	}
+	s.mux.ServeHTTP(w, r) // (not h.ServeHTTP: the mux sets the path values)
+}
+
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *statusRecorder) Header() http.Header         { return r.header }
+func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *statusRecorder) WriteHeader(code int)        { r.status = code }
+
+type ctxKey struct{}
+
+// keyFrom returns the authenticated API key of the request.
+func keyFrom(ctx context.Context) store.APIKey { return ctx.Value(ctxKey{}).(store.APIKey) }
+
+// auth authenticates the bearer key and requires perm. Unknown, malformed and revoked keys
+// all get the same 401.
+func (s *Server) auth(perm string, next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		unauthorized := func(detail string) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="chainpay"`)
+			writeProblem(w, Problem{Type: typeUnauthorized, Status: http.StatusUnauthorized, Detail: detail})
+		}
+		h := r.Header.Get("Authorization")
+		scheme, token, ok := strings.Cut(h, " ")
+		if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") {
+			unauthorized("send an API key as Authorization: Bearer <key>")
+			return
+		}
+		prefix, err := apikey.Prefix(strings.TrimSpace(token))
+		if err != nil {
+			unauthorized("the API key is not valid")
+			return
+		}
+		var k store.APIKey
+		err = s.cfg.Store.View(r.Context(), func(tx store.Tx) (err error) {
+			k, err = tx.APIKeyByPrefix(r.Context(), prefix)
+			return err
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			unauthorized("the API key is not valid")
+			return
+		}
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		if apikey.Check(strings.TrimSpace(token), k) != nil {
+			unauthorized("the API key is not valid")
+			return
+		}
+		if !apikey.Has(k, perm) {
+			writeProblem(w, Problem{Type: typeForbidden, Status: http.StatusForbidden, Detail: "this API key lacks the permission " + perm})
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, k)))
+	})
+}
+
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeProblem(w, Problem{Type: typeInternal, Status: http.StatusInternalServerError, Detail: "internal error; the server log has the cause"})
+}

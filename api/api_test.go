@@ -1,0 +1,328 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chainpay/chainpay/apikey"
+	"github.com/chainpay/chainpay/store/storetest"
+)
+
+// each runs fn as a parallel subtest per storage backend.
+func each(t *testing.T, fn func(t *testing.T, e *env)) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, setup(t, b))
+		})
+	}
+}
+
+func TestCreateGetList(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		m := e.newMerchant("Coffee")
+		r := e.do("POST", "/v1/invoices", m.key, map[string]any{
+			"amount": "25.00", "currency": "USD", "order_id": "o-1", "metadata": map[string]any{"sku": "espresso"},
+			"expires_in": 600, "redirect_url": "https://shop.example/thanks"})
+		if r.status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		inv := r.json(t)
+		id := inv["id"].(string)
+		if inv["status"] != "new" || inv["amount"] != "25.00" || inv["currency"] != "USD" ||
+			inv["checkout_url"] != "https://pay.example/i/"+id {
+			t.Fatalf("created invoice: %s", r.body)
+		}
+		opt := inv["payment_options"].([]any)[0].(map[string]any)
+		// 25.00 / 60000.12 = 0.000416665833..., rounded UP to 8 decimals.
+		if opt["amount_due"] != "0.00041667" || opt["amount_due_atomic"] != "41667" || opt["asset"] != "TBTC" {
+			t.Fatalf("option: %v", opt)
+		}
+		if !strings.HasPrefix(opt["address"].(string), "tst1") || opt["payment_uri"] != "test:"+opt["address"].(string)+"?amount=0.00041667" {
+			t.Fatalf("address/uri: %v", opt)
+		}
+		g := e.do("GET", "/v1/invoices/"+id, m.key, nil)
+		if g.status != http.StatusOK || string(g.body) != string(r.body) {
+			t.Fatalf("get differs from create:\n%s\n%s", g.body, r.body)
+		}
+		for i := range 4 {
+			if r := e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": fmt.Sprint(i + 1), "currency": "USD"}); r.status != 201 {
+				t.Fatalf("create %d: %d %s", i, r.status, r.body)
+			}
+		}
+		// Page through 2 at a time.
+		var ids []string
+		path := "/v1/invoices?limit=2"
+		for pages := 0; ; pages++ {
+			l := e.do("GET", path, m.key, nil)
+			if l.status != 200 {
+				t.Fatalf("list: %d %s", l.status, l.body)
+			}
+			v := l.json(t)
+			for _, d := range v["data"].([]any) {
+				ids = append(ids, d.(map[string]any)["id"].(string))
+			}
+			if v["has_more"] != true {
+				break
+			}
+			path = "/v1/invoices?limit=2&cursor=" + url.QueryEscape(v["next_cursor"].(string))
+		}
+		if len(ids) != 5 || ids[4] != id {
+			t.Fatalf("listed %v; want 5 invoices, the first created last", ids)
+		}
+		l := e.do("GET", "/v1/invoices?order_id=o-1&status=new", m.key, nil).json(t)
+		if d := l["data"].([]any); len(d) != 1 || d[0].(map[string]any)["id"] != id {
+			t.Fatalf("filter by order id: %v", l)
+		}
+		for _, sub := range []string{"payments", "events"} {
+			r := e.do("GET", "/v1/invoices/"+id+"/"+sub, m.key, nil)
+			if r.status != 200 {
+				t.Fatalf("%s: %d %s", sub, r.status, r.body)
+			}
+			if sub == "events" {
+				d := r.json(t)["data"].([]any)
+				if len(d) != 1 || d[0].(map[string]any)["type"] != "invoice.created" {
+					t.Fatalf("events: %s", r.body)
+				}
+			}
+		}
+	})
+}
+
+func TestIdempotencyParallel(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		m := e.newMerchant("Idem")
+		body := map[string]any{"amount": "10.00", "currency": "USD", "order_id": "same"}
+		const n = 50
+		var (
+			wg       sync.WaitGroup
+			mu       sync.Mutex
+			ids      = map[string]int{}
+			replayed int
+		)
+		for range n {
+			wg.Go(func() {
+				r := e.do("POST", "/v1/invoices", m.key, body, "Idempotency-Key", "order-same-1")
+				mu.Lock()
+				defer mu.Unlock()
+				if r.status != http.StatusCreated {
+					t.Errorf("status %d: %s", r.status, r.body)
+					return
+				}
+				ids[r.json(t)["id"].(string)]++
+				if r.header.Get("Idempotent-Replayed") == "true" {
+					replayed++
+				}
+			})
+		}
+		wg.Wait()
+		if len(ids) != 1 || replayed != n-1 {
+			t.Fatalf("%d distinct invoices (%v), %d replays; want 1 and %d", len(ids), ids, replayed, n-1)
+		}
+		l := e.do("GET", "/v1/invoices", m.key, nil).json(t)
+		if got := len(l["data"].([]any)); got != 1 {
+			t.Fatalf("store holds %d invoices, want 1", got)
+		}
+		r := e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "11.00", "currency": "USD"}, "Idempotency-Key", "order-same-1")
+		if r.status != http.StatusConflict || r.json(t)["type"] != "/problems/idempotency-key-reused" {
+			t.Fatalf("same key, other body: %d %s", r.status, r.body)
+		}
+		// Keys are per store: another merchant may use the same key.
+		other := e.newMerchant("Other")
+		if r := e.do("POST", "/v1/invoices", other.key, body, "Idempotency-Key", "order-same-1"); r.status != 201 || r.header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("other store, same key: %d %v", r.status, r.header)
+		}
+	})
+}
+
+func TestBadInputIsA4xxAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		m := e.newMerchant("Strict")
+		cases := []struct {
+			name, body string
+			status     int
+			field      string
+		}{
+			{"empty body", ``, 400, ""},
+			{"malformed", `{"amount":"1.00",`, 400, ""},
+			{"not an object", `["amount"]`, 400, ""},
+			{"two objects", `{"amount":"1.00","currency":"USD"}{}`, 400, ""},
+			{"unknown field", `{"amount":"1.00","currency":"USD","colour":"red"}`, 400, "colour"},
+			{"amount as number", `{"amount":1.5,"currency":"USD"}`, 400, "amount"},
+			{"currency as number", `{"amount":"1.00","currency":840}`, 400, "currency"},
+			{"negative", `{"amount":"-1.00","currency":"USD"}`, 422, "amount"},
+			{"zero", `{"amount":"0.00","currency":"USD"}`, 422, "amount"},
+			{"too precise", `{"amount":"1.001","currency":"USD"}`, 422, "amount"},
+			{"JPY has no decimals", `{"amount":"100.5","currency":"JPY"}`, 422, "amount"},
+			{"exponent", `{"amount":"1e3","currency":"USD"}`, 422, "amount"},
+			{"thousands separator", `{"amount":"1,000.00","currency":"USD"}`, 422, "amount"},
+			{"missing amount", `{"currency":"USD"}`, 422, "amount"},
+			{"missing currency", `{"amount":"1.00"}`, 422, "currency"},
+			{"unknown currency", `{"amount":"1.00","currency":"XYZ"}`, 422, "currency"},
+			{"metadata not object", `{"amount":"1.00","currency":"USD","metadata":[1]}`, 422, "metadata"},
+			{"metadata too large", `{"amount":"1.00","currency":"USD","metadata":{"x":"` + strings.Repeat("a", 5000) + `"}}`, 422, "metadata"},
+			{"expires_in too short", `{"amount":"1.00","currency":"USD","expires_in":5}`, 422, "expires_in"},
+			{"expires_in negative", `{"amount":"1.00","currency":"USD","expires_in":-60}`, 422, "expires_in"},
+			{"redirect not http", `{"amount":"1.00","currency":"USD","redirect_url":"javascript:alert(1)"}`, 422, "redirect_url"},
+			{"method not enabled", `{"amount":"1.00","currency":"USD","payment_methods":["XMR"]}`, 422, "payment_methods"},
+			{"bad tolerance", `{"amount":"1.00","currency":"USD","tolerance_percent":"150"}`, 422, "tolerance_percent"},
+			{"confirmations unknown chain", `{"amount":"1.00","currency":"USD","confirmations":{"dogecoin":1}}`, 422, "confirmations"},
+			{"body too large", `{"amount":"1.00","currency":"USD","order_id":"` + strings.Repeat("x", 70<<10) + `"}`, 413, ""},
+		}
+		for _, tc := range cases {
+			r := e.do("POST", "/v1/invoices", m.key, tc.body)
+			if r.status != tc.status || r.header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("%s: got %d %s %s, want %d problem", tc.name, r.status, r.header.Get("Content-Type"), truncate(r.body), tc.status)
+				continue
+			}
+			p := r.json(t)
+			if p["type"] == "" || p["detail"] == "" {
+				t.Errorf("%s: problem lacks type/detail: %s", tc.name, r.body)
+			}
+			if tc.field != "" && !strings.Contains(string(r.body), `"field":"`+tc.field+`"`) {
+				t.Errorf("%s: problem does not name field %q: %s", tc.name, tc.field, truncate(r.body))
+			}
+		}
+		r := e.do("POST", "/v1/invoices", m.key, `{"amount":"1.00"}`, "Content-Type", "text/plain")
+		if r.status != http.StatusUnsupportedMediaType {
+			t.Errorf("text/plain body: %d", r.status)
+		}
+		for _, q := range []string{"status=paid", "limit=0", "limit=101", "limit=x", "created_from=yesterday", "cursor=%21%21", "colour=red"} {
+			if r := e.do("GET", "/v1/invoices?"+q, m.key, nil); r.status != 400 {
+				t.Errorf("list ?%s: %d %s", q, r.status, r.body)
+			}
+		}
+		if r := e.do("DELETE", "/v1/invoices", m.key, nil); r.status != 405 || r.header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("DELETE /v1/invoices: %d %s", r.status, r.header.Get("Content-Type"))
+		}
+		l := e.do("GET", "/v1/invoices", m.key, nil).json(t)
+		if n := len(l["data"].([]any)); n != 0 {
+			t.Fatalf("bad requests created %d invoices", n)
+		}
+	})
+}
+
+func TestRatesUnavailableIs503(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		m := e.newMerchant("Rates")
+		e.quoter.mu.Lock()
+		e.quoter.down = true
+		e.quoter.mu.Unlock()
+		r := e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "5.00", "currency": "USD"})
+		if r.status != 503 || r.json(t)["type"] != "/problems/rates-unavailable" || r.header.Get("Retry-After") == "" {
+			t.Fatalf("got %d %s", r.status, r.body)
+		}
+		// A crypto-priced invoice needs no rate.
+		r = e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "0.001", "currency": "TBTC"})
+		if r.status != 201 || r.json(t)["payment_options"].([]any)[0].(map[string]any)["amount_due_atomic"] != "100000" {
+			t.Fatalf("crypto-priced invoice: %d %s", r.status, r.body)
+		}
+	})
+}
+
+func TestSecurity(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		a := e.newMerchant("A")
+		b := e.newMerchant("B")
+		inv := e.do("POST", "/v1/invoices", a.key, map[string]any{"amount": "5.00", "currency": "USD"}).json(t)
+		id := inv["id"].(string)
+
+		for _, key := range []string{"", "cpk_notakey", a.key[:len(a.key)-1] + "0", "Basic abc"} {
+			if r := e.do("GET", "/v1/invoices/"+id, key, nil); r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
+				t.Errorf("key %q: got %d, want 401", key, r.status)
+			}
+		}
+		// Store B sees nothing of store A: 404, never 403, for every verb.
+		for _, c := range []struct{ method, path, body string }{
+			{"GET", "/v1/invoices/" + id, ""},
+			{"GET", "/v1/invoices/" + id + "/payments", ""},
+			{"GET", "/v1/invoices/" + id + "/events", ""},
+			{"POST", "/v1/invoices/" + id + "/cancel", ""},
+			{"POST", "/v1/invoices/" + id + "/resolve", `{"status":"settled","reason":"paid by wire"}`},
+		} {
+			var body any
+			if c.body != "" {
+				body = c.body
+			}
+			if r := e.do(c.method, c.path, b.key, body); r.status != 404 {
+				t.Errorf("store B %s %s: got %d, want 404", c.method, c.path, r.status)
+			}
+		}
+		if l := e.do("GET", "/v1/invoices", b.key, nil).json(t); len(l["data"].([]any)) != 0 {
+			t.Errorf("store B lists store A's invoices")
+		}
+		// A's invoice is untouched by B's attempts.
+		if got := e.do("GET", "/v1/invoices/"+id, a.key, nil).json(t); got["status"] != "new" {
+			t.Errorf("store B changed store A's invoice: %v", got["status"])
+		}
+		// Missing permission: 403.
+		ro := e.newMerchant("RO", apikey.InvoicesRead)
+		if r := e.do("POST", "/v1/invoices", ro.key, map[string]any{"amount": "5.00", "currency": "USD"}); r.status != 403 {
+			t.Errorf("read-only key creating: %d", r.status)
+		}
+		wo := e.newMerchant("WO", apikey.InvoicesWrite)
+		if r := e.do("GET", "/v1/invoices", wo.key, nil); r.status != 403 {
+			t.Errorf("write-only key listing: %d", r.status)
+		}
+	})
+}
+
+func TestCancelAndResolve(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		m := e.newMerchant("Life")
+		id := e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "5.00", "currency": "USD"}).json(t)["id"].(string)
+		r := e.do("POST", "/v1/invoices/"+id+"/cancel", m.key, nil)
+		if r.status != 200 || r.json(t)["status"] != "invalid" {
+			t.Fatalf("cancel: %d %s", r.status, r.body)
+		}
+		if r := e.do("POST", "/v1/invoices/"+id+"/cancel", m.key, nil); r.status != 409 {
+			t.Fatalf("cancel twice: %d %s", r.status, r.body)
+		}
+		r = e.do("POST", "/v1/invoices/"+id+"/resolve", m.key, map[string]any{"status": "settled", "reason": "paid by bank transfer"})
+		if r.status != 200 {
+			t.Fatalf("resolve: %d %s", r.status, r.body)
+		}
+		v := r.json(t)
+		if v["status"] != "settled" || v["resolution_reason"] != "paid by bank transfer" || !strings.Contains(fmt.Sprint(v["flags"]), "marked") {
+			t.Fatalf("resolved: %s", r.body)
+		}
+		for _, body := range []string{`{"status":"settled"}`, `{"status":"paid","reason":"x"}`, `{"status":"settled","reason":"  "}`} {
+			if r := e.do("POST", "/v1/invoices/"+id+"/resolve", m.key, body); r.status != 422 {
+				t.Errorf("resolve %s: %d %s", body, r.status, r.body)
+			}
+		}
+		if r := e.do("POST", "/v1/invoices/"+id+"/resolve", m.key, `{"status":"settled","reason":"again"}`); r.status != 409 {
+			t.Errorf("resolve to the same status: %d %s", r.status, r.body)
+		}
+		evs := e.do("GET", "/v1/invoices/"+id+"/events", m.key, nil).json(t)["data"].([]any)
+		var types []string
+		for _, ev := range evs {
+			types = append(types, ev.(map[string]any)["type"].(string))
+		}
+		if got := strings.Join(types, ","); got != "invoice.created,invoice.invalid,invoice.settled,invoice.resolved" {
+			t.Fatalf("events %s", got)
+		}
+		if r := e.do("GET", "/v1/invoices/inv_doesnotexist", m.key, nil); r.status != 404 {
+			t.Fatalf("unknown id: %d", r.status)
+		}
+	})
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	t.Parallel()
+	e := setup(t, storetest.Backend{Name: "sqlite", Open: storetest.SQLite})
+	r := e.do("GET", "/openapi.yaml", "", nil)
+	if r.status != 200 || !strings.HasPrefix(string(r.body), "openapi: 3") {
+		t.Fatalf("GET /openapi.yaml: %d", r.status)
+	}
+}

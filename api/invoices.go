@@ -1,0 +1,527 @@
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/money"
+	"github.com/chainpay/chainpay/store"
+)
+
+// createInvoiceRequest is the body of POST /v1/invoices.
+type createInvoiceRequest struct {
+	Amount           string          `json:"amount"`
+	Currency         string          `json:"currency"`
+	OrderID          string          `json:"order_id"`
+	Metadata         json.RawMessage `json:"metadata"`
+	ExpiresIn        *int64          `json:"expires_in"` // seconds
+	Confirmations    map[string]int  `json:"confirmations"`
+	PaymentMethods   []string        `json:"payment_methods"`
+	RedirectURL      string          `json:"redirect_url"`
+	TolerancePercent string          `json:"tolerance_percent"`
+	ToleranceFloor   string          `json:"tolerance_floor"`
+}
+
+type invoiceJSON struct {
+	ID               string          `json:"id"`
+	Object           string          `json:"object"`
+	Status           string          `json:"status"`
+	Flags            []string        `json:"flags"`
+	Amount           string          `json:"amount"`
+	Currency         string          `json:"currency"`
+	AmountPaid       string          `json:"amount_paid"` // in Currency, at each option's locked rate
+	OrderID          *string         `json:"order_id"`
+	Metadata         json.RawMessage `json:"metadata"`
+	RedirectURL      *string         `json:"redirect_url"`
+	CheckoutURL      string          `json:"checkout_url"`
+	TolerancePercent string          `json:"tolerance_percent"`
+	ToleranceFloor   string          `json:"tolerance_floor"`
+	CreatedAt        time.Time       `json:"created_at"`
+	ExpiresAt        time.Time       `json:"expires_at"`
+	MonitoringUntil  time.Time       `json:"monitoring_until"`
+	SettledAt        *time.Time      `json:"settled_at"`
+	ResolutionReason *string         `json:"resolution_reason"`
+	PaymentOptions   []optionJSON    `json:"payment_options"`
+}
+
+type optionJSON struct {
+	ID                    string    `json:"id"`
+	Asset                 string    `json:"asset"`
+	Chain                 string    `json:"chain"`
+	Network               string    `json:"network"`
+	Contract              *string   `json:"contract"`
+	Decimals              int32     `json:"decimals"`
+	Address               string    `json:"address"`
+	AmountDue             string    `json:"amount_due"`
+	AmountDueAtomic       string    `json:"amount_due_atomic"`
+	AmountRemaining       string    `json:"amount_remaining"`
+	AmountRemainingAtomic string    `json:"amount_remaining_atomic"`
+	Rate                  string    `json:"rate"`
+	RateSource            string    `json:"rate_source"`
+	RateAt                time.Time `json:"rate_at"`
+	QuoteExpiresAt        time.Time `json:"quote_expires_at"`
+	PaymentURI            string    `json:"payment_uri"`
+	ConfirmationsRequired int       `json:"confirmations_required"`
+}
+
+type paymentJSON struct {
+	ID           string    `json:"id"`
+	Object       string    `json:"object"`
+	OptionID     string    `json:"option_id"`
+	Asset        string    `json:"asset"`
+	Chain        string    `json:"chain"`
+	TxID         string    `json:"txid"`
+	OutputIndex  int64     `json:"output_index"`
+	Address      string    `json:"address"`
+	Amount       string    `json:"amount"`
+	AmountAtomic string    `json:"amount_atomic"`
+	Status       string    `json:"status"`
+	BlockHeight  *int64    `json:"block_height"`
+	BlockHash    *string   `json:"block_hash"`
+	SeenAt       time.Time `json:"seen_at"`
+}
+
+type eventJSON struct {
+	ID        string          `json:"id"`
+	Object    string          `json:"object"`
+	Type      string          `json:"type"`
+	InvoiceID string          `json:"invoice_id"`
+	CreatedAt time.Time       `json:"created_at"`
+	Data      json.RawMessage `json:"data"`
+}
+
+type listJSON[T any] struct {
+	Object     string  `json:"object"`
+	Data       []T     `json:"data"`
+	HasMore    bool    `json:"has_more"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func (s *Server) invoiceView(d invoices.Details) invoiceJSON {
+	inv := d.Invoice
+	scale := priceScale(inv.Currency, d.Options)
+	v := invoiceJSON{
+		ID: inv.ID, Object: "invoice", Status: inv.Status, Flags: inv.Flags,
+		Amount: money.FormatAmount(inv.Price, scale), Currency: inv.Currency,
+		AmountPaid: money.FormatAmount(paidInPrice(inv.Price, d.Paid.Fraction), scale),
+		OrderID:    strPtr(inv.OrderID), RedirectURL: strPtr(inv.RedirectURL),
+		CheckoutURL:      s.cfg.PublicURL + "/i/" + inv.ID,
+		TolerancePercent: inv.TolerancePercent, ToleranceFloor: money.FormatAmount(inv.ToleranceFloor, scale),
+		CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt, MonitoringUntil: inv.MonitorUntil,
+		SettledAt: inv.SettledAt, ResolutionReason: strPtr(inv.ResolutionReason),
+		PaymentOptions: []optionJSON{},
+	}
+	if v.Flags == nil {
+		v.Flags = []string{}
+	}
+	if inv.Metadata != "" {
+		v.Metadata = json.RawMessage(inv.Metadata)
+	} else {
+		v.Metadata = json.RawMessage("null")
+	}
+	for _, o := range d.Options {
+		rem := d.Paid.Remaining[o.ID]
+		if rem == nil {
+			rem = o.AmountDue
+		}
+		v.PaymentOptions = append(v.PaymentOptions, optionJSON{
+			ID: o.ID, Asset: o.Asset, Chain: o.Chain, Network: o.Network, Contract: strPtr(o.Contract),
+			Decimals: o.Scale, Address: o.Address,
+			AmountDue: money.FormatAmount(o.AmountDue, o.Scale), AmountDueAtomic: o.AmountDue.String(),
+			AmountRemaining: money.FormatAmount(rem, o.Scale), AmountRemainingAtomic: rem.String(),
+			Rate: o.Rate, RateSource: o.RateSource, RateAt: o.RateAt, QuoteExpiresAt: o.QuoteExpiresAt,
+			PaymentURI:            s.cfg.Invoices.PaymentURI(o, rem, "Invoice "+inv.ID),
+			ConfirmationsRequired: o.Confirmations,
+		})
+	}
+	return v
+}
+
+// priceScale is the scale of the invoice currency: ISO 4217 minor units, or the scale of the
+// crypto option priced in its own asset.
+func priceScale(currency string, opts []store.PaymentOption) int32 {
+	if a, ok := money.Currency(currency); ok {
+		return a.Scale
+	}
+	for _, o := range opts {
+		if o.Asset == currency {
+			return o.Scale
+		}
+	}
+	return 0
+}
+
+// paidInPrice is price × fraction rounded down (what has been paid, never overstated).
+func paidInPrice(price *big.Int, fraction *big.Rat) *big.Int {
+	if fraction == nil {
+		return new(big.Int)
+	}
+	n := new(big.Int).Mul(price, fraction.Num())
+	return n.Quo(n, fraction.Denom())
+}
+
+func paymentView(p store.Payment, scale int32) paymentJSON {
+	return paymentJSON{ID: p.ID, Object: "payment", OptionID: p.OptionID, Asset: p.Asset, Chain: p.Chain,
+		TxID: p.TxID, OutputIndex: p.OutputIndex, Address: p.Address, Amount: money.FormatAmount(p.Amount, scale),
+		AmountAtomic: p.Amount.String(), Status: p.Status, BlockHeight: p.BlockHeight, BlockHash: strPtr(p.BlockHash),
+		SeenAt: p.SeenAt}
+}
+
+// invoiceError maps service errors to problems.
+func (s *Server) invoiceError(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		ve *invoices.ValidationError
+		se *invoices.StateError
+	)
+	switch {
+	case errors.As(err, &ve):
+		p := Problem{Type: typeValidation, Status: http.StatusUnprocessableEntity, Detail: "the request has invalid fields"}
+		for _, f := range sortedKeys(ve.Fields) {
+			p.Errors = append(p.Errors, FieldError{Field: f, Detail: ve.Fields[f]})
+		}
+		writeProblem(w, p)
+	case errors.As(err, &se):
+		writeProblem(w, Problem{Type: typeConflict, Status: http.StatusConflict, Detail: se.Error()})
+	case errors.Is(err, invoices.ErrNotFound):
+		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "no such invoice"})
+	case errors.Is(err, invoices.ErrRatesUnavailable):
+		w.Header().Set("Retry-After", "30")
+		writeProblem(w, Problem{Type: typeRates, Status: http.StatusServiceUnavailable,
+			Detail: "no fresh exchange rate is available, so no invoice can be priced now; retry shortly (" + err.Error() + ")"})
+	default:
+		s.internal(w, r, err)
+	}
+}
+
+func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request) {
+	var req createInvoiceRequest
+	raw, p := decodeBody(r, s.cfg.MaxBody, &req)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	k := keyFrom(r.Context())
+	cr := invoices.CreateRequest{Amount: req.Amount, Currency: req.Currency, OrderID: req.OrderID,
+		Metadata: req.Metadata, Confirmations: req.Confirmations, PaymentMethods: req.PaymentMethods,
+		RedirectURL: req.RedirectURL, TolerancePercent: req.TolerancePercent, ToleranceFloor: req.ToleranceFloor}
+	if req.ExpiresIn != nil {
+		if *req.ExpiresIn <= 0 || *req.ExpiresIn > 30*24*3600 {
+			writeProblem(w, Problem{Type: typeValidation, Status: http.StatusUnprocessableEntity, Detail: "the request has invalid fields",
+				Errors: []FieldError{{Field: "expires_in", Detail: "must be between 60 seconds and 30 days"}}})
+			return
+		}
+		cr.ExpiresIn = time.Duration(*req.ExpiresIn) * time.Second
+	}
+	draft, err := s.cfg.Invoices.Prepare(r.Context(), k.MerchantID, cr)
+	if err != nil {
+		s.invoiceError(w, r, err)
+		return
+	}
+	s.idempotent(w, r, k.MerchantID, raw, func(tx store.Tx) (int, any, error) {
+		d, err := s.cfg.Invoices.CreateTx(r.Context(), tx, draft)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusCreated, s.invoiceView(d), nil
+	})
+}
+
+func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request) {
+	d, err := s.cfg.Invoices.Get(r.Context(), keyFrom(r.Context()).MerchantID, r.PathValue("id"))
+	if err != nil {
+		s.invoiceError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.invoiceView(d))
+}
+
+func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.InvoiceFilter{MerchantID: keyFrom(r.Context()).MerchantID, Limit: 20}
+	var bad []FieldError
+	for name := range q {
+		switch name {
+		case "status", "order_id", "created_from", "created_to", "limit", "cursor":
+		default:
+			bad = append(bad, FieldError{Field: name, Detail: "unknown query parameter"})
+		}
+	}
+	if v := q.Get("status"); v != "" {
+		switch invoices.Status(v) {
+		case invoices.StatusNew, invoices.StatusProcessing, invoices.StatusSettled, invoices.StatusExpired, invoices.StatusInvalid:
+			f.Status = v
+		default:
+			bad = append(bad, FieldError{Field: "status", Detail: "must be one of new, processing, settled, expired, invalid"})
+		}
+	}
+	f.OrderID = q.Get("order_id")
+	for _, p := range []struct {
+		name string
+		dst  **time.Time
+	}{{"created_from", &f.CreatedFrom}, {"created_to", &f.CreatedTo}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				bad = append(bad, FieldError{Field: p.name, Detail: "must be an RFC 3339 time, e.g. 2026-11-25T00:00:00Z"})
+				continue
+			}
+			*p.dst = &t
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			bad = append(bad, FieldError{Field: "limit", Detail: "must be an integer from 1 to 100"})
+		} else {
+			f.Limit = n
+		}
+	}
+	if v := q.Get("cursor"); v != "" {
+		t, id, ok := decodeCursor(v)
+		if !ok {
+			bad = append(bad, FieldError{Field: "cursor", Detail: "not a cursor this API returned"})
+		} else {
+			f.BeforeCreated, f.BeforeID = &t, id
+		}
+	}
+	if len(bad) > 0 {
+		writeProblem(w, Problem{Type: typeValidation, Status: http.StatusBadRequest, Detail: "invalid query parameters", Errors: bad})
+		return
+	}
+	limit := f.Limit
+	f.Limit++ // one more tells whether there is a next page
+	out := listJSON[invoiceJSON]{Object: "list", Data: []invoiceJSON{}}
+	err := s.cfg.Store.View(r.Context(), func(tx store.Tx) error {
+		invs, err := tx.ListInvoices(r.Context(), f)
+		if err != nil {
+			return err
+		}
+		if len(invs) > limit {
+			invs, out.HasMore = invs[:limit], true
+		}
+		for _, inv := range invs {
+			d, err := s.cfg.Invoices.GetTx(r.Context(), tx, inv.MerchantID, inv.ID)
+			if err != nil {
+				return err
+			}
+			out.Data = append(out.Data, s.invoiceView(d))
+		}
+		if out.HasMore {
+			last := invs[len(invs)-1]
+			c := encodeCursor(last.CreatedAt, last.ID)
+			out.NextCursor = &c
+		}
+		return nil
+	})
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func encodeCursor(t time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(t.UnixMicro(), 10) + "|" + id))
+}
+
+func decodeCursor(c string) (time.Time, string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if !ok || err != nil || !strings.HasPrefix(id, "inv_") {
+		return time.Time{}, "", false
+	}
+	return time.UnixMicro(n).UTC(), id, true
+}
+
+func (s *Server) cancelInvoice(w http.ResponseWriter, r *http.Request) {
+	k := keyFrom(r.Context())
+	if _, p := decodeOptionalBody(r, s.cfg.MaxBody); p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	var d invoices.Details
+	err := s.cfg.Store.Tx(r.Context(), func(tx store.Tx) (err error) {
+		d, err = s.cfg.Invoices.CancelTx(r.Context(), tx, k.MerchantID, r.PathValue("id"))
+		return err
+	})
+	if err != nil {
+		s.invoiceError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.invoiceView(d))
+}
+
+type resolveRequest struct {
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+}
+
+func (s *Server) resolveInvoice(w http.ResponseWriter, r *http.Request) {
+	var req resolveRequest
+	if _, p := decodeBody(r, s.cfg.MaxBody, &req); p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	var bad []FieldError
+	if req.Status != string(invoices.StatusSettled) && req.Status != string(invoices.StatusInvalid) {
+		bad = append(bad, FieldError{Field: "status", Detail: "must be settled or invalid"})
+	}
+	if strings.TrimSpace(req.Reason) == "" || len(req.Reason) > 500 {
+		bad = append(bad, FieldError{Field: "reason", Detail: "required, at most 500 characters"})
+	}
+	if len(bad) > 0 {
+		writeProblem(w, Problem{Type: typeValidation, Status: http.StatusUnprocessableEntity, Detail: "the request has invalid fields", Errors: bad})
+		return
+	}
+	k := keyFrom(r.Context())
+	var d invoices.Details
+	err := s.cfg.Store.Tx(r.Context(), func(tx store.Tx) (err error) {
+		d, err = s.cfg.Invoices.ResolveTx(r.Context(), tx, k.MerchantID, r.PathValue("id"), invoices.Status(req.Status), req.Reason)
+		return err
+	})
+	if err != nil {
+		s.invoiceError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.invoiceView(d))
+}
+
+func (s *Server) invoicePayments(w http.ResponseWriter, r *http.Request) {
+	d, err := s.cfg.Invoices.Get(r.Context(), keyFrom(r.Context()).MerchantID, r.PathValue("id"))
+	if err != nil {
+		s.invoiceError(w, r, err)
+		return
+	}
+	scales := map[string]int32{}
+	for _, o := range d.Options {
+		scales[o.ID] = o.Scale
+	}
+	out := listJSON[paymentJSON]{Object: "list", Data: []paymentJSON{}}
+	for _, p := range d.Payments {
+		out.Data = append(out.Data, paymentView(p, scales[p.OptionID]))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) invoiceEvents(w http.ResponseWriter, r *http.Request) {
+	evs, err := s.cfg.Invoices.Events(r.Context(), keyFrom(r.Context()).MerchantID, r.PathValue("id"))
+	if err != nil {
+		s.invoiceError(w, r, err)
+		return
+	}
+	out := listJSON[eventJSON]{Object: "list", Data: []eventJSON{}}
+	for _, e := range evs {
+		out.Data = append(out.Data, eventJSON{ID: e.ID, Object: "event", Type: e.Type, InvoiceID: e.InvoiceID,
+			CreatedAt: e.CreatedAt, Data: json.RawMessage(e.Data)})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// decodeOptionalBody accepts an empty body or an empty JSON object.
+func decodeOptionalBody(r *http.Request, max int64) ([]byte, *Problem) {
+	if r.ContentLength == 0 {
+		return nil, nil
+	}
+	var empty struct{}
+	return decodeBody(r, max, &empty)
+}
+
+// idempotent runs fn in one transaction together with the Idempotency-Key bookkeeping: the
+// first request with a key stores its response in the same transaction as its effects; a
+// retry with the same body replays it (Idempotent-Replayed: true); a different body is 409.
+// Without the header fn simply runs in a transaction. Errors roll back and store nothing.
+func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, merchantID string, body []byte, fn func(store.Tx) (int, any, error)) {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		writeProblem(w, Problem{Type: typeInvalidRequest, Status: http.StatusBadRequest,
+			Detail: "Idempotency-Key must be 1 to 255 visible ASCII characters"})
+		return
+	}
+	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"), body...))
+	var (
+		status   int
+		out      []byte
+		replayed bool
+		mismatch bool
+	)
+	err := s.cfg.Store.Tx(r.Context(), func(tx store.Tx) error {
+		replayed, mismatch = false, false
+		if key != "" {
+			prev, err := tx.ClaimIdempotencyKey(r.Context(), store.IdempotencyRecord{
+				MerchantID: merchantID, Key: key, RequestHash: sum[:], CreatedAt: s.cfg.Now().UTC()})
+			if err != nil {
+				return err
+			}
+			if prev != nil {
+				if string(prev.RequestHash) != string(sum[:]) {
+					mismatch = true
+					return nil
+				}
+				status, out, replayed = prev.ResponseStatus, prev.ResponseBody, true
+				return nil
+			}
+		}
+		st, v, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("encode response: %w", err)
+		}
+		status, out = st, append(b, '\n')
+		if key == "" {
+			return nil
+		}
+		return tx.CompleteIdempotencyKey(r.Context(), store.IdempotencyRecord{MerchantID: merchantID, Key: key,
+			ResponseStatus: status, ResponseBody: out})
+	})
+	switch {
+	case err != nil:
+		s.invoiceError(w, r, err)
+	case mismatch:
+		writeProblem(w, Problem{Type: typeIdempotency, Status: http.StatusConflict,
+			Detail: "this Idempotency-Key was used with a different request body; use a new key for a new request"})
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if replayed {
+			w.Header().Set("Idempotent-Replayed", "true")
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write(out)
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}

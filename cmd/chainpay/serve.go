@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/chainpay/chainpay/api"
+	"github.com/chainpay/chainpay/chains/bitcoin"
+	"github.com/chainpay/chainpay/deposit"
+	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/store"
+)
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	load := commonSettings(fs)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	c, err := load()
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	applied, _, err := st.MigrationStatus(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database %s is at schema version %d\n", st.Dialect(), applied)
+	return nil
+}
+
+// serveSettings are the settings of `chainpay serve` beyond the common ones.
+type serveSettings struct {
+	listen, publicURL, autoMigrate, btcNetwork, btcConfs, fixedRates string
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	load := commonSettings(fs)
+	var ss serveSettings
+	register(fs, []setting{
+		{"listen", "CHAINPAY_LISTEN", "127.0.0.1:8080", "HTTP listen address", &ss.listen},
+		{"public-url", "CHAINPAY_PUBLIC_URL", "", "public base URL of checkout links (default http://LISTEN)", &ss.publicURL},
+		{"migrate", "CHAINPAY_AUTO_MIGRATE", "false", "apply migrations on start", &ss.autoMigrate},
+		{"bitcoin-network", "CHAINPAY_BITCOIN_NETWORK", "mainnet", "mainnet, testnet, signet or regtest", &ss.btcNetwork},
+		{"bitcoin-confirmations", "CHAINPAY_BITCOIN_CONFIRMATIONS", "1", "default confirmations for Bitcoin payments", &ss.btcConfs},
+		{"fixed-rates", "CHAINPAY_FIXED_RATES", "", "fixed exchange rates, e.g. BTC-USD=60000,ETH-USD=3000 (tests, pegged assets)", &ss.fixedRates},
+	})
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	c, err := load()
+	if err != nil {
+		return err
+	}
+	if err := validateListen(ss.listen); err != nil {
+		return err
+	}
+	auto, err := strconv.ParseBool(ss.autoMigrate)
+	if err != nil {
+		return &settingError{"CHAINPAY_AUTO_MIGRATE", fmt.Sprintf("%q is not true or false", ss.autoMigrate)}
+	}
+	net, err := bitcoin.Params(bitcoin.Network(ss.btcNetwork))
+	if err != nil || net == nil {
+		return &settingError{"CHAINPAY_BITCOIN_NETWORK", fmt.Sprintf("%q is not mainnet, testnet, signet or regtest", ss.btcNetwork)}
+	}
+	confs, err := strconv.Atoi(ss.btcConfs)
+	if err != nil || confs < 0 || confs > 1000 {
+		return &settingError{"CHAINPAY_BITCOIN_CONFIRMATIONS", fmt.Sprintf("%q is not an integer from 0 to 1000", ss.btcConfs)}
+	}
+	quoter, err := parseFixedRates(ss.fixedRates)
+	if err != nil {
+		return &settingError{"CHAINPAY_FIXED_RATES", err.Error()}
+	}
+	public := ss.publicURL
+	if public == "" {
+		public = "http://" + ss.listen
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if auto {
+		if err := st.Migrate(ctx); err != nil {
+			return err
+		}
+	}
+	applied, latest, err := st.MigrationStatus(ctx)
+	if err != nil || applied != latest {
+		return fmt.Errorf("database schema is at version %d, this build needs %d: run `chainpay migrate` (or serve --migrate)", applied, latest)
+	}
+	svc, err := invoices.New(st, invoices.Config{
+		Chains: map[string]invoices.Chain{"bitcoin": deposit.NewBitcoin(bitcoin.Network(ss.btcNetwork), confs)},
+		Quoter: quoter, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	handler := api.New(api.Config{Store: st, Invoices: svc, Logger: logger, PublicURL: public})
+	return serveHTTP(ctx, ss.listen, handler, logger, st)
+}
+
+// serveHTTP listens on addr until ctx is canceled, then shuts down gracefully.
+func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Logger, st store.Store) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (CHAINPAY_LISTEN): %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	logger.Info("chainpay serving", "addr", ln.Addr().String(), "database", st.Dialect(), "pid", os.Getpid())
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		logger.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	return g.Wait()
+}
+
+// fixedQuoter answers quotes from configured fixed rates.
+type fixedQuoter struct{ rates map[string]decimal.Decimal }
+
+func (f fixedQuoter) Quote(_ context.Context, base, quote string) (invoices.Quote, error) {
+	r, ok := f.rates[base+"-"+quote]
+	if !ok {
+		return invoices.Quote{}, fmt.Errorf("no rate configured for %s-%s", base, quote)
+	}
+	return invoices.Quote{Rate: r, Source: "fixed", At: time.Now().UTC(),
+		Raw: fmt.Sprintf(`[{"source":"fixed","pair":"%s-%s","rate":"%s"}]`, base, quote, r)}, nil
+}
+
+// parseFixedRates parses "BTC-USD=60000,ETH-USD=3000".
+func parseFixedRates(s string) (fixedQuoter, error) {
+	q := fixedQuoter{rates: map[string]decimal.Decimal{}}
+	if strings.TrimSpace(s) == "" {
+		return q, nil
+	}
+	for _, item := range strings.Split(s, ",") {
+		pair, val, ok := strings.Cut(strings.TrimSpace(item), "=")
+		base, quote, ok2 := strings.Cut(pair, "-")
+		if !ok || !ok2 || base == "" || quote == "" {
+			return q, fmt.Errorf("%q: want BASE-QUOTE=RATE", item)
+		}
+		r, err := decimal.NewFromString(val)
+		if err != nil || !r.IsPositive() || strings.ContainsAny(val, "eE") {
+			return q, fmt.Errorf("%q: rate must be a positive decimal", item)
+		}
+		q.rates[pair] = r
+	}
+	return q, nil
+}

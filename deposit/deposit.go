@@ -1,0 +1,80 @@
+// Package deposit gives invoices their deposit addresses and wallet URIs, one type per chain
+// family, each implementing invoices.Chain. The server only ever holds public data: Bitcoin
+// extended public keys or descriptors, EVM treasury addresses.
+package deposit
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"sync"
+
+	"github.com/chainpay/chainpay/chains/bitcoin"
+	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/money"
+	"github.com/chainpay/chainpay/store"
+)
+
+// Bitcoin derives one fresh receive address per invoice from the merchant's watch-only
+// wallet: the index comes from store.Tx.AllocateIndex, so it is never reused and the range
+// handed out stays dense (the merchant's wallet gap limit can follow it).
+type Bitcoin struct {
+	Network bitcoin.Network
+	Confs   int // default confirmations; DESIGN §4 default 1
+	mu      sync.Mutex
+	parsed  map[string]*bitcoin.Wallet // by descriptor
+}
+
+var _ invoices.Chain = (*Bitcoin)(nil)
+
+// NewBitcoin returns the Bitcoin chain for network.
+func NewBitcoin(n bitcoin.Network, confirmations int) *Bitcoin {
+	return &Bitcoin{Network: n, Confs: confirmations, parsed: map[string]*bitcoin.Wallet{}}
+}
+
+func (b *Bitcoin) wallet(w store.Wallet) (*bitcoin.Wallet, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if pw, ok := b.parsed[w.Descriptor]; ok {
+		return pw, nil
+	}
+	pw, err := bitcoin.ParseWallet(w.Descriptor, bitcoin.Network(w.Network))
+	if err != nil {
+		return nil, err
+	}
+	b.parsed[w.Descriptor] = pw
+	return pw, nil
+}
+
+// Assets implements invoices.Chain.
+func (b *Bitcoin) Assets(w store.Wallet) ([]money.Asset, error) {
+	if w.Network != string(b.Network) {
+		return nil, fmt.Errorf("wallet %s is for %s but this chain runs on %s", w.ID, w.Network, b.Network)
+	}
+	return []money.Asset{money.BTC()}, nil
+}
+
+// DepositAddress implements invoices.Chain.
+func (b *Bitcoin) DepositAddress(ctx context.Context, tx store.Tx, w store.Wallet, _ string) (string, *uint32, error) {
+	pw, err := b.wallet(w)
+	if err != nil {
+		return "", nil, err
+	}
+	idx, err := tx.AllocateIndex(ctx, w.ID)
+	if err != nil {
+		return "", nil, fmt.Errorf("allocate index: %w", err)
+	}
+	addr, err := pw.Address(idx)
+	if err != nil {
+		return "", nil, err
+	}
+	return addr.EncodeAddress(), &idx, nil
+}
+
+// PaymentURI implements invoices.Chain: a BIP21 URI with the exact amount.
+func (b *Bitcoin) PaymentURI(o store.PaymentOption, amount *big.Int, label string) string {
+	return bitcoin.BIP21(o.Address, amount, label, "")
+}
+
+// Confirmations implements invoices.Chain.
+func (b *Bitcoin) Confirmations() int { return b.Confs }

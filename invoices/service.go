@@ -1,0 +1,573 @@
+package invoices
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/chainpay/chainpay/money"
+	"github.com/chainpay/chainpay/store"
+)
+
+// Chain is what the service needs from a chain integration to offer its assets on invoices.
+// Implementations live in package deposit; tests may use fakes.
+type Chain interface {
+	// Assets lists the assets a wallet of this chain accepts.
+	Assets(w store.Wallet) ([]money.Asset, error)
+	// DepositAddress returns a deposit address for the invoice that no other invoice has
+	// (allocating inside tx where the chain needs state, such as a derivation index).
+	DepositAddress(ctx context.Context, tx store.Tx, w store.Wallet, invoiceID string) (address string, index *uint32, err error)
+	// PaymentURI is the wallet URI (BIP21, EIP-681) for paying amount (atomic units of the
+	// option's asset) to the option's deposit address.
+	PaymentURI(o store.PaymentOption, amount *big.Int, label string) string
+	// Confirmations is the default number of confirmations before a payment settles.
+	Confirmations() int
+}
+
+// Quoter gives the current price of one whole unit of base in the quote currency.
+type Quoter interface {
+	Quote(ctx context.Context, base, quote string) (Quote, error)
+}
+
+// Quote is a rate with its provenance.
+type Quote struct {
+	Rate   decimal.Decimal
+	Source string
+	At     time.Time
+	Raw    string // JSON array of the raw source quotes, stored for audit
+}
+
+// Errors callers branch on.
+var (
+	// ErrRatesUnavailable means no trustworthy rate could be had; the API answers 503.
+	ErrRatesUnavailable = errors.New("exchange rates unavailable")
+	// ErrNotFound means no such invoice for this merchant.
+	ErrNotFound = errors.New("invoice not found")
+)
+
+// ValidationError lists the request fields that are wrong and why.
+type ValidationError struct{ Fields map[string]string }
+
+func (e *ValidationError) Error() string {
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, k+": "+e.Fields[k])
+	}
+	return "invalid invoice: " + strings.Join(parts, "; ")
+}
+
+// StateError means the invoice's status does not allow the action (cancel, resolve).
+type StateError struct{ Err error }
+
+func (e *StateError) Error() string { return e.Err.Error() }
+func (e *StateError) Unwrap() error { return e.Err }
+
+// Config configures a Service.
+type Config struct {
+	Chains           map[string]Chain // by chain name ("bitcoin", "ethereum")
+	Quoter           Quoter
+	Now              func() time.Time
+	Logger           *slog.Logger
+	DefaultExpiry    time.Duration // default 15 min
+	MonitoringWindow time.Duration // after expiry; default 24 h
+	MaxMetadataBytes int           // default 4096
+}
+
+// Service creates and manages invoices. It is safe for concurrent use.
+type Service struct {
+	st  store.Store
+	cfg Config
+}
+
+// New returns a Service. Chains and Quoter are required.
+func New(st store.Store, cfg Config) (*Service, error) {
+	if st == nil || cfg.Quoter == nil || cfg.Chains == nil {
+		return nil, errors.New("invoices: store, chains and quoter are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.DefaultExpiry == 0 {
+		cfg.DefaultExpiry = 15 * time.Minute
+	}
+	if cfg.MonitoringWindow == 0 {
+		cfg.MonitoringWindow = 24 * time.Hour
+	}
+	if cfg.MaxMetadataBytes == 0 {
+		cfg.MaxMetadataBytes = 4096
+	}
+	return &Service{st: st, cfg: cfg}, nil
+}
+
+// CreateRequest is a merchant's request for a new invoice. Amount is a decimal string in
+// Currency, which is an ISO 4217 code or a crypto asset code the merchant accepts.
+type CreateRequest struct {
+	Amount           string
+	Currency         string
+	OrderID          string
+	Metadata         json.RawMessage
+	ExpiresIn        time.Duration // 0 = default
+	Confirmations    map[string]int
+	PaymentMethods   []string // asset codes; empty = every asset the merchant accepts
+	RedirectURL      string
+	TolerancePercent string
+	ToleranceFloor   string // decimal in Currency
+}
+
+// Draft is a validated, quoted request, ready to be written by CreateTx.
+type Draft struct {
+	merchantID string
+	inv        store.Invoice
+	options    []draftOption
+}
+
+type draftOption struct {
+	asset  money.Asset
+	wallet store.Wallet
+	due    *big.Int
+	rate   decimal.Decimal
+	quote  Quote
+	confs  int
+}
+
+// Details is an invoice with its payment options, payments and what has been paid.
+type Details struct {
+	Invoice  store.Invoice
+	Options  []store.PaymentOption
+	Payments []store.Payment
+	Paid     Paid
+}
+
+// Prepare validates req for the merchant and quotes every payment option. It reads but does
+// not write; CreateTx writes the draft.
+func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequest) (*Draft, error) {
+	bad := map[string]string{}
+	now := s.cfg.Now().UTC().Truncate(time.Microsecond) // what the database keeps
+
+	// Price currency: fiat by ISO 4217, else a crypto asset the merchant accepts.
+	cur := strings.TrimSpace(req.Currency)
+	var priceAsset money.Asset
+	fiat, isFiat := money.Currency(cur)
+	if isFiat {
+		priceAsset = fiat
+	}
+	var wallets []store.Wallet
+	if err := s.st.View(ctx, func(tx store.Tx) (err error) {
+		wallets, err = tx.Wallets(ctx, merchantID)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("read wallets: %w", err)
+	}
+	type accepted struct {
+		asset  money.Asset
+		wallet store.Wallet
+	}
+	var assets []accepted
+	for _, w := range wallets {
+		c, ok := s.cfg.Chains[w.Chain]
+		if !ok {
+			s.cfg.Logger.Warn("wallet of an unconfigured chain ignored", "wallet", w.ID, "chain", w.Chain)
+			continue
+		}
+		as, err := c.Assets(w)
+		if err != nil {
+			return nil, fmt.Errorf("wallet %s: %w", w.ID, err)
+		}
+		for _, a := range as {
+			assets = append(assets, accepted{a, w})
+		}
+	}
+	if !isFiat {
+		for _, a := range assets {
+			if a.asset.Code == cur {
+				priceAsset = a.asset
+			}
+		}
+		if priceAsset.Code == "" {
+			switch {
+			case cur == "":
+				bad["currency"] = "required"
+			case strings.ToUpper(cur) != cur:
+				bad["currency"] = fmt.Sprintf("%q: currency codes are upper case", cur)
+			default:
+				bad["currency"] = fmt.Sprintf("%q is neither an active ISO 4217 currency nor an asset this store accepts", cur)
+			}
+		}
+	}
+	var price *big.Int
+	if priceAsset.Code != "" {
+		p, err := money.ParseAmount(req.Amount, priceAsset.Scale)
+		switch {
+		case err != nil:
+			bad["amount"] = err.Error()
+		case p.Sign() == 0:
+			bad["amount"] = "must be greater than zero"
+		default:
+			price = p
+		}
+	}
+	if len(req.OrderID) > 200 {
+		bad["order_id"] = "at most 200 characters"
+	}
+	meta := ""
+	if len(req.Metadata) > 0 && !bytes.Equal(bytes.TrimSpace(req.Metadata), []byte("null")) {
+		if len(req.Metadata) > s.cfg.MaxMetadataBytes {
+			bad["metadata"] = fmt.Sprintf("at most %d bytes", s.cfg.MaxMetadataBytes)
+		} else if t := bytes.TrimSpace(req.Metadata); len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+			bad["metadata"] = "must be a JSON object"
+		} else {
+			var buf bytes.Buffer
+			_ = json.Compact(&buf, t)
+			meta = buf.String()
+		}
+	}
+	expiry := s.cfg.DefaultExpiry
+	if req.ExpiresIn != 0 {
+		if req.ExpiresIn < time.Minute || req.ExpiresIn > 30*24*time.Hour {
+			bad["expires_in"] = "must be between 60 seconds and 30 days"
+		}
+		expiry = req.ExpiresIn
+	}
+	if req.RedirectURL != "" {
+		u, err := url.Parse(req.RedirectURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad["redirect_url"] = "must be an absolute http(s) URL"
+		}
+	}
+	tolPct := decimal.Zero
+	if req.TolerancePercent != "" {
+		d, err := decimal.NewFromString(req.TolerancePercent)
+		if err != nil || d.IsNegative() || d.GreaterThanOrEqual(decimal.NewFromInt(100)) || strings.ContainsAny(req.TolerancePercent, "eE") {
+			bad["tolerance_percent"] = "must be a decimal string from 0 to below 100"
+		} else {
+			tolPct = d
+		}
+	}
+	tolFloor := new(big.Int)
+	if req.ToleranceFloor != "" && priceAsset.Code != "" {
+		f, err := money.ParseAmount(req.ToleranceFloor, priceAsset.Scale)
+		if err != nil {
+			bad["tolerance_floor"] = err.Error()
+		} else {
+			tolFloor = f
+		}
+	}
+	// Payment methods: a subset of what the store accepts; crypto-priced invoices are
+	// payable in their own asset only (no crypto-to-crypto quotes).
+	var chosen []accepted
+	want := map[string]bool{}
+	for _, m := range req.PaymentMethods {
+		want[m] = true
+	}
+	for m := range want {
+		if !slices.ContainsFunc(assets, func(a accepted) bool { return a.asset.Code == m }) {
+			bad["payment_methods"] = fmt.Sprintf("%q is not enabled for this store", m)
+		}
+	}
+	for _, a := range assets {
+		if len(want) > 0 && !want[a.asset.Code] {
+			continue
+		}
+		if !isFiat && a.asset.Code != priceAsset.Code {
+			continue
+		}
+		chosen = append(chosen, a)
+	}
+	if len(chosen) == 0 && bad["payment_methods"] == "" && bad["currency"] == "" {
+		bad["payment_methods"] = "this store accepts no asset for this invoice: add a wallet first (chainpay wallet add)"
+	}
+	for chain, n := range req.Confirmations {
+		if _, ok := s.cfg.Chains[chain]; !ok {
+			bad["confirmations"] = fmt.Sprintf("unknown chain %q", chain)
+		} else if n < 0 || n > 1000 {
+			bad["confirmations"] = fmt.Sprintf("%s: must be 0..1000", chain)
+		}
+	}
+	if len(bad) > 0 {
+		return nil, &ValidationError{Fields: bad}
+	}
+
+	confs := map[string]int{}
+	d := &Draft{merchantID: merchantID}
+	for _, a := range chosen {
+		n, ok := req.Confirmations[a.asset.Chain]
+		if !ok {
+			n = s.cfg.Chains[a.asset.Chain].Confirmations()
+		}
+		confs[a.asset.Chain] = n
+		o := draftOption{asset: a.asset, wallet: a.wallet, confs: n}
+		if !isFiat {
+			o.due, o.rate = new(big.Int).Set(price), decimal.NewFromInt(1)
+			o.quote = Quote{Rate: o.rate, Source: "identity", At: now, Raw: "[]"}
+		} else {
+			q, err := s.cfg.Quoter.Quote(ctx, a.asset.Code, priceAsset.Code)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s/%s: %v", ErrRatesUnavailable, a.asset.Code, priceAsset.Code, err)
+			}
+			due, eff, err := money.CryptoDue(price, priceAsset.Scale, q.Rate, a.asset.Scale)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s/%s: %v", ErrRatesUnavailable, a.asset.Code, priceAsset.Code, err)
+			}
+			q.At = q.At.UTC().Truncate(time.Microsecond)
+			o.due, o.rate, o.quote = due, eff, q
+		}
+		d.options = append(d.options, o)
+	}
+	confJSON, _ := json.Marshal(confs)
+	d.inv = store.Invoice{
+		MerchantID: merchantID, Status: store.StatusNew, Price: price, Currency: priceAsset.Code,
+		OrderID: req.OrderID, Metadata: meta, RedirectURL: req.RedirectURL,
+		TolerancePercent: tolPct.String(), ToleranceFloor: tolFloor, Confirmations: string(confJSON),
+		ExpiresAt: now.Add(expiry), MonitorUntil: now.Add(expiry + s.cfg.MonitoringWindow),
+		CreatedAt: now, UpdatedAt: now,
+	}
+	return d, nil
+}
+
+// CreateTx writes the draft inside tx: the invoice, a fresh deposit address and locked quote
+// per option, and the invoice.created event.
+func (s *Service) CreateTx(ctx context.Context, tx store.Tx, d *Draft) (Details, error) {
+	inv := d.inv
+	inv.ID = store.NewID("inv", inv.CreatedAt)
+	if err := tx.CreateInvoice(ctx, inv); err != nil {
+		return Details{}, fmt.Errorf("create invoice: %w", err)
+	}
+	out := Details{Invoice: inv}
+	for _, o := range d.options {
+		addr, idx, err := s.cfg.Chains[o.asset.Chain].DepositAddress(ctx, tx, o.wallet, inv.ID)
+		if err != nil {
+			return Details{}, fmt.Errorf("deposit address for %s: %w", o.asset.Code, err)
+		}
+		po := store.PaymentOption{
+			ID: store.NewID("opt", inv.CreatedAt), InvoiceID: inv.ID, Asset: o.asset.Code, Chain: o.asset.Chain,
+			Network: o.wallet.Network, Contract: o.asset.Contract, Scale: o.asset.Scale, Address: addr,
+			WalletID: o.wallet.ID, DerivationIndex: idx, AmountDue: o.due, Rate: o.rate.String(),
+			RateSource: o.quote.Source, RateAt: o.quote.At, QuoteExpiresAt: inv.ExpiresAt, RawQuotes: o.quote.Raw,
+			Confirmations: o.confs, CreatedAt: inv.CreatedAt,
+		}
+		if po.RawQuotes == "" {
+			po.RawQuotes = "[]"
+		}
+		if err := tx.CreatePaymentOption(ctx, po); err != nil {
+			return Details{}, fmt.Errorf("create payment option: %w", err)
+		}
+		out.Options = append(out.Options, po)
+	}
+	if err := s.appendEvents(ctx, tx, inv, []string{EventCreated}); err != nil {
+		return Details{}, err
+	}
+	out.Paid = Progress(stateOf(inv), optionsOf(out.Options), nil)
+	return out, nil
+}
+
+// Create is Prepare followed by CreateTx in one transaction.
+func (s *Service) Create(ctx context.Context, merchantID string, req CreateRequest) (Details, error) {
+	d, err := s.Prepare(ctx, merchantID, req)
+	if err != nil {
+		return Details{}, err
+	}
+	var out Details
+	err = s.st.Tx(ctx, func(tx store.Tx) (err error) {
+		out, err = s.CreateTx(ctx, tx, d)
+		return err
+	})
+	return out, err
+}
+
+// PaymentURI is the wallet URI for paying amount of the option's asset to its address, or ""
+// when its chain is not configured.
+func (s *Service) PaymentURI(o store.PaymentOption, amount *big.Int, label string) string {
+	c, ok := s.cfg.Chains[o.Chain]
+	if !ok {
+		return ""
+	}
+	return c.PaymentURI(o, amount, label)
+}
+
+// Get returns the merchant's invoice with its options and payments ("" merchant = any).
+func (s *Service) Get(ctx context.Context, merchantID, id string) (Details, error) {
+	var out Details
+	err := s.st.View(ctx, func(tx store.Tx) (err error) {
+		out, err = s.load(ctx, tx, merchantID, id)
+		return err
+	})
+	return out, err
+}
+
+// GetTx is Get inside an existing transaction.
+func (s *Service) GetTx(ctx context.Context, tx store.Tx, merchantID, id string) (Details, error) {
+	return s.load(ctx, tx, merchantID, id)
+}
+
+func (s *Service) load(ctx context.Context, tx store.Tx, merchantID, id string) (Details, error) {
+	inv, err := tx.GetInvoice(ctx, merchantID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Details{}, ErrNotFound
+	}
+	if err != nil {
+		return Details{}, err
+	}
+	opts, err := tx.PaymentOptions(ctx, id)
+	if err != nil {
+		return Details{}, err
+	}
+	pays, err := tx.Payments(ctx, id)
+	if err != nil {
+		return Details{}, err
+	}
+	return Details{Invoice: inv, Options: opts, Payments: pays,
+		Paid: Progress(stateOf(inv), optionsOf(opts), paymentsOf(pays, nil, 0))}, nil
+}
+
+// List returns the merchant's invoices, newest first.
+func (s *Service) List(ctx context.Context, f store.InvoiceFilter) ([]store.Invoice, error) {
+	var out []store.Invoice
+	err := s.st.View(ctx, func(tx store.Tx) (err error) {
+		out, err = tx.ListInvoices(ctx, f)
+		return err
+	})
+	return out, err
+}
+
+// Events returns the stored events of the merchant's invoice.
+func (s *Service) Events(ctx context.Context, merchantID, id string) ([]store.Event, error) {
+	var out []store.Event
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.GetInvoice(ctx, merchantID, id); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return ErrNotFound
+			}
+			return err
+		}
+		var err error
+		out, err = tx.Events(ctx, id)
+		return err
+	})
+	return out, err
+}
+
+// CancelTx cancels a new invoice without payments inside tx.
+func (s *Service) CancelTx(ctx context.Context, tx store.Tx, merchantID, id string) (Details, error) {
+	return s.transition(ctx, tx, merchantID, id, func(st State, pays []Payment, now time.Time) (State, []string, string, error) {
+		next, evs, err := Cancel(st, pays, now)
+		return next, evs, "canceled by the merchant", err
+	})
+}
+
+// ResolveTx records the merchant's decision (settled or invalid, with a reason) inside tx.
+func (s *Service) ResolveTx(ctx context.Context, tx store.Tx, merchantID, id string, to Status, reason string) (Details, error) {
+	return s.transition(ctx, tx, merchantID, id, func(st State, _ []Payment, now time.Time) (State, []string, string, error) {
+		next, evs, err := Resolve(st, to, reason, now)
+		return next, evs, reason, err
+	})
+}
+
+func (s *Service) transition(ctx context.Context, tx store.Tx, merchantID, id string,
+	fn func(State, []Payment, time.Time) (State, []string, string, error)) (Details, error) {
+	d, err := s.load(ctx, tx, merchantID, id)
+	if err != nil {
+		return Details{}, err
+	}
+	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
+	next, evs, reason, err := fn(stateOf(d.Invoice), paymentsOf(d.Payments, d.Options, 0), now)
+	if err != nil {
+		return Details{}, &StateError{Err: err}
+	}
+	inv := apply(d.Invoice, next, now)
+	inv.ResolutionReason = reason
+	if err := tx.UpdateInvoice(ctx, inv); err != nil {
+		return Details{}, err
+	}
+	inv.Version++
+	if err := s.appendEvents(ctx, tx, inv, evs); err != nil {
+		return Details{}, err
+	}
+	d.Invoice = inv
+	return d, nil
+}
+
+func (s *Service) appendEvents(ctx context.Context, tx store.Tx, inv store.Invoice, types []string) error {
+	for _, typ := range types {
+		data, _ := json.Marshal(map[string]any{"invoice_id": inv.ID, "status": inv.Status, "flags": nonNil(inv.Flags)})
+		e := store.Event{ID: store.NewID("evt", inv.UpdatedAt), MerchantID: inv.MerchantID, InvoiceID: inv.ID,
+			Type: typ, Data: string(data), CreatedAt: inv.UpdatedAt}
+		if err := tx.AppendEvent(ctx, e); err != nil {
+			return fmt.Errorf("append event %s: %w", typ, err)
+		}
+	}
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// stateOf converts a stored invoice into the state machine's input.
+func stateOf(inv store.Invoice) State {
+	pct, err := decimal.NewFromString(inv.TolerancePercent)
+	if err != nil {
+		pct = decimal.Zero
+	}
+	flags := make([]Flag, len(inv.Flags))
+	for i, f := range inv.Flags {
+		flags[i] = Flag(f)
+	}
+	return State{Status: Status(inv.Status), Flags: flags, Price: inv.Price, ExpiresAt: inv.ExpiresAt,
+		MonitorUntil: inv.MonitorUntil, SettledAt: inv.SettledAt,
+		Policy: Policy{TolerancePercent: pct, ToleranceFloor: inv.ToleranceFloor}}
+}
+
+// apply writes the state machine's output back onto the stored invoice.
+func apply(inv store.Invoice, st State, now time.Time) store.Invoice {
+	inv.Status = string(st.Status)
+	inv.Flags = make([]string, len(st.Flags))
+	for i, f := range st.Flags {
+		inv.Flags[i] = string(f)
+	}
+	inv.SettledAt = st.SettledAt
+	inv.UpdatedAt = now
+	return inv
+}
+
+func optionsOf(opts []store.PaymentOption) []Option {
+	out := make([]Option, len(opts))
+	for i, o := range opts {
+		out[i] = Option{ID: o.ID, AmountDue: o.AmountDue, Confirmations: o.Confirmations}
+	}
+	return out
+}
+
+// paymentsOf converts stored payments; confirmations are tip − height + 1 when tip > 0.
+func paymentsOf(pays []store.Payment, _ []store.PaymentOption, tip int64) []Payment {
+	out := make([]Payment, len(pays))
+	for i, p := range pays {
+		confs := 0
+		if p.Status == store.PaymentConfirmed && p.BlockHeight != nil && tip >= *p.BlockHeight {
+			confs = int(tip - *p.BlockHeight + 1)
+		}
+		out[i] = Payment{ID: p.ID, OptionID: p.OptionID, Amount: p.Amount, Status: p.Status, Confirmations: confs, SeenAt: p.SeenAt}
+	}
+	return out
+}
