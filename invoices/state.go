@@ -95,7 +95,7 @@ func Evaluate(s State, opts []Option, pays []Payment, now time.Time) (State, []s
 	if !marked {
 		next.Flags = setFlag(next.Flags, FlagPaidPartial, t.all.Sign() > 0 && !t.paid(t.all))
 	}
-	next.Flags = setFlag(next.Flags, FlagPaidOver, t.all.Cmp(one) > 0)
+	next.Flags = setFlag(next.Flags, FlagPaidOver, t.all.Cmp(big.NewRat(1, 1)) > 0)
 
 	// 3. Sticky flags: set once with their event, never cleared (they are history).
 	if t.late && !slices.Contains(next.Flags, FlagPaidLate) {
@@ -214,7 +214,7 @@ func Validate(s State, opts []Option, pays []Payment) error {
 	if s.MonitorUntil.Before(s.ExpiresAt) {
 		return bad("monitor_until %s is before expires_at %s", s.MonitorUntil.Format(time.RFC3339), s.ExpiresAt.Format(time.RFC3339))
 	}
-	if p := s.Policy.TolerancePercent; p.Sign() < 0 || p.Exponent() < -maxPercentExponent || p.Exponent() > 2 || p.Rat().Cmp(hundred) >= 0 {
+	if p := s.Policy.TolerancePercent; p.Sign() < 0 || p.Exponent() < -maxPercentExponent || p.Exponent() > 2 || p.Rat().Cmp(big.NewRat(100, 1)) >= 0 {
 		return bad("tolerance percent %s must be at least 0 and below 100", p)
 	}
 	if f := s.Policy.ToleranceFloor; f != nil && f.Sign() < 0 {
@@ -351,11 +351,6 @@ func (t tally) remaining(due *big.Int) *big.Int {
 // exact conversion allocate without bound.
 const maxPercentExponent = 40
 
-var (
-	one     = big.NewRat(1, 1)
-	hundred = big.NewRat(100, 1)
-)
-
 // threshold is 1 − tol with tol = max(TolerancePercent/100, ToleranceFloor/price) clamped to
 // [0, 1]. At tol = 1 the threshold is 0 and any positive payment pays (see tally.paid). A
 // percentage the machine cannot convert exactly (exponent beyond ±40, see Validate) counts
@@ -367,13 +362,14 @@ func threshold(p Policy, price *big.Int) *big.Rat {
 	case pct.Exponent() > 2: // at least 1000 %
 		tol.SetInt64(1)
 	case pct.Exponent() >= -maxPercentExponent:
-		tol.Quo(pct.Rat(), hundred)
+		tol.Quo(pct.Rat(), big.NewRat(100, 1))
 	}
 	if p.ToleranceFloor != nil && p.ToleranceFloor.Sign() > 0 && price != nil && price.Sign() > 0 {
 		if floor := new(big.Rat).SetFrac(p.ToleranceFloor, price); floor.Cmp(tol) > 0 {
 			tol = floor
 		}
 	}
+	one := big.NewRat(1, 1)
 	if tol.Cmp(one) > 0 {
 		tol.SetInt64(1)
 	}

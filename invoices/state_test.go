@@ -868,7 +868,7 @@ func checkScenario(t *testing.T, pick func(n int) int) {
 		if p.Confirmed.Cmp(p.Fraction) > 0 || p.Fraction.Sign() < 0 {
 			t.Fatalf("step %d: confirmed %s > fraction %s", step, p.Confirmed, p.Fraction)
 		}
-		if (p.Fraction.Cmp(one) > 0) != slices.Contains(next.Flags, FlagPaidOver) {
+		if (p.Fraction.Cmp(big.NewRat(1, 1)) > 0) != slices.Contains(next.Flags, FlagPaidOver) {
 			t.Fatalf("step %d: fraction %s but flags %v", step, p.Fraction, next.Flags)
 		}
 		for id, r := range p.Remaining {
