@@ -154,6 +154,7 @@ type Details struct {
 	Invoice  store.Invoice
 	Options  []store.PaymentOption
 	Payments []store.Payment
+	Tips     map[string]int64 // followers' tip heights by chain, for confirmations
 	Paid     Paid
 }
 
@@ -376,6 +377,7 @@ func (s *Service) CreateTx(ctx context.Context, tx store.Tx, d *Draft) (Details,
 		return Details{}, err
 	}
 	out.Paid = Progress(stateOf(inv), optionsOf(out.Options), nil)
+	out.Tips = map[string]int64{}
 	return out, nil
 }
 
@@ -418,6 +420,96 @@ func (s *Service) GetTx(ctx context.Context, tx store.Tx, merchantID, id string)
 	return s.load(ctx, tx, merchantID, id)
 }
 
+// ReviewTx re-evaluates the invoice against its payments, the chains' tips (the followers'
+// cursors) and the clock, and writes the new state and its events inside tx. The watcher
+// calls it for invoices whose payments changed and for those InvoicesToReview lists. It
+// reports the events emitted; none means nothing changed.
+func (s *Service) ReviewTx(ctx context.Context, tx store.Tx, id string) ([]string, error) {
+	inv, err := tx.GetInvoice(ctx, "", id)
+	if err != nil {
+		return nil, fmt.Errorf("review %s: %w", id, err)
+	}
+	opts, err := tx.PaymentOptions(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	pays, err := tx.Payments(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	tips, err := tipsOf(ctx, tx, opts)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
+	st := stateOf(inv)
+	next, evs := Evaluate(st, optionsOf(opts), paymentsAt(pays, tips), now)
+	if len(evs) == 0 && sameState(st, next) {
+		return nil, nil
+	}
+	upd := apply(inv, next, now)
+	if err := tx.UpdateInvoice(ctx, upd); err != nil {
+		return nil, err
+	}
+	upd.Version++
+	if err := s.appendEvents(ctx, tx, upd, evs); err != nil {
+		return nil, err
+	}
+	return evs, nil
+}
+
+// PaymentReceivedTx records the invoice.payment_received event for a newly seen payment.
+func (s *Service) PaymentReceivedTx(ctx context.Context, tx store.Tx, p store.Payment) error {
+	inv, err := tx.GetInvoice(ctx, "", p.InvoiceID)
+	if err != nil {
+		return err
+	}
+	data, _ := json.Marshal(map[string]any{"invoice_id": inv.ID, "payment_id": p.ID, "txid": p.TxID,
+		"output_index": p.OutputIndex, "asset": p.Asset, "amount_atomic": p.Amount.String(), "status": p.Status})
+	return tx.AppendEvent(ctx, store.Event{ID: store.NewID("evt", p.UpdatedAt), MerchantID: inv.MerchantID,
+		InvoiceID: inv.ID, Type: EventPaymentReceived, Data: string(data), CreatedAt: p.UpdatedAt})
+}
+
+// tipsOf reads the followers' tip heights of the chains the options are on (0 before a
+// follower's first block).
+func tipsOf(ctx context.Context, tx store.Tx, opts []store.PaymentOption) (map[string]int64, error) {
+	tips := map[string]int64{}
+	for _, o := range opts {
+		if _, ok := tips[o.Chain]; ok {
+			continue
+		}
+		c, err := tx.Cursor(ctx, o.Chain)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			tips[o.Chain] = 0
+		case err != nil:
+			return nil, err
+		default:
+			tips[o.Chain] = c.Height
+		}
+	}
+	return tips, nil
+}
+
+func sameState(a, b State) bool {
+	return a.Status == b.Status && slices.Equal(a.Flags, b.Flags) &&
+		((a.SettledAt == nil) == (b.SettledAt == nil)) && (a.SettledAt == nil || a.SettledAt.Equal(*b.SettledAt))
+}
+
+// paymentsAt converts stored payments with their depth below their chain's tip:
+// tip − height + 1 for a payment in a block at or below the tip, else 0.
+func paymentsAt(pays []store.Payment, tips map[string]int64) []Payment {
+	out := make([]Payment, len(pays))
+	for i, p := range pays {
+		confs := 0
+		if tip := tips[p.Chain]; p.Status == store.PaymentConfirmed && p.BlockHeight != nil && tip >= *p.BlockHeight {
+			confs = int(tip - *p.BlockHeight + 1)
+		}
+		out[i] = Payment{ID: p.ID, OptionID: p.OptionID, Amount: p.Amount, Status: p.Status, Confirmations: confs, SeenAt: p.SeenAt}
+	}
+	return out
+}
+
 func (s *Service) load(ctx context.Context, tx store.Tx, merchantID, id string) (Details, error) {
 	inv, err := tx.GetInvoice(ctx, merchantID, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -434,8 +526,12 @@ func (s *Service) load(ctx context.Context, tx store.Tx, merchantID, id string) 
 	if err != nil {
 		return Details{}, err
 	}
-	return Details{Invoice: inv, Options: opts, Payments: pays,
-		Paid: Progress(stateOf(inv), optionsOf(opts), paymentsOf(pays, nil, 0))}, nil
+	tips, err := tipsOf(ctx, tx, opts)
+	if err != nil {
+		return Details{}, err
+	}
+	return Details{Invoice: inv, Options: opts, Payments: pays, Tips: tips,
+		Paid: Progress(stateOf(inv), optionsOf(opts), paymentsAt(pays, tips))}, nil
 }
 
 // List returns the merchant's invoices, newest first.
@@ -488,7 +584,7 @@ func (s *Service) transition(ctx context.Context, tx store.Tx, merchantID, id st
 		return Details{}, err
 	}
 	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
-	next, evs, reason, err := fn(stateOf(d.Invoice), paymentsOf(d.Payments, d.Options, 0), now)
+	next, evs, reason, err := fn(stateOf(d.Invoice), paymentsAt(d.Payments, d.Tips), now)
 	if err != nil {
 		return Details{}, &StateError{Err: err}
 	}
@@ -559,15 +655,4 @@ func optionsOf(opts []store.PaymentOption) []Option {
 	return out
 }
 
-// paymentsOf converts stored payments; confirmations are tip − height + 1 when tip > 0.
-func paymentsOf(pays []store.Payment, _ []store.PaymentOption, tip int64) []Payment {
-	out := make([]Payment, len(pays))
-	for i, p := range pays {
-		confs := 0
-		if p.Status == store.PaymentConfirmed && p.BlockHeight != nil && tip >= *p.BlockHeight {
-			confs = int(tip - *p.BlockHeight + 1)
-		}
-		out[i] = Payment{ID: p.ID, OptionID: p.OptionID, Amount: p.Amount, Status: p.Status, Confirmations: confs, SeenAt: p.SeenAt}
-	}
-	return out
-}
+

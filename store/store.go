@@ -75,9 +75,24 @@ type Tx interface {
 	PaymentOptions(ctx context.Context, invoiceID string) ([]PaymentOption, error)
 
 	// UpsertPayment inserts a payment or, when one with the same (chain, txid, output index)
-	// exists, updates its block, status and confirmations. It reports whether it inserted.
+	// exists, updates its status and block; a mempool sighting never downgrades a confirmed
+	// payment. It reports whether it inserted.
 	UpsertPayment(ctx context.Context, p Payment) (inserted bool, err error)
 	Payments(ctx context.Context, invoiceID string) ([]Payment, error)
+	// PaymentsByStatus lists a chain's payments in one status (e.g. the mempool ones).
+	PaymentsByStatus(ctx context.Context, chain, status string) ([]Payment, error)
+	// OrphanPayments moves the chain's payments in blocks above height back to unconfirmed
+	// (a reorg rewinds to height: their transactions normally return to the mempool; the
+	// follower removes those that do not) and returns the ids of their invoices.
+	OrphanPayments(ctx context.Context, chain string, height int64, at time.Time) ([]string, error)
+
+	// WatchedOptions lists the payment options on chain created at or after since whose
+	// invoices are still monitored at now (monitor_until > now): the deposit addresses a
+	// chain follower must watch.
+	WatchedOptions(ctx context.Context, chain string, since, now time.Time) ([]PaymentOption, error)
+	// InvoicesToReview lists ids of invoices whose status may change without a new payment:
+	// new ones past expiry, processing ones (confirmations move with the tip), at most limit.
+	InvoicesToReview(ctx context.Context, now time.Time, limit int) ([]string, error)
 
 	AppendEvent(ctx context.Context, e Event) error
 	Events(ctx context.Context, invoiceID string) ([]Event, error)

@@ -239,26 +239,29 @@ func (t *tx) CreatePaymentOption(ctx context.Context, o store.PaymentOption) err
 }
 
 func (t *tx) PaymentOptions(ctx context.Context, invoiceID string) ([]store.PaymentOption, error) {
+	return t.options(ctx, `SELECT `+optionCols+` FROM payment_options WHERE invoice_id = $1 ORDER BY id`, invoiceID)
+}
+
+func (t *tx) options(ctx context.Context, q string, args ...any) ([]store.PaymentOption, error) {
 	var out []store.PaymentOption
-	err := t.many(ctx, `SELECT `+optionCols+` FROM payment_options WHERE invoice_id = $1 ORDER BY id`,
-		[]any{invoiceID}, func(r Rows) error {
-			var (
-				o   store.PaymentOption
-				idx *int64
-			)
-			if err := r.Scan(&o.ID, &o.InvoiceID, &o.Asset, &o.Chain, &o.Network, &o.Contract, &o.Scale,
-				&o.Address, &o.WalletID, nullInt{&idx}, bigCol{&o.AmountDue}, &o.Rate, &o.RateSource,
-				timeCol{&o.RateAt}, timeCol{&o.QuoteExpiresAt}, &o.RawQuotes, &o.Confirmations,
-				timeCol{&o.CreatedAt}); err != nil {
-				return err
-			}
-			if idx != nil {
-				v := uint32(*idx)
-				o.DerivationIndex = &v
-			}
-			out = append(out, o)
-			return nil
-		})
+	err := t.many(ctx, q, args, func(r Rows) error {
+		var (
+			o   store.PaymentOption
+			idx *int64
+		)
+		if err := r.Scan(&o.ID, &o.InvoiceID, &o.Asset, &o.Chain, &o.Network, &o.Contract, &o.Scale,
+			&o.Address, &o.WalletID, nullInt{&idx}, bigCol{&o.AmountDue}, &o.Rate, &o.RateSource,
+			timeCol{&o.RateAt}, timeCol{&o.QuoteExpiresAt}, &o.RawQuotes, &o.Confirmations,
+			timeCol{&o.CreatedAt}); err != nil {
+			return err
+		}
+		if idx != nil {
+			v := uint32(*idx)
+			o.DerivationIndex = &v
+		}
+		out = append(out, o)
+		return nil
+	})
 	return out, err
 }
 
@@ -276,26 +279,76 @@ func (t *tx) UpsertPayment(ctx context.Context, p store.Payment) (bool, error) {
 	if err != nil || n == 1 {
 		return n == 1, err
 	}
-	n, err = t.exec(ctx, `UPDATE payments SET status = $4, block_height = $5, block_hash = $6, updated_at = $7
-		WHERE chain = $1 AND txid = $2 AND output_index = $3`,
+	// A mempool sighting never downgrades a confirmed payment (the snapshot may predate the
+	// block); only OrphanPayments takes a payment out of a block.
+	_, err = t.exec(ctx, `UPDATE payments SET status = $4, block_height = $5, block_hash = $6, updated_at = $7
+		WHERE chain = $1 AND txid = $2 AND output_index = $3 AND NOT (status = 'confirmed' AND $4 = 'mempool')`,
 		p.Chain, p.TxID, p.OutputIndex, p.Status, p.BlockHeight, p.BlockHash, p.UpdatedAt)
-	return false, mustAffect(n, err)
+	return false, err
 }
 
 func (t *tx) Payments(ctx context.Context, invoiceID string) ([]store.Payment, error) {
+	return t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE invoice_id = $1 ORDER BY seen_at, id`, invoiceID)
+}
+
+func (t *tx) payments(ctx context.Context, q string, args ...any) ([]store.Payment, error) {
 	var out []store.Payment
-	err := t.many(ctx, `SELECT `+paymentCols+` FROM payments WHERE invoice_id = $1 ORDER BY seen_at, id`,
-		[]any{invoiceID}, func(r Rows) error {
-			var p store.Payment
-			if err := r.Scan(&p.ID, &p.InvoiceID, &p.OptionID, &p.Chain, &p.TxID, &p.OutputIndex, &p.Address,
-				&p.Asset, bigCol{&p.Amount}, &p.Status, nullInt{&p.BlockHeight}, &p.BlockHash,
-				timeCol{&p.SeenAt}, timeCol{&p.UpdatedAt}); err != nil {
-				return err
-			}
-			out = append(out, p)
-			return nil
-		})
+	err := t.many(ctx, q, args, func(r Rows) error {
+		var p store.Payment
+		if err := r.Scan(&p.ID, &p.InvoiceID, &p.OptionID, &p.Chain, &p.TxID, &p.OutputIndex, &p.Address,
+			&p.Asset, bigCol{&p.Amount}, &p.Status, nullInt{&p.BlockHeight}, &p.BlockHash,
+			timeCol{&p.SeenAt}, timeCol{&p.UpdatedAt}); err != nil {
+			return err
+		}
+		out = append(out, p)
+		return nil
+	})
 	return out, err
+}
+
+func (t *tx) PaymentsByStatus(ctx context.Context, chain, status string) ([]store.Payment, error) {
+	return t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE chain = $1 AND status = $2 ORDER BY seen_at, id`, chain, status)
+}
+
+func (t *tx) OrphanPayments(ctx context.Context, chain string, height int64, at time.Time) ([]string, error) {
+	var ids []string
+	err := t.many(ctx, `UPDATE payments SET status = 'mempool', block_height = NULL, block_hash = '', updated_at = $3
+		WHERE chain = $1 AND block_height > $2 RETURNING invoice_id`, []any{chain, height, at}, func(r Rows) error {
+		var id string
+		if err := r.Scan(&id); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+		return nil
+	})
+	return ids, err
+}
+
+func (t *tx) WatchedOptions(ctx context.Context, chain string, since, now time.Time) ([]store.PaymentOption, error) {
+	return t.options(ctx, `SELECT `+prefixed("o.", optionCols)+` FROM payment_options o JOIN invoices i ON i.id = o.invoice_id
+		WHERE o.chain = $1 AND o.created_at >= $2 AND i.monitor_until > $3 ORDER BY o.created_at, o.id`, chain, since, now)
+}
+
+func (t *tx) InvoicesToReview(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	var ids []string
+	err := t.many(ctx, `SELECT id FROM invoices WHERE (status = 'new' AND expires_at <= $1) OR status = 'processing'
+		ORDER BY id LIMIT $2`, []any{now, limit}, func(r Rows) error {
+		var id string
+		if err := r.Scan(&id); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+		return nil
+	})
+	return ids, err
+}
+
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // --- events

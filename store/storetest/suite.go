@@ -36,6 +36,7 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 		{"PaymentOptionsUniqueAddress", testPaymentOptions},
 		{"PaymentUpsertOnce", testPayments},
 		{"Events", testEvents},
+		{"WatcherQueries", testWatcherQueries},
 		{"IdempotencyConcurrentClaims", testIdempotency},
 		{"CursorAndBlocks", testCursor},
 		{"OutboxClaimNoOverlap", testOutbox},
@@ -598,5 +599,78 @@ func testConstraint(t *testing.T, s store.Store) {
 	inv := invoice("inv_orphan", "sto_missing", t0)
 	if err := s.Tx(ctx, func(x store.Tx) error { return x.CreateInvoice(ctx, inv) }); err == nil {
 		t.Fatal("invoice of a missing merchant accepted: foreign keys are off")
+	}
+}
+
+func testWatcherQueries(t *testing.T, s store.Store) {
+	mid, wid := seed(t, s, "wq")
+	live := invoice("inv_live", mid, t0)
+	gone := invoice("inv_gone", mid, t0.Add(-48*time.Hour)) // monitoring window over
+	proc := invoice("inv_proc", mid, t0)
+	proc.Status = store.StatusProcessing
+	tx(t, s, func(x store.Tx) error {
+		for i, inv := range []store.Invoice{live, gone, proc} {
+			if err := x.CreateInvoice(ctx, inv); err != nil {
+				return err
+			}
+			o := option("opt_"+inv.ID, inv.ID, wid, "bcrt1q"+inv.ID, uint32(i))
+			o.CreatedAt = inv.CreatedAt
+			if err := x.CreatePaymentOption(ctx, o); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var opts []store.PaymentOption
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		opts, err = x.WatchedOptions(ctx, "bitcoin", t0.Add(-72*time.Hour), t0.Add(time.Hour))
+		return
+	}))
+	if len(opts) != 2 || opts[0].InvoiceID != "inv_live" && opts[1].InvoiceID != "inv_live" {
+		t.Fatalf("watched %+v, want the two monitored invoices' options", opts)
+	}
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		opts, err = x.WatchedOptions(ctx, "bitcoin", t0.Add(time.Second), t0.Add(time.Hour))
+		return
+	}))
+	if len(opts) != 0 {
+		t.Fatalf("options created since t0+1s: %+v", opts)
+	}
+	var ids []string
+	must(t, s.View(ctx, func(x store.Tx) (err error) { ids, err = x.InvoicesToReview(ctx, t0.Add(time.Minute), 10); return }))
+	if !reflect.DeepEqual(ids, []string{"inv_gone", "inv_proc"}) {
+		t.Fatalf("to review before expiry: %v", ids)
+	}
+	must(t, s.View(ctx, func(x store.Tx) (err error) { ids, err = x.InvoicesToReview(ctx, t0.Add(15*time.Minute), 10); return }))
+	if !reflect.DeepEqual(ids, []string{"inv_gone", "inv_live", "inv_proc"}) {
+		t.Fatalf("to review at expiry: %v", ids)
+	}
+
+	// Payments: a mempool sighting never downgrades a confirmed payment; a reorg orphans.
+	h := int64(7)
+	p := store.Payment{ID: "pay_w", InvoiceID: "inv_live", OptionID: "opt_inv_live", Chain: "bitcoin", TxID: "tx1",
+		Address: "bcrt1qinv_live", Asset: "BTC", Amount: big.NewInt(5), Status: store.PaymentConfirmed,
+		BlockHeight: &h, BlockHash: "b7", SeenAt: t0, UpdatedAt: t0}
+	tx(t, s, func(x store.Tx) error { _, err := x.UpsertPayment(ctx, p); return err })
+	stale := p
+	stale.Status, stale.BlockHeight, stale.BlockHash = store.PaymentMempool, nil, ""
+	tx(t, s, func(x store.Tx) error { _, err := x.UpsertPayment(ctx, stale); return err })
+	var pays []store.Payment
+	must(t, s.View(ctx, func(x store.Tx) (err error) { pays, err = x.PaymentsByStatus(ctx, "bitcoin", store.PaymentConfirmed); return }))
+	if len(pays) != 1 || pays[0].BlockHash != "b7" {
+		t.Fatalf("confirmed payment downgraded by a mempool sighting: %+v", pays)
+	}
+	var orphaned []string
+	must(t, s.Tx(ctx, func(x store.Tx) (err error) { orphaned, err = x.OrphanPayments(ctx, "bitcoin", 7, t0); return }))
+	if len(orphaned) != 0 {
+		t.Fatalf("rewind to the payment's own height orphaned %v", orphaned)
+	}
+	must(t, s.Tx(ctx, func(x store.Tx) (err error) { orphaned, err = x.OrphanPayments(ctx, "bitcoin", 6, t0); return }))
+	if !reflect.DeepEqual(orphaned, []string{"inv_live"}) {
+		t.Fatalf("orphaned %v", orphaned)
+	}
+	must(t, s.View(ctx, func(x store.Tx) (err error) { pays, err = x.PaymentsByStatus(ctx, "bitcoin", store.PaymentMempool); return }))
+	if len(pays) != 1 || pays[0].BlockHeight != nil || pays[0].BlockHash != "" {
+		t.Fatalf("after reorg: %+v", pays)
 	}
 }

@@ -1,0 +1,293 @@
+package watcher_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg"
+
+	"github.com/chainpay/chainpay/chains/bitcoin"
+	"github.com/chainpay/chainpay/chains/bitcoin/btcdtest"
+	"github.com/chainpay/chainpay/store"
+	"github.com/chainpay/chainpay/store/storetest"
+	"github.com/chainpay/chainpay/watcher"
+)
+
+// btcEnv is a real btcd regtest node, a store and a follower of the node.
+type btcEnv struct {
+	node *btcdtest.Node
+	shop *shop
+	f    *watcher.Follower
+}
+
+func newBTCEnv(t *testing.T, b storetest.Backend, confirmations int) *btcEnv {
+	t.Helper()
+	node := btcdtest.Start(t)
+	node.Fund(t)
+	st := b.Open(t)
+	e := &btcEnv{node: node, shop: newShop(t, st, confirmations)}
+	e.f = e.follower(t)
+	return e
+}
+
+// follower builds a fresh follower on the same store, as a restarted process would.
+func (e *btcEnv) follower(t *testing.T) *watcher.Follower {
+	t.Helper()
+	return e.followerAt(t, e.node.RPCURL())
+}
+
+func (e *btcEnv) followerAt(t *testing.T, rpcURL string) *watcher.Follower {
+	t.Helper()
+	n, err := bitcoin.NewNode(bitcoin.NodeConfig{URLs: []string{rpcURL}, Network: bitcoin.Regtest, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := watcher.NewBitcoinSource(n, bitcoin.Regtest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return watcher.NewFollower(e.shop.st, src, e.shop.svc, watcher.Config{})
+}
+
+func (e *btcEnv) step(t *testing.T) {
+	t.Helper()
+	if _, err := e.f.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func addr(t *testing.T, s string) btcutil.Address {
+	t.Helper()
+	a, err := btcutil.DecodeAddress(s, &chaincfg.RegressionNetParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestBitcoinPaymentMempoolToSettled(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newBTCEnv(t, b, 1)
+			e.step(t) // cursor at the tip
+			inv, opt := e.shop.invoice(t, "25.00")
+			// Two partial payments adding up: the first leaves the invoice new + paid_partial.
+			due := sats(t, opt)
+			e.node.Pay(t, addr(t, opt.Address), due/3)
+			e.step(t)
+			d := e.shop.get(t, inv.Invoice.ID)
+			if d.Invoice.Status != "new" || !slices.Contains(d.Invoice.Flags, "paid_partial") || len(d.Payments) != 1 ||
+				d.Payments[0].Status != store.PaymentMempool {
+				t.Fatalf("after a partial mempool payment: %+v %+v", d.Invoice, d.Payments)
+			}
+			rest := d.Paid.Remaining[opt.ID]
+			if rest.Int64() != due-due/3 {
+				t.Fatalf("remaining %s, want %d", rest, due-due/3)
+			}
+			e.node.Pay(t, addr(t, opt.Address), rest.Int64())
+			e.step(t)
+			if d = e.shop.get(t, inv.Invoice.ID); d.Invoice.Status != "processing" || len(d.Payments) != 2 {
+				t.Fatalf("paid in full, unconfirmed: %s %v, %d payments", d.Invoice.Status, d.Invoice.Flags, len(d.Payments))
+			}
+			e.node.Mine(t, 1)
+			e.step(t)
+			d = e.shop.get(t, inv.Invoice.ID)
+			if d.Invoice.Status != "settled" || d.Invoice.SettledAt == nil || slices.Contains(d.Invoice.Flags, "paid_partial") {
+				t.Fatalf("after one confirmation: %+v", d.Invoice)
+			}
+			var total int64
+			for _, p := range d.Payments {
+				if p.Status != store.PaymentConfirmed || p.BlockHeight == nil {
+					t.Fatalf("payment %+v", p)
+				}
+				total += p.Amount.Int64()
+			}
+			if total != due {
+				t.Fatalf("payments add up to %d sats, want %d", total, due)
+			}
+			evs, err := e.shop.svc.Events(ctx, e.shop.mid, inv.Invoice.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var types []string
+			for _, ev := range evs {
+				types = append(types, ev.Type)
+			}
+			want := "invoice.created,invoice.payment_received,invoice.payment_received,invoice.processing,invoice.settled"
+			if got := fmt.Sprint(types); got != "["+stringsJoin(want)+"]" {
+				t.Fatalf("events %v, want %s", types, want)
+			}
+		})
+	}
+}
+
+func stringsJoin(s string) string {
+	out := []byte(s)
+	for i := range out {
+		if out[i] == ',' {
+			out[i] = ' '
+		}
+	}
+	return string(out)
+}
+
+// TestBitcoinReorgs pays an invoice, buries the payment under depth-1 blocks, invalidates
+// the payment's block and mines a longer branch (in which btcd mines the transaction again
+// from its mempool). The follower must rewind to the common ancestor, keep exactly one
+// payment row, move it to the new block and settle only when the new branch has enough
+// confirmations.
+func TestBitcoinReorgs(t *testing.T) {
+	t.Parallel()
+	e := newBTCEnv(t, storetest.Backend{Name: "sqlite", Open: storetest.SQLite}, 8)
+	e.step(t)
+	for depth := 1; depth <= 6; depth++ {
+		inv, opt := e.shop.invoice(t, "10.00")
+		e.node.Pay(t, addr(t, opt.Address), sats(t, opt))
+		hashes := e.node.Mine(t, depth)
+		e.step(t)
+		before := e.shop.get(t, inv.Invoice.ID)
+		if len(before.Payments) != 1 || *before.Payments[0].BlockHeight != e.node.TipHeight(t)-int64(depth)+1 {
+			t.Fatalf("depth %d: before reorg %+v", depth, before.Payments)
+		}
+		e.node.InvalidateBlock(t, hashes[0])
+		e.node.Mine(t, depth+1)
+		e.step(t)
+		after := e.shop.get(t, inv.Invoice.ID)
+		if len(after.Payments) != 1 {
+			t.Fatalf("depth %d: %d payment rows after the reorg", depth, len(after.Payments))
+		}
+		p := after.Payments[0]
+		if p.Status != store.PaymentConfirmed || p.BlockHash == before.Payments[0].BlockHash || p.BlockHash == hashes[0].String() {
+			t.Fatalf("depth %d: payment after reorg %+v (old block %s)", depth, p, before.Payments[0].BlockHash)
+		}
+		if got, want := e.node.TipHeight(t)-*p.BlockHeight+1, int64(depth+1); got != want {
+			t.Fatalf("depth %d: payment has %d confirmations on the new branch, want %d", depth, got, want)
+		}
+		if after.Invoice.Status != "processing" {
+			t.Fatalf("depth %d: invoice %s with %d of 8 confirmations", depth, after.Invoice.Status, depth+1)
+		}
+		e.node.Mine(t, 8-(depth+1))
+		e.step(t)
+		if s := e.shop.get(t, inv.Invoice.ID).Invoice.Status; s != "settled" {
+			t.Fatalf("depth %d: %s after 8 confirmations", depth, s)
+		}
+		var c store.Cursor
+		_ = e.shop.st.View(ctx, func(tx store.Tx) (err error) { c, err = tx.Cursor(ctx, "bitcoin"); return })
+		if c.Height != e.node.TipHeight(t) {
+			t.Fatalf("cursor %d, tip %d", c.Height, e.node.TipHeight(t))
+		}
+	}
+}
+
+// TestBitcoinRestartNoMissNoDuplicate stops following between blocks, lets blocks with
+// payments arrive, and starts a new follower on the same store.
+func TestBitcoinRestartNoMissNoDuplicate(t *testing.T) {
+	t.Parallel()
+	e := newBTCEnv(t, storetest.Backend{Name: "postgres", Open: storetest.Postgres}, 1)
+	e.step(t)
+	var ids []string
+	for i := range 3 {
+		inv, opt := e.shop.invoice(t, fmt.Sprintf("%d.00", i+1))
+		ids = append(ids, inv.Invoice.ID)
+		e.node.Pay(t, addr(t, opt.Address), sats(t, opt))
+		e.node.Mine(t, 1)
+		if i == 0 {
+			e.step(t)
+		}
+	}
+	// "Crash": drop the follower; a new one (a restarted process) continues from the cursor.
+	e.f = e.follower(t)
+	e.step(t)
+	e.step(t)
+	for _, id := range ids {
+		d := e.shop.get(t, id)
+		if d.Invoice.Status != "settled" || len(d.Payments) != 1 {
+			t.Fatalf("%s: %s with %d payments", id, d.Invoice.Status, len(d.Payments))
+		}
+	}
+}
+
+// TestBitcoinNodeOutage cuts the connection to the node (a proxy in front of btcd stops
+// forwarding) while a payment is mined: steps fail with an unreachable-node error and
+// change nothing; once the node is reachable again the follower catches up and settles.
+func TestBitcoinNodeOutage(t *testing.T) {
+	t.Parallel()
+	e := newBTCEnv(t, storetest.Backend{Name: "sqlite", Open: storetest.SQLite}, 1)
+	proxy := newProxy(t, e.node.RPCURL())
+	e.f = e.followerAt(t, proxy.url)
+	e.step(t)
+	inv, opt := e.shop.invoice(t, "3.00")
+	proxy.setDown(true)
+	e.node.Pay(t, addr(t, opt.Address), sats(t, opt))
+	e.node.Mine(t, 2)
+	for range 3 {
+		_, err := e.f.Step(ctx)
+		if err == nil || !errors.Is(err, bitcoin.ErrUnreachable) {
+			t.Fatalf("step during the outage: %v, want ErrUnreachable", err)
+		}
+	}
+	if d := e.shop.get(t, inv.Invoice.ID); d.Invoice.Status != "new" || len(d.Payments) != 0 {
+		t.Fatalf("during the outage: %s, %d payments", d.Invoice.Status, len(d.Payments))
+	}
+	proxy.setDown(false)
+	e.step(t)
+	d := e.shop.get(t, inv.Invoice.ID)
+	if d.Invoice.Status != "settled" || len(d.Payments) != 1 {
+		t.Fatalf("after the outage: %s, %d payments", d.Invoice.Status, len(d.Payments))
+	}
+}
+
+// proxy forwards HTTP to the node unless it is down, when it refuses connections.
+type proxy struct {
+	url  string
+	mu   sync.Mutex
+	down bool
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{}
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: u.Scheme, Host: u.Host})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		down := p.down
+		p.mu.Unlock()
+		if down {
+			// Hijack and close: the client sees a dropped connection, as with a dead node.
+			if hj, ok := w.(http.Hijacker); ok {
+				if c, _, err := hj.Hijack(); err == nil {
+					c.Close()
+					return
+				}
+			}
+			panic(http.ErrAbortHandler)
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	pu, _ := url.Parse(srv.URL)
+	pu.User = u.User
+	p.url = pu.String()
+	return p
+}
+
+func (p *proxy) setDown(v bool) {
+	p.mu.Lock()
+	p.down = v
+	p.mu.Unlock()
+}

@@ -1,0 +1,19 @@
+// Package watcher follows each configured chain exactly once and turns what it sees into
+// payments and invoice state changes.
+//
+// A Follower keeps a cursor (height + hash of the last processed block) and the recent
+// block hashes in the store. Each step it reads the node's tip and processes the blocks
+// after its cursor strictly in order. A block whose parent is not the cursor's hash means a
+// reorg: the follower walks its recorded hashes back to the newest one the node still has
+// (the common ancestor), moves the payments of the orphaned blocks back to unconfirmed,
+// rewinds the cursor there and re-applies the new branch. Each block's payments, the invoice state
+// changes they cause, their events and the new cursor commit in ONE transaction, so a crash
+// at any point neither loses nor repeats a payment (payments are unique on chain + txid +
+// output index). After downtime the follower simply continues from its cursor.
+//
+// Unconfirmed payments come from the node's mempool and are recorded as such; one that
+// leaves the mempool without being mined (replaced, double-spent, evicted) is marked
+// removed after it has been missing from two consecutive snapshots; that is also how a
+// payment orphaned by a reorg and not mined again (a double spend) disappears, and how an
+// invoice settled on it gets the reorged flag.
+package watcher

@@ -1,0 +1,406 @@
+package watcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"time"
+
+	"github.com/chainpay/chainpay/store"
+)
+
+// Header identifies a block.
+type Header struct {
+	Height int64
+	Hash   string
+	Parent string
+	Time   time.Time
+}
+
+// Transfer is value arriving at a watched address: a transaction output, or a token
+// transfer log.
+type Transfer struct {
+	TxID    string
+	Index   int64 // output index (Bitcoin) or log index (EVM)
+	Address string
+	Asset   string // asset code
+	Amount  *big.Int
+}
+
+// Block is a block with the transfers to watched addresses in it.
+type Block struct {
+	Header
+	Transfers []Transfer
+}
+
+// Source is one chain as a follower reads it, through the node(s) of that chain.
+type Source interface {
+	// Chain names the chain ("bitcoin", "ethereum").
+	Chain() string
+	// Watch adds deposit addresses to match; adding one twice is harmless.
+	Watch(addresses []string) error
+	// Tip returns the node's best block.
+	Tip(ctx context.Context) (Header, error)
+	// HeaderAt returns the best chain's block header at height.
+	HeaderAt(ctx context.Context, height int64) (Header, error)
+	// BlockAt returns the best chain's block at height with its transfers to watched addresses.
+	BlockAt(ctx context.Context, height int64) (Block, error)
+	// Mempool returns unconfirmed transfers to watched addresses; chains without a visible
+	// mempool return nil.
+	Mempool(ctx context.Context) ([]Transfer, error)
+}
+
+// Invoices is what the follower needs from the invoice service.
+type Invoices interface {
+	// ReviewTx re-evaluates an invoice inside tx and stores its new state and events.
+	ReviewTx(ctx context.Context, tx store.Tx, invoiceID string) ([]string, error)
+	// PaymentReceivedTx stores the payment_received event of a new payment.
+	PaymentReceivedTx(ctx context.Context, tx store.Tx, p store.Payment) error
+}
+
+// Config configures a Follower.
+type Config struct {
+	// StartHeight is where a follower without a cursor starts; 0 means at the node's tip
+	// (blocks before the first start are not scanned).
+	StartHeight int64
+	// ReorgDepth is how many recent block hashes are kept to find a common ancestor.
+	ReorgDepth int
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// Follower follows one chain. Step is not safe for concurrent use: exactly one follower per
+// chain may run at a time (see Lease for several replicas).
+type Follower struct {
+	st   store.Store
+	src  Source
+	inv  Invoices
+	cfg  Config
+	addr map[string]store.PaymentOption // watched deposit addresses
+	// loadedUntil is the creation time up to which options have been loaded.
+	loadedUntil time.Time
+	// missing counts consecutive mempool snapshots that lacked a mempool payment.
+	missing map[string]int
+}
+
+// NewFollower returns a follower of src.
+func NewFollower(st store.Store, src Source, inv Invoices, cfg Config) *Follower {
+	if cfg.ReorgDepth == 0 {
+		cfg.ReorgDepth = 100
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.Logger = cfg.Logger.With("chain", src.Chain())
+	return &Follower{st: st, src: src, inv: inv, cfg: cfg, addr: map[string]store.PaymentOption{}, missing: map[string]int{}}
+}
+
+// optionLookback covers options whose transaction committed after a newer one was loaded.
+const optionLookback = 10 * time.Minute
+
+// refreshWatchlist loads the deposit addresses created since the last load (with a lookback
+// for late commits) and hands new ones to the source.
+func (f *Follower) refreshWatchlist(ctx context.Context) error {
+	now := f.cfg.Now().UTC()
+	since := f.loadedUntil.Add(-optionLookback)
+	var opts []store.PaymentOption
+	err := f.st.View(ctx, func(tx store.Tx) (err error) {
+		opts, err = tx.WatchedOptions(ctx, f.src.Chain(), since, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("load watched addresses: %w", err)
+	}
+	var fresh []string
+	for _, o := range opts {
+		if _, ok := f.addr[o.Address]; !ok {
+			f.addr[o.Address] = o
+			fresh = append(fresh, o.Address)
+		}
+	}
+	if len(fresh) > 0 {
+		if err := f.src.Watch(fresh); err != nil {
+			return fmt.Errorf("watch addresses: %w", err)
+		}
+		f.cfg.Logger.Debug("watching new deposit addresses", "count", len(fresh), "total", len(f.addr))
+	}
+	f.loadedUntil = now
+	return nil
+}
+
+// Step brings the follower up to the node's tip once: new deposit addresses, blocks after
+// the cursor (rewinding on reorgs), then the mempool. It returns the number of blocks applied.
+func (f *Follower) Step(ctx context.Context) (int, error) {
+	if err := f.refreshWatchlist(ctx); err != nil {
+		return 0, err
+	}
+	tip, err := f.src.Tip(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("tip: %w", err)
+	}
+	cur, err := f.cursor(ctx, tip)
+	if err != nil {
+		return 0, err
+	}
+	applied := 0
+	if tip.Height < cur.Height || (tip.Height == cur.Height && tip.Hash != cur.Hash) {
+		// The node's best chain is shorter than ours or ends in another block: a reorg.
+		if cur, err = f.rewind(ctx, cur, tip); err != nil {
+			return 0, err
+		}
+	}
+	for cur.Height < tip.Height {
+		if err := ctx.Err(); err != nil {
+			return applied, err
+		}
+		b, err := f.src.BlockAt(ctx, cur.Height+1)
+		if err != nil {
+			return applied, fmt.Errorf("block %d: %w", cur.Height+1, err)
+		}
+		if b.Parent != cur.Hash {
+			if cur, err = f.rewind(ctx, cur, tip); err != nil {
+				return applied, err
+			}
+			continue
+		}
+		if err := f.apply(ctx, b); err != nil {
+			return applied, fmt.Errorf("apply block %d %s: %w", b.Height, b.Hash, err)
+		}
+		cur = store.Cursor{Chain: f.src.Chain(), Height: b.Height, Hash: b.Hash, ParentHash: b.Parent}
+		applied++
+	}
+	if err := f.mempool(ctx, tip); err != nil {
+		return applied, fmt.Errorf("mempool: %w", err)
+	}
+	if err := f.reviewDue(ctx); err != nil {
+		return applied, fmt.Errorf("review due invoices: %w", err)
+	}
+	return applied, nil
+}
+
+// reviewDue re-evaluates invoices whose state may change with time alone (expiry, the
+// monitoring window), so they move even when no block arrives.
+func (f *Follower) reviewDue(ctx context.Context) error {
+	var ids []string
+	err := f.st.View(ctx, func(tx store.Tx) (err error) {
+		ids, err = tx.InvoicesToReview(ctx, f.cfg.Now().UTC(), 1000)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		err := f.st.Tx(ctx, func(tx store.Tx) error { return f.review(ctx, tx, map[string]bool{id: true}) })
+		if err != nil && !errors.Is(err, store.ErrConflict) { // another writer got there first
+			return err
+		}
+	}
+	return nil
+}
+
+// cursor returns the stored cursor, creating it at the start height on first use.
+func (f *Follower) cursor(ctx context.Context, tip Header) (store.Cursor, error) {
+	var c store.Cursor
+	err := f.st.View(ctx, func(tx store.Tx) (err error) {
+		c, err = tx.Cursor(ctx, f.src.Chain())
+		return err
+	})
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return c, fmt.Errorf("read cursor: %w", err)
+	}
+	start := f.cfg.StartHeight - 1
+	if f.cfg.StartHeight == 0 {
+		start = tip.Height - 1
+	}
+	start = max(start, 0)
+	h, err := f.src.HeaderAt(ctx, start)
+	if err != nil {
+		return c, fmt.Errorf("header %d: %w", start, err)
+	}
+	c = store.Cursor{Chain: f.src.Chain(), Height: h.Height, Hash: h.Hash, ParentHash: h.Parent, UpdatedAt: f.cfg.Now().UTC()}
+	err = f.st.Tx(ctx, func(tx store.Tx) error { return tx.SetCursor(ctx, c) })
+	f.cfg.Logger.Info("follower starts", "height", c.Height+1)
+	return c, err
+}
+
+// apply records the block's transfers as confirmed payments, moves the cursor and reviews
+// the invoices whose payments or confirmations changed, all in one transaction.
+func (f *Follower) apply(ctx context.Context, b Block) error {
+	now := f.cfg.Now().UTC()
+	return f.st.Tx(ctx, func(tx store.Tx) error {
+		touched := map[string]bool{}
+		for _, t := range b.Transfers {
+			o, ok := f.addr[t.Address]
+			if !ok || o.Asset != t.Asset {
+				continue
+			}
+			seen := now
+			if !b.Time.IsZero() && b.Time.Before(seen) {
+				seen = b.Time // after downtime, the block's time is when it was paid
+			}
+			h := b.Height
+			p := store.Payment{ID: store.NewID("pay", now), InvoiceID: o.InvoiceID, OptionID: o.ID, Chain: f.src.Chain(),
+				TxID: t.TxID, OutputIndex: t.Index, Address: t.Address, Asset: t.Asset, Amount: t.Amount,
+				Status: store.PaymentConfirmed, BlockHeight: &h, BlockHash: b.Hash, SeenAt: seen, UpdatedAt: now}
+			inserted, err := tx.UpsertPayment(ctx, p)
+			if err != nil {
+				return err
+			}
+			if inserted {
+				if err := f.inv.PaymentReceivedTx(ctx, tx, p); err != nil {
+					return err
+				}
+			}
+			touched[o.InvoiceID] = true
+		}
+		if err := tx.SetCursor(ctx, store.Cursor{Chain: f.src.Chain(), Height: b.Height, Hash: b.Hash,
+			ParentHash: b.Parent, UpdatedAt: now}); err != nil {
+			return err
+		}
+		// Confirmations moved for every processing invoice; expiry may have passed for new ones.
+		due, err := tx.InvoicesToReview(ctx, now, 1000)
+		if err != nil {
+			return err
+		}
+		for _, id := range due {
+			touched[id] = true
+		}
+		return f.review(ctx, tx, touched)
+	})
+}
+
+func (f *Follower) review(ctx context.Context, tx store.Tx, ids map[string]bool) error {
+	for id := range ids {
+		evs, err := f.inv.ReviewTx(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if len(evs) > 0 {
+			f.cfg.Logger.Info("invoice changed", "invoice", id, "events", evs)
+		}
+	}
+	return nil
+}
+
+// rewind walks the recorded block hashes back to the newest one the node still has on its
+// best chain, orphans the payments above it and moves the cursor there.
+func (f *Follower) rewind(ctx context.Context, cur store.Cursor, tip Header) (store.Cursor, error) {
+	var recent []store.Cursor
+	err := f.st.View(ctx, func(tx store.Tx) (err error) {
+		recent, err = tx.BlockHashes(ctx, f.src.Chain(), cur.Height, f.cfg.ReorgDepth)
+		return err
+	})
+	if err != nil {
+		return cur, err
+	}
+	for _, r := range recent {
+		if r.Height > tip.Height {
+			continue // above the node's best chain: orphaned
+		}
+		h, err := f.src.HeaderAt(ctx, r.Height)
+		if err != nil {
+			return cur, fmt.Errorf("header %d: %w", r.Height, err)
+		}
+		if h.Hash != r.Hash {
+			continue
+		}
+		now := f.cfg.Now().UTC()
+		anc := store.Cursor{Chain: f.src.Chain(), Height: r.Height, Hash: r.Hash, ParentHash: r.ParentHash, UpdatedAt: now}
+		err = f.st.Tx(ctx, func(tx store.Tx) error {
+			ids, err := tx.OrphanPayments(ctx, f.src.Chain(), anc.Height, now)
+			if err != nil {
+				return err
+			}
+			if err := tx.ForgetBlocksAbove(ctx, f.src.Chain(), anc.Height); err != nil {
+				return err
+			}
+			if err := tx.SetCursor(ctx, anc); err != nil {
+				return err
+			}
+			touched := map[string]bool{}
+			for _, id := range ids {
+				touched[id] = true
+			}
+			return f.review(ctx, tx, touched)
+		})
+		if err != nil {
+			return cur, err
+		}
+		f.cfg.Logger.Warn("reorg: rewound to common ancestor", "from", cur.Height, "to", anc.Height, "depth", cur.Height-anc.Height)
+		return anc, nil
+	}
+	return cur, fmt.Errorf("reorg deeper than the %d recorded blocks below height %d: no common ancestor", len(recent), cur.Height)
+}
+
+// mempool records unconfirmed transfers and removes mempool payments that disappeared.
+func (f *Follower) mempool(ctx context.Context, tip Header) error {
+	ts, err := f.src.Mempool(ctx)
+	if err != nil || ts == nil {
+		return err
+	}
+	// A block may have arrived while we read the mempool; its transactions left the mempool
+	// without being removed. Only judge absences against a stable tip.
+	after, err := f.src.Tip(ctx)
+	if err != nil {
+		return err
+	}
+	stable := after.Hash == tip.Hash
+	now := f.cfg.Now().UTC()
+	inPool := map[string]bool{}
+	for _, t := range ts {
+		inPool[t.TxID] = true
+	}
+	return f.st.Tx(ctx, func(tx store.Tx) error {
+		touched := map[string]bool{}
+		for _, t := range ts {
+			o, ok := f.addr[t.Address]
+			if !ok || o.Asset != t.Asset {
+				continue
+			}
+			p := store.Payment{ID: store.NewID("pay", now), InvoiceID: o.InvoiceID, OptionID: o.ID, Chain: f.src.Chain(),
+				TxID: t.TxID, OutputIndex: t.Index, Address: t.Address, Asset: t.Asset, Amount: t.Amount,
+				Status: store.PaymentMempool, SeenAt: now, UpdatedAt: now}
+			inserted, err := tx.UpsertPayment(ctx, p)
+			if err != nil {
+				return err
+			}
+			if inserted {
+				if err := f.inv.PaymentReceivedTx(ctx, tx, p); err != nil {
+					return err
+				}
+				touched[o.InvoiceID] = true
+			}
+		}
+		pending, err := tx.PaymentsByStatus(ctx, f.src.Chain(), store.PaymentMempool)
+		if err != nil {
+			return err
+		}
+		for _, p := range pending {
+			if inPool[p.TxID] || !stable {
+				delete(f.missing, p.ID)
+				continue
+			}
+			if f.missing[p.ID]++; f.missing[p.ID] < 2 {
+				continue
+			}
+			delete(f.missing, p.ID)
+			p.Status, p.UpdatedAt = store.PaymentRemoved, now
+			if _, err := tx.UpsertPayment(ctx, p); err != nil {
+				return err
+			}
+			f.cfg.Logger.Warn("unconfirmed payment left the mempool", "txid", p.TxID, "invoice", p.InvoiceID)
+			touched[p.InvoiceID] = true
+		}
+		return f.review(ctx, tx, touched)
+	})
+}
+
+func bigInt(v int64) *big.Int { return big.NewInt(v) }

@@ -1,0 +1,89 @@
+package watcher
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Runner runs a follower's Step on an interval, backing off with jitter while the node or
+// the database fails, until Stop or its context ends.
+type Runner struct {
+	f        *Follower
+	interval time.Duration
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+	status Status
+}
+
+// Status is what health and metrics report about a follower.
+type Status struct {
+	Height    int64
+	LastError string
+	LastOK    time.Time
+	Failures  int
+}
+
+// NewRunner returns a runner stepping f every interval.
+func NewRunner(f *Follower, interval time.Duration) *Runner {
+	return &Runner{f: f, interval: interval}
+}
+
+// Start launches the loop; calling it twice is a no-op.
+func (r *Runner) Start(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done != nil {
+		return
+	}
+	ctx, r.cancel = context.WithCancel(ctx)
+	r.done = make(chan struct{})
+	go r.loop(ctx)
+}
+
+// Stop ends the loop and waits for it; it is idempotent.
+func (r *Runner) Stop() {
+	r.mu.Lock()
+	cancel, done := r.cancel, r.done
+	r.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+}
+
+// Status returns the follower's last known state.
+func (r *Runner) Status() Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status
+}
+
+func (r *Runner) loop(ctx context.Context) {
+	defer close(r.done)
+	backoff := r.interval
+	for {
+		wait := r.interval
+		_, err := r.f.Step(ctx)
+		r.mu.Lock()
+		if err != nil && ctx.Err() == nil {
+			r.status.LastError, r.status.Failures = err.Error(), r.status.Failures+1
+			backoff = min(backoff*2, time.Minute)
+			wait = backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
+			r.f.cfg.Logger.Warn("follower step failed", "err", err, "retry_in", wait)
+		} else if err == nil {
+			r.status.LastError, r.status.Failures, r.status.LastOK = "", 0, time.Now()
+			backoff = r.interval
+		}
+		r.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
