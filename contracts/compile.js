@@ -13,7 +13,7 @@ const solc = require('solc');
 const PINNED = '0.8.28';
 const EVM_VERSION = 'paris';
 const OPTIMIZER_RUNS = 200;
-const CONTRACTS = ['Forwarder', 'ForwarderFactory', 'TestToken'];
+const CONTRACTS = ['Forwarder', 'ForwarderFactory', 'TestStipendPayer', 'TestToken'];
 
 const root = __dirname;
 const srcDir = path.join(root, 'src');

@@ -21,8 +21,8 @@
 // transaction, funds sent to a deposit address can only ever reach that
 // destination: deploying "the same invoice" for another destination yields
 // another address. The server therefore needs no key that can move funds; a
-// sweeper key only pays gas for ForwarderFactory.deployAndFlush, which
-// [DeployAndFlushCalldata] builds.
+// sweeper key only pays gas for ForwarderFactory.deployAndFlush, whose calldata
+// [DeployAndFlushCalldata] builds and [Sweeper] splits into bounded batches.
 //
 // # Addresses and URIs
 //

@@ -623,3 +623,77 @@ func checkSurface(t *testing.T, name string, a abi.ABI, want []string, receive b
 		t.Errorf("%s has receive = %v, want %v", name, a.HasReceive(), receive)
 	}
 }
+
+// TestStipendSenders documents which contract senders can pay a deposit address:
+// before deployment (the normal case) any sender works; once the clone exists, a
+// sender that forwards all gas works, but Solidity's transfer (2300-gas stipend)
+// fails because the clone's cold DELEGATECALL alone costs 2600 gas.
+func TestStipendSenders(t *testing.T) {
+	t.Parallel()
+	c := setup(t)
+	payerABI := bindings.NewTestStipendPayer()
+	exchange := c.deploy(bindings.TestStipendPayerMetaData.Bin, nil)
+	d := c.depositAddress("inv_stipend", c.treasury)
+
+	c.mustSend(c.payer, exchange, big.NewInt(1000), payerABI.PackPayWithTransfer(d))
+	if got := c.balance(d); got.Cmp(big.NewInt(1000)) != 0 {
+		t.Fatalf("undeployed deposit address holds %s wei after a transfer() payment, want 1000", got)
+	}
+	c.sweep([]string{"inv_stipend"}, c.treasury, nil)
+
+	c.mustSend(c.payer, exchange, big.NewInt(2000), payerABI.PackPayWithCall(d))
+	if got := c.balance(c.treasury); got.Cmp(big.NewInt(3000)) != 0 {
+		t.Fatalf("treasury = %s wei, want 3000", got)
+	}
+	c.mustRevert(c.payer, exchange, big.NewInt(4000), payerABI.PackPayWithTransfer(d))
+	if got := c.balance(c.treasury); got.Cmp(big.NewInt(3000)) != 0 {
+		t.Fatalf("treasury = %s wei after a reverted payment, want 3000", got)
+	}
+}
+
+func TestSweeperBatches(t *testing.T) {
+	t.Parallel()
+	c := setup(t)
+	s, err := ethereum.NewSweeper(c.factory, c.treasury, []common.Address{c.usdc}, &ethereum.SweeperConfig{MaxBatch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, 10)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("inv_batch_%02d", i)
+		c.pay(c.depositAddress(ids[i], c.treasury), big.NewInt(int64(1000+i)), map[common.Address]*big.Int{c.usdc: big.NewInt(int64(10 + i))})
+	}
+	calls, err := s.Calls(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 3 || len(calls[0].InvoiceIDs) != 4 || len(calls[2].InvoiceIDs) != 2 || calls[2].InvoiceIDs[1] != ids[9] {
+		t.Fatalf("Calls split 10 ids into %d calls: %+v", len(calls), calls)
+	}
+	for _, call := range calls {
+		if call.To != c.factory.Address() {
+			t.Fatalf("call to %s, want the factory", call.To)
+		}
+		c.mustSend(c.sweeper, call.To, nil, call.Data)
+	}
+	// sum(1000..1009) = 10045 wei; sum(10..19) = 145 units.
+	if c.balance(c.treasury).Cmp(big.NewInt(10045)) != 0 || c.tokenBalance(c.usdc, c.treasury).Cmp(big.NewInt(145)) != 0 {
+		t.Fatalf("treasury got %s wei and %s units, want 10045 and 145", c.balance(c.treasury), c.tokenBalance(c.usdc, c.treasury))
+	}
+
+	if _, err := s.Calls(nil); !errors.Is(err, ethereum.ErrEmptyBatch) {
+		t.Errorf("Calls(nil) error %v", err)
+	}
+	if _, err := s.Calls([]string{"a", "b", "c", "d", "e", "a"}); !errors.Is(err, ethereum.ErrInvalidInvoiceID) {
+		t.Errorf("duplicate across batches: error %v", err)
+	}
+	if _, err := ethereum.NewSweeper(c.factory, common.Address{}, nil, nil); !errors.Is(err, ethereum.ErrZeroAddress) {
+		t.Errorf("zero destination: error %v", err)
+	}
+	if _, err := ethereum.NewSweeper(c.factory, c.treasury, nil, &ethereum.SweeperConfig{MaxBatch: -1}); err == nil {
+		t.Error("negative MaxBatch accepted")
+	}
+	if _, err := ethereum.NewSweeper(nil, c.treasury, nil, nil); err == nil {
+		t.Error("nil factory accepted")
+	}
+}

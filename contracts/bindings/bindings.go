@@ -779,6 +779,82 @@ func (forwarderFactory *ForwarderFactory) UnpackZeroDestinationError(raw []byte)
 	return out, nil
 }
 
+// TestStipendPayerMetaData contains all meta data concerning the TestStipendPayer contract.
+var TestStipendPayerMetaData = bind.MetaData{
+	ABI: "[{\"inputs\":[{\"internalType\":\"addresspayable\",\"name\":\"to\",\"type\":\"address\"}],\"name\":\"payWithCall\",\"outputs\":[],\"stateMutability\":\"payable\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"addresspayable\",\"name\":\"to\",\"type\":\"address\"}],\"name\":\"payWithTransfer\",\"outputs\":[],\"stateMutability\":\"payable\",\"type\":\"function\"}]",
+	ID:  "6e8597c97ce7463b5308ed8884e82d3768",
+	Bin: "0x6080604052348015600f57600080fd5b5061019c8061001f6000396000f3fe6080604052600436106100295760003560e01c80636540ec531461002e578063d1446eb814610043575b600080fd5b61004161003c366004610136565b610056565b005b610041610051366004610136565b610101565b6000816001600160a01b03163460405160006040518083038185875af1925050503d80600081146100a3576040519150601f19603f3d011682016040523d82523d6000602084013e6100a8565b606091505b50509050806100fd5760405162461bcd60e51b815260206004820152601d60248201527f5465737453746970656e6450617965723a2063616c6c206661696c6564000000604482015260640160405180910390fd5b5050565b6040516001600160a01b038216903480156108fc02916000818181858888f193505050501580156100fd573d6000803e3d6000fd5b60006020828403121561014857600080fd5b81356001600160a01b038116811461015f57600080fd5b939250505056fea2646970667358221220a049402bbb6337f80ed99c39cf121c7d26de9a86d6808a12065a1531e7db763264736f6c634300081c0033",
+}
+
+// TestStipendPayer is an auto generated Go binding around an Ethereum contract.
+type TestStipendPayer struct {
+	abi abi.ABI
+}
+
+// GetABI returns the ABI associated with this contract binding.
+func (c *TestStipendPayer) GetABI() abi.ABI {
+	return c.abi
+}
+
+// NewTestStipendPayer creates a new instance of TestStipendPayer.
+func NewTestStipendPayer() *TestStipendPayer {
+	parsed, err := TestStipendPayerMetaData.ParseABI()
+	if err != nil {
+		panic(errors.New("invalid ABI: " + err.Error()))
+	}
+	return &TestStipendPayer{abi: *parsed}
+}
+
+// Instance creates a wrapper for a deployed contract instance at the given address.
+// Use this to create the instance object passed to abigen v2 library functions Call, Transact, etc.
+func (c *TestStipendPayer) Instance(backend bind.ContractBackend, addr common.Address) *bind.BoundContract {
+	return bind.NewBoundContract(addr, c.abi, backend, backend, backend)
+}
+
+// PackPayWithCall is the Go binding used to pack the parameters required for calling
+// the contract method with ID 0x6540ec53.  This method will panic if any
+// invalid/nil inputs are passed.
+//
+// Solidity: function payWithCall(address to) payable returns()
+func (testStipendPayer *TestStipendPayer) PackPayWithCall(to common.Address) []byte {
+	enc, err := testStipendPayer.abi.Pack("payWithCall", to)
+	if err != nil {
+		panic(err)
+	}
+	return enc
+}
+
+// TryPackPayWithCall is the Go binding used to pack the parameters required for calling
+// the contract method with ID 0x6540ec53.  This method will return an error
+// if any inputs are invalid/nil.
+//
+// Solidity: function payWithCall(address to) payable returns()
+func (testStipendPayer *TestStipendPayer) TryPackPayWithCall(to common.Address) ([]byte, error) {
+	return testStipendPayer.abi.Pack("payWithCall", to)
+}
+
+// PackPayWithTransfer is the Go binding used to pack the parameters required for calling
+// the contract method with ID 0xd1446eb8.  This method will panic if any
+// invalid/nil inputs are passed.
+//
+// Solidity: function payWithTransfer(address to) payable returns()
+func (testStipendPayer *TestStipendPayer) PackPayWithTransfer(to common.Address) []byte {
+	enc, err := testStipendPayer.abi.Pack("payWithTransfer", to)
+	if err != nil {
+		panic(err)
+	}
+	return enc
+}
+
+// TryPackPayWithTransfer is the Go binding used to pack the parameters required for calling
+// the contract method with ID 0xd1446eb8.  This method will return an error
+// if any inputs are invalid/nil.
+//
+// Solidity: function payWithTransfer(address to) payable returns()
+func (testStipendPayer *TestStipendPayer) TryPackPayWithTransfer(to common.Address) ([]byte, error) {
+	return testStipendPayer.abi.Pack("payWithTransfer", to)
+}
+
 // TestTokenMetaData contains all meta data concerning the TestToken contract.
 var TestTokenMetaData = bind.MetaData{
 	ABI: "[{\"inputs\":[{\"internalType\":\"string\",\"name\":\"name_\",\"type\":\"string\"},{\"internalType\":\"string\",\"name\":\"symbol_\",\"type\":\"string\"},{\"internalType\":\"uint8\",\"name\":\"decimals_\",\"type\":\"uint8\"},{\"internalType\":\"bool\",\"name\":\"noReturnValue_\",\"type\":\"bool\"}],\"stateMutability\":\"nonpayable\",\"type\":\"constructor\"},{\"anonymous\":false,\"inputs\":[{\"indexed\":true,\"internalType\":\"address\",\"name\":\"owner\",\"type\":\"address\"},{\"indexed\":true,\"internalType\":\"address\",\"name\":\"spender\",\"type\":\"address\"},{\"indexed\":false,\"internalType\":\"uint256\",\"name\":\"value\",\"type\":\"uint256\"}],\"name\":\"Approval\",\"type\":\"event\"},{\"anonymous\":false,\"inputs\":[{\"indexed\":true,\"internalType\":\"address\",\"name\":\"from\",\"type\":\"address\"},{\"indexed\":true,\"internalType\":\"address\",\"name\":\"to\",\"type\":\"address\"},{\"indexed\":false,\"internalType\":\"uint256\",\"name\":\"value\",\"type\":\"uint256\"}],\"name\":\"Transfer\",\"type\":\"event\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"\",\"type\":\"address\"},{\"internalType\":\"address\",\"name\":\"\",\"type\":\"address\"}],\"name\":\"allowance\",\"outputs\":[{\"internalType\":\"uint256\",\"name\":\"\",\"type\":\"uint256\"}],\"stateMutability\":\"view\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"spender\",\"type\":\"address\"},{\"internalType\":\"uint256\",\"name\":\"amount\",\"type\":\"uint256\"}],\"name\":\"approve\",\"outputs\":[{\"internalType\":\"bool\",\"name\":\"\",\"type\":\"bool\"}],\"stateMutability\":\"nonpayable\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"\",\"type\":\"address\"}],\"name\":\"balanceOf\",\"outputs\":[{\"internalType\":\"uint256\",\"name\":\"\",\"type\":\"uint256\"}],\"stateMutability\":\"view\",\"type\":\"function\"},{\"inputs\":[],\"name\":\"decimals\",\"outputs\":[{\"internalType\":\"uint8\",\"name\":\"\",\"type\":\"uint8\"}],\"stateMutability\":\"view\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"to\",\"type\":\"address\"},{\"internalType\":\"uint256\",\"name\":\"amount\",\"type\":\"uint256\"}],\"name\":\"mint\",\"outputs\":[],\"stateMutability\":\"nonpayable\",\"type\":\"function\"},{\"inputs\":[],\"name\":\"name\",\"outputs\":[{\"internalType\":\"string\",\"name\":\"\",\"type\":\"string\"}],\"stateMutability\":\"view\",\"type\":\"function\"},{\"inputs\":[],\"name\":\"noReturnValue\",\"outputs\":[{\"internalType\":\"bool\",\"name\":\"\",\"type\":\"bool\"}],\"stateMutability\":\"view\",\"type\":\"function\"},{\"inputs\":[],\"name\":\"symbol\",\"outputs\":[{\"internalType\":\"string\",\"name\":\"\",\"type\":\"string\"}],\"stateMutability\":\"view\",\"type\":\"function\"},{\"inputs\":[],\"name\":\"totalSupply\",\"outputs\":[{\"internalType\":\"uint256\",\"name\":\"\",\"type\":\"uint256\"}],\"stateMutability\":\"view\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"to\",\"type\":\"address\"},{\"internalType\":\"uint256\",\"name\":\"amount\",\"type\":\"uint256\"}],\"name\":\"transfer\",\"outputs\":[{\"internalType\":\"bool\",\"name\":\"\",\"type\":\"bool\"}],\"stateMutability\":\"nonpayable\",\"type\":\"function\"},{\"inputs\":[{\"internalType\":\"address\",\"name\":\"from\",\"type\":\"address\"},{\"internalType\":\"address\",\"name\":\"to\",\"type\":\"address\"},{\"internalType\":\"uint256\",\"name\":\"amount\",\"type\":\"uint256\"}],\"name\":\"transferFrom\",\"outputs\":[{\"internalType\":\"bool\",\"name\":\"\",\"type\":\"bool\"}],\"stateMutability\":\"nonpayable\",\"type\":\"function\"}]",
