@@ -460,7 +460,7 @@ func TestReceiveForwardsETHOnceDeployed(t *testing.T) {
 	if forwarded == nil || forwarded.Amount.Cmp(wei) != 0 || forwarded.Destination != c.treasury {
 		t.Fatalf("ForwardedETH event %+v, want %s wei to %s from %s", forwarded, wei, c.treasury, d)
 	}
-	t.Logf("gas: paying a deployed forwarder (receive forwards at once): %d", r.GasUsed)
+	t.Logf("gas: paying a deployed forwarder whose treasury account does not exist yet (includes creating it; see TestGasPerInvoice for the usual case): %d", r.GasUsed)
 }
 
 // TestAnotherDestinationCannotTakeFunds shows that the invoice id alone does not
