@@ -113,6 +113,18 @@ type Tx interface {
 	// ForgetBlocksAbove deletes recorded hashes above height (a rewind).
 	ForgetBlocksAbove(ctx context.Context, chain string, height int64) error
 
+	// AcquireLease takes or renews the named lease for holder until the given time. It
+	// succeeds when the lease is free, expired at now, or already held by holder.
+	AcquireLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
+	// HoldsLease reports whether holder holds the named lease at now (a fencing check
+	// inside a transaction that must only commit under the lease).
+	HoldsLease(ctx context.Context, name, holder string, now time.Time) (bool, error)
+	// ReleaseLease gives the lease up if holder holds it.
+	ReleaseLease(ctx context.Context, name, holder string) error
+	// DeleteCursor forgets a chain follower's position and recorded blocks (dev chains that
+	// start over).
+	DeleteCursor(ctx context.Context, chain string) error
+
 	// Enqueue adds a message to the outbox of topic; a second message with the same
 	// (topic, key) is ErrConflict.
 	Enqueue(ctx context.Context, m OutboxMessage) error

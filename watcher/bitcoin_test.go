@@ -291,3 +291,61 @@ func (p *proxy) setDown(v bool) {
 	p.down = v
 	p.mu.Unlock()
 }
+
+// TestTwoFollowersOneLeader runs two followers of one chain on one Postgres: exactly one
+// processes blocks; when it stops renewing its lease (its process died or lost the
+// database), the other takes over and nothing is missed or doubled.
+func TestTwoFollowersOneLeader(t *testing.T) {
+	t.Parallel()
+	e := newBTCEnv(t, storetest.Backend{Name: "postgres", Open: storetest.Postgres}, 1)
+	mk := func(holder string) *watcher.Follower {
+		n, err := bitcoin.NewNode(bitcoin.NodeConfig{URLs: []string{e.node.RPCURL()}, Network: bitcoin.Regtest, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := watcher.NewBitcoinSource(n, bitcoin.Regtest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return watcher.NewFollower(e.shop.st, src, e.shop.svc, watcher.Config{Holder: holder, LeaseTTL: time.Second})
+	}
+	a, b := mk("replica-a"), mk("replica-b")
+	if _, err := a.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	inv, opt := e.shop.invoice(t, "7.00")
+	e.node.Pay(t, addr(t, opt.Address), sats(t, opt))
+	e.node.Mine(t, 1)
+	if _, err := b.Step(ctx); !errors.Is(err, watcher.ErrNotLeader) {
+		t.Fatalf("standby stepped while the leader holds the lease: %v", err)
+	}
+	if d := e.shop.get(t, inv.Invoice.ID); len(d.Payments) != 0 {
+		t.Fatal("the standby recorded a payment")
+	}
+	// The leader goes silent. The standby takes over once the lease expires (bounded wait).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := b.Step(ctx)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, watcher.ErrNotLeader) || time.Now().After(deadline) {
+			t.Fatalf("standby did not take over: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := a.Step(ctx); !errors.Is(err, watcher.ErrNotLeader) {
+		t.Fatalf("the old leader came back and was not fenced out: %v", err)
+	}
+	d := e.shop.get(t, inv.Invoice.ID)
+	if d.Invoice.Status != "settled" || len(d.Payments) != 1 {
+		t.Fatalf("after fail-over: %s with %d payments", d.Invoice.Status, len(d.Payments))
+	}
+	// Graceful hand-over: releasing makes the other replica the leader at once.
+	if err := b.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Step(ctx); err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+}

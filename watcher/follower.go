@@ -69,7 +69,18 @@ type Config struct {
 	ReorgDepth int
 	Now        func() time.Time
 	Logger     *slog.Logger
+	// Holder identifies this process for the follower's lease ("" = no lease: SQLite and
+	// tests, where one process follows each chain).
+	Holder string
+	// LeaseTTL is how long a lease lasts without renewal; default 15 s.
+	LeaseTTL time.Duration
 }
+
+// LeaseName is the lease that elects the replica following chain.
+func LeaseName(chain string) string { return "follower:" + chain }
+
+// ErrNotLeader means another replica holds the follower's lease.
+var ErrNotLeader = errors.New("another replica follows this chain")
 
 // Follower follows one chain. Step is not safe for concurrent use: exactly one follower per
 // chain may run at a time (see Lease for several replicas).
@@ -95,6 +106,9 @@ func NewFollower(st store.Store, src Source, inv Invoices, cfg Config) *Follower
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = 15 * time.Second
 	}
 	cfg.Logger = cfg.Logger.With("chain", src.Chain())
 	return &Follower{st: st, src: src, inv: inv, cfg: cfg, addr: map[string]store.PaymentOption{}, missing: map[string]int{}}
@@ -135,7 +149,25 @@ func (f *Follower) refreshWatchlist(ctx context.Context) error {
 
 // Step brings the follower up to the node's tip once: new deposit addresses, blocks after
 // the cursor (rewinding on reorgs), then the mempool. It returns the number of blocks applied.
+//
+// With a Holder configured, Step first takes or renews the chain's lease and returns
+// ErrNotLeader while another replica holds it; every block transaction re-checks the lease
+// (fencing), so a replica that stalled past its lease cannot commit.
 func (f *Follower) Step(ctx context.Context) (int, error) {
+	if f.cfg.Holder != "" {
+		now := f.cfg.Now().UTC()
+		var ok bool
+		err := f.st.Tx(ctx, func(tx store.Tx) (err error) {
+			ok, err = tx.AcquireLease(ctx, LeaseName(f.src.Chain()), f.cfg.Holder, now, now.Add(f.cfg.LeaseTTL))
+			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("lease: %w", err)
+		}
+		if !ok {
+			return 0, ErrNotLeader
+		}
+	}
 	if err := f.refreshWatchlist(ctx); err != nil {
 		return 0, err
 	}
@@ -236,6 +268,9 @@ func (f *Follower) cursor(ctx context.Context, tip Header) (store.Cursor, error)
 func (f *Follower) apply(ctx context.Context, b Block) error {
 	now := f.cfg.Now().UTC()
 	return f.st.Tx(ctx, func(tx store.Tx) error {
+		if err := f.fence(ctx, tx, now); err != nil {
+			return err
+		}
 		touched := map[string]bool{}
 		for _, t := range b.Transfers {
 			o, ok := f.addr[t.Address]
@@ -277,6 +312,29 @@ func (f *Follower) apply(ctx context.Context, b Block) error {
 	})
 }
 
+// Release gives up the follower's lease, so a standby replica takes over at once.
+func (f *Follower) Release(ctx context.Context) error {
+	if f.cfg.Holder == "" {
+		return nil
+	}
+	return f.st.Tx(ctx, func(tx store.Tx) error { return tx.ReleaseLease(ctx, LeaseName(f.src.Chain()), f.cfg.Holder) })
+}
+
+// fence aborts a transaction of a follower that no longer holds its lease.
+func (f *Follower) fence(ctx context.Context, tx store.Tx, now time.Time) error {
+	if f.cfg.Holder == "" {
+		return nil
+	}
+	ok, err := tx.HoldsLease(ctx, LeaseName(f.src.Chain()), f.cfg.Holder, now)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotLeader
+	}
+	return nil
+}
+
 func (f *Follower) review(ctx context.Context, tx store.Tx, ids map[string]bool) error {
 	for id := range ids {
 		evs, err := f.inv.ReviewTx(ctx, tx, id)
@@ -315,6 +373,9 @@ func (f *Follower) rewind(ctx context.Context, cur store.Cursor, tip Header) (st
 		now := f.cfg.Now().UTC()
 		anc := store.Cursor{Chain: f.src.Chain(), Height: r.Height, Hash: r.Hash, ParentHash: r.ParentHash, UpdatedAt: now}
 		err = f.st.Tx(ctx, func(tx store.Tx) error {
+			if err := f.fence(ctx, tx, now); err != nil {
+				return err
+			}
 			ids, err := tx.OrphanPayments(ctx, f.src.Chain(), anc.Height, now)
 			if err != nil {
 				return err
@@ -359,6 +420,9 @@ func (f *Follower) mempool(ctx context.Context, tip Header) error {
 		inPool[t.TxID] = true
 	}
 	return f.st.Tx(ctx, func(tx store.Tx) error {
+		if err := f.fence(ctx, tx, now); err != nil {
+			return err
+		}
 		touched := map[string]bool{}
 		for _, t := range ts {
 			o, ok := f.addr[t.Address]

@@ -2,6 +2,7 @@ package watcher
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -25,6 +26,7 @@ type Status struct {
 	LastError string
 	LastOK    time.Time
 	Failures  int
+	Standby   bool // another replica holds the lease
 }
 
 // NewRunner returns a runner stepping f every interval.
@@ -65,11 +67,22 @@ func (r *Runner) Status() Status {
 
 func (r *Runner) loop(ctx context.Context) {
 	defer close(r.done)
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := r.f.Release(rctx); err != nil {
+			r.f.cfg.Logger.Warn("release follower lease", "err", err)
+		}
+	}()
 	backoff := r.interval
 	for {
 		wait := r.interval
 		_, err := r.f.Step(ctx)
 		r.mu.Lock()
+		r.status.Standby = errors.Is(err, ErrNotLeader)
+		if r.status.Standby {
+			err = nil // another replica follows this chain; stay ready to take over
+		}
 		if err != nil && ctx.Err() == nil {
 			r.status.LastError, r.status.Failures = err.Error(), r.status.Failures+1
 			backoff = min(backoff*2, time.Minute)

@@ -443,6 +443,35 @@ func (t *tx) ForgetBlocksAbove(ctx context.Context, chain string, height int64) 
 	return err
 }
 
+func (t *tx) DeleteCursor(ctx context.Context, chain string) error {
+	if _, err := t.exec(ctx, `DELETE FROM chain_blocks WHERE chain = $1`, chain); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, `DELETE FROM chain_cursors WHERE chain = $1`, chain)
+	return err
+}
+
+// --- leases
+
+func (t *tx) AcquireLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error) {
+	n, err := t.exec(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $4)
+		ON CONFLICT (name) DO UPDATE SET holder = $2, expires_at = $4
+		WHERE leases.holder = $2 OR leases.expires_at <= $3`, name, holder, now, until)
+	return n == 1, err
+}
+
+func (t *tx) HoldsLease(ctx context.Context, name, holder string, now time.Time) (bool, error) {
+	var n int
+	err := t.one(ctx, `SELECT COUNT(*) FROM leases WHERE name = $1 AND holder = $2 AND expires_at > $3`,
+		[]any{name, holder, now}, &n)
+	return n == 1, err
+}
+
+func (t *tx) ReleaseLease(ctx context.Context, name, holder string) error {
+	_, err := t.exec(ctx, `DELETE FROM leases WHERE name = $1 AND holder = $2`, name, holder)
+	return err
+}
+
 // --- outbox
 
 const outboxCols = `id, topic, key, payload, status, attempts, next_attempt, lease_holder, lease_until,

@@ -36,6 +36,7 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 		{"PaymentOptionsUniqueAddress", testPaymentOptions},
 		{"PaymentUpsertOnce", testPayments},
 		{"Events", testEvents},
+		{"Leases", testLeases},
 		{"WatcherQueries", testWatcherQueries},
 		{"IdempotencyConcurrentClaims", testIdempotency},
 		{"CursorAndBlocks", testCursor},
@@ -672,5 +673,62 @@ func testWatcherQueries(t *testing.T, s store.Store) {
 	must(t, s.View(ctx, func(x store.Tx) (err error) { pays, err = x.PaymentsByStatus(ctx, "bitcoin", store.PaymentMempool); return }))
 	if len(pays) != 1 || pays[0].BlockHeight != nil || pays[0].BlockHash != "" {
 		t.Fatalf("after reorg: %+v", pays)
+	}
+}
+
+func testLeases(t *testing.T, s store.Store) {
+	acquire := func(holder string, now time.Time) bool {
+		var ok bool
+		must(t, s.Tx(ctx, func(x store.Tx) (err error) {
+			ok, err = x.AcquireLease(ctx, "follower:bitcoin", holder, now, now.Add(10*time.Second))
+			return
+		}))
+		return ok
+	}
+	holds := func(holder string, now time.Time) bool {
+		var ok bool
+		must(t, s.View(ctx, func(x store.Tx) (err error) { ok, err = x.HoldsLease(ctx, "follower:bitcoin", holder, now); return }))
+		return ok
+	}
+	if !acquire("a", t0) || acquire("b", t0.Add(5*time.Second)) || !holds("a", t0.Add(9*time.Second)) {
+		t.Fatal("a must hold the lease and b must not take it before expiry")
+	}
+	if !acquire("a", t0.Add(8*time.Second)) || acquire("b", t0.Add(17*time.Second)) {
+		t.Fatal("a renews; b still waits")
+	}
+	// a stops renewing (died): b takes over once the lease expires, and a is fenced out.
+	if !acquire("b", t0.Add(18*time.Second)) || holds("a", t0.Add(18*time.Second)) || !holds("b", t0.Add(18*time.Second)) {
+		t.Fatal("b must take over an expired lease")
+	}
+	tx(t, s, func(x store.Tx) error { return x.ReleaseLease(ctx, "follower:bitcoin", "b") })
+	if !acquire("c", t0.Add(19*time.Second)) {
+		t.Fatal("a released lease is free")
+	}
+	// Concurrent takeovers of a free lease: exactly one wins.
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		wins int
+	)
+	for i := range 8 {
+		wg.Go(func() {
+			var ok bool
+			now := t0.Add(time.Hour)
+			if err := s.Tx(ctx, func(x store.Tx) (err error) {
+				ok, err = x.AcquireLease(ctx, "follower:bitcoin", fmt.Sprint("r", i), now, now.Add(time.Minute))
+				return
+			}); err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d replicas took the lease at once", wins)
 	}
 }
