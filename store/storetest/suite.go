@@ -657,7 +657,10 @@ func testWatcherQueries(t *testing.T, s store.Store) {
 	stale.Status, stale.BlockHeight, stale.BlockHash = store.PaymentMempool, nil, ""
 	tx(t, s, func(x store.Tx) error { _, err := x.UpsertPayment(ctx, stale); return err })
 	var pays []store.Payment
-	must(t, s.View(ctx, func(x store.Tx) (err error) { pays, err = x.PaymentsByStatus(ctx, "bitcoin", store.PaymentConfirmed); return }))
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		pays, err = x.PaymentsByStatus(ctx, "bitcoin", store.PaymentConfirmed)
+		return
+	}))
 	if len(pays) != 1 || pays[0].BlockHash != "b7" {
 		t.Fatalf("confirmed payment downgraded by a mempool sighting: %+v", pays)
 	}
@@ -670,7 +673,10 @@ func testWatcherQueries(t *testing.T, s store.Store) {
 	if !reflect.DeepEqual(orphaned, []string{"inv_live"}) {
 		t.Fatalf("orphaned %v", orphaned)
 	}
-	must(t, s.View(ctx, func(x store.Tx) (err error) { pays, err = x.PaymentsByStatus(ctx, "bitcoin", store.PaymentMempool); return }))
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		pays, err = x.PaymentsByStatus(ctx, "bitcoin", store.PaymentMempool)
+		return
+	}))
 	if len(pays) != 1 || pays[0].BlockHeight != nil || pays[0].BlockHash != "" {
 		t.Fatalf("after reorg: %+v", pays)
 	}
