@@ -45,6 +45,9 @@ type Store interface {
 // Tx is one transaction. Its methods must not be used after the function passed to
 // Store.Tx or Store.View returns.
 type Tx interface {
+	LedgerTx  // store/ledger.go
+	WebhookTx // store/webhooks.go
+
 	CreateMerchant(ctx context.Context, m Merchant) error
 	GetMerchant(ctx context.Context, id string) (Merchant, error)
 

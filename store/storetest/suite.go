@@ -20,11 +20,14 @@ func Run(t *testing.T, b Backend) {
 	t.Run(b.Name, func(t *testing.T) { run(t, b.Open) })
 }
 
+// namedTest is one conformance test.
+type namedTest struct {
+	name string
+	fn   func(*testing.T, store.Store)
+}
+
 func run(t *testing.T, open func(testing.TB) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, store.Store)
-	}{
+	tests := []namedTest{
 		{"MigrateTwice", testMigrateTwice},
 		{"Merchant", testMerchant},
 		{"APIKey", testAPIKey},
@@ -45,6 +48,8 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 		{"AmountsAreExact", testAmounts},
 		{"BadStoredDataIsAnError", testConstraint},
 	}
+	tests = append(tests, ledgerTests()...)
+	tests = append(tests, webhookTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
