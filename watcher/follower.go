@@ -404,8 +404,11 @@ func (f *Follower) rewind(ctx context.Context, cur store.Cursor, tip Header) (st
 // mempool records unconfirmed transfers and removes mempool payments that disappeared.
 func (f *Follower) mempool(ctx context.Context, tip Header) error {
 	ts, err := f.src.Mempool(ctx)
-	if err != nil || ts == nil {
+	if err != nil {
 		return err
+	}
+	if ts == nil {
+		return f.dropOrphans(ctx)
 	}
 	// A block may have arrived while we read the mempool; its transactions left the mempool
 	// without being removed. Only judge absences against a stable tip.
@@ -468,3 +471,29 @@ func (f *Follower) mempool(ctx context.Context, tip Header) error {
 }
 
 func bigInt(v int64) *big.Int { return big.NewInt(v) }
+
+// dropOrphans handles chains without a visible mempool: a payment that a reorg moved out of
+// its block and that the new branch (already applied up to the tip) did not include again
+// is gone.
+func (f *Follower) dropOrphans(ctx context.Context) error {
+	now := f.cfg.Now().UTC()
+	return f.st.Tx(ctx, func(tx store.Tx) error {
+		if err := f.fence(ctx, tx, now); err != nil {
+			return err
+		}
+		pending, err := tx.PaymentsByStatus(ctx, f.src.Chain(), store.PaymentMempool)
+		if err != nil {
+			return err
+		}
+		touched := map[string]bool{}
+		for _, p := range pending {
+			p.Status, p.UpdatedAt = store.PaymentRemoved, now
+			if _, err := tx.UpsertPayment(ctx, p); err != nil {
+				return err
+			}
+			f.cfg.Logger.Warn("payment dropped by a reorg", "txid", p.TxID, "invoice", p.InvoiceID)
+			touched[p.InvoiceID] = true
+		}
+		return f.review(ctx, tx, touched)
+	})
+}
