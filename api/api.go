@@ -27,6 +27,7 @@ func OpenAPI() []byte { return openapiYAML }
 type Config struct {
 	Store     store.Store
 	Invoices  *invoices.Service
+	Rates     Rates // optional: GET /v1/rates answers 503 without it
 	Logger    *slog.Logger
 	Now       func() time.Time
 	PublicURL string // base of checkout URLs, e.g. "https://pay.example.com"
@@ -71,6 +72,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /v1/invoices/{id}/resolve", s.auth(apikey.InvoicesWrite, s.resolveInvoice))
 	s.mux.Handle("GET /v1/invoices/{id}/payments", s.auth(apikey.InvoicesRead, s.invoicePayments))
 	s.mux.Handle("GET /v1/invoices/{id}/events", s.auth(apikey.InvoicesRead, s.invoiceEvents))
+	s.mux.Handle("GET /v1/rates", s.auth(apikey.InvoicesRead, s.getRate))
 }
 
 // ServeHTTP implements http.Handler. A panic in a handler becomes a 500 problem, logged.

@@ -236,7 +236,11 @@ func TestSecurity(t *testing.T) {
 		inv := e.do("POST", "/v1/invoices", a.key, map[string]any{"amount": "5.00", "currency": "USD"}).json(t)
 		id := inv["id"].(string)
 
-		for _, key := range []string{"", "cpk_notakey", a.key[:len(a.key)-1] + "0", "Basic abc"} {
+		last := "0"
+		if strings.HasSuffix(a.key, "0") {
+			last = "1"
+		}
+		for _, key := range []string{"", "cpk_notakey", a.key[:len(a.key)-1] + last, "Basic abc"} {
 			if r := e.do("GET", "/v1/invoices/"+id, key, nil); r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
 				t.Errorf("key %q: got %d, want 401", key, r.status)
 			}
@@ -309,7 +313,7 @@ func TestCancelAndResolve(t *testing.T) {
 		for _, ev := range evs {
 			types = append(types, ev.(map[string]any)["type"].(string))
 		}
-		if got := strings.Join(types, ","); got != "invoice.created,invoice.invalid,invoice.settled,invoice.resolved" {
+		if got := strings.Join(types, ","); got != "invoice.created,invoice.invalid,invoice.resolved,invoice.settled" {
 			t.Fatalf("events %s", got)
 		}
 		if r := e.do("GET", "/v1/invoices/inv_doesnotexist", m.key, nil); r.status != 404 {

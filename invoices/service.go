@@ -602,10 +602,12 @@ func (s *Service) transition(ctx context.Context, tx store.Tx, merchantID, id st
 }
 
 func (s *Service) appendEvents(ctx context.Context, tx store.Tx, inv store.Invoice, types []string) error {
-	for _, typ := range types {
+	for i, typ := range types {
 		data, _ := json.Marshal(map[string]any{"invoice_id": inv.ID, "status": inv.Status, "flags": nonNil(inv.Flags)})
-		e := store.Event{ID: store.NewID("evt", inv.UpdatedAt), MerchantID: inv.MerchantID, InvoiceID: inv.ID,
-			Type: typ, Data: string(data), CreatedAt: inv.UpdatedAt}
+		// One microsecond apart, so the events of one change keep their order.
+		at := inv.UpdatedAt.Add(time.Duration(i) * time.Microsecond)
+		e := store.Event{ID: store.NewID("evt", at), MerchantID: inv.MerchantID, InvoiceID: inv.ID,
+			Type: typ, Data: string(data), CreatedAt: at}
 		if err := tx.AppendEvent(ctx, e); err != nil {
 			return fmt.Errorf("append event %s: %w", typ, err)
 		}

@@ -1,5 +1,90 @@
 package store
 
+import (
+	"context"
+	"math/big"
+	"time"
+)
+
 // LedgerTx is the part of the storage contract that the ledger package uses: the built-in
-// double-entry journal. Its methods are implemented in sqldb/ledger.go.
-type LedgerTx interface{}
+// double-entry journal and the outbox operations its relay needs beyond the generic ones.
+// Its methods are implemented in sqldb/ledger.go.
+type LedgerTx interface {
+	// InsertLedgerRecord stores r and its postings unless a record with the same
+	// idempotency key exists; it reports whether it inserted. The caller compares payload
+	// hashes with LedgerRecordByKey when it did not (same hash: a replay; different: a
+	// conflict). Concurrent inserts of one key serialise: the loser waits for the winner's
+	// transaction and then reports false.
+	InsertLedgerRecord(ctx context.Context, r LedgerRecord) (inserted bool, err error)
+	// LedgerRecordByKey returns the record with the idempotency key, with its postings;
+	// ErrNotFound when there is none.
+	LedgerRecordByKey(ctx context.Context, key string) (LedgerRecord, error)
+	// LedgerRecords lists a merchant's records ordered by (occurred_at, id), without
+	// postings, for exports and reconciliation.
+	LedgerRecords(ctx context.Context, f LedgerFilter) ([]LedgerRecord, error)
+	// LedgerBalances returns, per (account, asset), the sums of the merchant's debit and
+	// credit postings, ordered by account and asset. Sums are exact (computed on big
+	// integers, not by the database).
+	LedgerBalances(ctx context.Context, merchantID string) ([]LedgerBalance, error)
+
+	// OutboxByKey returns the message of topic with the given key; ErrNotFound when none.
+	OutboxByKey(ctx context.Context, topic, key string) (OutboxMessage, error)
+	// RequeueOutbox moves a parked message back to pending, due at next, keeping its
+	// attempts and last error for the record. It returns ErrNotFound when no parked
+	// message has that id in topic.
+	RequeueOutbox(ctx context.Context, topic, id string, next time.Time) error
+}
+
+// LedgerRecord is one journal entry: the searchable columns of a ledger record, its
+// canonical JSON payload with the payload's SHA-256, and its postings. Gross, Fee and Net
+// are signed fiat minor units (negative for refunds and reversals).
+type LedgerRecord struct {
+	ID                string
+	IdempotencyKey    string
+	MerchantID        string
+	SourceType        string
+	SourceID          string
+	ReportingCategory string
+	Currency          string
+	Gross             *big.Int
+	Fee               *big.Int
+	Net               *big.Int
+	OccurredAt        time.Time
+	Payload           string
+	PayloadHash       []byte
+	CreatedAt         time.Time
+	Postings          []LedgerPosting
+}
+
+// Posting directions.
+const (
+	Debit  = "debit"
+	Credit = "credit"
+)
+
+// LedgerPosting is one side of a double-entry movement: a positive amount of an asset
+// debited or credited to an account.
+type LedgerPosting struct {
+	Account   string
+	Asset     string // money.Asset string form, e.g. "USD/2", "BTC/8@bitcoin"
+	Amount    *big.Int
+	Direction string // Debit or Credit
+}
+
+// LedgerFilter selects a merchant's ledger records. Zero fields do not filter.
+type LedgerFilter struct {
+	MerchantID string
+	SourceType string
+	From       *time.Time // occurred_at inclusive
+	To         *time.Time // occurred_at exclusive
+	Limit      int        // default 1000
+}
+
+// LedgerBalance is the position of one account in one asset: Debits − Credits = Balance.
+type LedgerBalance struct {
+	Account string
+	Asset   string
+	Debits  *big.Int
+	Credits *big.Int
+	Balance *big.Int
+}

@@ -98,6 +98,7 @@ type Tx interface {
 	InvoicesToReview(ctx context.Context, now time.Time, limit int) ([]string, error)
 
 	AppendEvent(ctx context.Context, e Event) error
+	// Events lists an invoice's events in CreatedAt order (then id).
 	Events(ctx context.Context, invoiceID string) ([]Event, error)
 
 	// ClaimIdempotencyKey records key for the merchant with the request hash. It returns

@@ -11,10 +11,8 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/shopspring/decimal"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chainpay/chainpay/api"
@@ -52,7 +50,8 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // serveSettings are the settings of `chainpay serve` beyond the common ones.
 type serveSettings struct {
-	listen, publicURL, autoMigrate, btcNetwork, btcConfs, fixedRates string
+	listen, publicURL, autoMigrate, btcNetwork, btcConfs string
+	rates                                              rateSettings
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -65,8 +64,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{"migrate", "CHAINPAY_AUTO_MIGRATE", "false", "apply migrations on start", &ss.autoMigrate},
 		{"bitcoin-network", "CHAINPAY_BITCOIN_NETWORK", "mainnet", "mainnet, testnet, signet or regtest", &ss.btcNetwork},
 		{"bitcoin-confirmations", "CHAINPAY_BITCOIN_CONFIRMATIONS", "1", "default confirmations for Bitcoin payments", &ss.btcConfs},
-		{"fixed-rates", "CHAINPAY_FIXED_RATES", "", "fixed exchange rates, e.g. BTC-USD=60000,ETH-USD=3000 (tests, pegged assets)", &ss.fixedRates},
 	})
+	register(fs, ss.rates.register())
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -89,16 +88,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil || confs < 0 || confs > 1000 {
 		return &settingError{"CHAINPAY_BITCOIN_CONFIRMATIONS", fmt.Sprintf("%q is not an integer from 0 to 1000", ss.btcConfs)}
 	}
-	quoter, err := parseFixedRates(ss.fixedRates)
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	rateSvc, pairs, err := ss.rates.build(logger)
 	if err != nil {
-		return &settingError{"CHAINPAY_FIXED_RATES", err.Error()}
+		return err
 	}
 	public := ss.publicURL
 	if public == "" {
 		public = "http://" + ss.listen
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel}))
-
 	st, err := openStore(ctx, c)
 	if err != nil {
 		return err
@@ -115,12 +113,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	svc, err := invoices.New(st, invoices.Config{
 		Chains: map[string]invoices.Chain{"bitcoin": deposit.NewBitcoin(bitcoin.Network(ss.btcNetwork), confs)},
-		Quoter: quoter, Logger: logger,
+		Quoter: quoter{rateSvc}, Logger: logger,
 	})
 	if err != nil {
 		return err
 	}
-	handler := api.New(api.Config{Store: st, Invoices: svc, Logger: logger, PublicURL: public})
+	if err := rateSvc.Start(ctx, pairs, 30*time.Second); err != nil {
+		return err
+	}
+	defer rateSvc.Stop()
+	handler := api.New(api.Config{Store: st, Invoices: svc, Rates: rateSvc, Logger: logger, PublicURL: public})
 	return serveHTTP(ctx, ss.listen, handler, logger, st)
 }
 
@@ -150,35 +152,3 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Lo
 	return g.Wait()
 }
 
-// fixedQuoter answers quotes from configured fixed rates.
-type fixedQuoter struct{ rates map[string]decimal.Decimal }
-
-func (f fixedQuoter) Quote(_ context.Context, base, quote string) (invoices.Quote, error) {
-	r, ok := f.rates[base+"-"+quote]
-	if !ok {
-		return invoices.Quote{}, fmt.Errorf("no rate configured for %s-%s", base, quote)
-	}
-	return invoices.Quote{Rate: r, Source: "fixed", At: time.Now().UTC(),
-		Raw: fmt.Sprintf(`[{"source":"fixed","pair":"%s-%s","rate":"%s"}]`, base, quote, r)}, nil
-}
-
-// parseFixedRates parses "BTC-USD=60000,ETH-USD=3000".
-func parseFixedRates(s string) (fixedQuoter, error) {
-	q := fixedQuoter{rates: map[string]decimal.Decimal{}}
-	if strings.TrimSpace(s) == "" {
-		return q, nil
-	}
-	for _, item := range strings.Split(s, ",") {
-		pair, val, ok := strings.Cut(strings.TrimSpace(item), "=")
-		base, quote, ok2 := strings.Cut(pair, "-")
-		if !ok || !ok2 || base == "" || quote == "" {
-			return q, fmt.Errorf("%q: want BASE-QUOTE=RATE", item)
-		}
-		r, err := decimal.NewFromString(val)
-		if err != nil || !r.IsPositive() || strings.ContainsAny(val, "eE") {
-			return q, fmt.Errorf("%q: rate must be a positive decimal", item)
-		}
-		q.rates[pair] = r
-	}
-	return q, nil
-}

@@ -362,7 +362,7 @@ func (t *tx) AppendEvent(ctx context.Context, e store.Event) error {
 func (t *tx) Events(ctx context.Context, invoiceID string) ([]store.Event, error) {
 	var out []store.Event
 	err := t.many(ctx, `SELECT id, merchant_id, invoice_id, type, data, created_at FROM events
-		WHERE invoice_id = $1 ORDER BY id`, []any{invoiceID}, func(r Rows) error {
+		WHERE invoice_id = $1 ORDER BY created_at, id`, []any{invoiceID}, func(r Rows) error {
 		var e store.Event
 		if err := r.Scan(&e.ID, &e.MerchantID, &e.InvoiceID, &e.Type, &e.Data, timeCol{&e.CreatedAt}); err != nil {
 			return err
