@@ -656,5 +656,3 @@ func optionsOf(opts []store.PaymentOption) []Option {
 	}
 	return out
 }
-
-

@@ -51,7 +51,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // serveSettings are the settings of `chainpay serve` beyond the common ones.
 type serveSettings struct {
 	listen, publicURL, autoMigrate, btcNetwork, btcConfs string
-	rates                                              rateSettings
+	rates                                                rateSettings
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -151,4 +151,3 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Lo
 	})
 	return g.Wait()
 }
-
