@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -20,6 +21,7 @@ import (
 	"github.com/chainpay/chainpay/deposit"
 	"github.com/chainpay/chainpay/invoices"
 	"github.com/chainpay/chainpay/store"
+	"github.com/chainpay/chainpay/watcher"
 )
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -51,6 +53,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // serveSettings are the settings of `chainpay serve` beyond the common ones.
 type serveSettings struct {
 	listen, publicURL, autoMigrate, btcNetwork, btcConfs string
+	btcRPC, btcPoll                                      string
 	rates                                                rateSettings
 }
 
@@ -64,6 +67,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{"migrate", "CHAINPAY_AUTO_MIGRATE", "false", "apply migrations on start", &ss.autoMigrate},
 		{"bitcoin-network", "CHAINPAY_BITCOIN_NETWORK", "mainnet", "mainnet, testnet, signet or regtest", &ss.btcNetwork},
 		{"bitcoin-confirmations", "CHAINPAY_BITCOIN_CONFIRMATIONS", "1", "default confirmations for Bitcoin payments", &ss.btcConfs},
+		{"bitcoin-rpc", "CHAINPAY_BITCOIN_RPC", "", "bitcoind/btcd JSON-RPC URLs, comma-separated, e.g. http://user:pass@127.0.0.1:8332 (enables the Bitcoin watcher)", &ss.btcRPC},
+		{"bitcoin-poll", "CHAINPAY_BITCOIN_POLL", "5s", "how often the Bitcoin watcher polls the node", &ss.btcPoll},
 	})
 	register(fs, ss.rates.register())
 	if err := parseFlags(fs, args, stderr); err != nil {
@@ -122,6 +127,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer rateSvc.Stop()
+	if ss.btcRPC != "" {
+		r, err := bitcoinFollower(ctx, st, svc, &ss, logger)
+		if err != nil {
+			return err
+		}
+		r.Start(ctx)
+		defer r.Stop()
+	}
 	handler := api.New(api.Config{Store: st, Invoices: svc, Rates: rateSvc, Logger: logger, PublicURL: public})
 	return serveHTTP(ctx, ss.listen, handler, logger, st)
 }
@@ -150,4 +163,43 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Lo
 		return srv.Shutdown(sctx)
 	})
 	return g.Wait()
+}
+
+// bitcoinFollower connects to the configured nodes (checking their network) and returns the
+// runner of the Bitcoin follower. On Postgres the follower takes a lease so that one replica
+// follows the chain at a time.
+func bitcoinFollower(ctx context.Context, st store.Store, svc *invoices.Service, ss *serveSettings, logger *slog.Logger) (*watcher.Runner, error) {
+	poll, err := time.ParseDuration(ss.btcPoll)
+	if err != nil || poll <= 0 {
+		return nil, &settingError{"CHAINPAY_BITCOIN_POLL", fmt.Sprintf("%q is not a positive duration", ss.btcPoll)}
+	}
+	var urls []string
+	for _, u := range strings.Split(ss.btcRPC, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	node, err := bitcoin.NewNode(bitcoin.NodeConfig{URLs: urls, Network: bitcoin.Network(ss.btcNetwork), Logger: logger})
+	if err != nil {
+		return nil, &settingError{"CHAINPAY_BITCOIN_RPC", err.Error()}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := node.Check(cctx); err != nil {
+		if errors.Is(err, bitcoin.ErrWrongNetwork) {
+			return nil, &settingError{"CHAINPAY_BITCOIN_RPC", err.Error()}
+		}
+		logger.Warn("bitcoin node not ready yet; the watcher keeps retrying", "err", err)
+	}
+	src, err := watcher.NewBitcoinSource(node, bitcoin.Network(ss.btcNetwork))
+	if err != nil {
+		return nil, err
+	}
+	holder := ""
+	if st.Dialect() == "postgres" {
+		host, _ := os.Hostname()
+		holder = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), store.NewID("r", time.Now()))
+	}
+	f := watcher.NewFollower(st, src, svc, watcher.Config{Logger: logger, Holder: holder})
+	return watcher.NewRunner(f, poll), nil
 }
