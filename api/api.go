@@ -73,6 +73,8 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/invoices/{id}/payments", s.auth(apikey.InvoicesRead, s.invoicePayments))
 	s.mux.Handle("GET /v1/invoices/{id}/events", s.auth(apikey.InvoicesRead, s.invoiceEvents))
 	s.mux.Handle("GET /v1/rates", s.auth(apikey.InvoicesRead, s.getRate))
+	s.mux.Handle("POST /v1/wallets", s.auth(apikey.InvoicesWrite, s.createWallet))
+	s.mux.Handle("GET /v1/wallets", s.auth(apikey.InvoicesRead, s.listWallets))
 }
 
 // ServeHTTP implements http.Handler. A panic in a handler becomes a 500 problem, logged.

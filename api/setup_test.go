@@ -23,6 +23,8 @@ import (
 
 	"github.com/chainpay/chainpay/api"
 	"github.com/chainpay/chainpay/apikey"
+	"github.com/chainpay/chainpay/chains/bitcoin"
+	"github.com/chainpay/chainpay/deposit"
 	"github.com/chainpay/chainpay/invoices"
 	"github.com/chainpay/chainpay/money"
 	"github.com/chainpay/chainpay/store"
@@ -84,7 +86,8 @@ func setup(t *testing.T, b storetest.Backend) *env {
 	t.Helper()
 	st := b.Open(t)
 	q := &quoter{}
-	svc, err := invoices.New(st, invoices.Config{Chains: map[string]invoices.Chain{"testchain": testChain{}}, Quoter: q})
+	svc, err := invoices.New(st, invoices.Config{Chains: map[string]invoices.Chain{
+		"testchain": testChain{}, "bitcoin": deposit.NewBitcoin(bitcoin.Mainnet, 1)}, Quoter: q})
 	if err != nil {
 		t.Fatal(err)
 	}

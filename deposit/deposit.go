@@ -78,3 +78,18 @@ func (b *Bitcoin) PaymentURI(o store.PaymentOption, amount *big.Int, label strin
 
 // Confirmations implements invoices.Chain.
 func (b *Bitcoin) Confirmations() int { return b.Confs }
+
+var _ invoices.WalletMaker = (*Bitcoin)(nil)
+
+// NewWallet implements invoices.WalletMaker: the key must be an extended PUBLIC key or
+// descriptor of this chain's network.
+func (b *Bitcoin) NewWallet(in invoices.WalletInput) (store.Wallet, error) {
+	if in.Treasury != "" || len(in.Tokens) > 0 {
+		return store.Wallet{}, fmt.Errorf("bitcoin wallets take a key, not a treasury or tokens")
+	}
+	w, err := bitcoin.ParseWallet(in.Key, b.Network)
+	if err != nil {
+		return store.Wallet{}, err
+	}
+	return store.Wallet{Chain: "bitcoin", Network: string(b.Network), Descriptor: w.Descriptor()}, nil
+}

@@ -35,6 +35,62 @@ type Chain interface {
 	Confirmations() int
 }
 
+// WalletInput is what a merchant sends to enable a chain: an extended public key or
+// descriptor (Bitcoin), or a treasury address and token codes (EVM).
+type WalletInput struct {
+	Chain    string
+	Key      string
+	Treasury string
+	Tokens   []string
+}
+
+// WalletMaker is implemented by chains that can validate a merchant's wallet input.
+type WalletMaker interface {
+	// NewWallet validates the input and returns the wallet row to store (without id,
+	// merchant or time). Errors describe the input problem for the merchant.
+	NewWallet(in WalletInput) (store.Wallet, error)
+}
+
+// ErrWalletExists means the merchant already has a wallet on that chain.
+var ErrWalletExists = errors.New("this store already has a wallet on that chain")
+
+// AddWallet enables a chain for the merchant. Input problems are *ValidationError.
+func (s *Service) AddWallet(ctx context.Context, merchantID string, in WalletInput) (store.Wallet, error) {
+	c, ok := s.cfg.Chains[in.Chain]
+	if !ok {
+		return store.Wallet{}, &ValidationError{Fields: map[string]string{"chain": fmt.Sprintf("%q is not a chain this server follows", in.Chain)}}
+	}
+	wm, ok := c.(WalletMaker)
+	if !ok {
+		return store.Wallet{}, &ValidationError{Fields: map[string]string{"chain": in.Chain + " wallets cannot be added over the API"}}
+	}
+	w, err := wm.NewWallet(in)
+	if err != nil {
+		field := "key"
+		if in.Chain != "bitcoin" {
+			field = "treasury"
+		}
+		return store.Wallet{}, &ValidationError{Fields: map[string]string{field: err.Error()}}
+	}
+	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
+	w.ID, w.MerchantID, w.CreatedAt = store.NewID("wal", now), merchantID, now
+	err = s.st.Tx(ctx, func(tx store.Tx) error { return tx.CreateWallet(ctx, w) })
+	if errors.Is(err, store.ErrConflict) {
+		return store.Wallet{}, ErrWalletExists
+	}
+	return w, err
+}
+
+// Wallets lists the merchant's wallets.
+func (s *Service) Wallets(ctx context.Context, merchantID string) ([]store.Wallet, error) {
+	var out []store.Wallet
+	err := s.st.View(ctx, func(tx store.Tx) (err error) {
+		out, err = tx.Wallets(ctx, merchantID)
+		return err
+	})
+	return out, err
+}
+
 // Quoter gives the current price of one whole unit of base in the quote currency.
 type Quoter interface {
 	Quote(ctx context.Context, base, quote string) (Quote, error)
