@@ -1,0 +1,147 @@
+package sqldb
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/chainpay/chainpay/store"
+)
+
+// --- ledger journal
+
+const ledgerRecordCols = `id, idempotency_key, merchant_id, source_type, source_id, reporting_category, currency,
+	gross, fee, net, occurred_at, payload, payload_hash, created_at`
+
+func scanLedgerRecord(r interface{ Scan(...any) error }, l *store.LedgerRecord) error {
+	return r.Scan(&l.ID, &l.IdempotencyKey, &l.MerchantID, &l.SourceType, &l.SourceID, &l.ReportingCategory,
+		&l.Currency, bigCol{&l.Gross}, bigCol{&l.Fee}, bigCol{&l.Net}, timeCol{&l.OccurredAt}, &l.Payload,
+		&l.PayloadHash, timeCol{&l.CreatedAt})
+}
+
+func (t *tx) InsertLedgerRecord(ctx context.Context, r store.LedgerRecord) (bool, error) {
+	for _, v := range []*big.Int{r.Gross, r.Fee, r.Net} {
+		if v == nil {
+			return false, fmt.Errorf("ledger record %s: nil amount", r.IdempotencyKey)
+		}
+	}
+	n, err := t.exec(ctx, `INSERT INTO ledger_records (`+ledgerRecordCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		ON CONFLICT (idempotency_key) DO NOTHING`,
+		r.ID, r.IdempotencyKey, r.MerchantID, r.SourceType, r.SourceID, r.ReportingCategory, r.Currency,
+		r.Gross, r.Fee, r.Net, r.OccurredAt, r.Payload, r.PayloadHash, r.CreatedAt)
+	if err != nil || n == 0 {
+		return false, err
+	}
+	for i, p := range r.Postings {
+		if p.Amount == nil {
+			return false, fmt.Errorf("ledger record %s posting %d: nil amount", r.IdempotencyKey, i)
+		}
+		if _, err := t.exec(ctx, `INSERT INTO ledger_postings (record_id, seq, merchant_id, account, asset, amount, direction)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.ID, i, r.MerchantID, p.Account, p.Asset, p.Amount, p.Direction); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (t *tx) LedgerRecordByKey(ctx context.Context, key string) (store.LedgerRecord, error) {
+	var r store.LedgerRecord
+	err := scanLedgerRecord(t.c.QueryRow(ctx, `SELECT `+ledgerRecordCols+` FROM ledger_records WHERE idempotency_key = $1`, key), &r)
+	if err != nil {
+		return r, t.d.Translate(err)
+	}
+	err = t.many(ctx, `SELECT account, asset, amount, direction FROM ledger_postings WHERE record_id = $1 ORDER BY seq`,
+		[]any{r.ID}, func(rows Rows) error {
+			var p store.LedgerPosting
+			if err := rows.Scan(&p.Account, &p.Asset, bigCol{&p.Amount}, &p.Direction); err != nil {
+				return err
+			}
+			r.Postings = append(r.Postings, p)
+			return nil
+		})
+	return r, err
+}
+
+func (t *tx) LedgerRecords(ctx context.Context, f store.LedgerFilter) ([]store.LedgerRecord, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	var (
+		where = []string{"merchant_id = $1"}
+		args  = []any{f.MerchantID}
+	)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.SourceType != "" {
+		add("source_type = $%d", f.SourceType)
+	}
+	if f.From != nil {
+		add("occurred_at >= $%d", *f.From)
+	}
+	if f.To != nil {
+		add("occurred_at < $%d", *f.To)
+	}
+	args = append(args, limit)
+	var out []store.LedgerRecord
+	err := t.many(ctx, `SELECT `+ledgerRecordCols+` FROM ledger_records WHERE `+strings.Join(where, " AND ")+
+		fmt.Sprintf(` ORDER BY occurred_at, id LIMIT $%d`, len(args)), args,
+		func(r Rows) error {
+			var l store.LedgerRecord
+			if err := scanLedgerRecord(r, &l); err != nil {
+				return err
+			}
+			out = append(out, l)
+			return nil
+		})
+	return out, err
+}
+
+func (t *tx) LedgerBalances(ctx context.Context, merchantID string) ([]store.LedgerBalance, error) {
+	var out []store.LedgerBalance
+	err := t.many(ctx, `SELECT account, asset, amount, direction FROM ledger_postings WHERE merchant_id = $1
+		ORDER BY account, asset`, []any{merchantID}, func(r Rows) error {
+		var (
+			p   store.LedgerPosting
+			amt *big.Int
+		)
+		if err := r.Scan(&p.Account, &p.Asset, bigCol{&amt}, &p.Direction); err != nil {
+			return err
+		}
+		if n := len(out); n == 0 || out[n-1].Account != p.Account || out[n-1].Asset != p.Asset {
+			out = append(out, store.LedgerBalance{Account: p.Account, Asset: p.Asset,
+				Debits: new(big.Int), Credits: new(big.Int), Balance: new(big.Int)})
+		}
+		b := &out[len(out)-1]
+		switch p.Direction {
+		case store.Debit:
+			b.Debits.Add(b.Debits, amt)
+			b.Balance.Add(b.Balance, amt)
+		case store.Credit:
+			b.Credits.Add(b.Credits, amt)
+			b.Balance.Sub(b.Balance, amt)
+		default:
+			return fmt.Errorf("sqldb: ledger posting direction %q", p.Direction)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// --- outbox (ledger relay)
+
+func (t *tx) OutboxByKey(ctx context.Context, topic, key string) (store.OutboxMessage, error) {
+	var m store.OutboxMessage
+	err := scanOutbox(t.c.QueryRow(ctx, `SELECT `+outboxCols+` FROM outbox WHERE topic = $1 AND key = $2`, topic, key), &m)
+	return m, t.d.Translate(err)
+}
+
+func (t *tx) RequeueOutbox(ctx context.Context, topic, id string, next time.Time) error {
+	return mustAffect(t.exec(ctx, `UPDATE outbox SET status = 'pending', next_attempt = $3, lease_holder = '',
+		lease_until = NULL WHERE topic = $1 AND id = $2 AND status = 'parked'`, topic, id, next))
+}
