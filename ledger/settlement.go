@@ -1,0 +1,351 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/chainpay/chainpay/money"
+	"github.com/chainpay/chainpay/store"
+)
+
+// Topic is the outbox topic of ledger records.
+const Topic = "ledger"
+
+// Accounts of the chart every record posts to. Card and crypto records share them, so a
+// merchant's balance and fees read the same whichever way the customer paid.
+func AccountBalance(merchantID string) string { return "merchants:" + merchantID + ":balance" }
+
+// AccountFees is the merchant's processing-fee expense account.
+func AccountFees(merchantID string) string { return "merchants:" + merchantID + ":fees" }
+
+// AccountRevenue is the merchant's gross revenue from one source type.
+func AccountRevenue(merchantID, sourceType string) string {
+	return "merchants:" + merchantID + ":revenue:" + sourceType
+}
+
+// AccountWallet holds the crypto a merchant received on a chain (their own wallet: chainpay
+// never holds the funds; the journal mirrors them).
+func AccountWallet(merchantID, chain string) string {
+	return "merchants:" + merchantID + ":wallets:" + chain
+}
+
+// AccountWorld is the outside world, where received money comes from.
+const AccountWorld = "world"
+
+// MoneyPostings returns the balanced fiat postings of a settlement: gross credited to
+// revenue, fee debited to fees, net debited to the balance. Negative amounts (refunds,
+// reversals) swap the direction; zero amounts post nothing.
+func MoneyPostings(merchantID, sourceType string, currency money.Asset, gross, fee, net *big.Int) []Posting {
+	var ps []Posting
+	ps = appendPair(ps, AccountBalance(merchantID), AccountRevenue(merchantID, sourceType), currency.String(), net)
+	ps = appendPair(ps, AccountFees(merchantID), AccountRevenue(merchantID, sourceType), currency.String(), fee)
+	return ps
+}
+
+// appendPair appends a debit of amount to debit and a credit to credit (swapped when
+// amount is negative; nothing when zero).
+func appendPair(ps []Posting, debit, credit, asset string, amount *big.Int) []Posting {
+	switch amount.Sign() {
+	case 0:
+		return ps
+	case -1:
+		debit, credit = credit, debit
+	}
+	abs := new(big.Int).Abs(amount)
+	return append(ps,
+		Posting{Account: debit, Asset: asset, Amount: abs, Direction: Debit},
+		Posting{Account: credit, Asset: asset, Amount: new(big.Int).Set(abs), Direction: Credit})
+}
+
+// FeePolicy is a store's processing fee: BasisPoints of the gross (1 bp = 0.01 %), rounded
+// half-even to the minor unit, plus Fixed minor units charged once per invoice.
+type FeePolicy struct {
+	BasisPoints int64    // 0 to 10000
+	Fixed       *big.Int // minor units of the invoice currency; nil means none
+}
+
+// Fee returns the fee on gross: round_half_even(gross × bp / 10000) + fixed (when charged).
+func (f FeePolicy) Fee(gross *big.Int, withFixed bool) *big.Int {
+	fee := roundHalfEven(new(big.Int).Mul(gross, big.NewInt(f.BasisPoints)), big.NewInt(10000))
+	if withFixed && f.Fixed != nil {
+		fee.Add(fee, f.Fixed)
+	}
+	return fee
+}
+
+func (f FeePolicy) validate() error {
+	if f.BasisPoints < 0 || f.BasisPoints > 10000 {
+		return fmt.Errorf("fee basis points %d outside [0, 10000]", f.BasisPoints)
+	}
+	if f.Fixed != nil && f.Fixed.Sign() < 0 {
+		return fmt.Errorf("fixed fee %s is negative", f.Fixed)
+	}
+	return nil
+}
+
+// Settlement is what SettlementRecords needs about a settled invoice.
+type Settlement struct {
+	Invoice store.Invoice
+	// Option is the payment option the payments went to; its locked Rate converts them.
+	Option store.PaymentOption
+	// Payments are the option's confirmed payments counted for settlement. Their order
+	// does not matter: records are built in (SeenAt, ID) order.
+	Payments []store.Payment
+	// Tip is the height of the best block of the option's chain when the invoice settled;
+	// a payment's confirmations are Tip − BlockHeight + 1 (0 when unknown).
+	Tip int64
+	Fee FeePolicy
+	// FairValues holds, per payment id, the market rate when the payment was received.
+	// Optional: a payment without one gets no fair_value.
+	FairValues map[string]Rate
+	// SettledAt is when the invoice settled: the records' occurred_at.
+	SettledAt time.Time
+}
+
+// Rate is an exchange rate observation: the price of one whole crypto unit in the
+// invoice currency, as a plain decimal string.
+type Rate struct {
+	Rate   string
+	Source string
+	At     time.Time
+}
+
+// SettlementKey is the idempotency key of a payment's settlement record.
+func SettlementKey(paymentID string) string {
+	return SourceCryptoPayment + ":" + paymentID + ":settled"
+}
+
+// ReversalKey is the idempotency key of the record that reverses the record with key.
+func ReversalKey(key string) string {
+	if base, ok := strings.CutSuffix(key, ":settled"); ok {
+		return base + ":reversed"
+	}
+	return key + ":reversed"
+}
+
+// SettlementRecords builds one record per payment of a settled invoice (key
+// crypto_payment:{payment_id}:settled). Fiat is computed at the option's LOCKED rate with
+// one half-even rounding on the running total: payment i's gross is
+// Fiat(a₁+…+aᵢ) − Fiat(a₁+…+aᵢ₋₁), so the grosses add up to exactly the fiat value of
+// everything received (the invoice price when the exact amount due was paid) and one
+// payment alone gets exactly Fiat(amount). The fee is FeePolicy.Fee of each gross, the fixed
+// part on the first payment only. The records are valid (Validate passes) or an error says
+// what input is wrong; nothing is priced from a live rate.
+func SettlementRecords(s Settlement) ([]Record, error) {
+	inv, opt := s.Invoice, s.Option
+	if err := s.Fee.validate(); err != nil {
+		return nil, fmt.Errorf("settlement of invoice %s: %w", inv.ID, err)
+	}
+	if len(s.Payments) == 0 {
+		return nil, fmt.Errorf("settlement of invoice %s: no payments", inv.ID)
+	}
+	if s.SettledAt.IsZero() {
+		return nil, fmt.Errorf("settlement of invoice %s: settled_at is required", inv.ID)
+	}
+	asset := money.Asset{Code: opt.Asset, Scale: opt.Scale, Chain: opt.Chain, Contract: opt.Contract}
+	if err := asset.Validate(); err != nil {
+		return nil, fmt.Errorf("settlement of invoice %s: option %s: %w", inv.ID, opt.ID, err)
+	}
+	cur, ok := money.Currency(inv.Currency)
+	if !ok {
+		if inv.Currency != opt.Asset {
+			return nil, fmt.Errorf("settlement of invoice %s: currency %q is neither fiat nor the option's asset %s", inv.ID, inv.Currency, opt.Asset)
+		}
+		cur = asset
+	}
+	rate, err := parseRate(opt.Rate)
+	if err != nil {
+		return nil, fmt.Errorf("settlement of invoice %s: option %s: %w", inv.ID, opt.ID, err)
+	}
+	pays := append([]store.Payment(nil), s.Payments...)
+	sortPayments(pays)
+
+	total := new(big.Int)
+	prevFiat := new(big.Int)
+	out := make([]Record, 0, len(pays))
+	for i, p := range pays {
+		if p.OptionID != opt.ID || p.InvoiceID != inv.ID {
+			return nil, fmt.Errorf("settlement of invoice %s: payment %s belongs to option %s of invoice %s", inv.ID, p.ID, p.OptionID, p.InvoiceID)
+		}
+		if p.Amount == nil || p.Amount.Sign() <= 0 {
+			return nil, fmt.Errorf("settlement of invoice %s: payment %s has no positive amount", inv.ID, p.ID)
+		}
+		if p.BlockHeight == nil {
+			return nil, fmt.Errorf("settlement of invoice %s: payment %s is not in a block", inv.ID, p.ID)
+		}
+		total.Add(total, p.Amount)
+		fiat, err := money.CheckedFiatFromCrypto(total, asset.Scale, rate, cur.Scale)
+		if err != nil {
+			return nil, fmt.Errorf("settlement of invoice %s: %w", inv.ID, err)
+		}
+		gross := new(big.Int).Sub(fiat, prevFiat)
+		prevFiat = fiat
+		fee := s.Fee.Fee(gross, i == 0)
+		net := new(big.Int).Sub(gross, fee)
+		rec := Record{
+			IdempotencyKey:    SettlementKey(p.ID),
+			MerchantID:        inv.MerchantID,
+			SourceType:        SourceCryptoPayment,
+			SourceID:          p.ID,
+			ReportingCategory: CategoryCharge,
+			Description:       fmt.Sprintf("Invoice %s paid in %s", inv.ID, asset.Code),
+			Currency:          cur.Code,
+			Gross:             gross,
+			Fee:               fee,
+			Net:               net,
+			Original:          &Original{Asset: asset.String(), Amount: new(big.Int).Set(p.Amount), Scale: asset.Scale},
+			ExchangeRate:      &ExchangeRate{Rate: opt.Rate, Source: opt.RateSource, At: opt.RateAt},
+			OccurredAt:        s.SettledAt,
+			Chain: &ChainEvidence{Chain: p.Chain, TxID: p.TxID, OutputIndex: p.OutputIndex,
+				BlockHeight: *p.BlockHeight, BlockHash: p.BlockHash},
+			Metadata: map[string]string{"invoice_id": inv.ID, "option_id": opt.ID, "address": p.Address},
+		}
+		if inv.OrderID != "" {
+			rec.Metadata["order_id"] = truncate(inv.OrderID)
+		}
+		if s.Tip >= *p.BlockHeight {
+			rec.Chain.Confirmations = s.Tip - *p.BlockHeight + 1
+		}
+		if fee.Sign() != 0 {
+			rec.FeeDetails = []FeeDetail{{Type: "processing_fee", Amount: new(big.Int).Set(fee), Description: "chainpay processing fee"}}
+		}
+		if fv, ok := s.FairValues[p.ID]; ok {
+			d, err := parseRate(fv.Rate)
+			if err != nil {
+				return nil, fmt.Errorf("settlement of invoice %s: fair value of payment %s: %w", inv.ID, p.ID, err)
+			}
+			amt, err := money.CheckedFiatFromCrypto(p.Amount, asset.Scale, d, cur.Scale)
+			if err != nil {
+				return nil, fmt.Errorf("settlement of invoice %s: fair value of payment %s: %w", inv.ID, p.ID, err)
+			}
+			rec.FairValue = &FairValue{Rate: fv.Rate, Source: fv.Source, At: fv.At, Amount: amt}
+		}
+		rec.Postings = MoneyPostings(inv.MerchantID, SourceCryptoPayment, cur, gross, fee, net)
+		rec.Postings = appendPair(rec.Postings, AccountWallet(inv.MerchantID, asset.Chain), AccountWorld, asset.String(), p.Amount)
+		if err := rec.Validate(); err != nil {
+			return nil, fmt.Errorf("settlement of invoice %s: %w", inv.ID, err)
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+func sortPayments(ps []store.Payment) {
+	for i := 1; i < len(ps); i++ { // insertion sort: a handful of payments
+		for j := i; j > 0 && paymentBefore(ps[j], ps[j-1]); j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+}
+
+func paymentBefore(a, b store.Payment) bool {
+	if !a.SeenAt.Equal(b.SeenAt) {
+		return a.SeenAt.Before(b.SeenAt)
+	}
+	return a.ID < b.ID
+}
+
+// Reversal returns the record that undoes rec at the given time: key ReversalKey(rec key),
+// category charge_reversal, every amount negated, every posting mirrored (direction
+// swapped), Reverses set to rec's key. Exchange rate, original asset and chain evidence are
+// rec's: a reversal is priced exactly like what it reverses, never re-priced.
+func Reversal(rec Record, at time.Time) (Record, error) {
+	if err := rec.Validate(); err != nil {
+		return Record{}, fmt.Errorf("reverse: %w", err)
+	}
+	if rec.Reverses != "" {
+		return Record{}, fmt.Errorf("reverse %s: %w: a reversal is not reversed again", rec.IdempotencyKey, ErrInvalid)
+	}
+	neg := func(v *big.Int) *big.Int { return new(big.Int).Neg(v) }
+	r := rec
+	r.IdempotencyKey = ReversalKey(rec.IdempotencyKey)
+	r.ReportingCategory = CategoryChargeReversal
+	r.Description = "Reversal of " + rec.IdempotencyKey
+	r.Gross, r.Fee, r.Net = neg(rec.Gross), neg(rec.Fee), neg(rec.Net)
+	r.FeeDetails = nil
+	for _, f := range rec.FeeDetails {
+		r.FeeDetails = append(r.FeeDetails, FeeDetail{Type: f.Type, Amount: neg(f.Amount), Description: f.Description})
+	}
+	if o := rec.Original; o != nil {
+		r.Original = &Original{Asset: o.Asset, Amount: neg(o.Amount), Scale: o.Scale}
+	}
+	if f := rec.FairValue; f != nil {
+		c := *f
+		c.Amount = neg(f.Amount)
+		r.FairValue = &c
+	}
+	if c := rec.Chain; c != nil {
+		cc := *c
+		r.Chain = &cc
+	}
+	if x := rec.ExchangeRate; x != nil {
+		xx := *x
+		r.ExchangeRate = &xx
+	}
+	r.OccurredAt = at
+	r.Postings = make([]Posting, len(rec.Postings))
+	for i, p := range rec.Postings {
+		d := Debit
+		if p.Direction == Debit {
+			d = Credit
+		}
+		r.Postings[i] = Posting{Account: p.Account, Asset: p.Asset, Amount: new(big.Int).Set(p.Amount), Direction: d}
+	}
+	r.Metadata = map[string]string{}
+	for k, v := range rec.Metadata {
+		r.Metadata[k] = v
+	}
+	r.Reverses = rec.IdempotencyKey
+	if err := r.Validate(); err != nil {
+		return Record{}, fmt.Errorf("reverse %s: %w", rec.IdempotencyKey, err)
+	}
+	return r, nil
+}
+
+// EnqueueTx puts rec into the ledger outbox inside tx, the transaction that records the fact
+// (an invoice settling, a reorg). The payload is rec's canonical encoding, so its rates and
+// amounts are frozen: a retry never re-prices. It is idempotent: enqueuing the same record
+// again is a no-op; a different record under the same key is ErrConflict.
+func EnqueueTx(ctx context.Context, tx store.Tx, rec Record, now time.Time) error {
+	payload, err := rec.Encode()
+	if err != nil {
+		return fmt.Errorf("enqueue ledger record: %w", err)
+	}
+	existing, err := tx.OutboxByKey(ctx, Topic, rec.IdempotencyKey)
+	switch {
+	case err == nil:
+		if existing.Payload == string(payload) {
+			return nil
+		}
+		return fmt.Errorf("enqueue ledger record %s: %w (outbox %s holds another payload)", rec.IdempotencyKey, ErrConflict, existing.ID)
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("enqueue ledger record %s: %w", rec.IdempotencyKey, err)
+	}
+	err = tx.Enqueue(ctx, store.OutboxMessage{
+		ID: store.NewID("obx", now), Topic: Topic, Key: rec.IdempotencyKey, Payload: string(payload),
+		Status: store.OutboxPending, NextAttempt: now, CreatedAt: now,
+	})
+	if err != nil {
+		return fmt.Errorf("enqueue ledger record %s: %w", rec.IdempotencyKey, err)
+	}
+	return nil
+}
+
+// roundHalfEven returns num/den rounded to the nearest integer, ties to even, den > 0.
+func roundHalfEven(num, den *big.Int) *big.Int {
+	q, r := new(big.Int).QuoRem(num, den, new(big.Int))
+	twice := new(big.Int).Abs(r)
+	twice.Lsh(twice, 1)
+	if c := twice.Cmp(den); c > 0 || c == 0 && q.Bit(0) == 1 {
+		if num.Sign() < 0 {
+			q.Sub(q, big.NewInt(1))
+		} else {
+			q.Add(q, big.NewInt(1))
+		}
+	}
+	return q
+}
