@@ -140,6 +140,12 @@ func decodeChainInfo(raw json.RawMessage) (chainInfo, chainhash.Hash, error) {
 // Otherwise Check succeeds when at least one endpoint is healthy, makes it
 // the preferred one, and logs the others; when none is, it returns their
 // errors (ErrUnreachable, ErrSyncing, ...).
+//
+// The sync test relies on bitcoind's getblockchaininfo; btcd reports no
+// initialblockdownload field and headers equal to blocks, so a syncing btcd
+// passes. A fresh bitcoind regtest node stays in initial block download until
+// it mines a block, and fails Check until then. Check does not run on
+// failover; callers run it at start and when they want to re-verify.
 func (n *Node) Check(ctx context.Context) error {
 	var errs []error
 	healthy := -1

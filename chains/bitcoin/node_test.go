@@ -451,7 +451,7 @@ func TestNodeBlockAndTransactionDecoding(t *testing.T) {
 	txid := tx.TxHash()
 	tests := []struct {
 		name    string
-		result  string
+		result  any
 		call    func(n *Node) error
 		wantErr string // empty: success
 	}{
@@ -482,6 +482,13 @@ func TestNodeBlockAndTransactionDecoding(t *testing.T) {
 			got, err := n.RawTransaction(context.Background(), txid)
 			if err == nil && (got.TxHash() != txid || len(got.TxIn[0].Witness) != 2 || got.TxOut[0].Value != 150_000) {
 				t.Errorf("decoded tx %+v", got)
+			}
+			return err
+		}, ""},
+		{"segwit tx hex with a JSON escape", json.RawMessage(`"\u00` + hex.EncodeToString([]byte(nodeTestHex(tx)[:1])) + nodeTestHex(tx)[1:] + `"`), func(n *Node) error {
+			got, err := n.RawTransaction(context.Background(), txid)
+			if err == nil && got.TxHash() != txid {
+				t.Errorf("decoded tx %s", got.TxHash())
 			}
 			return err
 		}, ""},

@@ -310,8 +310,18 @@ func decodeRPCHash(method string, raw json.RawMessage) (chainhash.Hash, error) {
 	return h, nil
 }
 
-// decodeRPCHex decodes a JSON string result holding hex bytes.
+// decodeRPCHex decodes a JSON string result holding hex bytes. A string
+// without escapes (what nodes send) is hex-decoded in place, skipping a second
+// JSON pass over megabytes of block hex; hex.Decode rejects any non-hex byte.
 func decodeRPCHex(method string, raw json.RawMessage) ([]byte, error) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && !bytes.ContainsRune(raw[1:len(raw)-1], '\\') {
+		inner := raw[1 : len(raw)-1]
+		b := make([]byte, hex.DecodedLen(len(inner)))
+		if _, err := hex.Decode(b, inner); err != nil {
+			return nil, fmt.Errorf("%w: %s: result is not hex: %v", ErrBadResponse, method, err)
+		}
+		return b, nil
+	}
 	s, err := decodeRPCString(method, raw)
 	if err != nil {
 		return nil, err
