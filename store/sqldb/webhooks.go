@@ -252,7 +252,7 @@ func (t *tx) WebhookAttempts(ctx context.Context, deliveryIDs []string) ([]store
 	var out []store.WebhookAttempt
 	err := t.many(ctx, `SELECT id, delivery_id, number, manual, started_at, duration_micros, status_code, response,
 		error, next_attempt FROM webhook_attempts WHERE delivery_id IN (`+strings.Join(marks, ", ")+`)
-		ORDER BY started_at, id`, args, func(r Rows) error {
+		ORDER BY started_at, number, id`, args, func(r Rows) error {
 		var (
 			a  store.WebhookAttempt
 			us int64

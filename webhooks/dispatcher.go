@@ -1,0 +1,284 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/chainpay/chainpay/store"
+)
+
+// Snapshots renders the current state of an invoice as the JSON the merchant API returns
+// for it; the payload of every event carries it. The API layer implements it.
+type Snapshots interface {
+	Snapshot(ctx context.Context, invoiceID string) (json.RawMessage, error)
+}
+
+// Payload is the JSON body of every webhook request. Its bytes are frozen when the event is
+// fanned out, so every attempt and every endpoint gets the same body for an event.
+type Payload struct {
+	ID        string    `json:"id"` // the event id, stable across retries: dedupe on it
+	Type      string    `json:"type"`
+	CreatedAt time.Time `json:"created_at"`
+	Data      struct {
+		Invoice json.RawMessage `json:"invoice"`
+		Details json.RawMessage `json:"details,omitempty"` // the event's own data
+	} `json:"data"`
+}
+
+// DispatcherConfig configures a Dispatcher; zero fields take the defaults shown.
+type DispatcherConfig struct {
+	Now      func() time.Time // time.Now
+	Logger   *slog.Logger     // discard
+	Interval time.Duration    // 1 s between passes when there is nothing to do
+	Batch    int              // 200 events per pass
+	// Lookback is how far behind its cursor each pass looks again for events that committed
+	// late (a transaction that read its clock before a later event's transaction committed,
+	// or replicas' clocks apart). Default 10 min.
+	Lookback time.Duration
+	// Retry sets the retry window given to each new delivery; DefaultRetryPolicy().
+	Retry RetryPolicy
+}
+
+// cursorName is the Dispatcher's row in webhook_cursors.
+const cursorName = "events"
+
+// Dispatcher fans stored events out into deliveries: one per (event, enabled endpoint of the
+// event's merchant whose filter matches and that existed when the event happened). It keeps a
+// cursor and re-reads a look-back window behind it; the store's unique (event, endpoint) key
+// and the per-event fan-out record make each delivery exist exactly once even when several
+// replicas dispatch at the same time.
+type Dispatcher struct {
+	st    store.Store
+	snaps Snapshots
+	cfg   DispatcherConfig
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	done    chan struct{}
+	started bool
+}
+
+// NewDispatcher returns a Dispatcher over st; snaps renders invoices for payloads.
+func NewDispatcher(st store.Store, snaps Snapshots, cfg *DispatcherConfig) (*Dispatcher, error) {
+	if st == nil || snaps == nil {
+		return nil, errors.New("webhooks: NewDispatcher needs a store and Snapshots")
+	}
+	c := DispatcherConfig{}
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Interval == 0 {
+		c.Interval = time.Second
+	}
+	if c.Batch == 0 {
+		c.Batch = 200
+	}
+	if c.Lookback == 0 {
+		c.Lookback = 10 * time.Minute
+	}
+	if c.Retry == (RetryPolicy{}) {
+		c.Retry = DefaultRetryPolicy()
+	}
+	if c.Interval < 0 || c.Batch < 0 || c.Lookback < 0 {
+		return nil, fmt.Errorf("webhooks: negative dispatcher setting (interval %v, batch %d, lookback %v)", c.Interval, c.Batch, c.Lookback)
+	}
+	if err := c.Retry.validate(); err != nil {
+		return nil, err
+	}
+	return &Dispatcher{st: st, snaps: snaps, cfg: c}, nil
+}
+
+// Dispatch runs one fan-out pass over at most Batch undispatched events and returns how many
+// it fanned out. It is safe to run concurrently with itself (other replicas). An event whose
+// snapshot fails is left for the next pass and holds the cursor back.
+func (d *Dispatcher) Dispatch(ctx context.Context) (int, error) {
+	var (
+		cursor time.Time
+		events []store.Event
+	)
+	err := d.st.View(ctx, func(tx store.Tx) (err error) {
+		if cursor, err = tx.WebhookCursor(ctx, cursorName); err != nil {
+			return err
+		}
+		since := cursor.Add(-d.cfg.Lookback)
+		if cursor.IsZero() {
+			since = time.Time{}
+		}
+		events, err = tx.UndispatchedEvents(ctx, since, d.cfg.Batch)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read undispatched events: %w", err)
+	}
+	if len(events) == 0 {
+		return 0, nil
+	}
+	now := d.cfg.Now().UTC().Truncate(time.Microsecond)
+	type ready struct {
+		ev      store.Event
+		payload string
+	}
+	var (
+		ok       []ready
+		hold     *time.Time // the oldest event that could not be rendered
+		rendered = map[string]json.RawMessage{}
+	)
+	for _, e := range events {
+		snap, have := rendered[e.InvoiceID]
+		if !have {
+			var err error
+			if snap, err = d.snaps.Snapshot(ctx, e.InvoiceID); err != nil || !json.Valid(snap) {
+				if err == nil {
+					err = errors.New("snapshot is not valid JSON")
+				}
+				d.cfg.Logger.Error("webhooks: invoice snapshot failed; event left for the next pass",
+					"event", e.ID, "invoice", e.InvoiceID, "err", err)
+				if hold == nil {
+					at := e.CreatedAt
+					hold = &at
+				}
+				continue
+			}
+			rendered[e.InvoiceID] = snap
+		}
+		body, err := payloadOf(e, snap)
+		if err != nil {
+			return 0, err
+		}
+		ok = append(ok, ready{e, body})
+	}
+	// The cursor moves to the newest event handled but never past an event left behind nor
+	// past now (a replica whose clock runs ahead must not push it beyond the look-back).
+	advance := events[len(events)-1].CreatedAt
+	if hold != nil {
+		advance = *hold
+	}
+	advance = minTime(advance, now)
+	fanned := 0
+	err = d.st.Tx(ctx, func(tx store.Tx) error {
+		fanned = 0
+		endpoints := map[string][]store.WebhookEndpoint{}
+		for _, r := range ok {
+			inserted, err := tx.RecordWebhookEvent(ctx, store.WebhookEvent{EventID: r.ev.ID, MerchantID: r.ev.MerchantID,
+				Type: r.ev.Type, Payload: r.payload, CreatedAt: r.ev.CreatedAt, DispatchedAt: now})
+			if err != nil {
+				return fmt.Errorf("record event %s: %w", r.ev.ID, err)
+			}
+			if !inserted {
+				continue // another dispatcher got there first
+			}
+			fanned++
+			eps, have := endpoints[r.ev.MerchantID]
+			if !have {
+				if eps, err = tx.WebhookEndpoints(ctx, r.ev.MerchantID); err != nil {
+					return err
+				}
+				endpoints[r.ev.MerchantID] = eps
+			}
+			for _, ep := range eps {
+				if !subscribed(ep, r.ev) {
+					continue
+				}
+				_, err := tx.CreateWebhookDelivery(ctx, store.WebhookDelivery{ID: store.NewID("wd", now),
+					MerchantID: r.ev.MerchantID, EndpointID: ep.ID, EventID: r.ev.ID, EventType: r.ev.Type,
+					Status: store.WebhookPending, NextAttempt: now, RetryUntil: now.Add(d.cfg.Retry.Window),
+					CreatedAt: now, UpdatedAt: now})
+				if err != nil {
+					return fmt.Errorf("create delivery of %s to %s: %w", r.ev.ID, ep.ID, err)
+				}
+			}
+		}
+		return tx.AdvanceWebhookCursor(ctx, cursorName, advance)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("fan out events: %w", err)
+	}
+	return fanned, nil
+}
+
+// subscribed reports whether ep receives e: enabled, its filter matches, and it existed when
+// the event happened (a new endpoint does not receive history).
+func subscribed(ep store.WebhookEndpoint, e store.Event) bool {
+	if !ep.Enabled || e.CreatedAt.Before(ep.CreatedAt) {
+		return false
+	}
+	return slices.Contains(ep.Events, AllEvents) || slices.Contains(ep.Events, e.Type)
+}
+
+func payloadOf(e store.Event, snap json.RawMessage) (string, error) {
+	p := Payload{ID: e.ID, Type: e.Type, CreatedAt: e.CreatedAt.UTC()}
+	p.Data.Invoice = snap
+	if e.Data != "" && json.Valid([]byte(e.Data)) {
+		p.Data.Details = json.RawMessage(e.Data)
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("encode payload of %s: %w", e.ID, err)
+	}
+	return string(b), nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// Start runs Dispatch in a loop until ctx ends or Stop is called: again at once after a full
+// batch, after Interval otherwise. Calling Start again while it runs does nothing.
+func (d *Dispatcher) Start(ctx context.Context) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.started {
+		return
+	}
+	d.started = true
+	ctx, d.cancel = context.WithCancel(ctx)
+	d.done = make(chan struct{})
+	go func() {
+		defer close(d.done)
+		t := time.NewTimer(0)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			n, err := d.Dispatch(ctx)
+			if err != nil && ctx.Err() == nil {
+				d.cfg.Logger.Error("webhooks: dispatch failed", "err", err)
+			}
+			wait := d.cfg.Interval
+			if n >= d.cfg.Batch && err == nil {
+				wait = 0
+			}
+			t.Reset(wait)
+		}
+	}()
+}
+
+// Stop ends the loop started by Start and waits for it. It is idempotent.
+func (d *Dispatcher) Stop() {
+	d.mu.Lock()
+	cancel, done := d.cancel, d.done
+	d.started, d.cancel, d.done = false, nil, nil
+	d.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}

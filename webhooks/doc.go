@@ -1,0 +1,48 @@
+// Package webhooks delivers signed invoice events to merchants' HTTP endpoints.
+//
+// # Model
+//
+// A merchant registers endpoints (Service.Create): a URL, an event filter (event types or
+// "*") and a signing secret "whsec_..." shown once. The invoices code stores an event
+// (store.Event) in the same transaction as every invoice state change. Three parts turn
+// those events into HTTP requests, all through the store, so nothing is lost on a crash:
+//
+//   - Dispatcher fans events out: for each new event it freezes the payload (event id,
+//     type, time and the invoice snapshot rendered by Snapshots) and creates one delivery
+//     per enabled, subscribed endpoint of the event's merchant that existed at the time of
+//     the event. A delivery is unique on (event, endpoint) and each event is recorded once
+//     as fanned out, so fan-out is exactly once even with several replicas. Event ids sort
+//     by time but transactions may commit out of that order, so each pass re-reads a
+//     look-back window (default 10 minutes) behind its cursor.
+//   - Deliverer sends due deliveries. It serves each endpoint with its own worker, one
+//     request at a time in due order, and at most MaxEndpoints endpoints at once, so a slow,
+//     failing or hanging endpoint only delays its own events. Deliveries are leased in the
+//     store, so several replicas can run Deliverers. Every request has a timeout (10 s).
+//   - Service lists deliveries with their attempt log and redelivers on request.
+//
+// # Retries
+//
+// A 2xx response delivers. Network errors, timeouts, 408, 429 and 5xx are retried with
+// exponential backoff and jitter (RetryPolicy: 30 s doubling to 6 h) for 3 days after the
+// delivery was created, honouring Retry-After (up to the policy's maximum); then the delivery
+// fails. Any other status (3xx, other 4xx) fails it at once: redirects are not followed.
+// Every attempt is logged with its status code, duration, the first KiB of the response and
+// the error. Delivery is at least once: receivers dedupe on the event id ("id" in the body,
+// also in the Chainpay-Event-Id header).
+//
+// # Signatures
+//
+// Each request carries Chainpay-Signature: t=UNIX,v1=HEX where v1 is
+// hex(HMAC-SHA256(secret, t + "." + raw body)). Verify checks it with a tolerance window
+// and constant-time comparison. During a secret rotation (Service.RotateSecret) requests
+// carry one v1 per valid secret; a verifier accepts any match.
+//
+// # SSRF guard
+//
+// Endpoint URLs must be http(s) and, unless Guard.AllowPrivate (development, tests), must not
+// point to loopback, private (RFC 1918, fc00::/7), link-local (169.254/16 with cloud
+// metadata, fe80::/10), CGNAT (100.64/10), unspecified, multicast or reserved addresses. The
+// URL is checked when saved, and the default HTTP client checks the address of every
+// connection it dials (a net.Dialer Control hook), which defeats DNS rebinding; it uses no
+// proxy.
+package webhooks
