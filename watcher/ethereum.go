@@ -1,0 +1,735 @@
+package watcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/chainpay/chainpay/chains/ethereum"
+)
+
+// transferTopic is keccak256("Transfer(address,address,uint256)"), topic 0 of ERC-20 Transfer logs.
+var transferTopic = crypto.Keccak256Hash([]byte("Transfer(address,address,uint256)"))
+
+// decimalsSelector is the 4-byte selector of ERC-20 decimals().
+var decimalsSelector = hexutil.Bytes{0x31, 0x3c, 0xe5, 0x67}
+
+// Defaults of EthereumConfig.
+const (
+	DefaultEthereumTimeout = 10 * time.Second
+	// DefaultReconcileLimit bounds the addresses whose balances are reconciled per block.
+	DefaultReconcileLimit = 5000
+	// DefaultBatchSize is the number of calls per JSON-RPC batch (public providers often
+	// refuse batches above 100).
+	DefaultBatchSize = 100
+	// DefaultTopicFilterMax is the largest watch set filtered by recipient in eth_getLogs;
+	// above it all Transfer logs of the tokens are fetched and filtered locally (geth
+	// refuses more than 1,000 alternatives per topic).
+	DefaultTopicFilterMax = 500
+)
+
+// ErrChainMismatch reports a node that serves another chain, or a token whose decimals()
+// differ from the configuration.
+var ErrChainMismatch = errors.New("node does not match the configuration")
+
+// EthereumToken is one ERC-20 token the source reports: Transfer logs of Contract are
+// reported with asset code Code; Decimals is checked against decimals() by Check.
+type EthereumToken struct {
+	Code     string
+	Contract common.Address
+	Decimals uint8
+}
+
+// EthereumConfig configures an EthereumSource for any EVM chain.
+type EthereumConfig struct {
+	// Chain names the chain ("ethereum"); payment options of this chain are matched.
+	Chain string
+	// ChainID is the EIP-155 chain id Check requires of every node.
+	ChainID uint64
+	// URLs are JSON-RPC endpoints (http(s) or ws(s)) tried in order with failover.
+	URLs []string
+	// Native is the native asset's code; "" means "ETH".
+	Native string
+	// Tokens are the ERC-20 tokens to detect.
+	Tokens []EthereumToken
+	// Timeout bounds every call to a node; default DefaultEthereumTimeout.
+	Timeout time.Duration
+	// ReconcileLimit bounds the addresses whose balances are compared per block (the most
+	// recently watched ones); default DefaultReconcileLimit.
+	ReconcileLimit int
+	// BatchSize is the number of calls per JSON-RPC batch; default DefaultBatchSize.
+	BatchSize int
+	// TopicFilterMax: see DefaultTopicFilterMax.
+	TopicFilterMax int
+	Logger         *slog.Logger
+}
+
+// endpoint is one node.
+type endpoint struct {
+	name string // URL without credentials, for logs and errors
+	c    *rpc.Client
+}
+
+// EthereumSource reads an EVM chain through JSON-RPC for a Follower. Per block it reports
+//
+//   - native currency sent by top-level transactions to a watched address (tx.to is the
+//     address and the receipt's status is success): TxID is the transaction hash, Index −1;
+//   - ERC-20 Transfer logs of the configured tokens whose recipient is watched: TxID is the
+//     transaction hash, Index the log's position among its transaction's logs (0, 1, ...),
+//     which, unlike the block-wide log index, stays the same when a reorg re-includes the
+//     transaction in another block, so the payment keeps its identity;
+//   - a balance reconciliation: for the watched addresses still reconciled (see Unwatch and
+//     ReconcileLimit), the balance at this block minus the balance at its parent, minus the
+//     native transfers found above, is native currency that arrived some other way:
+//     contract-internal calls (exchange withdrawals, smart wallets), SELFDESTRUCT,
+//     withdrawals or fee recipients. A positive remainder is reported as a pseudo-transfer
+//     with TxID "balance:<blockhash>:<address>" (lower-case hex) and Index −1. The block
+//     hash makes it stable across re-processing of the same block (the payments' unique key
+//     dedupes it) and distinct across a reorg (the orphaned block's pseudo-transfer is
+//     dropped like any orphaned payment; the new branch gets its own); the address keeps
+//     two addresses credited in one block apart under the (chain, txid, index) key.
+//
+// Known limits of reconciliation: it sees the net change of a block, so an internal payment
+// in the same block as a sweep that empties the address is not seen; once a forwarder is
+// deployed it forwards ETH on receipt and its balance stays zero, so only top-level
+// payments to it are seen (a deployed forwarder belongs to a swept, settled invoice).
+//
+// Confirmations are depth-based: the follower counts tip − height + 1. A later version can
+// map the `finalized` tag (eth_getBlockByNumber("finalized")) to "settled" by reporting a
+// depth of at least the required confirmations for blocks at or below the finalized one.
+//
+// The source has no visible mempool (Mempool returns nil): a payment appears when mined,
+// and the follower drops the ones a reorg removed. Watch/Unwatch are safe for concurrent
+// use with the other methods; the follower calls the rest from one goroutine.
+type EthereumSource struct {
+	cfg       EthereumConfig
+	endpoints []endpoint
+	tokens    map[common.Address]EthereumToken
+	log       *slog.Logger
+
+	mu      sync.Mutex
+	pref    int                       // index of the endpoint that answered last
+	watched map[common.Address]string // address → the text the follower knows it by
+	order   []common.Address          // reconciliation order, oldest first (may hold unwatched)
+	seq     map[common.Address]int    // address → position in order
+	cache   balanceCache
+}
+
+// balanceCache holds the balances read at one block, reused as the parent balances of the
+// next block.
+type balanceCache struct {
+	hash     common.Hash
+	balances map[common.Address]*big.Int
+}
+
+var _ Source = (*EthereumSource)(nil)
+
+// NewEthereumSource dials cfg.URLs (without contacting the nodes for http URLs) and
+// returns the source. Call Check before following.
+func NewEthereumSource(ctx context.Context, cfg EthereumConfig) (*EthereumSource, error) {
+	if len(cfg.URLs) == 0 {
+		return nil, errors.New("new ethereum source: at least one RPC URL is required")
+	}
+	var clients []*rpc.Client
+	var names []string
+	for i, u := range cfg.URLs {
+		c, err := rpc.DialContext(ctx, u)
+		if err != nil {
+			for _, c := range clients {
+				c.Close()
+			}
+			return nil, fmt.Errorf("new ethereum source: dial RPC URL %d (%s): %w", i, redact(u), err)
+		}
+		clients = append(clients, c)
+		names = append(names, redact(u))
+	}
+	return newEthereumSource(cfg, clients, names)
+}
+
+// NewEthereumSourceClients returns a source over already connected clients (in-process
+// nodes in tests), with failover in the given order. cfg.URLs is ignored.
+func NewEthereumSourceClients(cfg EthereumConfig, clients ...*rpc.Client) (*EthereumSource, error) {
+	names := make([]string, len(clients))
+	for i := range clients {
+		names[i] = fmt.Sprintf("client-%d", i)
+	}
+	return newEthereumSource(cfg, clients, names)
+}
+
+func newEthereumSource(cfg EthereumConfig, clients []*rpc.Client, names []string) (*EthereumSource, error) {
+	if cfg.Chain == "" {
+		return nil, errors.New("new ethereum source: chain name is required")
+	}
+	if cfg.ChainID == 0 {
+		return nil, fmt.Errorf("new ethereum source %s: chain id is required", cfg.Chain)
+	}
+	if len(clients) == 0 {
+		return nil, fmt.Errorf("new ethereum source %s: no RPC client", cfg.Chain)
+	}
+	if cfg.Native == "" {
+		cfg.Native = "ETH"
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultEthereumTimeout
+	}
+	if cfg.ReconcileLimit == 0 {
+		cfg.ReconcileLimit = DefaultReconcileLimit
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.TopicFilterMax == 0 {
+		cfg.TopicFilterMax = DefaultTopicFilterMax
+	}
+	switch {
+	case cfg.Timeout < 0:
+		return nil, fmt.Errorf("new ethereum source %s: negative timeout", cfg.Chain)
+	case cfg.ReconcileLimit < 0:
+		return nil, fmt.Errorf("new ethereum source %s: negative reconcile limit", cfg.Chain)
+	case cfg.BatchSize < 0:
+		return nil, fmt.Errorf("new ethereum source %s: negative batch size", cfg.Chain)
+	case cfg.TopicFilterMax < 0 || cfg.TopicFilterMax > 1000:
+		return nil, fmt.Errorf("new ethereum source %s: topic filter max %d outside [0, 1000]", cfg.Chain, cfg.TopicFilterMax)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	tokens := map[common.Address]EthereumToken{}
+	codes := map[string]bool{cfg.Native: true}
+	for _, t := range cfg.Tokens {
+		switch {
+		case t.Code == "":
+			return nil, fmt.Errorf("new ethereum source %s: token %s has no code", cfg.Chain, t.Contract.Hex())
+		case t.Contract == (common.Address{}):
+			return nil, fmt.Errorf("new ethereum source %s: token %s: %w", cfg.Chain, t.Code, ethereum.ErrZeroAddress)
+		case codes[t.Code]:
+			return nil, fmt.Errorf("new ethereum source %s: asset code %s used twice", cfg.Chain, t.Code)
+		}
+		if _, dup := tokens[t.Contract]; dup {
+			return nil, fmt.Errorf("new ethereum source %s: token contract %s listed twice", cfg.Chain, t.Contract.Hex())
+		}
+		codes[t.Code] = true
+		tokens[t.Contract] = t
+	}
+	s := &EthereumSource{cfg: cfg, tokens: tokens, log: cfg.Logger.With("chain", cfg.Chain),
+		watched: map[common.Address]string{}, seq: map[common.Address]int{}}
+	for i, c := range clients {
+		s.endpoints = append(s.endpoints, endpoint{name: names[i], c: c})
+	}
+	return s, nil
+}
+
+// redact drops credentials and the path (API keys often live there) from an RPC URL.
+func redact(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return "(unparsable URL)"
+	}
+	if _, host, ok := strings.Cut(rest, "@"); ok {
+		rest = host
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	return scheme + "://" + host
+}
+
+// Close closes the connections to the nodes.
+func (s *EthereumSource) Close() {
+	for _, e := range s.endpoints {
+		e.c.Close()
+	}
+}
+
+// Chain implements Source.
+func (s *EthereumSource) Chain() string { return s.cfg.Chain }
+
+// call runs fn against the preferred endpoint, failing over to the others in order on any
+// error; each attempt gets its own timeout. It stops early when ctx ends.
+func (s *EthereumSource) call(ctx context.Context, what string, fn func(context.Context, *rpc.Client) error) error {
+	s.mu.Lock()
+	first := s.pref
+	s.mu.Unlock()
+	var errs []error
+	for i := range s.endpoints {
+		idx := (first + i) % len(s.endpoints)
+		e := s.endpoints[idx]
+		actx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+		err := fn(actx, e.c)
+		cancel()
+		if err == nil {
+			if idx != first {
+				s.mu.Lock()
+				s.pref = idx
+				s.mu.Unlock()
+				s.log.Warn("ethereum node failover", "to", e.name, "call", what)
+			}
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", e.name, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return fmt.Errorf("%s: %w", what, errors.Join(errs...))
+}
+
+// Check verifies that every node serves cfg.ChainID and that every token's decimals()
+// equals its configured decimals. Run it on start: a wrong chain or token would otherwise
+// credit payments in the wrong unit.
+func (s *EthereumSource) Check(ctx context.Context) error {
+	for _, e := range s.endpoints {
+		var id hexutil.Big
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+		err := e.c.CallContext(cctx, &id, "eth_chainId")
+		cancel()
+		if err != nil {
+			return fmt.Errorf("check %s: chain id: %w", e.name, err)
+		}
+		if got := (*big.Int)(&id); !got.IsUint64() || got.Uint64() != s.cfg.ChainID {
+			return fmt.Errorf("check %s: %w: chain id %s, configured %d", e.name, ErrChainMismatch, got, s.cfg.ChainID)
+		}
+	}
+	for _, t := range s.tokens {
+		var out hexutil.Bytes
+		err := s.call(ctx, "decimals of "+t.Code, func(ctx context.Context, c *rpc.Client) error {
+			return c.CallContext(ctx, &out, "eth_call", map[string]any{"to": t.Contract, "data": decimalsSelector}, "latest")
+		})
+		if err != nil {
+			return fmt.Errorf("check token %s (%s): %w", t.Code, t.Contract.Hex(), err)
+		}
+		d, err := decodeDecimals(out)
+		if err != nil {
+			return fmt.Errorf("check token %s (%s): %w", t.Code, t.Contract.Hex(), err)
+		}
+		if d != t.Decimals {
+			return fmt.Errorf("check token %s (%s): %w: decimals() = %d, configured %d", t.Code, t.Contract.Hex(), ErrChainMismatch, d, t.Decimals)
+		}
+	}
+	return nil
+}
+
+// decodeDecimals decodes an ABI uint8 return value.
+func decodeDecimals(out []byte) (uint8, error) {
+	if len(out) != 32 {
+		return 0, fmt.Errorf("%w: decimals() returned %d bytes (no contract there?)", ErrChainMismatch, len(out))
+	}
+	for _, b := range out[:31] {
+		if b != 0 {
+			return 0, fmt.Errorf("%w: decimals() returned a value above 255", ErrChainMismatch)
+		}
+	}
+	return out[31], nil
+}
+
+// Watch implements Source: it adds deposit addresses to match and to reconcile. Each must
+// be a 0x address (see ethereum.ParseAddress); transfers are reported with the text given.
+func (s *EthereumSource) Watch(addresses []string) error {
+	parsed := make([]common.Address, len(addresses))
+	for i, a := range addresses {
+		p, err := ethereum.ParseAddress(a)
+		if err != nil {
+			return fmt.Errorf("watch: %w", err)
+		}
+		parsed[i] = p
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, p := range parsed {
+		if _, ok := s.watched[p]; ok {
+			continue
+		}
+		s.watched[p] = addresses[i]
+		s.seq[p] = len(s.order)
+		s.order = append(s.order, p)
+	}
+	s.compact()
+	return nil
+}
+
+// Unwatch stops matching and reconciling addresses (invoices that are closed: swept, or
+// past their monitoring window), bounding the per-block cost. Unknown or malformed
+// addresses are ignored.
+func (s *EthereumSource) Unwatch(addresses []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range addresses {
+		p, err := ethereum.ParseAddress(a)
+		if err != nil {
+			continue
+		}
+		delete(s.watched, p)
+		delete(s.seq, p)
+	}
+	s.compact()
+}
+
+// compact drops unwatched addresses from the reconciliation order once they are half of it.
+// Callers hold mu.
+func (s *EthereumSource) compact() {
+	if len(s.order) < 2*len(s.watched)+64 {
+		return
+	}
+	kept := s.order[:0]
+	for i, a := range s.order {
+		if seq, ok := s.seq[a]; ok && seq == i {
+			s.seq[a] = len(kept)
+			kept = append(kept, a)
+		}
+	}
+	s.order = kept
+}
+
+// snapshot returns a copy of the watch set and the addresses to reconcile (the most
+// recently watched, at most ReconcileLimit).
+func (s *EthereumSource) snapshot() (map[common.Address]string, []common.Address) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	watched := make(map[common.Address]string, len(s.watched))
+	for a, txt := range s.watched {
+		watched[a] = txt
+	}
+	var rec []common.Address
+	for i := len(s.order) - 1; i >= 0 && len(rec) < s.cfg.ReconcileLimit; i-- {
+		a := s.order[i]
+		if seq, ok := s.seq[a]; ok && seq == i {
+			rec = append(rec, a)
+		}
+	}
+	if n := len(watched); n > s.cfg.ReconcileLimit {
+		s.log.Warn("more open deposit addresses than the reconcile limit: the oldest are matched by transactions and logs only",
+			"watched", n, "limit", s.cfg.ReconcileLimit)
+	}
+	return watched, rec
+}
+
+// rpcHeader is the part of an eth_getBlockByNumber answer the source reads. It decodes
+// only these fields, so blocks of chains with extra transaction types decode too.
+type rpcHeader struct {
+	Number     *hexutil.Big   `json:"number"`
+	Hash       *common.Hash   `json:"hash"`
+	ParentHash common.Hash    `json:"parentHash"`
+	Timestamp  hexutil.Uint64 `json:"timestamp"`
+}
+
+type rpcTx struct {
+	Hash  common.Hash     `json:"hash"`
+	To    *common.Address `json:"to"`
+	Value *hexutil.Big    `json:"value"`
+}
+
+type rpcBlock struct {
+	rpcHeader
+	Transactions []rpcTx `json:"transactions"`
+}
+
+func (h rpcHeader) header() (Header, error) {
+	if h.Number == nil || h.Hash == nil {
+		return Header{}, errors.New("node returned a block without number or hash (pending block?)")
+	}
+	n := (*big.Int)(h.Number)
+	if !n.IsInt64() {
+		return Header{}, fmt.Errorf("block number %s out of range", n)
+	}
+	return Header{Height: n.Int64(), Hash: h.Hash.Hex(), Parent: h.ParentHash.Hex(),
+		Time: time.Unix(int64(h.Timestamp), 0).UTC()}, nil
+}
+
+// ErrBlockNotFound reports a height the node has no block at (beyond its tip).
+var ErrBlockNotFound = errors.New("block not found")
+
+func (s *EthereumSource) header(ctx context.Context, tag string) (Header, error) {
+	var h *rpcHeader
+	err := s.call(ctx, "header "+tag, func(ctx context.Context, c *rpc.Client) error {
+		h = nil
+		if err := c.CallContext(ctx, &h, "eth_getBlockByNumber", tag, false); err != nil {
+			return err
+		}
+		if h == nil {
+			return fmt.Errorf("%w at %s", ErrBlockNotFound, tag)
+		}
+		return nil
+	})
+	if err != nil {
+		return Header{}, err
+	}
+	return h.header()
+}
+
+// Tip implements Source: the latest block.
+func (s *EthereumSource) Tip(ctx context.Context) (Header, error) { return s.header(ctx, "latest") }
+
+// Finalized returns the block the node's `finalized` tag names (for operators and a future
+// finality-based confirmation policy).
+func (s *EthereumSource) Finalized(ctx context.Context) (Header, error) {
+	return s.header(ctx, "finalized")
+}
+
+// HeaderAt implements Source.
+func (s *EthereumSource) HeaderAt(ctx context.Context, height int64) (Header, error) {
+	if height < 0 {
+		return Header{}, fmt.Errorf("header at %d: negative height", height)
+	}
+	return s.header(ctx, hexutil.EncodeUint64(uint64(height)))
+}
+
+// Mempool implements Source: an EVM node's mempool is not watched (nil).
+func (s *EthereumSource) Mempool(context.Context) ([]Transfer, error) { return nil, nil }
+
+// rpcLog is the part of a log the source reads.
+type rpcLog struct {
+	Address   common.Address `json:"address"`
+	Topics    []common.Hash  `json:"topics"`
+	Data      hexutil.Bytes  `json:"data"`
+	BlockHash common.Hash    `json:"blockHash"`
+	TxHash    common.Hash    `json:"transactionHash"`
+	Index     hexutil.Uint   `json:"logIndex"`
+	Removed   bool           `json:"removed"`
+}
+
+type rpcReceipt struct {
+	Status    hexutil.Uint64 `json:"status"`
+	BlockHash common.Hash    `json:"blockHash"`
+	Logs      []rpcLog       `json:"logs"`
+}
+
+// BlockAt implements Source: see the type's documentation for what it reports.
+func (s *EthereumSource) BlockAt(ctx context.Context, height int64) (Block, error) {
+	if height < 0 {
+		return Block{}, fmt.Errorf("block at %d: negative height", height)
+	}
+	var raw *rpcBlock
+	err := s.call(ctx, fmt.Sprintf("block %d", height), func(ctx context.Context, c *rpc.Client) error {
+		raw = nil
+		if err := c.CallContext(ctx, &raw, "eth_getBlockByNumber", hexutil.EncodeUint64(uint64(height)), true); err != nil {
+			return err
+		}
+		if raw == nil {
+			return fmt.Errorf("%w at height %d", ErrBlockNotFound, height)
+		}
+		return nil
+	})
+	if err != nil {
+		return Block{}, err
+	}
+	h, err := raw.header()
+	if err != nil {
+		return Block{}, fmt.Errorf("block %d: %w", height, err)
+	}
+	hash := *raw.Hash
+	watched, reconcile := s.snapshot()
+	b := Block{Header: h}
+	if len(watched) == 0 {
+		return b, nil
+	}
+
+	// Native currency sent by top-level transactions.
+	explained := map[common.Address]*big.Int{}
+	receipts := map[common.Hash]*rpcReceipt{}
+	for _, tx := range raw.Transactions {
+		if tx.To == nil || tx.Value == nil || (*big.Int)(tx.Value).Sign() == 0 {
+			continue
+		}
+		txt, ok := watched[*tx.To]
+		if !ok {
+			continue
+		}
+		r, err := s.receipt(ctx, tx.Hash, hash, receipts)
+		if err != nil {
+			return Block{}, fmt.Errorf("block %d: %w", height, err)
+		}
+		if r.Status != 1 {
+			continue // reverted: no value moved
+		}
+		v := new(big.Int).Set((*big.Int)(tx.Value))
+		b.Transfers = append(b.Transfers, Transfer{TxID: tx.Hash.Hex(), Index: -1, Address: txt, Asset: s.cfg.Native, Amount: v})
+		if explained[*tx.To] == nil {
+			explained[*tx.To] = new(big.Int)
+		}
+		explained[*tx.To].Add(explained[*tx.To], v)
+	}
+
+	// ERC-20 Transfer logs of the configured tokens.
+	if len(s.tokens) > 0 {
+		ts, err := s.tokenTransfers(ctx, hash, watched, receipts)
+		if err != nil {
+			return Block{}, fmt.Errorf("block %d: %w", height, err)
+		}
+		b.Transfers = append(b.Transfers, ts...)
+	}
+
+	// Balance reconciliation.
+	if height > 0 && len(reconcile) > 0 {
+		ts, err := s.reconcile(ctx, hash, raw.ParentHash, reconcile, watched, explained)
+		if err != nil {
+			return Block{}, fmt.Errorf("block %d: reconcile balances: %w", height, err)
+		}
+		b.Transfers = append(b.Transfers, ts...)
+	}
+	return b, nil
+}
+
+// receipt fetches a transaction's receipt once per block and checks it is in block.
+func (s *EthereumSource) receipt(ctx context.Context, tx, block common.Hash, cache map[common.Hash]*rpcReceipt) (*rpcReceipt, error) {
+	if r, ok := cache[tx]; ok {
+		return r, nil
+	}
+	var r *rpcReceipt
+	err := s.call(ctx, "receipt "+tx.Hex(), func(ctx context.Context, c *rpc.Client) error {
+		r = nil
+		if err := c.CallContext(ctx, &r, "eth_getTransactionReceipt", tx); err != nil {
+			return err
+		}
+		if r == nil {
+			return fmt.Errorf("no receipt for %s", tx.Hex())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r.BlockHash != block {
+		// The node moved to another branch between our calls; the follower retries.
+		return nil, fmt.Errorf("receipt of %s is in block %s, not %s: chain reorganised during the scan", tx.Hex(), r.BlockHash.Hex(), block.Hex())
+	}
+	cache[tx] = r
+	return r, nil
+}
+
+func (s *EthereumSource) tokenTransfers(ctx context.Context, block common.Hash, watched map[common.Address]string, receipts map[common.Hash]*rpcReceipt) ([]Transfer, error) {
+	contracts := make([]common.Address, 0, len(s.tokens))
+	for a := range s.tokens {
+		contracts = append(contracts, a)
+	}
+	topics := []any{[]common.Hash{transferTopic}}
+	if len(watched) <= s.cfg.TopicFilterMax {
+		to := make([]common.Hash, 0, len(watched))
+		for a := range watched {
+			to = append(to, common.BytesToHash(a.Bytes()))
+		}
+		topics = append(topics, nil, to)
+	}
+	filter := map[string]any{"blockHash": block, "address": contracts, "topics": topics}
+	var logs []rpcLog
+	err := s.call(ctx, "transfer logs", func(ctx context.Context, c *rpc.Client) error {
+		logs = nil
+		return c.CallContext(ctx, &logs, "eth_getLogs", filter)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Transfer
+	for _, l := range logs {
+		tok, ok := s.tokens[l.Address]
+		if !ok || l.Removed || len(l.Topics) != 3 || l.Topics[0] != transferTopic || len(l.Data) != 32 {
+			continue // not an ERC-20 Transfer (ERC-721 Transfer has 4 topics)
+		}
+		if l.BlockHash != block {
+			return nil, fmt.Errorf("log of %s is in block %s, not %s", l.TxHash.Hex(), l.BlockHash.Hex(), block.Hex())
+		}
+		if [12]byte(l.Topics[2][:12]) != [12]byte{} {
+			continue // not an address
+		}
+		to := common.BytesToAddress(l.Topics[2][12:])
+		txt, ok := watched[to]
+		if !ok {
+			continue
+		}
+		amount := new(big.Int).SetBytes(l.Data)
+		if amount.Sign() == 0 {
+			continue
+		}
+		r, err := s.receipt(ctx, l.TxHash, block, receipts)
+		if err != nil {
+			return nil, err
+		}
+		if len(r.Logs) == 0 || l.Index < r.Logs[0].Index || int(l.Index-r.Logs[0].Index) >= len(r.Logs) {
+			return nil, fmt.Errorf("log %d of %s is not among its receipt's logs", l.Index, l.TxHash.Hex())
+		}
+		out = append(out, Transfer{TxID: l.TxHash.Hex(), Index: int64(l.Index - r.Logs[0].Index), Address: txt, Asset: tok.Code, Amount: amount})
+	}
+	return out, nil
+}
+
+// reconcile compares balances at block and at its parent for addrs and reports the
+// positive part not explained by top-level transfers (see EthereumSource).
+func (s *EthereumSource) reconcile(ctx context.Context, block, parent common.Hash, addrs []common.Address,
+	watched map[common.Address]string, explained map[common.Address]*big.Int) ([]Transfer, error) {
+	s.mu.Lock()
+	prevCache := s.cache
+	s.mu.Unlock()
+	prev := map[common.Address]*big.Int{}
+	var missing []common.Address
+	for _, a := range addrs {
+		if prevCache.hash == parent {
+			if v, ok := prevCache.balances[a]; ok {
+				prev[a] = v
+				continue
+			}
+		}
+		missing = append(missing, a)
+	}
+	if err := s.balances(ctx, parent, missing, prev); err != nil {
+		return nil, fmt.Errorf("at parent %s: %w", parent.Hex(), err)
+	}
+	cur := make(map[common.Address]*big.Int, len(addrs))
+	if err := s.balances(ctx, block, addrs, cur); err != nil {
+		return nil, fmt.Errorf("at %s: %w", block.Hex(), err)
+	}
+	s.mu.Lock()
+	s.cache = balanceCache{hash: block, balances: cur}
+	s.mu.Unlock()
+
+	var out []Transfer
+	for _, a := range addrs {
+		delta := new(big.Int).Sub(cur[a], prev[a])
+		if e := explained[a]; e != nil {
+			delta.Sub(delta, e)
+		}
+		if delta.Sign() <= 0 {
+			continue
+		}
+		out = append(out, Transfer{TxID: "balance:" + strings.ToLower(block.Hex()) + ":" + strings.ToLower(a.Hex()),
+			Index: -1, Address: watched[a], Asset: s.cfg.Native, Amount: delta})
+	}
+	return out, nil
+}
+
+// balances reads eth_getBalance of addrs at block (by hash, EIP-1898) in batches into out.
+func (s *EthereumSource) balances(ctx context.Context, block common.Hash, addrs []common.Address, out map[common.Address]*big.Int) error {
+	at := rpc.BlockNumberOrHashWithHash(block, true)
+	for start := 0; start < len(addrs); start += s.cfg.BatchSize {
+		chunk := addrs[start:min(start+s.cfg.BatchSize, len(addrs))]
+		results := make([]hexutil.Big, len(chunk))
+		err := s.call(ctx, fmt.Sprintf("balances of %d addresses", len(chunk)), func(ctx context.Context, c *rpc.Client) error {
+			elems := make([]rpc.BatchElem, len(chunk))
+			for i, a := range chunk {
+				elems[i] = rpc.BatchElem{Method: "eth_getBalance", Args: []any{a, at}, Result: &results[i]}
+			}
+			if err := c.BatchCallContext(ctx, elems); err != nil {
+				return err
+			}
+			for i, e := range elems {
+				if e.Error != nil {
+					return fmt.Errorf("balance of %s: %w", chunk[i].Hex(), e.Error)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i, a := range chunk {
+			out[a] = new(big.Int).Set((*big.Int)(&results[i]))
+		}
+	}
+	return nil
+}
