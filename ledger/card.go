@@ -77,10 +77,10 @@ func ParseStripeCSV(r io.Reader, merchantID string) ([]Record, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			return nil, fmt.Errorf("stripe csv: %w", err)
 		}
+		line, _ := cr.FieldPos(0)
 		get := func(k string) string {
 			if i := idx[k]; i >= 0 && i < len(row) {
 				return strings.TrimSpace(row[i])
