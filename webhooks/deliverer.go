@@ -188,8 +188,9 @@ func (d *Deliverer) schedule(ctx context.Context) {
 		return
 	}
 	var ids []string
-	err := d.st.View(ctx, func(tx store.Tx) (err error) {
-		ids, err = tx.DueWebhookEndpoints(ctx, d.now(), d.cfg.MaxEndpoints+busy)
+	dbctx := context.WithoutCancel(ctx) // see serve
+	err := d.st.View(dbctx, func(tx store.Tx) (err error) {
+		ids, err = tx.DueWebhookEndpoints(dbctx, d.now(), d.cfg.MaxEndpoints+busy)
 		return
 	})
 	if err != nil {
@@ -218,13 +219,17 @@ func (d *Deliverer) schedule(ctx context.Context) {
 	}
 }
 
-// serve sends the endpoint's due deliveries one at a time until none is due.
+// serve sends the endpoint's due deliveries one at a time until none is due. Store
+// transactions are short and run to completion even when Stop cancels ctx (Stop waits for
+// them); only the HTTP request is cut short. A transaction abandoned at its commit can leave
+// a pooled SQLite connection inside it.
 func (d *Deliverer) serve(ctx context.Context, endpointID string) {
+	dbctx := context.WithoutCancel(ctx)
 	for ctx.Err() == nil {
 		now := d.now()
 		var del store.WebhookDelivery
-		err := d.st.Tx(ctx, func(tx store.Tx) (err error) {
-			del, err = tx.ClaimWebhookDelivery(ctx, endpointID, d.cfg.Holder, now, now.Add(d.cfg.RequestTimeout+time.Minute))
+		err := d.st.Tx(dbctx, func(tx store.Tx) (err error) {
+			del, err = tx.ClaimWebhookDelivery(dbctx, endpointID, d.cfg.Holder, now, now.Add(d.cfg.RequestTimeout+time.Minute))
 			return
 		})
 		if errors.Is(err, store.ErrNotFound) {
@@ -255,7 +260,8 @@ type outcome struct {
 // should go on with the endpoint's next delivery.
 func (d *Deliverer) attempt(ctx context.Context, del store.WebhookDelivery) bool {
 	var ep store.WebhookEndpoint
-	err := d.st.View(ctx, func(tx store.Tx) (err error) { ep, err = tx.WebhookEndpoint(ctx, "", del.EndpointID); return })
+	dbctx := context.WithoutCancel(ctx) // see serve
+	err := d.st.View(dbctx, func(tx store.Tx) (err error) { ep, err = tx.WebhookEndpoint(dbctx, "", del.EndpointID); return })
 	if err != nil || !ep.Enabled {
 		// Deleted (the delivery went with it) or disabled (it waits), or the store failed.
 		d.release(del)
@@ -293,9 +299,9 @@ func (d *Deliverer) attempt(ctx context.Context, del store.WebhookDelivery) bool
 		upd.Status = store.WebhookFailed
 	}
 	var held bool
-	wctx := context.WithoutCancel(ctx) // the attempt happened: record it even if Stop comes now
-	err = d.st.Tx(wctx, func(tx store.Tx) (err error) {
-		held, err = tx.FinishWebhookDelivery(wctx, upd, d.cfg.Holder, a)
+	// The attempt happened: record it even if Stop comes now.
+	err = d.st.Tx(dbctx, func(tx store.Tx) (err error) {
+		held, err = tx.FinishWebhookDelivery(dbctx, upd, d.cfg.Holder, a)
 		return
 	})
 	switch {

@@ -316,11 +316,15 @@ func TestHangingEndpointDoesNotDelayOthers(t *testing.T) {
 		})
 		fast := newReceiver(t, ok)
 		epSlow, epFast := bd.endpoint(t, slow), bd.endpoint(t, fast)
-		for range 6 {
+		bd.event(t, webhooks.EventInvoiceCreated, 0)
+		bd.dispatch(t)
+		bd.deliverer(t, webhooks.DelivererConfig{RequestTimeout: time.Hour}, false)
+		eventually(t, "the slow endpoint's first request", func() (bool, error) { return hanging.Load() == 1, nil })
+		// Events that happen while the slow endpoint hangs reach the healthy one.
+		for range 5 {
 			bd.event(t, webhooks.EventInvoiceSettled, 0)
 		}
 		bd.dispatch(t)
-		bd.deliverer(t, webhooks.DelivererConfig{RequestTimeout: time.Hour}, false)
 		bd.waitAll(t, epFast.ID, 6, "the healthy endpoint's events", func(d webhooks.Delivery) bool { return d.Status == store.WebhookDelivered })
 		// All of that happened while the slow endpoint still held its first request.
 		if got := hanging.Load(); got != 1 {

@@ -258,7 +258,9 @@ func (d *Dispatcher) Start(ctx context.Context) {
 				return
 			case <-t.C:
 			}
-			n, err := d.Dispatch(ctx)
+			// A pass runs to completion once begun (Stop waits): a transaction abandoned at its
+			// commit can leave a pooled SQLite connection inside it.
+			n, err := d.Dispatch(context.WithoutCancel(ctx))
 			if err != nil && ctx.Err() == nil {
 				d.cfg.Logger.Error("webhooks: dispatch failed", "err", err)
 			}
