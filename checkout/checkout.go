@@ -374,6 +374,9 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return // the client went away
+	}
 	h.cfg.Logger.Error("checkout: read invoice", "path", r.URL.Path, "err", err)
 	w.Header().Set("Retry-After", "30")
 	h.message(w, r, http.StatusServiceUnavailable, "error.title", "error.detail")
@@ -386,6 +389,8 @@ func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, errNotFound):
 		writeJSONError(w, http.StatusNotFound, "invoice not found")
 		return
+	case err != nil && r.Context().Err() != nil:
+		return // the client went away
 	case err != nil:
 		h.cfg.Logger.Error("checkout: status", "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "5")

@@ -24,6 +24,8 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, errNotFound):
 		writeJSONError(w, http.StatusNotFound, "invoice not found")
 		return
+	case err != nil && ctx.Err() != nil:
+		return // the client went away
 	case err != nil:
 		h.cfg.Logger.Error("checkout: events", "invoice", id, "err", err)
 		w.Header().Set("Retry-After", "5")
