@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,6 +105,11 @@ type Settlement struct {
 	FairValues map[string]Rate
 	// SettledAt is when the invoice settled: the records' occurred_at.
 	SettledAt time.Time
+	// Round numbers a settlement of the same payments after a reversal (a reorg took the
+	// payment out, then it confirmed again): 0 or 1 for the first settlement, 2 for the
+	// second, ... It keeps the keys of successive settlements distinct (SettlementKeyRound),
+	// since a key once used is never reused with another payload.
+	Round int
 }
 
 // Rate is an exchange rate observation: the price of one whole crypto unit in the
@@ -114,15 +120,27 @@ type Rate struct {
 	At     time.Time
 }
 
-// SettlementKey is the idempotency key of a payment's settlement record.
+// SettlementKey is the idempotency key of a payment's (first) settlement record:
+// crypto_payment:{payment_id}:settled.
 func SettlementKey(paymentID string) string {
 	return SourceCryptoPayment + ":" + paymentID + ":settled"
 }
 
-// ReversalKey is the idempotency key of the record that reverses the record with key.
+// SettlementKeyRound is the key of the round-th settlement of a payment: SettlementKey for
+// round ≤ 1, crypto_payment:{payment_id}:settled:{round} after that.
+func SettlementKeyRound(paymentID string, round int) string {
+	if round <= 1 {
+		return SettlementKey(paymentID)
+	}
+	return SettlementKey(paymentID) + ":" + strconv.Itoa(round)
+}
+
+// ReversalKey is the idempotency key of the record that reverses the record with key: its
+// last ":settled" becomes ":reversed" (crypto_payment:p:settled:2 → crypto_payment:p:reversed:2);
+// other keys get ":reversed" appended.
 func ReversalKey(key string) string {
-	if base, ok := strings.CutSuffix(key, ":settled"); ok {
-		return base + ":reversed"
+	if i := strings.LastIndex(key, ":settled"); i >= 0 {
+		return key[:i] + ":reversed" + key[i+len(":settled"):]
 	}
 	return key + ":reversed"
 }
@@ -187,7 +205,7 @@ func SettlementRecords(s Settlement) ([]Record, error) {
 		fee := s.Fee.Fee(gross, i == 0)
 		net := new(big.Int).Sub(gross, fee)
 		rec := Record{
-			IdempotencyKey:    SettlementKey(p.ID),
+			IdempotencyKey:    SettlementKeyRound(p.ID, s.Round),
 			MerchantID:        inv.MerchantID,
 			SourceType:        SourceCryptoPayment,
 			SourceID:          p.ID,

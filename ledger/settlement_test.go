@@ -195,6 +195,30 @@ func TestReversalMirrors(t *testing.T) {
 	}
 }
 
+func TestSettlementRoundsAndKeys(t *testing.T) {
+	t.Parallel()
+	p := fixture(t, "sto_a", 1)[0]
+	first := p.record(t)
+	// The payment left the chain and confirmed again in another block: the second
+	// settlement has its own key, so it never collides with the first.
+	h := *p.pay.BlockHeight + 1
+	p.pay.BlockHeight, p.pay.BlockHash = &h, "other"
+	recs, err := SettlementRecords(Settlement{Invoice: p.inv, Option: p.opt, Payments: []store.Payment{p.pay}, SettledAt: t0, Round: 2})
+	must(t, err)
+	if recs[0].IdempotencyKey != first.IdempotencyKey+":2" {
+		t.Fatalf("round 2 key %s", recs[0].IdempotencyKey)
+	}
+	for _, c := range []struct{ in, want string }{
+		{"crypto_payment:pay_1:settled", "crypto_payment:pay_1:reversed"},
+		{"crypto_payment:pay_1:settled:2", "crypto_payment:pay_1:reversed:2"},
+		{"card:stripe:txn_1", "card:stripe:txn_1:reversed"},
+	} {
+		if got := ReversalKey(c.in); got != c.want {
+			t.Errorf("ReversalKey(%s) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
 func TestEnqueueTx(t *testing.T) {
 	t.Parallel()
 	for _, b := range storetest.Backends() {
