@@ -89,7 +89,11 @@ type Follower struct {
 	src  Source
 	inv  Invoices
 	cfg  Config
-	addr map[string]store.PaymentOption // watched deposit addresses
+	// addr maps a watched deposit address and asset to its payment option: one EVM address
+	// takes several assets (ETH and tokens) for the same invoice.
+	addr map[watchKey]store.PaymentOption
+	// watched is the set of addresses handed to the source.
+	watched map[string]bool
 	// loadedUntil is the creation time up to which options have been loaded.
 	loadedUntil time.Time
 	// missing counts consecutive mempool snapshots that lacked a mempool payment.
@@ -111,7 +115,16 @@ func NewFollower(st store.Store, src Source, inv Invoices, cfg Config) *Follower
 		cfg.LeaseTTL = 15 * time.Second
 	}
 	cfg.Logger = cfg.Logger.With("chain", src.Chain())
-	return &Follower{st: st, src: src, inv: inv, cfg: cfg, addr: map[string]store.PaymentOption{}, missing: map[string]int{}}
+	return &Follower{st: st, src: src, inv: inv, cfg: cfg, addr: map[watchKey]store.PaymentOption{},
+		watched: map[string]bool{}, missing: map[string]int{}}
+}
+
+type watchKey struct{ address, asset string }
+
+// option returns the payment option a transfer pays, if any.
+func (f *Follower) option(t Transfer) (store.PaymentOption, bool) {
+	o, ok := f.addr[watchKey{t.Address, t.Asset}]
+	return o, ok
 }
 
 // optionLookback covers options whose transaction committed after a newer one was loaded.
@@ -132,8 +145,9 @@ func (f *Follower) refreshWatchlist(ctx context.Context) error {
 	}
 	var fresh []string
 	for _, o := range opts {
-		if _, ok := f.addr[o.Address]; !ok {
-			f.addr[o.Address] = o
+		f.addr[watchKey{o.Address, o.Asset}] = o
+		if !f.watched[o.Address] {
+			f.watched[o.Address] = true
 			fresh = append(fresh, o.Address)
 		}
 	}
@@ -141,7 +155,7 @@ func (f *Follower) refreshWatchlist(ctx context.Context) error {
 		if err := f.src.Watch(fresh); err != nil {
 			return fmt.Errorf("watch addresses: %w", err)
 		}
-		f.cfg.Logger.Debug("watching new deposit addresses", "count", len(fresh), "total", len(f.addr))
+		f.cfg.Logger.Debug("watching new deposit addresses", "count", len(fresh), "total", len(f.watched))
 	}
 	f.loadedUntil = now
 	return nil
@@ -273,8 +287,8 @@ func (f *Follower) apply(ctx context.Context, b Block) error {
 		}
 		touched := map[string]bool{}
 		for _, t := range b.Transfers {
-			o, ok := f.addr[t.Address]
-			if !ok || o.Asset != t.Asset {
+			o, ok := f.option(t)
+			if !ok {
 				continue
 			}
 			seen := now
@@ -428,8 +442,8 @@ func (f *Follower) mempool(ctx context.Context, tip Header) error {
 		}
 		touched := map[string]bool{}
 		for _, t := range ts {
-			o, ok := f.addr[t.Address]
-			if !ok || o.Asset != t.Asset {
+			o, ok := f.option(t)
+			if !ok {
 				continue
 			}
 			p := store.Payment{ID: store.NewID("pay", now), InvoiceID: o.InvoiceID, OptionID: o.ID, Chain: f.src.Chain(),

@@ -186,13 +186,22 @@ func (c *roConn) Query(ctx context.Context, q string, a ...any) (sqldb.Rows, err
 func (c *roConn) QueryRow(ctx context.Context, q string, a ...any) sqldb.Row {
 	return base{c.c}.QueryRow(ctx, q, a...)
 }
+// Commit ends the read transaction. It runs even when ctx is already canceled, and a
+// connection whose COMMIT failed is rolled back, so no connection ever goes back to the pool
+// inside a transaction.
 func (c *roConn) Commit(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx)
 	_, err := c.c.ExecContext(ctx, "COMMIT")
+	if err != nil {
+		_, _ = c.c.ExecContext(ctx, "ROLLBACK")
+	}
 	c.c.Close()
 	return err
 }
+
+// Rollback ends the read transaction, even when ctx is already canceled.
 func (c *roConn) Rollback(ctx context.Context) error {
-	_, err := c.c.ExecContext(ctx, "ROLLBACK")
+	_, err := c.c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 	c.c.Close()
 	return err
 }
