@@ -91,6 +91,14 @@ func (s *Service) Wallets(ctx context.Context, merchantID string) ([]store.Walle
 	return out, err
 }
 
+// Settler is told, inside the transaction that changes an invoice, about the changes that
+// move money: settlement (post settlement records) and a reorg after settlement (post
+// reversals). It writes into the same transaction (an outbox), so the state change and its
+// ledger records commit together or not at all.
+type Settler interface {
+	SettleTx(ctx context.Context, tx store.Tx, d Details, events []string, now time.Time) error
+}
+
 // Quoter gives the current price of one whole unit of base in the quote currency.
 type Quoter interface {
 	Quote(ctx context.Context, base, quote string) (Quote, error)
@@ -138,6 +146,7 @@ func (e *StateError) Unwrap() error { return e.Err }
 type Config struct {
 	Chains           map[string]Chain // by chain name ("bitcoin", "ethereum")
 	Quoter           Quoter
+	Settler          Settler // optional: ledger forwarding
 	Now              func() time.Time
 	Logger           *slog.Logger
 	DefaultExpiry    time.Duration // default 15 min
@@ -511,7 +520,20 @@ func (s *Service) ReviewTx(ctx context.Context, tx store.Tx, id string) ([]strin
 	if err := s.appendEvents(ctx, tx, upd, evs); err != nil {
 		return nil, err
 	}
+	if err := s.settle(ctx, tx, Details{Invoice: upd, Options: opts, Payments: pays, Tips: tips}, evs, now); err != nil {
+		return nil, err
+	}
 	return evs, nil
+}
+
+func (s *Service) settle(ctx context.Context, tx store.Tx, d Details, evs []string, now time.Time) error {
+	if s.cfg.Settler == nil || len(evs) == 0 {
+		return nil
+	}
+	if err := s.cfg.Settler.SettleTx(ctx, tx, d, evs, now); err != nil {
+		return fmt.Errorf("ledger records of invoice %s: %w", d.Invoice.ID, err)
+	}
+	return nil
 }
 
 // PaymentReceivedTx records the invoice.payment_received event for a newly seen payment.
@@ -654,6 +676,9 @@ func (s *Service) transition(ctx context.Context, tx store.Tx, merchantID, id st
 		return Details{}, err
 	}
 	d.Invoice = inv
+	if err := s.settle(ctx, tx, d, evs, now); err != nil {
+		return Details{}, err
+	}
 	return d, nil
 }
 
