@@ -27,7 +27,7 @@ func (coin) DepositAddress(ctx context.Context, tx store.Tx, w store.Wallet, _ s
 	return fmt.Sprintf("addr-%d", i), &i, err
 }
 func (coin) PaymentURI(store.PaymentOption, *big.Int, string) string { return "" }
-func (coin) Confirmations() int                                     { return 1 }
+func (coin) Confirmations() int                                      { return 1 }
 
 type rate struct{}
 
