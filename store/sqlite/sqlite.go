@@ -186,6 +186,7 @@ func (c *roConn) Query(ctx context.Context, q string, a ...any) (sqldb.Rows, err
 func (c *roConn) QueryRow(ctx context.Context, q string, a ...any) sqldb.Row {
 	return base{c.c}.QueryRow(ctx, q, a...)
 }
+
 // Commit ends the read transaction. It runs even when ctx is already canceled, and a
 // connection whose COMMIT failed is rolled back, so no connection ever goes back to the pool
 // inside a transaction.
