@@ -20,8 +20,18 @@ type LedgerTx interface {
 	// ErrNotFound when there is none.
 	LedgerRecordByKey(ctx context.Context, key string) (LedgerRecord, error)
 	// LedgerRecords lists a merchant's records ordered by (occurred_at, id), without
-	// postings, for exports and reconciliation.
+	// postings, for exports and reconciliation. With f.After it continues after that
+	// position (keyset pagination: each page is one short query on the
+	// (merchant_id, occurred_at, id) index, however deep into the period it is).
 	LedgerRecords(ctx context.Context, f LedgerFilter) ([]LedgerRecord, error)
+	// LedgerTotals is the journal's side of an export reconciliation for the records
+	// matching f (Limit and After ignored): their number per (currency, reporting
+	// category) and the sums of their postings per (reporting category, account, asset).
+	// Sums are exact (big integers, not the database's arithmetic). Both lists are sorted.
+	LedgerTotals(ctx context.Context, f LedgerFilter) (LedgerTotals, error)
+	// LedgerCurrencies lists the distinct settlement currencies of the records matching f
+	// (Limit and After ignored), sorted.
+	LedgerCurrencies(ctx context.Context, f LedgerFilter) ([]string, error)
 	// LedgerBalances returns, per (account, asset), the sums of the merchant's debit and
 	// credit postings, ordered by account and asset. Sums are exact (computed on big
 	// integers, not by the database).
@@ -77,7 +87,43 @@ type LedgerFilter struct {
 	SourceType string
 	From       *time.Time // occurred_at inclusive
 	To         *time.Time // occurred_at exclusive
-	Limit      int        // default 1000
+	// AsOf keeps only records created (stored in the journal) at or before it. Records are
+	// append-only, so paging through a period with one AsOf reads one stable snapshot even
+	// while new records arrive.
+	AsOf *time.Time
+	// After is the keyset cursor: only records ordered after it by (occurred_at, id).
+	After *LedgerCursor
+	Limit int // default 1000
+}
+
+// LedgerCursor is a position in the (occurred_at, id) order of ledger records: the last
+// record of the previous page.
+type LedgerCursor struct {
+	OccurredAt time.Time
+	ID         string
+}
+
+// LedgerTotals is what LedgerTotals returns.
+type LedgerTotals struct {
+	Records  []LedgerRecordCount  // ordered by currency, category
+	Postings []LedgerPostingTotal // ordered by category, account, asset
+}
+
+// LedgerRecordCount is the number of records of one currency and reporting category.
+type LedgerRecordCount struct {
+	Currency          string
+	ReportingCategory string
+	Count             int64
+}
+
+// LedgerPostingTotal sums the postings to one account in one asset made by records of one
+// reporting category.
+type LedgerPostingTotal struct {
+	ReportingCategory string
+	Account           string
+	Asset             string
+	Debits            *big.Int
+	Credits           *big.Int
 }
 
 // LedgerBalance is the position of one account in one asset: Debits − Credits = Balance.

@@ -1,9 +1,11 @@
 package sqldb
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,13 +67,11 @@ func (t *tx) LedgerRecordByKey(ctx context.Context, key string) (store.LedgerRec
 	return r, err
 }
 
-func (t *tx) LedgerRecords(ctx context.Context, f store.LedgerFilter) ([]store.LedgerRecord, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 1000
-	}
+// ledgerWhere renders f's conditions on the ledger_records columns (prefixed with alias),
+// starting the placeholders at $1. Limit is not rendered; After only when keyset is set.
+func ledgerWhere(f store.LedgerFilter, alias string, keyset bool) (string, []any) {
 	var (
-		where = []string{"merchant_id = $1"}
+		where = []string{alias + "merchant_id = $1"}
 		args  = []any{f.MerchantID}
 	)
 	add := func(cond string, v any) {
@@ -79,17 +79,35 @@ func (t *tx) LedgerRecords(ctx context.Context, f store.LedgerFilter) ([]store.L
 		where = append(where, fmt.Sprintf(cond, len(args)))
 	}
 	if f.SourceType != "" {
-		add("source_type = $%d", f.SourceType)
+		add(alias+"source_type = $%d", f.SourceType)
 	}
 	if f.From != nil {
-		add("occurred_at >= $%d", *f.From)
+		add(alias+"occurred_at >= $%d", *f.From)
 	}
 	if f.To != nil {
-		add("occurred_at < $%d", *f.To)
+		add(alias+"occurred_at < $%d", *f.To)
 	}
+	if f.AsOf != nil {
+		add(alias+"created_at <= $%d", *f.AsOf)
+	}
+	if keyset && f.After != nil {
+		args = append(args, f.After.OccurredAt, f.After.ID)
+		// A row-value comparison: both SQLite (3.15+) and Postgres use the
+		// (merchant_id, occurred_at, id) index for it.
+		where = append(where, fmt.Sprintf("(%soccurred_at, %sid) > ($%d, $%d)", alias, alias, len(args)-1, len(args)))
+	}
+	return strings.Join(where, " AND "), args
+}
+
+func (t *tx) LedgerRecords(ctx context.Context, f store.LedgerFilter) ([]store.LedgerRecord, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	where, args := ledgerWhere(f, "", true)
 	args = append(args, limit)
-	var out []store.LedgerRecord
-	err := t.many(ctx, `SELECT `+ledgerRecordCols+` FROM ledger_records WHERE `+strings.Join(where, " AND ")+
+	out := make([]store.LedgerRecord, 0, min(limit, 1000))
+	err := t.many(ctx, `SELECT `+ledgerRecordCols+` FROM ledger_records WHERE `+where+
 		fmt.Sprintf(` ORDER BY occurred_at, id LIMIT $%d`, len(args)), args,
 		func(r Rows) error {
 			var l store.LedgerRecord
@@ -97,6 +115,84 @@ func (t *tx) LedgerRecords(ctx context.Context, f store.LedgerFilter) ([]store.L
 				return err
 			}
 			out = append(out, l)
+			return nil
+		})
+	if len(out) == 0 {
+		out = nil
+	}
+	return out, err
+}
+
+func (t *tx) LedgerTotals(ctx context.Context, f store.LedgerFilter) (store.LedgerTotals, error) {
+	var res store.LedgerTotals
+	where, args := ledgerWhere(f, "r.", false)
+	err := t.many(ctx, `SELECT r.currency, r.reporting_category, COUNT(*) FROM ledger_records r WHERE `+where+`
+		GROUP BY r.currency, r.reporting_category ORDER BY r.currency, r.reporting_category`, args,
+		func(r Rows) error {
+			var c store.LedgerRecordCount
+			if err := r.Scan(&c.Currency, &c.ReportingCategory, &c.Count); err != nil {
+				return err
+			}
+			res.Records = append(res.Records, c)
+			return nil
+		})
+	if err != nil {
+		return res, err
+	}
+	type key struct{ category, account, asset string }
+	sums := map[key]*store.LedgerPostingTotal{}
+	err = t.many(ctx, `SELECT r.reporting_category, p.account, p.asset, p.amount, p.direction
+		FROM ledger_records r JOIN ledger_postings p ON p.record_id = r.id WHERE `+where, args,
+		func(r Rows) error {
+			var (
+				k        key
+				amt      *big.Int
+				dir      string
+				category string
+			)
+			if err := r.Scan(&category, &k.account, &k.asset, bigCol{&amt}, &dir); err != nil {
+				return err
+			}
+			k.category = category
+			s := sums[k]
+			if s == nil {
+				s = &store.LedgerPostingTotal{ReportingCategory: k.category, Account: k.account, Asset: k.asset,
+					Debits: new(big.Int), Credits: new(big.Int)}
+				sums[k] = s
+			}
+			switch dir {
+			case store.Debit:
+				s.Debits.Add(s.Debits, amt)
+			case store.Credit:
+				s.Credits.Add(s.Credits, amt)
+			default:
+				return fmt.Errorf("sqldb: ledger posting direction %q", dir)
+			}
+			return nil
+		})
+	if err != nil {
+		return res, err
+	}
+	for _, s := range sums {
+		res.Postings = append(res.Postings, *s)
+	}
+	slices.SortFunc(res.Postings, func(a, b store.LedgerPostingTotal) int {
+		return cmp.Or(cmp.Compare(a.ReportingCategory, b.ReportingCategory), cmp.Compare(a.Account, b.Account),
+			cmp.Compare(a.Asset, b.Asset))
+	})
+	return res, nil
+}
+
+func (t *tx) LedgerCurrencies(ctx context.Context, f store.LedgerFilter) ([]string, error) {
+	where, args := ledgerWhere(f, "", false)
+	var out []string
+	err := t.many(ctx, `SELECT DISTINCT currency FROM ledger_records WHERE `+where+` ORDER BY currency`, args,
+		func(r Rows) error {
+			var c string
+			if err := r.Scan(&c); err != nil {
+				return err
+			}
+			out = append(out, c)
 			return nil
 		})
 	return out, err

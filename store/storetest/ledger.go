@@ -21,6 +21,164 @@ func ledgerTests() []namedTest {
 		{"LedgerBalancesExact", testLedgerBalances},
 		{"LedgerOutboxByKeyAndRequeue", testLedgerOutbox},
 		{"LedgerBadAmountRejected", testLedgerConstraint},
+		{"LedgerRecordsKeysetAsOf", testLedgerKeyset},
+		{"LedgerTotalsExact", testLedgerTotals},
+	}
+}
+
+func testLedgerKeyset(t *testing.T, s store.Store) {
+	a, _ := seed(t, s, "a")
+	b, _ := seed(t, s, "b")
+	// Five records of a, two of them at the same instant (ids break the tie), one created
+	// later than the others, and one record of b in between.
+	tx(t, s, func(x store.Tx) error {
+		for _, r := range []store.LedgerRecord{
+			ledgerRecord("lgr_5", "k5", a, 500, 0, t0.Add(3*time.Hour)),
+			ledgerRecord("lgr_2b", "k2b", a, 201, 0, t0.Add(time.Hour)),
+			ledgerRecord("lgr_1", "k1", a, 100, 0, t0),
+			ledgerRecord("lgr_2a", "k2a", a, 200, 0, t0.Add(time.Hour)),
+			ledgerRecord("lgr_9", "k9", b, 900, 0, t0.Add(time.Hour)),
+		} {
+			if _, err := x.InsertLedgerRecord(ctx, r); err != nil {
+				return err
+			}
+		}
+		late := ledgerRecord("lgr_3", "k3", a, 300, 0, t0.Add(2*time.Hour))
+		late.CreatedAt = t0.Add(24 * time.Hour)
+		_, err := x.InsertLedgerRecord(ctx, late)
+		return err
+	})
+	page := func(f store.LedgerFilter) []store.LedgerRecord {
+		var rs []store.LedgerRecord
+		must(t, s.View(ctx, func(x store.Tx) (err error) { rs, err = x.LedgerRecords(ctx, f); return }))
+		return rs
+	}
+	walk := func(f store.LedgerFilter) []string {
+		var keys []string
+		for range 10 {
+			rs := page(f)
+			for _, r := range rs {
+				keys = append(keys, r.IdempotencyKey)
+			}
+			if len(rs) < f.Limit {
+				return keys
+			}
+			last := rs[len(rs)-1]
+			f.After = &store.LedgerCursor{OccurredAt: last.OccurredAt, ID: last.ID}
+		}
+		t.Fatal("keyset pagination does not end")
+		return nil
+	}
+	asOf := t0.Add(12 * time.Hour)
+	from, to := t0.Add(time.Hour), t0.Add(3*time.Hour)
+	for _, c := range []struct {
+		f    store.LedgerFilter
+		want []string
+	}{
+		{store.LedgerFilter{MerchantID: a, Limit: 2}, []string{"k1", "k2a", "k2b", "k3", "k5"}},
+		{store.LedgerFilter{MerchantID: a, Limit: 1}, []string{"k1", "k2a", "k2b", "k3", "k5"}},
+		{store.LedgerFilter{MerchantID: a, Limit: 2, AsOf: &asOf}, []string{"k1", "k2a", "k2b", "k5"}},
+		{store.LedgerFilter{MerchantID: a, Limit: 1, From: &from, To: &to}, []string{"k2a", "k2b", "k3"}},
+		{store.LedgerFilter{MerchantID: b, Limit: 1}, []string{"k9"}},
+	} {
+		if got := walk(c.f); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("pages of %+v: got %v, want %v", c.f, got, c.want)
+		}
+	}
+	// The cursor is exclusive and compares the time first, then the id.
+	got := page(store.LedgerFilter{MerchantID: a, Limit: 10, After: &store.LedgerCursor{OccurredAt: t0.Add(time.Hour), ID: "lgr_2a"}})
+	if len(got) != 3 || got[0].IdempotencyKey != "k2b" {
+		t.Fatalf("after (t0+1h, lgr_2a): got %d records starting %v", len(got), got)
+	}
+	var cur []string
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		cur, err = x.LedgerCurrencies(ctx, store.LedgerFilter{MerchantID: a, AsOf: &asOf})
+		return
+	}))
+	if !reflect.DeepEqual(cur, []string{"USD"}) {
+		t.Fatalf("currencies: got %v", cur)
+	}
+}
+
+func testLedgerTotals(t *testing.T, s store.Store) {
+	a, _ := seed(t, s, "a")
+	b, _ := seed(t, s, "b")
+	huge, _ := new(big.Int).SetString("123456789012345678901234567890123", 10)
+	tx(t, s, func(x store.Tx) error {
+		eur := ledgerRecord("lgr_4", "k4", a, 1000, 10, t0.Add(time.Minute))
+		eur.Currency = "EUR"
+		for i := range eur.Postings {
+			eur.Postings[i].Asset = "EUR/2"
+		}
+		big1 := ledgerRecord("lgr_5", "k5", a, 0, 0, t0.Add(2*time.Minute))
+		big1.Gross, big1.Net = huge, huge
+		big1.Postings = []store.LedgerPosting{
+			{Account: "m:balance", Asset: "USD/2", Amount: huge, Direction: store.Debit},
+			{Account: "m:revenue", Asset: "USD/2", Amount: huge, Direction: store.Credit},
+		}
+		for _, r := range []store.LedgerRecord{
+			ledgerRecord("lgr_1", "k1", a, 2500, 38, t0),
+			ledgerRecord("lgr_2", "k2", a, 700, 0, t0.Add(time.Second)),
+			ledgerRecord("lgr_3", "k3", a, -2500, -38, t0.Add(time.Hour)), // a reversal, below
+			eur, big1,
+			ledgerRecord("lgr_6", "k6", a, 999, 0, t0.Add(48*time.Hour)), // outside the period
+			ledgerRecord("lgr_7", "k7", b, 555, 0, t0),                   // another merchant
+		} {
+			if r.ID == "lgr_3" {
+				r.ReportingCategory = "charge_reversal"
+			}
+			if _, err := x.InsertLedgerRecord(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	from, to := t0, t0.Add(24*time.Hour)
+	var got store.LedgerTotals
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		got, err = x.LedgerTotals(ctx, store.LedgerFilter{MerchantID: a, From: &from, To: &to, Limit: 1})
+		return
+	}))
+	wantCounts := []store.LedgerRecordCount{
+		{Currency: "EUR", ReportingCategory: "charge", Count: 1},
+		{Currency: "USD", ReportingCategory: "charge", Count: 3},
+		{Currency: "USD", ReportingCategory: "charge_reversal", Count: 1},
+	}
+	if !reflect.DeepEqual(got.Records, wantCounts) {
+		t.Fatalf("record counts: got %+v, want %+v", got.Records, wantCounts)
+	}
+	n := func(v int64) *big.Int { return big.NewInt(v) }
+	usdRevenue := new(big.Int).Add(huge, n(2500+700))
+	usdBalance := new(big.Int).Add(huge, n(2462+700))
+	want := []store.LedgerPostingTotal{
+		{ReportingCategory: "charge", Account: "m:balance", Asset: "EUR/2", Debits: n(990), Credits: n(0)},
+		{ReportingCategory: "charge", Account: "m:balance", Asset: "USD/2", Debits: usdBalance, Credits: n(0)},
+		{ReportingCategory: "charge", Account: "m:fees", Asset: "EUR/2", Debits: n(10), Credits: n(0)},
+		{ReportingCategory: "charge", Account: "m:fees", Asset: "USD/2", Debits: n(38), Credits: n(0)},
+		{ReportingCategory: "charge", Account: "m:revenue", Asset: "EUR/2", Debits: n(0), Credits: n(1000)},
+		{ReportingCategory: "charge", Account: "m:revenue", Asset: "USD/2", Debits: n(0), Credits: usdRevenue},
+		{ReportingCategory: "charge_reversal", Account: "m:balance", Asset: "USD/2", Debits: n(0), Credits: n(2462)},
+		{ReportingCategory: "charge_reversal", Account: "m:fees", Asset: "USD/2", Debits: n(0), Credits: n(38)},
+		{ReportingCategory: "charge_reversal", Account: "m:revenue", Asset: "USD/2", Debits: n(2500), Credits: n(0)},
+	}
+	if len(got.Postings) != len(want) {
+		t.Fatalf("got %d posting totals %+v, want %d", len(got.Postings), got.Postings, len(want))
+	}
+	for i, w := range want {
+		g := got.Postings[i]
+		if g.ReportingCategory != w.ReportingCategory || g.Account != w.Account || g.Asset != w.Asset ||
+			g.Debits.Cmp(w.Debits) != 0 || g.Credits.Cmp(w.Credits) != 0 {
+			t.Errorf("posting total %d: got %s %s %s %s/%s, want %s %s %s %s/%s", i, g.ReportingCategory, g.Account, g.Asset,
+				g.Debits, g.Credits, w.ReportingCategory, w.Account, w.Asset, w.Debits, w.Credits)
+		}
+	}
+	var cur []string
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		cur, err = x.LedgerCurrencies(ctx, store.LedgerFilter{MerchantID: a, From: &from, To: &to})
+		return
+	}))
+	if !reflect.DeepEqual(cur, []string{"EUR", "USD"}) {
+		t.Fatalf("currencies: got %v", cur)
 	}
 }
 
