@@ -1,4 +1,7 @@
 // Package btcdtest runs a real btcd node in regression-test mode for tests.
+// It is a thin testing.TB wrapper over package regtest (which `chainpay dev`
+// uses too): every method fails the test instead of returning an error, and
+// the node lives in t.TempDir() and stops when the test ends.
 //
 // [Start] launches the pinned btcd binary (built by ./scripts/tools.sh) with
 // --regtest on a free 127.0.0.1 port, RPC over plain HTTP (--notls) with a
@@ -10,9 +13,11 @@
 //	node.Mine(t, 1)
 //	txid := node.Pay(t, addr, 150_000)
 //
-// The binary is found through $CHAINPAY_TOOLS_BIN, else
-// $HOME/.cache/chainpay/tools/bin; when neither holds btcd the test fails
-// (never skips) with a message naming ./scripts/tools.sh.
+// The binary is found through $CHAINPAY_TOOLS_BIN, else the directory
+// ./scripts/tools.sh installs into ($CHAINPAY_TOOLS_DIR/bin, else
+// $XDG_CACHE_HOME/chainpay/tools/bin, else $HOME/.cache/chainpay/tools/bin);
+// when none holds btcd the test fails (never skips) with a message naming
+// ./scripts/tools.sh.
 //
 // # Wallet
 //

@@ -110,6 +110,8 @@ func TestPayAndInvalidate(t *testing.T) {
 
 func TestFindBtcdFailsWithToolsHint(t *testing.T) {
 	t.Setenv("CHAINPAY_TOOLS_BIN", t.TempDir())
+	t.Setenv("CHAINPAY_TOOLS_DIR", "")
+	t.Setenv("XDG_CACHE_HOME", "")
 	t.Setenv("HOME", t.TempDir())
 	_, err := findBtcd()
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("./scripts/tools.sh")) {

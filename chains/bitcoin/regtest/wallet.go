@@ -1,4 +1,4 @@
-package btcdtest
+package regtest
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"testing"
 
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -16,26 +15,26 @@ import (
 )
 
 const (
-	// SegwitHeight is the tip height the harness mines to before its first
+	// SegwitHeight is the tip height the wallet mines to before its first
 	// payment. Measured on btcd v0.24.2 regtest: at tip 430 sendrawtransaction
 	// rejects witness spends ("segwit isn't active yet"), at tip 431 it accepts
 	// them (block 432 is the first under segwit rules); 432 keeps a margin.
 	SegwitHeight = 432
 	// coinbaseMaturity is the number of confirmations a coinbase needs.
 	coinbaseMaturity = 100
-	// feeRate is the fee the harness pays, in satoshi per virtual byte; btcd's
+	// feeRate is the fee the wallet pays, in satoshi per virtual byte; btcd's
 	// default minimum relay fee is 1.
 	feeRate = 2
-	// dustLimit is the smallest change output the harness creates.
+	// dustLimit is the smallest change output the wallet creates.
 	dustLimit = 1000
 )
 
-// wallet tracks coins owned by the harness key. Coins are verified against the
+// wallet tracks coins owned by the mining key. Coins are verified against the
 // node (gettxout) before they are spent, so reorgs and restarts only cost a
-// lookup; spent marks outpoints the harness already spent in the mempool,
+// lookup; spent marks outpoints the wallet already spent in the mempool,
 // which gettxout does not reflect for confirmed outputs.
 type wallet struct {
-	mined   []chainhash.Hash // blocks mined to the harness key, not yet scanned
+	mined   []chainhash.Hash // blocks mined to the wallet key, not yet scanned
 	coins   []coin
 	spent   map[wire.OutPoint]bool
 	scanned int // number of mined blocks already scanned for coinbases
@@ -51,91 +50,116 @@ func (w *wallet) reset() {
 	*w = wallet{spent: make(map[wire.OutPoint]bool)}
 }
 
-// Fund makes sure the harness can pay: it mines the chain up to SegwitHeight
-// (so P2WPKH coinbases are spendable) when it is shorter. Pay and Send call it
-// themselves; call it directly to move the mining out of the measured part of
-// a test.
-func (n *Node) Fund(t testing.TB) {
-	t.Helper()
-	if err := n.fund(); err != nil {
-		t.Fatalf("btcdtest: fund: %v", err)
-	}
-}
-
-func (n *Node) fund() error {
-	raw, err := n.TryCall(context.Background(), "getblockcount")
+// Fund makes sure the wallet can pay: it mines the chain up to SegwitHeight
+// (so P2WPKH coinbases are spendable; those of heights 1 to 333 are then
+// mature) when it is shorter. Pay and Send call it themselves; call it
+// directly to do the mining up front.
+func (n *Node) Fund(ctx context.Context) error {
+	tip, err := n.TipHeight(ctx)
 	if err != nil {
-		return err
-	}
-	var tip int64
-	if err := json.Unmarshal(raw, &tip); err != nil {
-		return fmt.Errorf("getblockcount answered %s: %w", abbreviate(raw), err)
+		return fmt.Errorf("regtest: fund: %w", err)
 	}
 	if tip < SegwitHeight {
-		if _, err := n.mine(int(SegwitHeight - tip)); err != nil {
-			return err
+		if _, err := n.Mine(ctx, int(SegwitHeight-tip)); err != nil {
+			return fmt.Errorf("regtest: fund: %w", err)
 		}
 	}
 	return nil
 }
 
-// Pay sends sats satoshi to address in a transaction signed by the harness key,
-// broadcasts it with sendrawtransaction and returns its id. Change goes back to
-// the harness. The transaction stays in the mempool until the test mines.
-func (n *Node) Pay(t testing.TB, address btcutil.Address, sats int64) chainhash.Hash {
-	t.Helper()
+// Pay sends sats satoshi to address in a transaction signed by the wallet key,
+// broadcasts it with sendrawtransaction and returns its id. Change goes back
+// to the wallet. The transaction stays in the mempool until a block is mined.
+func (n *Node) Pay(ctx context.Context, address btcutil.Address, sats int64) (chainhash.Hash, error) {
+	if address == nil {
+		return chainhash.Hash{}, errors.New("regtest: pay: nil address")
+	}
 	script, err := txscript.PayToAddrScript(address)
 	if err != nil {
-		t.Fatalf("btcdtest: pay to %s: %v", address, err)
+		return chainhash.Hash{}, fmt.Errorf("regtest: pay to %s: %w", address, err)
 	}
-	tx := n.Send(t, wire.NewTxOut(sats, script))
-	return tx.TxHash()
+	tx, err := n.Send(ctx, wire.NewTxOut(sats, script))
+	if err != nil {
+		return chainhash.Hash{}, err
+	}
+	return tx.TxHash(), nil
 }
 
 // Send broadcasts a transaction with the given outputs (plus change to the
-// harness), signed by the harness key, and returns it.
-func (n *Node) Send(t testing.TB, outputs ...*wire.TxOut) *wire.MsgTx {
-	t.Helper()
-	tx, err := n.send(outputs)
-	if errors.Is(err, errNoFunds) {
-		// Every mature coinbase is spent: mature some more and retry once.
-		if _, err = n.mine(coinbaseMaturity); err == nil {
-			tx, err = n.send(outputs)
+// wallet), signed by the wallet key, and returns it. When every mature coin is
+// spent it mines 100 blocks to mature more and tries once again.
+func (n *Node) Send(ctx context.Context, outputs ...*wire.TxOut) (*wire.MsgTx, error) {
+	tx, err := n.send(ctx, outputs)
+	if errors.Is(err, ErrNoFunds) {
+		if _, err = n.Mine(ctx, coinbaseMaturity); err == nil {
+			tx, err = n.send(ctx, outputs)
 		}
 	}
 	if err != nil {
-		t.Fatalf("btcdtest: send: %v", err)
+		return nil, fmt.Errorf("regtest: send: %w", err)
 	}
-	return tx
+	return tx, nil
 }
 
-func (n *Node) send(outputs []*wire.TxOut) (*wire.MsgTx, error) {
+func (n *Node) send(ctx context.Context, outputs []*wire.TxOut) (*wire.MsgTx, error) {
 	if len(outputs) == 0 {
 		return nil, errors.New("no outputs")
 	}
-	var want int64
 	for i, o := range outputs {
+		if o == nil {
+			return nil, fmt.Errorf("output %d: nil", i)
+		}
 		if o.Value <= 0 {
 			return nil, fmt.Errorf("output %d: value %d must be positive", i, o.Value)
 		}
-		want += o.Value
+		if o.Value > btcutil.MaxSatoshi {
+			return nil, fmt.Errorf("output %d: value %d exceeds 21 million BTC", i, o.Value)
+		}
 	}
-	if err := n.fund(); err != nil {
+	if err := n.Fund(ctx); err != nil {
 		return nil, err
 	}
-	return n.spend(outputs)
+	return n.spend(ctx, outputs)
+}
+
+// Balance returns the wallet's spendable satoshi: mature coinbases and change
+// that still exist on the node (gettxout) and are not spent by the wallet's
+// own mempool transactions. Immature coinbases are not counted.
+func (n *Node) Balance(ctx context.Context) (int64, error) {
+	n.walletMu.Lock()
+	defer n.walletMu.Unlock()
+	if err := n.scanCoinbases(ctx); err != nil {
+		return 0, fmt.Errorf("regtest: balance: %w", err)
+	}
+	var total int64
+	kept := n.wallet.coins[:0]
+	for _, c := range n.wallet.coins {
+		usable, alive, err := n.usable(ctx, c)
+		if err != nil {
+			return 0, fmt.Errorf("regtest: balance: %w", err)
+		}
+		if !alive {
+			continue
+		}
+		kept = append(kept, c)
+		if usable {
+			total += c.value
+		}
+	}
+	n.wallet.coins = kept
+	return total, nil
 }
 
 // spend builds, signs and broadcasts a transaction paying outputs from the
-// harness coins, assuming fund has already run.
-func (n *Node) spend(outputs []*wire.TxOut) (*wire.MsgTx, error) {
+// wallet coins, assuming fund has already run.
+func (n *Node) spend(ctx context.Context, outputs []*wire.TxOut) (*wire.MsgTx, error) {
 	var want int64
 	for _, o := range outputs {
 		want += o.Value
 	}
 	n.walletMu.Lock()
 	defer n.walletMu.Unlock()
-	if err := n.scanCoinbases(); err != nil {
+	if err := n.scanCoinbases(ctx); err != nil {
 		return nil, err
 	}
 
@@ -151,7 +175,7 @@ func (n *Node) spend(outputs []*wire.TxOut) (*wire.MsgTx, error) {
 			kept = append(kept, c)
 			continue
 		}
-		usable, alive, err := n.usable(c)
+		usable, alive, err := n.usable(ctx, c)
 		if err != nil {
 			return nil, err
 		}
@@ -169,7 +193,7 @@ func (n *Node) spend(outputs []*wire.TxOut) (*wire.MsgTx, error) {
 	}
 	n.wallet.coins = kept
 	if have < want+fee {
-		return nil, fmt.Errorf("%w: need %d sat, have %d", errNoFunds, want+fee, have)
+		return nil, fmt.Errorf("%w: need %d sat, have %d", ErrNoFunds, want+fee, have)
 	}
 	change := have - want - fee
 	changeIndex := -1
@@ -193,7 +217,7 @@ func (n *Node) spend(outputs []*wire.TxOut) (*wire.MsgTx, error) {
 	if err := tx.Serialize(&buf); err != nil {
 		return nil, fmt.Errorf("serialize: %w", err)
 	}
-	raw, err := n.TryCall(context.Background(), "sendrawtransaction", hex.EncodeToString(buf.Bytes()))
+	raw, err := n.Call(ctx, "sendrawtransaction", hex.EncodeToString(buf.Bytes()))
 	if err != nil {
 		return nil, err
 	}
@@ -221,11 +245,11 @@ func estimateVSize(inputs, outputs int) int64 {
 }
 
 // scanCoinbases records the coinbase outputs of mined blocks that pay the
-// harness. The caller holds walletMu.
-func (n *Node) scanCoinbases() error {
+// wallet. The caller holds walletMu.
+func (n *Node) scanCoinbases(ctx context.Context) error {
 	for ; n.wallet.scanned < len(n.wallet.mined); n.wallet.scanned++ {
 		hash := n.wallet.mined[n.wallet.scanned]
-		raw, err := n.TryCall(context.Background(), "getblock", hash.String(), 0)
+		raw, err := n.Call(ctx, "getblock", hash.String(), 0)
 		if err != nil {
 			var rpcErr *RPCError
 			if errors.As(err, &rpcErr) {
@@ -261,11 +285,11 @@ func (n *Node) scanCoinbases() error {
 
 // usable reports whether a coin can be spent now (alive and mature) and
 // whether it still exists at all. The caller holds walletMu.
-func (n *Node) usable(c coin) (usable, alive bool, err error) {
+func (n *Node) usable(ctx context.Context, c coin) (usable, alive bool, err error) {
 	if n.wallet.spent[c.op] {
 		return false, false, nil
 	}
-	raw, err := n.TryCall(context.Background(), "gettxout", c.op.Hash.String(), c.op.Index, true)
+	raw, err := n.Call(ctx, "gettxout", c.op.Hash.String(), c.op.Index, true)
 	if err != nil {
 		return false, false, err
 	}
