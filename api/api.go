@@ -15,6 +15,7 @@ import (
 	"github.com/chainpay/chainpay/apikey"
 	"github.com/chainpay/chainpay/invoices"
 	"github.com/chainpay/chainpay/store"
+	"github.com/chainpay/chainpay/webhooks"
 )
 
 //go:embed openapi.yaml
@@ -29,6 +30,8 @@ type Config struct {
 	Invoices  *invoices.Service
 	Rates     Rates // optional: GET /v1/rates answers 503 without it
 	Logger    *slog.Logger
+	Webhooks  *webhooks.Service // optional: the /v1/webhooks endpoints answer 503 without it
+	Ledger    LedgerAdmin       // optional (the ledger relay): /v1/ledger/parked answers 503 without it
 	Now       func() time.Time
 	PublicURL string // base of checkout URLs, e.g. "https://pay.example.com"
 	MaxBody   int64  // request body limit in bytes; default 64 KiB
@@ -75,6 +78,14 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/rates", s.auth(apikey.InvoicesRead, s.getRate))
 	s.mux.Handle("POST /v1/wallets", s.auth(apikey.InvoicesWrite, s.createWallet))
 	s.mux.Handle("GET /v1/wallets", s.auth(apikey.InvoicesRead, s.listWallets))
+	s.mux.Handle("POST /v1/webhooks", s.auth(apikey.WebhooksManage, s.createWebhook))
+	s.mux.Handle("GET /v1/webhooks", s.auth(apikey.WebhooksManage, s.listWebhooks))
+	s.mux.Handle("GET /v1/webhooks/{id}", s.auth(apikey.WebhooksManage, s.getWebhook))
+	s.mux.Handle("DELETE /v1/webhooks/{id}", s.auth(apikey.WebhooksManage, s.deleteWebhook))
+	s.mux.Handle("GET /v1/webhooks/{id}/deliveries", s.auth(apikey.WebhooksManage, s.webhookDeliveries))
+	s.mux.Handle("POST /v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", s.auth(apikey.WebhooksManage, s.redeliverWebhook))
+	s.mux.Handle("GET /v1/ledger/parked", s.auth(apikey.ExportsRead, s.listParked))
+	s.mux.Handle("POST /v1/ledger/parked/{id}/retry", s.auth(apikey.InvoicesWrite, s.retryParked))
 }
 
 // ServeHTTP implements http.Handler. A panic in a handler becomes a 500 problem, logged.

@@ -75,6 +75,7 @@ type env struct {
 	srv    *httptest.Server
 	quoter *quoter
 	oa     *openAPI
+	api    *api.Server // the server behind srv
 }
 
 // merchant is a store with a key and a wallet.
@@ -82,7 +83,9 @@ type merchant struct {
 	id, key string
 }
 
-func setup(t *testing.T, b storetest.Backend) *env {
+// setup starts the API on a fresh store of backend b; opts adjust its Config (Store and
+// Invoices are already set when they run).
+func setup(t *testing.T, b storetest.Backend, opts ...func(*api.Config)) *env {
 	t.Helper()
 	st := b.Open(t)
 	q := &quoter{}
@@ -91,9 +94,14 @@ func setup(t *testing.T, b storetest.Backend) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.New(api.Config{Store: st, Invoices: svc, PublicURL: "https://pay.example"}))
+	cfg := api.Config{Store: st, Invoices: svc, PublicURL: "https://pay.example"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	a := api.New(cfg)
+	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
-	return &env{t: t, st: st, srv: srv, quoter: q, oa: loadOpenAPI(t)}
+	return &env{t: t, st: st, srv: srv, quoter: q, oa: loadOpenAPI(t), api: a}
 }
 
 // newMerchant creates a store with a wallet and a key carrying perms (all when empty).
