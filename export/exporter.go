@@ -1,0 +1,219 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/chainpay/chainpay/money"
+	"github.com/chainpay/chainpay/store"
+)
+
+// Reader is the storage an Exporter reads: read-only transactions over the journal.
+// store.Store satisfies it.
+type Reader interface {
+	View(ctx context.Context, fn func(store.Tx) error) error
+}
+
+// Config configures an Exporter.
+type Config struct {
+	// PageSize is how many records one keyset page reads (default 1000).
+	PageSize int
+	// Now is the clock that fixes an export's snapshot (default time.Now).
+	Now func() time.Time
+}
+
+// Exporter writes exports of the journal. It holds no state between calls; one Exporter
+// serves concurrent exports.
+type Exporter struct {
+	st       Reader
+	pageSize int
+	now      func() time.Time
+}
+
+// New returns an Exporter over st.
+func New(st Reader, cfg Config) *Exporter {
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 1000
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Exporter{st: st, pageSize: cfg.PageSize, now: cfg.Now}
+}
+
+// Query is one export: a store's records settled in Period, in Format.
+type Query struct {
+	MerchantID string
+	Period     Period
+	Format     Format
+	// Currency restricts the QuickBooks and Xero formats (a bank account has one
+	// currency). Empty means the only currency of the period; Prepare fails, naming
+	// "currency", when there are several. The other formats carry every currency and
+	// ignore it.
+	Currency string
+	// AsOf is the snapshot: records stored in the journal after it are left out. Zero
+	// means the time Prepare (or Write) runs.
+	AsOf time.Time
+}
+
+// Summary reports a finished export.
+type Summary struct {
+	Records int64 // journal records read
+	Lines   int64 // data lines written (header excluded)
+	AsOf    time.Time
+}
+
+// Prepare validates q against the journal before anything is written, so that an HTTP
+// handler can still answer with a problem: the format, the period, the currency of the
+// single-currency formats (inferred when empty). It fixes q.AsOf. Errors about the query
+// are *ParamError.
+func (e *Exporter) Prepare(ctx context.Context, q Query) (Query, error) {
+	if q.MerchantID == "" {
+		return q, &ParamError{"store", "required"}
+	}
+	if _, err := ParseFormat(string(q.Format)); err != nil {
+		return q, err
+	}
+	if !q.Period.To.After(q.Period.From) {
+		return q, &ParamError{"to", "the period is empty"}
+	}
+	if q.AsOf.IsZero() {
+		q.AsOf = e.now().UTC()
+	}
+	if q.Format != FormatQuickBooks && q.Format != FormatXero {
+		return q, nil
+	}
+	if q.Currency != "" {
+		q.Currency = strings.ToUpper(q.Currency)
+		if err := (money.Asset{Code: q.Currency}).Validate(); err != nil {
+			return q, &ParamError{"currency", fmt.Sprintf("%q is not a currency code", clip(q.Currency))}
+		}
+		return q, nil
+	}
+	var cur []string
+	err := e.st.View(ctx, func(tx store.Tx) (err error) {
+		cur, err = tx.LedgerCurrencies(ctx, e.filter(q))
+		return err
+	})
+	if err != nil {
+		return q, fmt.Errorf("export: currencies of the period: %w", err)
+	}
+	switch len(cur) {
+	case 0: // nothing to export: a header-only file
+	case 1:
+		q.Currency = cur[0]
+	default:
+		return q, &ParamError{"currency", fmt.Sprintf("the %s format holds one currency and the period has %s: choose one",
+			q.Format, strings.Join(cur, ", "))}
+	}
+	return q, nil
+}
+
+func (e *Exporter) filter(q Query) store.LedgerFilter {
+	from, to, asOf := q.Period.From, q.Period.To, q.AsOf
+	return store.LedgerFilter{MerchantID: q.MerchantID, From: &from, To: &to, AsOf: &asOf, Limit: e.pageSize}
+}
+
+// Write streams the export of q to w: it Prepares q, writes the header, then reads the
+// journal page by page (keyset pagination, one short read transaction per page) and
+// writes and flushes each page before reading the next, so memory does not grow with the
+// number of rows. When w has a Flush method (an http.ResponseWriter, a bufio.Writer) it is
+// called after every page. A failure mid-way returns an error after a partial output: the
+// caller must discard it (the HTTP handler aborts the response; the CLI removes the file).
+func (e *Exporter) Write(ctx context.Context, w io.Writer, q Query) (Summary, error) {
+	q, err := e.Prepare(ctx, q)
+	if err != nil {
+		return Summary{}, err
+	}
+	sum := Summary{AsOf: q.AsOf}
+	out := newRowWriter(q.Format, w, q.Currency)
+	if err := out.header(); err != nil {
+		return sum, fmt.Errorf("export: write: %w", err)
+	}
+	err = e.each(ctx, q, func(r *Row) error {
+		n, err := out.row(r)
+		sum.Records++
+		sum.Lines += int64(n)
+		if err != nil {
+			return fmt.Errorf("export: write: %w", err)
+		}
+		return nil
+	}, func() error {
+		if err := out.flush(); err != nil {
+			return fmt.Errorf("export: write: %w", err)
+		}
+		return flush(w)
+	})
+	if err != nil {
+		return sum, err
+	}
+	if err := out.flush(); err != nil {
+		return sum, fmt.Errorf("export: write: %w", err)
+	}
+	return sum, flush(w)
+}
+
+// Rows calls fn with every canonical row of q in export order (q must be Prepared or
+// have AsOf set), reading page by page. The *Row is reused: fn must not keep it.
+func (e *Exporter) Rows(ctx context.Context, q Query, fn func(*Row) error) error {
+	if q.AsOf.IsZero() {
+		q.AsOf = e.now().UTC()
+	}
+	return e.each(ctx, q, fn, nil)
+}
+
+func (e *Exporter) each(ctx context.Context, q Query, fn func(*Row) error, endPage func() error) error {
+	f := e.filter(q)
+	var page []store.LedgerRecord
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := e.st.View(ctx, func(tx store.Tx) (err error) {
+			page, err = tx.LedgerRecords(ctx, f)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("export: read the journal: %w", err)
+		}
+		for i := range page {
+			row, err := buildRow(page[i])
+			if err != nil {
+				return err
+			}
+			if err := fn(&row); err != nil {
+				return err
+			}
+		}
+		if endPage != nil {
+			if err := endPage(); err != nil {
+				return err
+			}
+		}
+		if len(page) < f.Limit {
+			return nil
+		}
+		last := page[len(page)-1]
+		f.After = &store.LedgerCursor{OccurredAt: last.OccurredAt, ID: last.ID}
+	}
+}
+
+// flush pushes w's buffered bytes to the client when w can.
+func flush(w io.Writer) error {
+	switch f := w.(type) {
+	case interface{ Flush() error }:
+		return f.Flush()
+	case http.Flusher:
+		f.Flush()
+	}
+	return nil
+}
+
+// IsParamError reports whether err is about the query (a 4xx / usage error) rather than
+// the journal or the output.
+func IsParamError(err error) bool { return errors.Is(err, ErrBadParam) }

@@ -1,0 +1,224 @@
+package export
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chainpay/chainpay/ledger"
+	"github.com/chainpay/chainpay/money"
+	"github.com/chainpay/chainpay/store"
+)
+
+// Column indexes of the canonical export, in order. docs/exports.md describes each.
+const (
+	ColRecordID = iota
+	ColIdempotencyKey
+	ColStoreID
+	ColReportingCategory
+	ColSourceType
+	ColSourceID
+	ColStatus
+	ColExceptionFlags
+	ColReverses
+	ColDescription
+	ColInvoiceID
+	ColOrderID
+	ColPaymentID
+	ColChain
+	ColNetwork
+	ColAsset
+	ColAssetContract
+	ColAssetDecimals
+	ColTxID
+	ColOutputIndex
+	ColDepositAddress
+	ColBlockHeight
+	ColBlockHash
+	ColBlockTime
+	ColConfirmations
+	ColSettledAt
+	ColCryptoAmount
+	ColCryptoAmountAtomic
+	ColExchangeRate
+	ColExchangeRateSource
+	ColExchangeRateAt
+	ColCurrency
+	ColGross
+	ColFee
+	ColNet
+	ColFairValueRate
+	ColFairValueSource
+	ColFairValueAt
+	ColFairValueAmount
+	ColPayloadSHA256
+	ColCreatedAt
+	numCols
+)
+
+var columns = [numCols]string{
+	"record_id", "idempotency_key", "store_id", "reporting_category", "source_type", "source_id", "status",
+	"exception_flags", "reverses", "description", "invoice_id", "order_id", "payment_id", "chain", "network",
+	"asset", "asset_contract", "asset_decimals", "txid", "output_index", "deposit_address", "block_height",
+	"block_hash", "block_time", "confirmations", "settled_at", "crypto_amount", "crypto_amount_atomic",
+	"exchange_rate", "exchange_rate_source", "exchange_rate_at", "currency", "gross", "fee", "net",
+	"fair_value_rate", "fair_value_source", "fair_value_at", "fair_value_amount", "payload_sha256", "created_at",
+}
+
+// numericCols are the amount columns: a cell there that is a plain decimal number is left
+// as it is by the CSV injection guard (negative amounts stay numbers).
+var numericCols = [numCols]bool{
+	ColAssetDecimals: true, ColOutputIndex: true, ColBlockHeight: true, ColConfirmations: true,
+	ColCryptoAmount: true, ColCryptoAmountAtomic: true, ColExchangeRate: true, ColGross: true, ColFee: true,
+	ColNet: true, ColFairValueRate: true, ColFairValueAmount: true,
+}
+
+// Columns returns the canonical column names, in order (the CSV header and the JSON keys).
+func Columns() []string { return slices.Clone(columns[:]) }
+
+// Statuses of a canonical row.
+const (
+	StatusSettled  = "settled"  // money moved in (or out, for a card refund) and stays
+	StatusReversal = "reversal" // the row undoes the record named in reverses
+)
+
+// TimeFormat is how the canonical export writes times: RFC 3339, UTC, microseconds.
+const TimeFormat = "2006-01-02T15:04:05.000000Z"
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Truncate(time.Microsecond).Format(TimeFormat)
+}
+
+// Row is one canonical export row: the values of Columns, in order, as text.
+type Row struct {
+	Values [numCols]string
+
+	// What the accounting formats need besides the text.
+	rec  ledger.Record
+	cur  money.Asset // settlement currency (its scale formats gross, fee and net)
+	orig money.Asset // the crypto asset; zero for card rows
+}
+
+// Get returns the value of the named column ("" for an unknown name).
+func (r *Row) Get(name string) string {
+	if i := slices.Index(columns[:], name); i >= 0 {
+		return r.Values[i]
+	}
+	return ""
+}
+
+// Record returns the ledger record the row was built from.
+func (r *Row) Record() ledger.Record { return r.rec }
+
+// buildRow decodes a journal row into its export row. The stored payload must hash to the
+// stored payload hash and decode to a valid record; anything else is an error naming the
+// record, never a silently wrong row.
+func buildRow(l store.LedgerRecord) (Row, error) {
+	sum := sha256.Sum256([]byte(l.Payload))
+	if !bytes.Equal(sum[:], l.PayloadHash) {
+		return Row{}, fmt.Errorf("export: record %s (%s): stored payload does not match its sha256 %x", l.ID, l.IdempotencyKey, l.PayloadHash)
+	}
+	rec, err := ledger.ParseRecord([]byte(l.Payload))
+	if err != nil {
+		return Row{}, fmt.Errorf("export: record %s (%s): %w", l.ID, l.IdempotencyKey, err)
+	}
+	if rec.IdempotencyKey != l.IdempotencyKey || rec.MerchantID != l.MerchantID {
+		return Row{}, fmt.Errorf("export: record %s: payload key %q / merchant %q differ from the journal's %q / %q",
+			l.ID, clip(rec.IdempotencyKey), clip(rec.MerchantID), l.IdempotencyKey, l.MerchantID)
+	}
+	r := Row{rec: rec}
+	if c, ok := money.Currency(rec.Currency); ok {
+		r.cur = c
+	}
+	if o := rec.Original; o != nil {
+		a, err := money.ParseAsset(o.Asset)
+		if err != nil { // ParseRecord validated it
+			return Row{}, fmt.Errorf("export: record %s: %w", l.ID, err)
+		}
+		r.orig = a
+		if r.cur.Code == "" && a.Code == rec.Currency {
+			r.cur = a // an invoice priced in the crypto asset itself
+		}
+	}
+	v := &r.Values
+	v[ColRecordID] = l.ID
+	v[ColIdempotencyKey] = rec.IdempotencyKey
+	v[ColStoreID] = rec.MerchantID
+	v[ColReportingCategory] = rec.ReportingCategory
+	v[ColSourceType] = rec.SourceType
+	v[ColSourceID] = rec.SourceID
+	v[ColStatus] = StatusSettled
+	if rec.Reverses != "" {
+		v[ColStatus] = StatusReversal
+	}
+	v[ColExceptionFlags] = exceptionFlags(rec)
+	v[ColReverses] = rec.Reverses
+	v[ColDescription] = rec.Description
+	md := rec.Metadata
+	v[ColInvoiceID] = md["invoice_id"]
+	v[ColOrderID] = md["order_id"]
+	if rec.SourceType == ledger.SourceCryptoPayment {
+		v[ColPaymentID] = rec.SourceID
+	}
+	v[ColNetwork] = md["network"]
+	v[ColDepositAddress] = md["address"]
+	v[ColBlockTime] = md["block_time"]
+	if o := rec.Original; o != nil {
+		v[ColChain] = r.orig.Chain
+		v[ColAsset] = r.orig.Code
+		v[ColAssetContract] = r.orig.Contract
+		v[ColAssetDecimals] = strconv.Itoa(int(o.Scale))
+		v[ColCryptoAmount] = money.FormatAmount(o.Amount, o.Scale)
+		v[ColCryptoAmountAtomic] = o.Amount.String()
+	}
+	if c := rec.Chain; c != nil {
+		v[ColChain] = c.Chain
+		v[ColTxID] = c.TxID
+		v[ColOutputIndex] = strconv.FormatInt(c.OutputIndex, 10)
+		v[ColBlockHeight] = strconv.FormatInt(c.BlockHeight, 10)
+		v[ColBlockHash] = c.BlockHash
+		v[ColConfirmations] = strconv.FormatInt(c.Confirmations, 10)
+	}
+	v[ColSettledAt] = fmtTime(rec.OccurredAt)
+	if x := rec.ExchangeRate; x != nil {
+		v[ColExchangeRate] = x.Rate
+		v[ColExchangeRateSource] = x.Source
+		v[ColExchangeRateAt] = fmtTime(x.At)
+	}
+	v[ColCurrency] = rec.Currency
+	v[ColGross] = money.FormatAmount(rec.Gross, r.cur.Scale)
+	v[ColFee] = money.FormatAmount(rec.Fee, r.cur.Scale)
+	v[ColNet] = money.FormatAmount(rec.Net, r.cur.Scale)
+	if f := rec.FairValue; f != nil {
+		v[ColFairValueRate] = f.Rate
+		v[ColFairValueSource] = f.Source
+		v[ColFairValueAt] = fmtTime(f.At)
+		v[ColFairValueAmount] = money.FormatAmount(f.Amount, r.cur.Scale)
+	}
+	v[ColPayloadSHA256] = hex.EncodeToString(l.PayloadHash)
+	v[ColCreatedAt] = fmtTime(l.CreatedAt)
+	return r, nil
+}
+
+// exceptionFlags lists the record's exception flags, ';'-separated and sorted: those the
+// record carries in metadata exception_flags (separated by ',', ';' or spaces), and reorged
+// for the reversal of a crypto payment (a settled payment is only ever reversed because a
+// chain reorganisation took it out).
+func exceptionFlags(rec ledger.Record) string {
+	flags := strings.FieldsFunc(rec.Metadata["exception_flags"], func(c rune) bool {
+		return c == ',' || c == ';' || c == ' '
+	})
+	if rec.Reverses != "" && rec.SourceType == ledger.SourceCryptoPayment && !slices.Contains(flags, "reorged") {
+		flags = append(flags, "reorged")
+	}
+	slices.Sort(flags)
+	return strings.Join(slices.Compact(flags), ";")
+}
