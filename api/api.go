@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chainpay/chainpay/apikey"
+	"github.com/chainpay/chainpay/export"
 	"github.com/chainpay/chainpay/invoices"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/webhooks"
@@ -35,6 +36,8 @@ type Config struct {
 	Now       func() time.Time
 	PublicURL string // base of checkout URLs, e.g. "https://pay.example.com"
 	MaxBody   int64  // request body limit in bytes; default 64 KiB
+	// Exports serves GET /v1/exports/settlements; nil means an exporter over Store.
+	Exports *export.Exporter
 }
 
 // Server serves the API. Handlers are stateless: every replica may serve every request.
@@ -78,6 +81,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/rates", s.auth(apikey.InvoicesRead, s.getRate))
 	s.mux.Handle("POST /v1/wallets", s.auth(apikey.InvoicesWrite, s.createWallet))
 	s.mux.Handle("GET /v1/wallets", s.auth(apikey.InvoicesRead, s.listWallets))
+	s.mux.Handle("GET /v1/exports/settlements", s.auth(apikey.ExportsRead, s.exportSettlements))
 	s.mux.Handle("POST /v1/webhooks", s.auth(apikey.WebhooksManage, s.createWebhook))
 	s.mux.Handle("GET /v1/webhooks", s.auth(apikey.WebhooksManage, s.listWebhooks))
 	s.mux.Handle("GET /v1/webhooks/{id}", s.auth(apikey.WebhooksManage, s.getWebhook))
