@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -199,3 +200,30 @@ func (e *EVM) PaymentURI(o store.PaymentOption, amount *big.Int, _ string) strin
 
 // Confirmations implements invoices.Chain.
 func (e *EVM) Confirmations() int { return e.cfg.Confirmations }
+
+var _ invoices.WalletMaker = (*EVM)(nil)
+
+// NewWallet implements invoices.WalletMaker: a treasury address (EIP-55 checked when mixed
+// case, never the zero address) and token codes this chain is configured for.
+func (e *EVM) NewWallet(in invoices.WalletInput) (store.Wallet, error) {
+	if in.Key != "" {
+		return store.Wallet{}, fmt.Errorf("%s wallets take a treasury address, not a key", e.cfg.Chain)
+	}
+	a, err := ethereum.ParseAddress(in.Treasury)
+	if err != nil {
+		return store.Wallet{}, err
+	}
+	if a == (common.Address{}) {
+		return store.Wallet{}, ethereum.ErrZeroAddress
+	}
+	var tokens []string
+	for _, code := range in.Tokens {
+		if _, ok := e.cfg.Tokens[code]; !ok {
+			return store.Wallet{}, fmt.Errorf("%w: %q (configured: %v)", ErrUnknownToken, code, e.TokenCodes())
+		}
+		if !slices.Contains(tokens, code) {
+			tokens = append(tokens, code)
+		}
+	}
+	return store.Wallet{Chain: e.cfg.Chain, Network: fmt.Sprint(e.cfg.ChainID), Treasury: ethereum.FormatAddress(a), Tokens: tokens}, nil
+}

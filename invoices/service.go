@@ -67,8 +67,11 @@ func (s *Service) AddWallet(ctx context.Context, merchantID string, in WalletInp
 	w, err := wm.NewWallet(in)
 	if err != nil {
 		field := "key"
-		if in.Chain != "bitcoin" {
+		switch {
+		case in.Key == "" && in.Treasury != "":
 			field = "treasury"
+		case in.Key == "" && len(in.Tokens) > 0:
+			field = "tokens"
 		}
 		return store.Wallet{}, &ValidationError{Fields: map[string]string{field: err.Error()}}
 	}

@@ -24,6 +24,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the API and checkout server", runServe},
+		{"dev", "run everything locally: SQLite, a regtest btcd, an EVM dev chain, demo store (dev pay INVOICE_ID pays)", runDev},
 		{"migrate", "apply database migrations", runMigrate},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			fmt.Fprintln(out, "chainpay", version)

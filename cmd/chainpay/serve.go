@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,14 +15,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ethereum/go-ethereum/crypto"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/chainpay/chainpay/api"
 	"github.com/chainpay/chainpay/chains/bitcoin"
-	"github.com/chainpay/chainpay/deposit"
-	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/chains/ethereum"
+	"github.com/chainpay/chainpay/ledger"
 	"github.com/chainpay/chainpay/store"
-	"github.com/chainpay/chainpay/watcher"
+	"github.com/chainpay/chainpay/webhooks"
 )
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -50,17 +51,18 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// serveSettings are the settings of `chainpay serve` beyond the common ones.
+// serveSettings are the settings of `chainpay serve` beyond the common ones, as given.
 type serveSettings struct {
-	listen, publicURL, autoMigrate, btcNetwork, btcConfs string
-	btcRPC, btcPoll                                      string
-	rates                                                rateSettings
+	listen, publicURL, autoMigrate                                string
+	btcNetwork, btcConfs, btcRPC, btcPoll                         string
+	ethRPC, ethChainID, ethFactory, ethTokens, ethConfs, ethPoll  string
+	sweeperKeyFile, sweepInterval                                 string
+	ledgerSink, ledgerURL, ledgerSecret, ledgerSecretFile, feeBps string
+	webhooksAllowPrivate                                          string
+	rates                                                         rateSettings
 }
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	load := commonSettings(fs)
-	var ss serveSettings
+func (ss *serveSettings) register(fs *flag.FlagSet) {
 	register(fs, []setting{
 		{"listen", "CHAINPAY_LISTEN", "127.0.0.1:8080", "HTTP listen address", &ss.listen},
 		{"public-url", "CHAINPAY_PUBLIC_URL", "", "public base URL of checkout links (default http://LISTEN)", &ss.publicURL},
@@ -69,8 +71,185 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{"bitcoin-confirmations", "CHAINPAY_BITCOIN_CONFIRMATIONS", "1", "default confirmations for Bitcoin payments", &ss.btcConfs},
 		{"bitcoin-rpc", "CHAINPAY_BITCOIN_RPC", "", "bitcoind/btcd JSON-RPC URLs, comma-separated, e.g. http://user:pass@127.0.0.1:8332 (enables the Bitcoin watcher)", &ss.btcRPC},
 		{"bitcoin-poll", "CHAINPAY_BITCOIN_POLL", "5s", "how often the Bitcoin watcher polls the node", &ss.btcPoll},
+		{"ethereum-rpc", "CHAINPAY_ETHEREUM_RPC", "", "EVM JSON-RPC URLs, comma-separated (enables the EVM chain)", &ss.ethRPC},
+		{"ethereum-chain-id", "CHAINPAY_ETHEREUM_CHAIN_ID", "1", "EIP-155 chain id the nodes must serve", &ss.ethChainID},
+		{"ethereum-factory", "CHAINPAY_ETHEREUM_FACTORY", "", "ForwarderFactory contract address", &ss.ethFactory},
+		{"ethereum-tokens", "CHAINPAY_ETHEREUM_TOKENS", "", "ERC-20 tokens, e.g. USDC=0xA0b8...eB48:6,USDT=0xdAC1...1ec7:6", &ss.ethTokens},
+		{"ethereum-confirmations", "CHAINPAY_ETHEREUM_CONFIRMATIONS", "12", "default confirmations for EVM payments", &ss.ethConfs},
+		{"ethereum-poll", "CHAINPAY_ETHEREUM_POLL", "2s", "how often the EVM watcher polls the node", &ss.ethPoll},
+		{"sweeper-key-file", "CHAINPAY_SWEEPER_KEY_FILE", "", "file with the hex private key that PAYS GAS for sweeps (it can move no customer funds)", &ss.sweeperKeyFile},
+		{"sweep-interval", "CHAINPAY_SWEEP_INTERVAL", "1m", "how often settled forwarders are swept", &ss.sweepInterval},
+		{"ledger-sink", "CHAINPAY_LEDGER_SINK", "journal", "journal (built-in double-entry journal) or http (your ledger)", &ss.ledgerSink},
+		{"ledger-url", "CHAINPAY_LEDGER_URL", "", "URL the http ledger sink posts records to", &ss.ledgerURL},
+		{"ledger-secret", "CHAINPAY_LEDGER_SECRET", "", "HMAC secret of the http ledger sink (≥ 16 bytes)", &ss.ledgerSecret},
+		{"ledger-secret-file", "CHAINPAY_LEDGER_SECRET_FILE", "", "file holding CHAINPAY_LEDGER_SECRET", &ss.ledgerSecretFile},
+		{"fee-bps", "CHAINPAY_FEE_BPS", "0", "processing fee in basis points of each settlement", &ss.feeBps},
+		{"webhooks-allow-private", "CHAINPAY_WEBHOOKS_ALLOW_PRIVATE", "false", "allow webhook URLs on loopback/private networks (development only)", &ss.webhooksAllowPrivate},
 	})
 	register(fs, ss.rates.register())
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func parseBool(name, v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, &settingError{name, fmt.Sprintf("%q is not true or false", v)}
+	}
+	return b, nil
+}
+
+func parseDuration(name, v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, &settingError{name, fmt.Sprintf("%q is not a positive duration such as 5s", v)}
+	}
+	return d, nil
+}
+
+func parseInt(name, v string, lo, hi int64) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, &settingError{name, fmt.Sprintf("%q is not an integer from %d to %d", v, lo, hi)}
+	}
+	return n, nil
+}
+
+// wiring validates every setting and resolves it (it may read files and call the EVM node
+// to read the factory).
+func (ss *serveSettings) wiring(ctx context.Context, logger *slog.Logger, dialect string) (*wiring, error) {
+	if err := validateListen(ss.listen); err != nil {
+		return nil, err
+	}
+	w := &wiring{publicURL: ss.publicURL}
+	if w.publicURL == "" {
+		w.publicURL = "http://" + ss.listen
+	}
+	if dialect == "postgres" {
+		w.holder = holderID()
+	}
+	// Bitcoin.
+	if p, err := bitcoin.Params(bitcoin.Network(ss.btcNetwork)); err != nil || p == nil {
+		return nil, &settingError{"CHAINPAY_BITCOIN_NETWORK", fmt.Sprintf("%q is not mainnet, testnet, signet or regtest", ss.btcNetwork)}
+	}
+	confs, err := parseInt("CHAINPAY_BITCOIN_CONFIRMATIONS", ss.btcConfs, 0, 1000)
+	if err != nil {
+		return nil, err
+	}
+	poll, err := parseDuration("CHAINPAY_BITCOIN_POLL", ss.btcPoll)
+	if err != nil {
+		return nil, err
+	}
+	w.btc = &btcWiring{network: bitcoin.Network(ss.btcNetwork), confs: int(confs), rpc: splitList(ss.btcRPC), poll: poll}
+	// EVM.
+	if urls := splitList(ss.ethRPC); len(urls) > 0 {
+		if w.eth, err = ss.ethWiring(ctx, urls); err != nil {
+			return nil, err
+		}
+	}
+	// Rates.
+	if w.rates, w.pairs, err = ss.rates.build(logger); err != nil {
+		return nil, err
+	}
+	// Ledger.
+	bps, err := parseInt("CHAINPAY_FEE_BPS", ss.feeBps, 0, 10000)
+	if err != nil {
+		return nil, err
+	}
+	w.feeBps = bps
+	switch ss.ledgerSink {
+	case "journal":
+	case "http":
+		secret := ss.ledgerSecret
+		if ss.ledgerSecretFile != "" {
+			b, err := os.ReadFile(ss.ledgerSecretFile)
+			if err != nil {
+				return nil, &settingError{"CHAINPAY_LEDGER_SECRET_FILE", err.Error()}
+			}
+			secret = strings.TrimSpace(string(b))
+		}
+		sink, err := ledger.NewHTTPSink(ledger.HTTPSinkConfig{URL: ss.ledgerURL, Secret: []byte(secret)})
+		if err != nil {
+			return nil, &settingError{"CHAINPAY_LEDGER_URL", err.Error()}
+		}
+		w.sink = sink
+	default:
+		return nil, &settingError{"CHAINPAY_LEDGER_SINK", fmt.Sprintf("%q is not journal or http", ss.ledgerSink)}
+	}
+	allow, err := parseBool("CHAINPAY_WEBHOOKS_ALLOW_PRIVATE", ss.webhooksAllowPrivate)
+	if err != nil {
+		return nil, err
+	}
+	w.guard = webhooks.Guard{AllowPrivate: allow}
+	return w, nil
+}
+
+func (ss *serveSettings) ethWiring(ctx context.Context, urls []string) (*ethWiring, error) {
+	id, err := strconv.ParseUint(ss.ethChainID, 10, 64)
+	if err != nil || id == 0 {
+		return nil, &settingError{"CHAINPAY_ETHEREUM_CHAIN_ID", fmt.Sprintf("%q is not a chain id", ss.ethChainID)}
+	}
+	confs, err := parseInt("CHAINPAY_ETHEREUM_CONFIRMATIONS", ss.ethConfs, 0, 10000)
+	if err != nil {
+		return nil, err
+	}
+	poll, err := parseDuration("CHAINPAY_ETHEREUM_POLL", ss.ethPoll)
+	if err != nil {
+		return nil, err
+	}
+	sweepEvery, err := parseDuration("CHAINPAY_SWEEP_INTERVAL", ss.sweepInterval)
+	if err != nil {
+		return nil, err
+	}
+	w := &ethWiring{chain: "ethereum", chainID: id, rpc: urls, confs: int(confs), poll: poll, sweepInterval: sweepEvery}
+	for _, item := range splitList(ss.ethTokens) {
+		code, rest, ok1 := strings.Cut(item, "=")
+		addr, dec, ok2 := strings.Cut(rest, ":")
+		a, err := ethereum.ParseAddress(addr)
+		d, err2 := strconv.ParseUint(dec, 10, 8)
+		if !ok1 || !ok2 || err != nil || err2 != nil || code == "" || strings.ToUpper(code) != code {
+			return nil, &settingError{"CHAINPAY_ETHEREUM_TOKENS", fmt.Sprintf("%q: want CODE=0xADDRESS:DECIMALS", item)}
+		}
+		w.tokens = append(w.tokens, ethToken{code: code, contract: a, decimals: uint8(d)})
+	}
+	fa, err := ethereum.ParseAddress(ss.ethFactory)
+	if err != nil {
+		return nil, &settingError{"CHAINPAY_ETHEREUM_FACTORY", fmt.Sprintf("%q: %v", ss.ethFactory, err)}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if w.factory, err = readFactory(cctx, urls[0], fa); err != nil {
+		return nil, &settingError{"CHAINPAY_ETHEREUM_FACTORY", err.Error()}
+	}
+	if ss.sweeperKeyFile != "" {
+		b, err := os.ReadFile(ss.sweeperKeyFile)
+		if err != nil {
+			return nil, &settingError{"CHAINPAY_SWEEPER_KEY_FILE", err.Error()}
+		}
+		raw, err := hex.DecodeString(strings.TrimPrefix(strings.TrimSpace(string(b)), "0x"))
+		if err == nil {
+			w.sweeperKey, err = crypto.ToECDSA(raw)
+		}
+		if err != nil {
+			return nil, &settingError{"CHAINPAY_SWEEPER_KEY_FILE", "not a hex secp256k1 private key"}
+		}
+	}
+	return w, nil
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	load := commonSettings(fs)
+	var ss serveSettings
+	ss.register(fs)
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -78,75 +257,61 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	auto, err := parseBool("CHAINPAY_AUTO_MIGRATE", ss.autoMigrate)
+	if err != nil {
+		return err
+	}
 	if err := validateListen(ss.listen); err != nil {
 		return err
 	}
-	auto, err := strconv.ParseBool(ss.autoMigrate)
-	if err != nil {
-		return &settingError{"CHAINPAY_AUTO_MIGRATE", fmt.Sprintf("%q is not true or false", ss.autoMigrate)}
-	}
-	net, err := bitcoin.Params(bitcoin.Network(ss.btcNetwork))
-	if err != nil || net == nil {
-		return &settingError{"CHAINPAY_BITCOIN_NETWORK", fmt.Sprintf("%q is not mainnet, testnet, signet or regtest", ss.btcNetwork)}
-	}
-	confs, err := strconv.Atoi(ss.btcConfs)
-	if err != nil || confs < 0 || confs > 1000 {
-		return &settingError{"CHAINPAY_BITCOIN_CONFIRMATIONS", fmt.Sprintf("%q is not an integer from 0 to 1000", ss.btcConfs)}
-	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel}))
-	rateSvc, pairs, err := ss.rates.build(logger)
-	if err != nil {
-		return err
-	}
-	public := ss.publicURL
-	if public == "" {
-		public = "http://" + ss.listen
-	}
 	st, err := openStore(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	w, err := ss.wiring(ctx, logger, st.Dialect())
+	if err != nil {
+		return err
+	}
 	if auto {
 		if err := st.Migrate(ctx); err != nil {
 			return err
 		}
 	}
-	applied, latest, err := st.MigrationStatus(ctx)
-	if err != nil || applied != latest {
+	if applied, latest, err := st.MigrationStatus(ctx); err != nil || applied != latest {
 		return fmt.Errorf("database schema is at version %d, this build needs %d: run `chainpay migrate` (or serve --migrate)", applied, latest)
 	}
-	svc, err := invoices.New(st, invoices.Config{
-		Chains: map[string]invoices.Chain{"bitcoin": deposit.NewBitcoin(bitcoin.Network(ss.btcNetwork), confs)},
-		Quoter: quoter{rateSvc}, Logger: logger,
-	})
+	a, err := buildApp(ctx, st, w, logger)
 	if err != nil {
 		return err
 	}
-	if err := rateSvc.Start(ctx, pairs, 30*time.Second); err != nil {
-		return err
-	}
-	defer rateSvc.Stop()
-	if ss.btcRPC != "" {
-		r, err := bitcoinFollower(ctx, st, svc, &ss, logger)
-		if err != nil {
-			return err
-		}
-		r.Start(ctx)
-		defer r.Stop()
-	}
-	handler := api.New(api.Config{Store: st, Invoices: svc, Rates: rateSvc, Logger: logger, PublicURL: public})
-	return serveHTTP(ctx, ss.listen, handler, logger, st)
+	return a.run(ctx, ss.listen, a.handler, w)
 }
 
-// serveHTTP listens on addr until ctx is canceled, then shuts down gracefully.
+// run starts the rate refresh and the background components, serves HTTP until ctx ends,
+// then shuts everything down.
+func (a *app) run(ctx context.Context, listen string, h http.Handler, w *wiring) error {
+	if err := w.rates.Start(ctx, w.pairs, 30*time.Second); err != nil {
+		return err
+	}
+	defer w.rates.Stop()
+	a.start(ctx)
+	defer a.stop()
+	return serveHTTP(ctx, listen, h, a.log, a.st)
+}
+
+// serveHTTP listens on addr until ctx is canceled, then shuts down gracefully. Long-lived
+// requests (checkout event streams) end when shutdown begins.
 func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Logger, st store.Store) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (CHAINPAY_LISTEN): %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10, BaseContext: func(net.Listener) context.Context { return base }}
 	logger.Info("chainpay serving", "addr", ln.Addr().String(), "database", st.Dialect(), "pid", os.Getpid())
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -158,48 +323,10 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Lo
 	g.Go(func() error {
 		<-gctx.Done()
 		logger.Info("shutting down")
+		cancelBase()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
 		return srv.Shutdown(sctx)
 	})
 	return g.Wait()
-}
-
-// bitcoinFollower connects to the configured nodes (checking their network) and returns the
-// runner of the Bitcoin follower. On Postgres the follower takes a lease so that one replica
-// follows the chain at a time.
-func bitcoinFollower(ctx context.Context, st store.Store, svc *invoices.Service, ss *serveSettings, logger *slog.Logger) (*watcher.Runner, error) {
-	poll, err := time.ParseDuration(ss.btcPoll)
-	if err != nil || poll <= 0 {
-		return nil, &settingError{"CHAINPAY_BITCOIN_POLL", fmt.Sprintf("%q is not a positive duration", ss.btcPoll)}
-	}
-	var urls []string
-	for _, u := range strings.Split(ss.btcRPC, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			urls = append(urls, u)
-		}
-	}
-	node, err := bitcoin.NewNode(bitcoin.NodeConfig{URLs: urls, Network: bitcoin.Network(ss.btcNetwork), Logger: logger})
-	if err != nil {
-		return nil, &settingError{"CHAINPAY_BITCOIN_RPC", err.Error()}
-	}
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := node.Check(cctx); err != nil {
-		if errors.Is(err, bitcoin.ErrWrongNetwork) {
-			return nil, &settingError{"CHAINPAY_BITCOIN_RPC", err.Error()}
-		}
-		logger.Warn("bitcoin node not ready yet; the watcher keeps retrying", "err", err)
-	}
-	src, err := watcher.NewBitcoinSource(node, bitcoin.Network(ss.btcNetwork))
-	if err != nil {
-		return nil, err
-	}
-	holder := ""
-	if st.Dialect() == "postgres" {
-		host, _ := os.Hostname()
-		holder = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), store.NewID("r", time.Now()))
-	}
-	f := watcher.NewFollower(st, src, svc, watcher.Config{Logger: logger, Holder: holder})
-	return watcher.NewRunner(f, poll), nil
 }

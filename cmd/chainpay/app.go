@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	geth "github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/ethclient"
+
+	"github.com/chainpay/chainpay/api"
+	"github.com/chainpay/chainpay/chains/bitcoin"
+	"github.com/chainpay/chainpay/chains/ethereum"
+	"github.com/chainpay/chainpay/checkout"
+	"github.com/chainpay/chainpay/contracts/bindings"
+	"github.com/chainpay/chainpay/deposit"
+	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/ledger"
+	"github.com/chainpay/chainpay/rates"
+	"github.com/chainpay/chainpay/store"
+	"github.com/chainpay/chainpay/sweeper"
+	"github.com/chainpay/chainpay/watcher"
+	"github.com/chainpay/chainpay/webhooks"
+)
+
+// wiring is the resolved configuration of one chainpay process: what serve builds from
+// settings and dev builds from its local chains.
+type wiring struct {
+	publicURL string
+	btc       *btcWiring
+	eth       *ethWiring
+	rates     *rates.Service
+	pairs     []rates.Pair
+	sink      ledger.Sink // nil: the built-in journal
+	feeBps    int64
+	guard     webhooks.Guard
+	holder    string // lease holder id ("" on SQLite: one process)
+}
+
+type btcWiring struct {
+	network bitcoin.Network
+	confs   int
+	rpc     []string
+	poll    time.Duration
+}
+
+type ethToken struct {
+	code     string
+	contract common.Address
+	decimals uint8
+}
+
+type ethWiring struct {
+	chain         string
+	chainID       uint64
+	rpc           []string
+	factory       *ethereum.Factory
+	tokens        []ethToken
+	confs         int
+	poll          time.Duration
+	sweeperKey    *ecdsa.PrivateKey // nil: no sweeping
+	sweepInterval time.Duration
+}
+
+// background is a component with its own goroutines.
+type background interface {
+	Start(ctx context.Context)
+	Stop()
+}
+
+// app is a wired chainpay process.
+type app struct {
+	log     *slog.Logger
+	st      store.Store
+	inv     *invoices.Service
+	api     *api.Server
+	hooks   *webhooks.Service
+	relay   *ledger.Relay
+	handler http.Handler
+	bg      []background
+}
+
+// buildApp wires every component over st. Nothing runs until start.
+func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) (*app, error) {
+	a := &app{log: log, st: st}
+	chains := map[string]invoices.Chain{}
+	if w.btc != nil {
+		chains["bitcoin"] = deposit.NewBitcoin(w.btc.network, w.btc.confs)
+	}
+	var evm *deposit.EVM
+	if w.eth != nil {
+		toks := map[string]deposit.EVMToken{}
+		for _, t := range w.eth.tokens {
+			toks[t.code] = deposit.EVMToken{Contract: t.contract, Decimals: t.decimals}
+		}
+		var err error
+		evm, err = deposit.NewEVM(deposit.EVMConfig{Chain: w.eth.chain, ChainID: w.eth.chainID, Factory: w.eth.factory,
+			Tokens: toks, Confirmations: w.eth.confs})
+		if err != nil {
+			return nil, err
+		}
+		chains[w.eth.chain] = evm
+	}
+	settler := &ledger.Settler{
+		Fees: func(context.Context, store.Tx, string) (ledger.FeePolicy, error) {
+			return ledger.FeePolicy{BasisPoints: w.feeBps}, nil
+		},
+		FairValue: func(ctx context.Context, asset, currency string) (ledger.Rate, bool) {
+			q, err := w.rates.Quote(ctx, rates.Pair{Base: asset, Quote: currency})
+			if err != nil {
+				return ledger.Rate{}, false // recorded without a fair value; the locked rate stands
+			}
+			return ledger.Rate{Rate: q.Rate.String(), Source: q.Method, At: q.At.UTC()}, true
+		},
+	}
+	inv, err := invoices.New(st, invoices.Config{Chains: chains, Quoter: quoter{w.rates}, Settler: settler, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	a.inv = inv
+
+	sink := w.sink
+	if sink == nil {
+		sink = ledger.NewJournal(st, nil)
+	}
+	if a.relay, err = ledger.NewRelay(st, sink, ledger.RelayConfig{Holder: w.holder, Logger: log}); err != nil {
+		return nil, err
+	}
+	if a.hooks, err = webhooks.NewService(st, &webhooks.Config{Guard: w.guard}); err != nil {
+		return nil, err
+	}
+	a.api = api.New(api.Config{Store: st, Invoices: inv, Rates: w.rates, Webhooks: a.hooks, Ledger: a.relay,
+		Logger: log, PublicURL: w.publicURL})
+	disp, err := webhooks.NewDispatcher(st, a.api, &webhooks.DispatcherConfig{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	deliv, err := webhooks.NewDeliverer(st, &webhooks.DelivererConfig{Guard: w.guard, Logger: log, Holder: w.holder})
+	if err != nil {
+		return nil, err
+	}
+	a.bg = append(a.bg, a.relay, disp, deliv)
+
+	if w.btc != nil && len(w.btc.rpc) > 0 {
+		r, err := bitcoinRunner(ctx, st, inv, w, log)
+		if err != nil {
+			return nil, err
+		}
+		a.bg = append(a.bg, r)
+	}
+	if w.eth != nil && len(w.eth.rpc) > 0 {
+		bg, err := ethereumRunners(ctx, st, inv, w, log)
+		if err != nil {
+			return nil, err
+		}
+		a.bg = append(a.bg, bg...)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/i/", checkout.New(checkout.Config{Store: st, Invoices: inv, Logger: log}))
+	mux.Handle("/", a.api)
+	a.handler = mux
+	return a, nil
+}
+
+// start runs the background components; stop ends them in reverse order.
+func (a *app) start(ctx context.Context) {
+	for _, b := range a.bg {
+		b.Start(ctx)
+	}
+}
+
+func (a *app) stop() {
+	for i := len(a.bg) - 1; i >= 0; i-- {
+		a.bg[i].Stop()
+	}
+}
+
+// bitcoinRunner connects to the configured nodes (checking their network) and returns the
+// runner of the Bitcoin follower.
+func bitcoinRunner(ctx context.Context, st store.Store, inv *invoices.Service, w *wiring, log *slog.Logger) (*watcher.Runner, error) {
+	node, err := bitcoin.NewNode(bitcoin.NodeConfig{URLs: w.btc.rpc, Network: w.btc.network, Logger: log})
+	if err != nil {
+		return nil, &settingError{"CHAINPAY_BITCOIN_RPC", err.Error()}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := node.Check(cctx); err != nil {
+		if errors.Is(err, bitcoin.ErrWrongNetwork) {
+			return nil, &settingError{"CHAINPAY_BITCOIN_RPC", err.Error()}
+		}
+		log.Warn("bitcoin node not ready yet; the watcher keeps retrying", "err", err)
+	}
+	src, err := watcher.NewBitcoinSource(node, w.btc.network)
+	if err != nil {
+		return nil, err
+	}
+	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder})
+	return watcher.NewRunner(f, w.btc.poll), nil
+}
+
+// ethereumRunners connects to the EVM nodes (checking chain id and token decimals) and
+// returns the follower's runner and, with a sweeper key, the sweeper.
+func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service, w *wiring, log *slog.Logger) ([]background, error) {
+	var toks []watcher.EthereumToken
+	for _, t := range w.eth.tokens {
+		toks = append(toks, watcher.EthereumToken{Code: t.code, Contract: t.contract, Decimals: t.decimals})
+	}
+	src, err := watcher.NewEthereumSource(ctx, watcher.EthereumConfig{Chain: w.eth.chain, ChainID: w.eth.chainID,
+		URLs: w.eth.rpc, Tokens: toks, Logger: log})
+	if err != nil {
+		return nil, &settingError{"CHAINPAY_ETHEREUM_RPC", err.Error()}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := src.Check(cctx); err != nil {
+		if errors.Is(err, watcher.ErrChainMismatch) {
+			return nil, &settingError{"CHAINPAY_ETHEREUM_CHAIN_ID", err.Error()}
+		}
+		return nil, fmt.Errorf("ethereum node check: %w", err)
+	}
+	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder})
+	out := []background{watcher.NewRunner(f, w.eth.poll)}
+	if w.eth.sweeperKey != nil {
+		client, err := ethclient.DialContext(ctx, w.eth.rpc[0])
+		if err != nil {
+			return nil, &settingError{"CHAINPAY_ETHEREUM_RPC", err.Error()}
+		}
+		sw, err := sweeper.New(sweeper.Config{Client: client, Queue: sweepQueue{st: st, chain: w.eth.chain},
+			Factory: w.eth.factory, ChainID: w.eth.chainID, Key: w.eth.sweeperKey, Interval: w.eth.sweepInterval, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sw)
+	}
+	return out, nil
+}
+
+// readFactory reads the forwarder implementation of the factory at addr from the chain.
+func readFactory(ctx context.Context, rpcURL string, addr common.Address) (*ethereum.Factory, error) {
+	client, err := ethclient.DialContext(ctx, rpcURL)
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	abi := bindings.NewForwarderFactory()
+	out, err := client.CallContract(ctx, geth.CallMsg{To: &addr, Data: abi.PackImplementation()}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read factory %s: %w", addr.Hex(), err)
+	}
+	impl, err := abi.UnpackImplementation(out)
+	if err != nil {
+		return nil, fmt.Errorf("factory %s: no ForwarderFactory there: %w", addr.Hex(), err)
+	}
+	return ethereum.NewFactory(addr, impl)
+}
+
+// sweepQueue is the sweeper's queue over the store.
+type sweepQueue struct {
+	st    store.Store
+	chain string
+}
+
+func (q sweepQueue) Pending(ctx context.Context, limit int) ([]sweeper.Item, error) {
+	var items []store.SweepItem
+	if err := q.st.View(ctx, func(tx store.Tx) (err error) { items, err = tx.SweepPending(ctx, q.chain, limit); return }); err != nil {
+		return nil, err
+	}
+	out := make([]sweeper.Item, 0, len(items))
+	for _, it := range items {
+		i := sweeper.Item{ID: it.OptionID, InvoiceID: it.InvoiceID, Destination: common.HexToAddress(it.Treasury)}
+		if it.Contract != "" {
+			i.Tokens = []common.Address{common.HexToAddress(it.Contract)}
+		}
+		out = append(out, i)
+	}
+	return out, nil
+}
+
+func (q sweepQueue) MarkSwept(ctx context.Context, ids []string, txHash common.Hash) error {
+	return q.st.Tx(ctx, func(tx store.Tx) error { return tx.MarkSwept(ctx, ids, txHash.Hex(), time.Now().UTC()) })
+}
+
+// holderID names this process in leases.
+func holderID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), store.NewID("p", time.Now()))
+}

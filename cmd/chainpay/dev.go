@@ -1,0 +1,529 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/btcutil/hdkeychain"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/chainpay/chainpay/apikey"
+	"github.com/chainpay/chainpay/chains/bitcoin"
+	"github.com/chainpay/chainpay/chains/bitcoin/regtest"
+	"github.com/chainpay/chainpay/chains/ethereum"
+	"github.com/chainpay/chainpay/chains/ethereum/devchain"
+	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/money"
+	"github.com/chainpay/chainpay/store"
+	"github.com/chainpay/chainpay/webhooks"
+)
+
+// devInfo is what `chainpay dev` writes to $CHAINPAY_DATA_DIR/dev.json.
+type devInfo struct {
+	APIURL        string `json:"api_url"`
+	APIKey        string `json:"api_key"`
+	StoreID       string `json:"store_id"`
+	EVMRPCURL     string `json:"evm_rpc_url"`
+	BitcoinRPCURL string `json:"bitcoin_rpc_url"`
+	WebhookEcho   string `json:"webhook_echo_url"`
+	USDC          string `json:"usdc_contract"`
+}
+
+// Demo settings of dev mode.
+const (
+	devRates     = "BTC-USD=60000,ETH-USD=3000,BTC-EUR=55000,ETH-EUR=2750"
+	devBTCConfs  = 1
+	devEVMConfs  = 2
+	devStoreName = "Demo Store"
+)
+
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "pay" {
+		return runDevPay(ctx, args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	load := commonSettings(fs)
+	var listen, evmListen, btcEvery, evmEvery string
+	register(fs, []setting{
+		{"listen", "CHAINPAY_LISTEN", "127.0.0.1:8080", "HTTP listen address of the API and checkout", &listen},
+		{"evm-listen", "CHAINPAY_DEV_EVM_LISTEN", "127.0.0.1:8545", "JSON-RPC address of the local EVM chain (connect a wallet here)", &evmListen},
+		{"btc-block-every", "CHAINPAY_DEV_BTC_BLOCK_EVERY", "10s", "mine a regtest block this often (also after every dev payment)", &btcEvery},
+		{"evm-block-every", "CHAINPAY_DEV_EVM_BLOCK_EVERY", "2s", "produce an EVM block this often", &evmEvery},
+	})
+	fresh := fs.Bool("fresh", false, "start over: delete the dev database first")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	c, err := load()
+	if err != nil {
+		return err
+	}
+	if err := validateListen(listen); err != nil {
+		return err
+	}
+	btcPeriod, err := parseDuration("CHAINPAY_DEV_BTC_BLOCK_EVERY", btcEvery)
+	if err != nil {
+		return err
+	}
+	evmPeriod, err := parseDuration("CHAINPAY_DEV_EVM_BLOCK_EVERY", evmEvery)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(c.DatabaseURL, "sqlite://") {
+		return &settingError{"CHAINPAY_DATABASE_URL", "dev mode runs on the embedded SQLite database; unset it"}
+	}
+	if err := checkFree(listen, "CHAINPAY_LISTEN"); err != nil {
+		return err
+	}
+	if err := checkFree(evmListen, "CHAINPAY_DEV_EVM_LISTEN"); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	if *fresh {
+		for _, f := range []string{"chainpay.db", "chainpay.db-wal", "chainpay.db-shm", "dev.json"} {
+			_ = os.Remove(filepath.Join(c.DataDir, f))
+		}
+	}
+
+	// The chains: btcd regtest as a child process, the EVM chain in-process.
+	btcd, err := regtest.FindBtcd()
+	if err != nil {
+		fmt.Fprintln(stderr, "chainpay dev: building the pinned btcd (first run only, about a minute)...")
+		if btcd, err = regtest.BuildBtcd(ctx, stderr); err != nil {
+			return fmt.Errorf("build btcd: %w (or run ./scripts/tools.sh)", err)
+		}
+	}
+	bnode, err := regtest.Start(ctx, regtest.Config{Binary: btcd, DataDir: filepath.Join(c.DataDir, "btcd"), Logger: logger})
+	if err != nil {
+		return fmt.Errorf("start btcd: %w", err)
+	}
+	defer bnode.Stop()
+	if err := bnode.Fund(ctx); err != nil {
+		return fmt.Errorf("fund the dev bitcoin wallet: %w", err)
+	}
+	evm, err := devchain.Start(ctx, devchain.Config{Listen: evmListen, BlockEvery: evmPeriod, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("start the EVM dev chain: %w", err)
+	}
+	defer evm.Stop()
+
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	// The dev chains start from genesis on every run: forget where the followers were.
+	if err := st.Tx(ctx, func(tx store.Tx) error {
+		for _, chain := range []string{"bitcoin", "ethereum"} {
+			if err := tx.DeleteCursor(ctx, chain); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	rs := rateSettings{sources: "none", fixed: devRates, minSources: "1", maxAge: "24h", currencies: "USD,EUR"}
+	rateSvc, pairs, err := rs.build(logger)
+	if err != nil {
+		return err
+	}
+	apiURL := "http://" + listen
+	w := &wiring{
+		publicURL: apiURL, rates: rateSvc, pairs: pairs, guard: webhooks.Guard{AllowPrivate: true},
+		btc: &btcWiring{network: bitcoin.Regtest, confs: devBTCConfs, rpc: []string{bnode.RPCURL()}, poll: time.Second},
+		eth: &ethWiring{chain: "ethereum", chainID: evm.ChainID(), rpc: []string{evm.RPCURL()}, factory: evm.Factory(),
+			tokens: []ethToken{{code: "USDC", contract: evm.USDC(), decimals: 6}}, confs: devEVMConfs, poll: time.Second,
+			sweeperKey: evm.SweeperKey(), sweepInterval: 10 * time.Second},
+	}
+	a, err := buildApp(ctx, st, w, logger)
+	if err != nil {
+		return err
+	}
+	info, secret, err := devSetup(ctx, st, a, c.DataDir, apiURL, evm, bnode)
+	if err != nil {
+		return err
+	}
+	echo := &webhookEcho{secret: secret, log: logger}
+	dev := &devServer{info: info, st: st, inv: a.inv, btc: bnode, evm: evm, log: logger}
+	mux := http.NewServeMux()
+	mux.Handle("/dev/", dev.routes(echo))
+	mux.Handle("/", a.handler)
+
+	// Bitcoin blocks on a timer, so confirmations move without a payment.
+	go func() {
+		t := time.NewTicker(btcPeriod)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := bnode.Mine(ctx, 1); err != nil && ctx.Err() == nil {
+					logger.Warn("mine a regtest block", "err", err)
+				}
+			}
+		}
+	}()
+
+	fmt.Fprintf(stdout, `chainpay dev is running (Ctrl-C stops everything)
+
+  API            %s   (OpenAPI: %s/openapi.yaml)
+  API key        %s
+  store          %s (BTC on regtest, ETH and USDC on the local EVM chain)
+  EVM JSON-RPC   %s   (chain id %d; connect MetaMask here)
+  Bitcoin RPC    %s
+  webhooks       delivered to %s (see GET %s/dev/webhooks)
+  dev.json       %s
+
+Create an invoice:
+  curl -s -X POST %s/v1/invoices -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{"amount":"25.00","currency":"USD"}'
+Pay it from the dev wallets:
+  go run ./cmd/chainpay dev pay INVOICE_ID --asset BTC     (or ETH, USDC; --amount for partial/over payments)
+`, apiURL, apiURL, info.APIKey, info.StoreID, info.EVMRPCURL, evm.ChainID(), info.BitcoinRPCURL,
+		info.WebhookEcho, apiURL, filepath.Join(c.DataDir, "dev.json"), apiURL, info.APIKey)
+	return a.run(ctx, listen, mux, w)
+}
+
+// checkFree fails with a clear message when addr is already taken.
+func checkFree(addr, setting string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return &settingError{setting, fmt.Sprintf("cannot listen on %s: %v (is another chainpay dev running?)", addr, err)}
+	}
+	return ln.Close()
+}
+
+// devSeed is the demo merchant's wallet seed: the server only ever sees its public key.
+var devSeed = sha256.Sum256([]byte("chainpay dev demo merchant wallet"))
+
+// devSetup creates (or reuses) the demo store, its key, wallets and webhook endpoint, and
+// writes dev.json. It returns the info and the webhook secret.
+func devSetup(ctx context.Context, st store.Store, a *app, dataDir, apiURL string, evm *devchain.Chain, bnode *regtest.Node) (devInfo, string, error) {
+	path := filepath.Join(dataDir, "dev.json")
+	var prev struct {
+		devInfo
+		WebhookSecret string `json:"webhook_secret"`
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(b, &prev)
+	}
+	info := devInfo{APIURL: apiURL, EVMRPCURL: evm.RPCURL(), BitcoinRPCURL: bnode.RPCURL(),
+		WebhookEcho: apiURL + "/dev/webhooks", USDC: evm.USDC().Hex()}
+	var exists bool
+	if prev.StoreID != "" {
+		err := st.View(ctx, func(tx store.Tx) error { _, err := tx.GetMerchant(ctx, prev.StoreID); return err })
+		exists = err == nil
+	}
+	secret := prev.WebhookSecret
+	if exists {
+		info.StoreID, info.APIKey = prev.StoreID, prev.APIKey
+		// The endpoint URL follows the listen address of this run.
+		eps, err := a.hooks.List(ctx, info.StoreID)
+		if err != nil {
+			return info, "", err
+		}
+		for _, ep := range eps {
+			if err := a.hooks.Delete(ctx, info.StoreID, ep.ID); err != nil {
+				return info, "", err
+			}
+		}
+	} else {
+		now := time.Now().UTC()
+		m := store.Merchant{ID: store.NewID("sto", now), Name: devStoreName, CreatedAt: now}
+		plain, k := apikey.New(m.ID, apikey.All(), now)
+		if err := st.Tx(ctx, func(tx store.Tx) error {
+			if err := tx.CreateMerchant(ctx, m); err != nil {
+				return err
+			}
+			return tx.CreateAPIKey(ctx, k)
+		}); err != nil {
+			return info, "", err
+		}
+		info.StoreID, info.APIKey = m.ID, plain
+		tpub, err := devTpub()
+		if err != nil {
+			return info, "", err
+		}
+		if _, err := a.inv.AddWallet(ctx, m.ID, invoices.WalletInput{Chain: "bitcoin", Key: tpub}); err != nil {
+			return info, "", fmt.Errorf("dev bitcoin wallet: %w", err)
+		}
+		treasury := common.BytesToAddress(devSeed[:20])
+		if _, err := a.inv.AddWallet(ctx, m.ID, invoices.WalletInput{Chain: "ethereum",
+			Treasury: ethereum.FormatAddress(treasury), Tokens: []string{"USDC"}}); err != nil {
+			return info, "", fmt.Errorf("dev ethereum wallet: %w", err)
+		}
+	}
+	ep, err := a.hooks.Create(ctx, info.StoreID, info.WebhookEcho, []string{"*"}, "chainpay dev webhook echo")
+	if err != nil {
+		return info, "", fmt.Errorf("dev webhook endpoint: %w", err)
+	}
+	secret = ep.Secret
+	out, _ := json.MarshalIndent(struct {
+		devInfo
+		WebhookSecret string `json:"webhook_secret"`
+	}{info, secret}, "", "  ")
+	if err := os.WriteFile(path, append(out, '\n'), 0o600); err != nil {
+		return info, "", err
+	}
+	return info, secret, nil
+}
+
+// devTpub is the demo merchant's BIP84 account tpub on regtest.
+func devTpub() (string, error) {
+	k, err := hdkeychain.NewMaster(devSeed[:], &chaincfg.RegressionNetParams)
+	if err != nil {
+		return "", err
+	}
+	for _, i := range []uint32{84, 1, 0} {
+		if k, err = k.Derive(hdkeychain.HardenedKeyStart + i); err != nil {
+			return "", err
+		}
+	}
+	pub, err := k.Neuter()
+	if err != nil {
+		return "", err
+	}
+	return pub.String(), nil
+}
+
+// devServer serves the dev-only endpoints: paying invoices from the dev wallets and the
+// webhook echo. They exist only in `chainpay dev`, on loopback.
+type devServer struct {
+	info devInfo
+	st   store.Store
+	inv  *invoices.Service
+	btc  *regtest.Node
+	evm  *devchain.Chain
+	log  *slog.Logger
+	mu   sync.Mutex // one payment at a time: the dev wallets are not concurrent
+}
+
+func (d *devServer) routes(echo *webhookEcho) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /dev/pay", d.pay)
+	mux.Handle("/dev/webhooks", echo)
+	return mux
+}
+
+type devPayRequest struct {
+	InvoiceID string `json:"invoice_id"`
+	Asset     string `json:"asset"`
+	Amount    string `json:"amount"` // decimal in the asset; "" = the remaining amount
+}
+
+type devPayResponse struct {
+	TxID    string `json:"txid"`
+	Asset   string `json:"asset"`
+	Amount  string `json:"amount"`
+	Address string `json:"address"`
+}
+
+func (d *devServer) pay(w http.ResponseWriter, r *http.Request) {
+	fail := func(status int, msg string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	}
+	if r.Header.Get("Authorization") != "Bearer "+d.info.APIKey {
+		fail(http.StatusUnauthorized, "send the dev API key")
+		return
+	}
+	var req devPayRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil {
+		fail(http.StatusBadRequest, "bad JSON: "+err.Error())
+		return
+	}
+	det, err := d.inv.Get(r.Context(), d.info.StoreID, req.InvoiceID)
+	if err != nil {
+		fail(http.StatusNotFound, "no invoice "+req.InvoiceID+" in the dev store")
+		return
+	}
+	var opt *store.PaymentOption
+	for i := range det.Options {
+		if det.Options[i].Asset == req.Asset {
+			opt = &det.Options[i]
+		}
+	}
+	if opt == nil {
+		fail(http.StatusUnprocessableEntity, fmt.Sprintf("invoice %s has no %s payment option", req.InvoiceID, req.Asset))
+		return
+	}
+	amount := det.Paid.Remaining[opt.ID]
+	if amount == nil || amount.Sign() == 0 {
+		amount = opt.AmountDue
+	}
+	if req.Amount != "" {
+		if amount, err = money.ParseAmount(req.Amount, opt.Scale); err != nil || amount.Sign() == 0 {
+			fail(http.StatusUnprocessableEntity, fmt.Sprintf("amount %q: not a positive %s amount", req.Amount, opt.Asset))
+			return
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var txid string
+	switch opt.Chain {
+	case "bitcoin":
+		addr, err := btcutil.DecodeAddress(opt.Address, &chaincfg.RegressionNetParams)
+		if err != nil || !amount.IsInt64() {
+			fail(http.StatusUnprocessableEntity, "cannot pay this address or amount")
+			return
+		}
+		h, err := d.btc.Pay(r.Context(), addr, amount.Int64())
+		if err != nil {
+			fail(http.StatusBadGateway, "pay: "+err.Error())
+			return
+		}
+		if _, err := d.btc.Mine(r.Context(), 1); err != nil {
+			fail(http.StatusBadGateway, "mine: "+err.Error())
+			return
+		}
+		txid = h.String()
+	case "ethereum":
+		to := common.HexToAddress(opt.Address)
+		var h common.Hash
+		if opt.Contract == "" {
+			h, err = d.evm.PayETH(r.Context(), to, amount)
+		} else {
+			h, err = d.evm.PayToken(r.Context(), common.HexToAddress(opt.Contract), to, amount)
+		}
+		if err != nil {
+			fail(http.StatusBadGateway, "pay: "+err.Error())
+			return
+		}
+		d.evm.Commit() // one more block toward the dev confirmations
+		txid = h.Hex()
+	default:
+		fail(http.StatusUnprocessableEntity, "dev mode cannot pay on "+opt.Chain)
+		return
+	}
+	d.log.Info("dev payment sent", "invoice", req.InvoiceID, "asset", opt.Asset, "amount", money.FormatAmount(amount, opt.Scale), "txid", txid)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(devPayResponse{TxID: txid, Asset: opt.Asset, Amount: money.FormatAmount(amount, opt.Scale), Address: opt.Address})
+}
+
+// webhookEcho receives the dev store's webhooks, verifies their signature and keeps the last
+// hundred for GET /dev/webhooks.
+type webhookEcho struct {
+	secret string
+	log    *slog.Logger
+	mu     sync.Mutex
+	got    []json.RawMessage
+}
+
+func (e *webhookEcho) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": append([]json.RawMessage{}, e.got...)})
+	case http.MethodPost:
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, "read", http.StatusBadRequest)
+			return
+		}
+		if err := webhooks.Verify(e.secret, r.Header.Get("Chainpay-Signature"), body, 5*time.Minute, time.Now()); err != nil {
+			e.log.Warn("dev webhook echo: bad signature", "err", err)
+			http.Error(w, "bad signature", http.StatusBadRequest)
+			return
+		}
+		var ev struct {
+			ID   string `json:"id"`
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(body, &ev)
+		e.log.Info("webhook received", "type", ev.Type, "event", ev.ID)
+		e.mu.Lock()
+		e.got = append(e.got, json.RawMessage(bytes.TrimSpace(body)))
+		if len(e.got) > 100 {
+			e.got = e.got[len(e.got)-100:]
+		}
+		e.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		http.Error(w, "GET or POST", http.StatusMethodNotAllowed)
+	}
+}
+
+// runDevPay asks the running `chainpay dev` to pay an invoice from its dev wallets.
+func runDevPay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev pay", flag.ContinueOnError)
+	load := commonSettings(fs)
+	asset := fs.String("asset", "BTC", "BTC, ETH or USDC")
+	amount := fs.String("amount", "", "amount in the asset (default: what is still due); less or more to test partial and over payments")
+	// Flags may follow the invoice id: parse twice.
+	var id string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if id == "" && fs.NArg() > 0 {
+		id = fs.Arg(0)
+	}
+	if id == "" {
+		return &usageError{"usage: chainpay dev pay INVOICE_ID [--asset BTC|ETH|USDC] [--amount DECIMAL]"}
+	}
+	c, err := load()
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(filepath.Join(c.DataDir, "dev.json"))
+	if err != nil {
+		return fmt.Errorf("no dev.json in %s: is `chainpay dev` running with the same CHAINPAY_DATA_DIR?", c.DataDir)
+	}
+	var info devInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		return fmt.Errorf("dev.json: %w", err)
+	}
+	body, _ := json.Marshal(devPayRequest{InvoiceID: id, Asset: strings.ToUpper(*asset), Amount: *amount})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, info.APIURL+"/dev/pay", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+info.APIKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("reach chainpay dev at %s: %w", info.APIURL, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		_ = json.Unmarshal(out, &e)
+		if resp.StatusCode == http.StatusUnprocessableEntity || resp.StatusCode == http.StatusNotFound {
+			return &usageError{e.Error}
+		}
+		return errors.New(e.Error)
+	}
+	var r devPayResponse
+	if err := json.Unmarshal(out, &r); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "paid %s %s to %s in %s\n", r.Amount, r.Asset, r.Address, r.TxID)
+	return nil
+}
