@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +21,7 @@ import (
 	"github.com/chainpay/chainpay/api"
 	"github.com/chainpay/chainpay/apikey"
 	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/ledger"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/store/storetest"
 	"github.com/chainpay/chainpay/webhooks"
@@ -460,6 +463,79 @@ func TestWebhooksAndLedgerDisabled(t *testing.T) {
 		} {
 			problem(t, c.method+" "+c.path, e.do(c.method, c.path, m.key, c.body), 503, "", "not")
 			problem(t, "no key "+c.method+" "+c.path, e.do(c.method, c.path, "", c.body), 401, "", "Bearer")
+		}
+	})
+}
+
+// FuzzWebhookAndLedgerInput sends arbitrary bodies to POST /v1/webhooks and arbitrary cursors
+// to the webhook and ledger lists: every answer is a 2xx or a 4xx problem, never a 5xx.
+func FuzzWebhookAndLedgerInput(f *testing.F) {
+	ctx := context.Background()
+	st := storetest.SQLite(f)
+	inv, err := invoices.New(st, invoices.Config{Chains: map[string]invoices.Chain{"testchain": testChain{}}, Quoter: &quoter{}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	relay, err := ledger.NewRelay(st, ledger.NewJournal(st, time.Now), ledger.RelayConfig{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	cfg := api.Config{Store: st, Invoices: inv, Ledger: relay, Logger: slog.New(slog.DiscardHandler)}
+	withWebhooks(4)(&cfg)
+	srv := api.New(cfg)
+	now := time.Now()
+	m := store.Merchant{ID: store.NewID("sto", now), Name: "fuzz", CreatedAt: now}
+	key, k := apikey.New(m.ID, apikey.All(), now)
+	if err := st.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateMerchant(ctx, m); err != nil {
+			return err
+		}
+		return tx.CreateAPIKey(ctx, k)
+	}); err != nil {
+		f.Fatal(err)
+	}
+	ep, err := cfg.Webhooks.Create(ctx, m.ID, "https://hooks.example/fuzz", []string{"*"}, "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []struct{ body, cursor string }{
+		{`{"url":"https://hooks.example/x","events":["*"]}`, ""},
+		{`{"url":"https://hooks.example/x","events":["invoice.settled"],"description":"d"}`, "wd_01jz0000000000000000000000"},
+		{`{"url":"http://[::1]/","events":["*"]}`, "MTIzfG9ieF94"},
+		{`{"url":"https://rebind.example/","events":[]}`, "wd_"},
+		{`{"url":"https://hooks.example:0/","events":["*","x"]}`, "\x00"},
+		{`{"url":1}`, "%%"}, {`[]`, "|"}, {`{"events":null} {}`, ""}, {``, ""}, {`{"url":"` + strings.Repeat("a", 70000) + `"}`, ""},
+	} {
+		f.Add([]byte(s.body), s.cursor)
+	}
+	send := func(t *testing.T, method, target string, body []byte) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, target, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		return rec
+	}
+	f.Fuzz(func(t *testing.T, body []byte, cursor string) {
+		q := url.Values{"cursor": {cursor}}.Encode()
+		for _, c := range []struct {
+			method, target string
+			body           []byte
+			ok             []int
+		}{
+			{"POST", "/v1/webhooks", body, []int{201, 400, 409, 413, 415, 422}},
+			{"GET", "/v1/webhooks/" + ep.ID + "/deliveries?" + q, nil, []int{200, 400}},
+			{"GET", "/v1/ledger/parked?" + q, nil, []int{200, 400}},
+		} {
+			rec := send(t, c.method, c.target, c.body)
+			if !slices.Contains(c.ok, rec.Code) {
+				t.Fatalf("%s %s with %q: %d %s", c.method, c.target, body, rec.Code, rec.Body)
+			}
+			if ct := rec.Header().Get("Content-Type"); rec.Code >= 400 && ct != "application/problem+json" {
+				t.Fatalf("%s %s: %d with Content-Type %q", c.method, c.target, rec.Code, ct)
+			}
 		}
 	})
 }
