@@ -143,7 +143,7 @@ func runReconcile(ctx context.Context, st store.Store, args []string, stdout, st
 func printReconciliation(w io.Writer, r Reconciliation) {
 	fmt.Fprintf(w, "store %s, settled %s to %s (exclusive), journal as of %s\n", r.MerchantID,
 		fmtTime(r.Period.From), fmtTime(r.Period.To), fmtTime(r.AsOf))
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "currency/asset\tcategory\tmeasure\texport\tjournal\t\t")
 	for _, l := range r.Lines {
 		what, status := l.Currency, "ok"

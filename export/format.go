@@ -107,18 +107,18 @@ func parseBound(name, s string) (time.Time, bool, error) {
 	if s == "" {
 		return time.Time{}, false, &ParamError{name, "required: a date (YYYY-MM-DD) or an RFC 3339 time"}
 	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t.UTC(), true, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, false, &ParamError{name, fmt.Sprintf("%q is neither a date (YYYY-MM-DD) nor an RFC 3339 time", clip(s))}
+	t, err := time.Parse(time.DateOnly, s)
+	isDate := err == nil
+	if !isDate {
+		if t, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			return time.Time{}, false, &ParamError{name, fmt.Sprintf("%q is neither a date (YYYY-MM-DD) nor an RFC 3339 time", clip(s))}
+		}
 	}
 	t = t.UTC()
 	if t.Year() < 1 || t.Year() > maxYear {
 		return time.Time{}, false, &ParamError{name, fmt.Sprintf("%q is outside years 1 to %d", clip(s), maxYear)}
 	}
-	return t, false, nil
+	return t, isDate, nil
 }
 
 func clip(s string) string {

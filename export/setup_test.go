@@ -17,9 +17,9 @@ import (
 
 var (
 	ctx = context.Background()
-	t0  = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	t0  = time.Date(2026, 11, 10, 10, 0, 0, 0, time.UTC)
 	// asOf is after every fixture record was stored.
-	asOf = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	asOf = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 )
 
 const mid = "sto_golden"
@@ -73,10 +73,10 @@ func fixtureRecords(t testing.TB) []ledger.Record {
 	}
 	cards, err := ledger.ParseStripeCSV(strings.NewReader(
 		"id,amount,fee,net,currency,created,reporting_category,source,description\n"+
-			"txn_1,50.00,1.75,48.25,usd,2026-11-25 12:00:00,charge,ch_1,\"@SUM(1+1)*cmd|' /C calc'!A0\"\n"+
-			"txn_2,-20.00,0.00,-20.00,usd,2026-11-25 13:00:00,refund,re_1,\"-refund, for \"\"order\"\" 7\"\n"+
-			"txn_3,10.00,0.59,9.41,eur,2026-11-25 14:00:00,charge,ch_3,\"Tab\tinside, line\nbreak\"\n"+
-			"txn_4,99.00,0.00,99.00,usd,2026-11-28 10:00:00,charge,ch_4,after the period\n"), mid)
+			"txn_1,50.00,1.75,48.25,usd,2026-11-10 12:00:00,charge,ch_1,\"@SUM(1+1)*cmd|' /C calc'!A0\"\n"+
+			"txn_2,-20.00,0.00,-20.00,usd,2026-11-10 13:00:00,refund,re_1,\"-refund, for \"\"order\"\" 7\"\n"+
+			"txn_3,10.00,0.59,9.41,eur,2026-11-10 14:00:00,charge,ch_3,\"Tab\tinside, line\nbreak\"\n"+
+			"txn_4,99.00,0.00,99.00,usd,2026-11-13 10:00:00,charge,ch_4,after the period\n"), mid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,10 +155,10 @@ func setup(t testing.TB, b storetest.Backend, pageSize int) fixture {
 	return fixture{st: st, ex: export.New(st, export.Config{PageSize: pageSize, Now: func() time.Time { return asOf }})}
 }
 
-// period is the golden files' period: 25 and 26 November 2026 (to is an inclusive date).
+// period is the golden files' period: 10 and 11 November 2026 (to is an inclusive date).
 func period(t testing.TB) export.Period {
 	t.Helper()
-	p, err := export.ParsePeriod("2026-11-25", "2026-11-26")
+	p, err := export.ParsePeriod("2026-11-10", "2026-11-11")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,10 @@ func ledgerWhere(f store.LedgerFilter, alias string, keyset bool) (string, []any
 	if f.SourceType != "" {
 		add(alias+"source_type = $%d", f.SourceType)
 	}
-	if f.From != nil {
+	// With a keyset cursor inside the period the cursor alone bounds the start: given both
+	// bounds, SQLite picks the From range for the index and scans every earlier page again.
+	afterFrom := keyset && f.After != nil && (f.From == nil || !f.After.OccurredAt.Before(*f.From))
+	if f.From != nil && !afterFrom {
 		add(alias+"occurred_at >= $%d", *f.From)
 	}
 	if f.To != nil {
