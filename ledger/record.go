@@ -234,8 +234,10 @@ func (r Record) validate() error {
 		switch {
 		case c.Chain == "" || c.TxID == "" || len(c.TxID) > 256 || !printable(c.TxID) || !printable(c.Chain) || len(c.Chain) > 64:
 			return errors.New("chain evidence needs a chain and a txid")
-		case c.OutputIndex < 0 || c.BlockHeight < 0 || c.Confirmations < 0:
-			return errors.New("chain evidence output_index, block_height and confirmations must not be negative")
+		case c.OutputIndex < -1 || c.BlockHeight < 0 || c.Confirmations < 0:
+			// -1 is the output index of transfers that have none: native EVM value
+			// transfers and balance reconciliations.
+			return errors.New("chain evidence output_index must be -1 or more, block_height and confirmations not negative")
 		case len(c.BlockHash) > 256 || !printable(c.BlockHash) && c.BlockHash != "":
 			return errors.New("chain evidence block_hash is malformed")
 		}

@@ -3,9 +3,8 @@ package watcher_test
 import (
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
+	"io"
+	"net"
 	"net/url"
 	"slices"
 	"sync"
@@ -248,11 +247,14 @@ func TestBitcoinNodeOutage(t *testing.T) {
 	}
 }
 
-// proxy forwards HTTP to the node unless it is down, when it refuses connections.
+// proxy is a TCP forwarder in front of the node. While down it closes every connection at
+// once (existing and new), as a dead or unreachable node would.
 type proxy struct {
-	url  string
-	mu   sync.Mutex
-	down bool
+	url    string
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  map[net.Conn]bool
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -261,35 +263,62 @@ func newProxy(t *testing.T, target string) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{}
-	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: u.Scheme, Host: u.Host})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		down := p.down
-		p.mu.Unlock()
-		if down {
-			// Hijack and close: the client sees a dropped connection, as with a dead node.
-			if hj, ok := w.(http.Hijacker); ok {
-				if c, _, err := hj.Hijack(); err == nil {
-					c.Close()
-					return
-				}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	p := &proxy{target: u.Host, conns: map[net.Conn]bool{}}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
 			}
-			panic(http.ErrAbortHandler)
+			go p.serve(c)
 		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	pu, _ := url.Parse(srv.URL)
-	pu.User = u.User
+	}()
+	pu := &url.URL{Scheme: "http", Host: ln.Addr().String(), User: u.User}
 	p.url = pu.String()
 	return p
 }
 
+func (p *proxy) serve(c net.Conn) {
+	p.mu.Lock()
+	if p.down {
+		p.mu.Unlock()
+		c.Close()
+		return
+	}
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		p.mu.Unlock()
+		c.Close()
+		return
+	}
+	p.conns[c], p.conns[up] = true, true
+	p.mu.Unlock()
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
+	<-done
+	c.Close()
+	up.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, up)
+	p.mu.Unlock()
+}
+
 func (p *proxy) setDown(v bool) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.down = v
-	p.mu.Unlock()
+	if v {
+		for c := range p.conns {
+			c.Close()
+		}
+	}
 }
 
 // TestTwoFollowersOneLeader runs two followers of one chain on one Postgres: exactly one

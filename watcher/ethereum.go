@@ -569,10 +569,18 @@ func (s *EthereumSource) BlockAt(ctx context.Context, height int64) (Block, erro
 	// Balance reconciliation.
 	if height > 0 && len(reconcile) > 0 {
 		ts, err := s.reconcile(ctx, hash, raw.ParentHash, reconcile, watched, explained)
-		if err != nil {
+		switch {
+		case err != nil && stateUnavailable(err):
+			// A non-archive node keeps recent state only (about 128 blocks): a follower that
+			// fell further behind cannot reconcile old blocks. Transactions and token logs are
+			// still matched; only contract-internal ETH in these blocks goes unseen.
+			s.log.Warn("balance reconciliation skipped: the node no longer has this block's state",
+				"height", height, "err", err)
+		case err != nil:
 			return Block{}, fmt.Errorf("block %d: reconcile balances: %w", height, err)
+		default:
+			b.Transfers = append(b.Transfers, ts...)
 		}
-		b.Transfers = append(b.Transfers, ts...)
 	}
 	return b, nil
 }
@@ -732,4 +740,11 @@ func (s *EthereumSource) balances(ctx context.Context, block common.Hash, addrs 
 		}
 	}
 	return nil
+}
+
+// stateUnavailable reports a node error meaning the state of an old block was pruned.
+func stateUnavailable(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "historical state") || strings.Contains(msg, "missing trie node") ||
+		strings.Contains(msg, "state is not available") || strings.Contains(msg, "state histories haven't been fully indexed")
 }

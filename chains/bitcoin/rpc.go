@@ -184,6 +184,10 @@ func (c *rpcClient) request(ctx context.Context, ep *rpcEndpoint, method string,
 	if err != nil {
 		return nil, fmt.Errorf("%s: build request for %s: %w", method, ep.name, err)
 	}
+	// Every call chainpay makes is a read, so it is safe to resend: marking the request
+	// idempotent (a nil header is not sent) lets net/http retry it once when a reused
+	// keep-alive connection turns out to have been closed by the node.
+	req.Header["Idempotency-Key"] = nil
 	req.Header.Set("Content-Type", "application/json")
 	if ep.auth {
 		req.SetBasicAuth(ep.user, ep.password)

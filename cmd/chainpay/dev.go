@@ -186,7 +186,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}()
 
-	fmt.Fprintf(stdout, `chainpay dev is running (Ctrl-C stops everything)
+	banner := func() {
+		fmt.Fprintf(stdout, `chainpay dev is running (Ctrl-C stops everything)
 
   API            %s   (OpenAPI: %s/openapi.yaml)
   API key        %s
@@ -201,8 +202,9 @@ Create an invoice:
 Pay it from the dev wallets:
   go run ./cmd/chainpay dev pay INVOICE_ID --asset BTC     (or ETH, USDC; --amount for partial/over payments)
 `, apiURL, apiURL, info.APIKey, info.StoreID, info.EVMRPCURL, evm.ChainID(), info.BitcoinRPCURL,
-		info.WebhookEcho, apiURL, filepath.Join(c.DataDir, "dev.json"), apiURL, info.APIKey)
-	return a.run(ctx, listen, mux, w)
+			info.WebhookEcho, apiURL, filepath.Join(c.DataDir, "dev.json"), apiURL, info.APIKey)
+	}
+	return a.run(ctx, listen, mux, w, banner)
 }
 
 // checkFree fails with a clear message when addr is already taken.

@@ -286,27 +286,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	return a.run(ctx, ss.listen, a.handler, w)
+	return a.run(ctx, ss.listen, a.handler, w, nil)
 }
 
 // run starts the rate refresh and the background components, serves HTTP until ctx ends,
 // then shuts everything down.
-func (a *app) run(ctx context.Context, listen string, h http.Handler, w *wiring) error {
+func (a *app) run(ctx context.Context, listen string, h http.Handler, w *wiring, ready func()) error {
 	if err := w.rates.Start(ctx, w.pairs, 30*time.Second); err != nil {
 		return err
 	}
 	defer w.rates.Stop()
 	a.start(ctx)
 	defer a.stop()
-	return serveHTTP(ctx, listen, h, a.log, a.st)
+	return serveHTTP(ctx, listen, h, a.log, a.st, ready)
 }
 
 // serveHTTP listens on addr until ctx is canceled, then shuts down gracefully. Long-lived
 // requests (checkout event streams) end when shutdown begins.
-func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Logger, st store.Store) error {
+// ready, when set, is called once the listener accepts connections.
+func serveHTTP(ctx context.Context, addr string, h http.Handler, logger *slog.Logger, st store.Store, ready func()) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (CHAINPAY_LISTEN): %w", addr, err)
+	}
+	if ready != nil {
+		ready()
 	}
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
