@@ -85,10 +85,10 @@ var ErrNotLeader = errors.New("another replica follows this chain")
 // Follower follows one chain. Step is not safe for concurrent use: exactly one follower per
 // chain may run at a time (see Lease for several replicas).
 type Follower struct {
-	st   store.Store
-	src  Source
-	inv  Invoices
-	cfg  Config
+	st  store.Store
+	src Source
+	inv Invoices
+	cfg Config
 	// addr maps a watched deposit address and asset to its payment option: one EVM address
 	// takes several assets (ETH and tokens) for the same invoice.
 	addr map[watchKey]store.PaymentOption
