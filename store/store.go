@@ -47,6 +47,7 @@ type Store interface {
 type Tx interface {
 	LedgerTx  // store/ledger.go
 	WebhookTx // store/webhooks.go
+	OpsTx     // store/ops.go
 
 	CreateMerchant(ctx context.Context, m Merchant) error
 	GetMerchant(ctx context.Context, id string) (Merchant, error)

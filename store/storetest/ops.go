@@ -1,0 +1,4 @@
+package storetest
+
+// opsTests are the conformance tests of store.OpsTx.
+func opsTests() []namedTest { return nil }
