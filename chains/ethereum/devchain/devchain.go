@@ -93,6 +93,8 @@ type Chain struct {
 	sealMu  sync.Mutex // serialises backend.Commit and guards stopped
 	stopped bool
 	sendMu  sync.Mutex // serialises nonce lookup and submission of the chain's own transactions
+	// nextNonce is the nonce after the last one sent per sender (guarded by sendMu).
+	nextNonce map[common.Address]uint64
 
 	cancel   context.CancelFunc
 	done     chan struct{} // closed when the block timer has returned
@@ -125,11 +127,12 @@ func Start(ctx context.Context, cfg Config) (*Chain, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Chain{
-		host:  host,
-		every: every,
-		log:   logger,
-		token: bindings.NewTestToken(),
-		done:  make(chan struct{}),
+		host:      host,
+		every:     every,
+		log:       logger,
+		token:     bindings.NewTestToken(),
+		done:      make(chan struct{}),
+		nextNonce: map[common.Address]uint64{},
 	}
 	for _, k := range []struct {
 		key  **ecdsa.PrivateKey
@@ -485,6 +488,11 @@ func (c *Chain) submit(ctx context.Context, key *ecdsa.PrivateKey, to *common.Ad
 	if err != nil {
 		return nil, fmt.Errorf("nonce of %s: %w", from.Hex(), err)
 	}
+	// The pool's pending nonce lags for a moment after a block is sealed concurrently;
+	// never reuse a nonce this chain already sent.
+	if next := c.nextNonce[from]; next > nonce {
+		nonce = next
+	}
 	gas, err := c.client.EstimateGas(ctx, geth.CallMsg{From: from, To: to, Value: value, Data: data})
 	if err != nil {
 		return nil, fmt.Errorf("estimate gas: %w", err)
@@ -505,6 +513,7 @@ func (c *Chain) submit(ctx context.Context, key *ecdsa.PrivateKey, to *common.Ad
 	if err := c.client.SendTransaction(ctx, tx); err != nil {
 		return nil, fmt.Errorf("send: %w", err)
 	}
+	c.nextNonce[from] = nonce + 1
 	return tx, nil
 }
 
