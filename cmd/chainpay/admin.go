@@ -6,12 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/chainpay/chainpay/apikey"
+	"github.com/ethereum/go-ethereum/common"
+
 	"github.com/chainpay/chainpay/chains/bitcoin"
+	"github.com/chainpay/chainpay/chains/ethereum"
 	"github.com/chainpay/chainpay/store"
 )
 
@@ -133,13 +137,15 @@ func runWallet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	var storeID, chain, key, network string
+	var storeID, chain, key, network, treasury, tokens string
 	return withStore(ctx, "wallet "+verb, rest, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&storeID, "store", "", "store id (sto_...)")
 		if verb == "add" {
 			fs.StringVar(&chain, "chain", "", "bitcoin")
 			fs.StringVar(&key, "key", "", "extended PUBLIC key (xpub/ypub/zpub/tpub/upub/vpub) or output descriptor")
-			fs.StringVar(&network, "network", "mainnet", "mainnet, testnet, signet or regtest")
+			fs.StringVar(&network, "network", "mainnet", "bitcoin: mainnet, testnet, signet or regtest; EVM: the chain id")
+			fs.StringVar(&treasury, "treasury", "", "EVM: the treasury address forwarders pay into")
+			fs.StringVar(&tokens, "tokens", "", "EVM: comma-separated token codes to accept, e.g. USDC,USDT (configured with CHAINPAY_ETHEREUM_TOKENS)")
 		}
 	}, func(_ *flag.FlagSet, st store.Store) error {
 		if storeID == "" {
@@ -159,16 +165,40 @@ func runWallet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			return nil
 		}
-		if chain != "bitcoin" {
-			return &usageError{fmt.Sprintf("--chain %q: supported chains: bitcoin", chain)}
-		}
-		pw, err := bitcoin.ParseWallet(key, bitcoin.Network(network))
-		if err != nil {
-			return &usageError{"--key: " + err.Error()}
-		}
 		now := time.Now().UTC()
-		w := store.Wallet{ID: store.NewID("wal", now), MerchantID: storeID, Chain: chain, Network: network,
-			Descriptor: pw.Descriptor(), CreatedAt: now}
+		w := store.Wallet{ID: store.NewID("wal", now), MerchantID: storeID, Chain: chain, Network: network, CreatedAt: now}
+		var pw *bitcoin.Wallet
+		switch chain {
+		case "bitcoin":
+			var err error
+			if pw, err = bitcoin.ParseWallet(key, bitcoin.Network(network)); err != nil {
+				return &usageError{"--key: " + err.Error()}
+			}
+			w.Descriptor = pw.Descriptor()
+		case "ethereum":
+			a, err := ethereum.ParseAddress(treasury)
+			if err != nil || a == (common.Address{}) {
+				return &usageError{fmt.Sprintf("--treasury %q: want the 0x address (EIP-55 checksummed if mixed case) of your treasury", treasury)}
+			}
+			if key != "" {
+				return &usageError{"--key: EVM wallets take --treasury, not a key"}
+			}
+			if network == "mainnet" {
+				network = os.Getenv("CHAINPAY_ETHEREUM_CHAIN_ID")
+				if network == "" {
+					network = "1"
+				}
+			}
+			for _, t := range splitList(tokens) {
+				if strings.ToUpper(t) != t {
+					return &usageError{fmt.Sprintf("--tokens: %q: token codes are upper case", t)}
+				}
+				w.Tokens = append(w.Tokens, t)
+			}
+			w.Network, w.Treasury = network, ethereum.FormatAddress(a)
+		default:
+			return &usageError{fmt.Sprintf("--chain %q: supported chains: bitcoin, ethereum", chain)}
+		}
 		err = st.Tx(ctx, func(tx store.Tx) error {
 			if _, err := tx.GetMerchant(ctx, storeID); err != nil {
 				return err
@@ -183,9 +213,13 @@ func runWallet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		case err != nil:
 			return err
 		}
-		first, _ := pw.Address(0)
 		fmt.Fprintln(stdout, w.ID)
-		fmt.Fprintf(stderr, "bitcoin %s wallet %s; first receive address %s\n", network, pw.Descriptor(), first)
+		if pw != nil {
+			first, _ := pw.Address(0)
+			fmt.Fprintf(stderr, "bitcoin %s wallet %s; first receive address %s\n", network, pw.Descriptor(), first)
+		} else {
+			fmt.Fprintf(stderr, "%s wallet (chain id %s): treasury %s, tokens %v\n", chain, w.Network, w.Treasury, w.Tokens)
+		}
 		return nil
 	})
 }

@@ -34,6 +34,8 @@ func commands() []command {
 		{"apikey", "manage API keys: apikey create --store ID [--perm P,...] | apikey revoke KEY_ID", runAPIKey},
 		{"wallet", "enable a chain for a store: wallet add --store ID --chain bitcoin --key XPUB_OR_DESCRIPTOR | wallet list --store ID", runWallet},
 		{"bitcoin", "bitcoin tools: bitcoin derive --key KEY --index N [--network NET]", runBitcoin},
+		{"export", "finance exports: export --store ID --from D --to D --format csv|jsonl|koinly|quickbooks|xero | export reconcile ...", runExport},
+		{"ledger", "ledger dead letters: ledger parked | ledger retry OUTBOX_ID", runLedger},
 	}
 }
 

@@ -102,6 +102,28 @@ func TestAdminCommandsSQLite(t *testing.T) {
 	if !strings.Contains(out, "highest index handed out: none") {
 		t.Fatalf("wallet list: %q", out)
 	}
+	if _, stderr, code := cli(t, env, "wallet", "add", "--store", id, "--chain", "ethereum", "--treasury", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"); code != 2 || !strings.Contains(stderr, "treasury") {
+		t.Fatalf("bad EIP-55 checksum: %d %q", code, stderr)
+	}
+	if out, stderr, code := cli(t, env, "wallet", "add", "--store", id, "--chain", "ethereum", "--treasury", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "--tokens", "USDC"); code != 0 || !strings.HasPrefix(out, "wal_") {
+		t.Fatalf("ethereum wallet: %d %q %q", code, out, stderr)
+	}
+	out, _, _ = cli(t, env, "wallet", "list", "--store", id)
+	if !strings.Contains(out, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed") {
+		t.Fatalf("wallet list without the treasury: %q", out)
+	}
+	if _, stderr, code := cli(t, env, "ledger", "parked"); code != 0 || !strings.Contains(stderr, "no parked") {
+		t.Fatalf("ledger parked: %d %q", code, stderr)
+	}
+	if _, stderr, code := cli(t, env, "ledger", "retry", "obx_nope"); code != 2 || !strings.Contains(stderr, "no parked") {
+		t.Fatalf("ledger retry unknown: %d %q", code, stderr)
+	}
+	if out, stderr, code := cli(t, env, "export", "--store", id, "--from", "2026-01-01", "--to", "2026-12-31", "--format", "csv"); code != 0 || !strings.HasPrefix(out, "record_id,") {
+		t.Fatalf("export: %d %q %q", code, out, stderr)
+	}
+	if _, stderr, code := cli(t, env, "export", "--store", id, "--from", "2026-01-01", "--to", "2026-12-31", "--format", "pdf"); code != 2 || !strings.Contains(stderr, "format") {
+		t.Fatalf("export bad format: %d %q", code, stderr)
+	}
 	addr, _, code := cli(t, env, "bitcoin", "derive", "--key", zpub, "--index", "0")
 	if code != 0 || addr != "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu" {
 		t.Fatalf("derive: %q %d", addr, code)
