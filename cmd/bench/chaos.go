@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/chainpay/chainpay/chains/bitcoin/regtest"
+	"github.com/chainpay/chainpay/webhooks"
+)
+
+// hookReceiver is the merchant's webhook endpoint: it verifies every request and records
+// each event id with the hash of its body.
+type hookReceiver struct {
+	secret atomic.Pointer[string]
+	mu     sync.Mutex
+	bodies map[string][32]byte // event id → body hash of its first delivery
+	count  map[string]int      // event id → deliveries
+	bad    []string            // problems: bad signature, id changed, body changed
+}
+
+func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, "read", http.StatusBadRequest)
+		return
+	}
+	secret := h.secret.Load()
+	if secret == nil {
+		http.Error(w, "not ready", http.StatusServiceUnavailable) // retried
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := webhooks.Verify(*secret, r.Header.Get("Chainpay-Signature"), body, 5*time.Minute, time.Now()); err != nil {
+		h.bad = append(h.bad, "bad signature: "+err.Error())
+		http.Error(w, "bad signature", http.StatusBadRequest)
+		return
+	}
+	var ev webhooks.Payload
+	if err := jsonUnmarshal(body, &ev); err != nil || ev.ID == "" {
+		h.bad = append(h.bad, fmt.Sprintf("body without an event id: %.100s", body))
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	if hdr := r.Header.Get("Chainpay-Event-Id"); hdr != ev.ID {
+		h.bad = append(h.bad, fmt.Sprintf("header event id %q differs from body id %q", hdr, ev.ID))
+	}
+	sum := sha256.Sum256(body)
+	if prev, ok := h.bodies[ev.ID]; ok && prev != sum {
+		h.bad = append(h.bad, "event "+ev.ID+" redelivered with another body")
+	} else if !ok {
+		h.bodies[ev.ID] = sum
+	}
+	h.count[ev.ID]++
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// runChaos runs `chainpay serve` on Postgres with a btcd regtest node, creates and pays
+// o.chaosInvoices invoices while killing serve with SIGKILL at random moments (exponential
+// gaps with mean o.chaosKills) and restarting it, then checks in the database: every paid
+// invoice settled exactly once, one payment and one journal record per payment, and every
+// event delivered to the webhook receiver at least once under a stable id and body.
+func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.Writer) error {
+	sc, err := newSchema(ctx, o.pg, "bench_chaos")
+	if err != nil {
+		return err
+	}
+	defer sc.drop()
+	node, err := regtest.Start(ctx, regtest.Config{DataDir: dir + "/btcd"})
+	if err != nil {
+		return fmt.Errorf("start btcd (build it with scripts/tools.sh or set CHAINPAY_TOOLS_BIN): %w", err)
+	}
+	defer node.Stop()
+	if err := node.Fund(ctx); err != nil {
+		return err
+	}
+	tpub, err := regtestTpub()
+	if err != nil {
+		return err
+	}
+	recv := &hookReceiver{bodies: map[string][32]byte{}, count: map[string]int{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hookSrv := &http.Server{Handler: recv, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hookSrv.Serve(ln) }()
+	defer hookSrv.Close()
+
+	cp, err := newChainpay(o.chainpay, dir, sc.url, "CHAINPAY_FIXED_RATES=BTC-USD=60000",
+		"CHAINPAY_BITCOIN_NETWORK=regtest", "CHAINPAY_BITCOIN_RPC="+node.RPCURL(), "CHAINPAY_BITCOIN_POLL=200ms",
+		"CHAINPAY_BITCOIN_CONFIRMATIONS=1", "CHAINPAY_WEBHOOKS_ALLOW_PRIVATE=true", "CHAINPAY_LOG_LEVEL=info")
+	if err != nil {
+		return err
+	}
+	defer cp.close()
+	m, err := setupMerchant(ctx, cp, "regtest", tpub)
+	if err != nil {
+		return err
+	}
+	if err := cp.start(ctx); err != nil {
+		return err
+	}
+	client := httpClient(4)
+	var ep struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	if _, err := postJSON(ctx, client, cp.baseURL()+"/v1/webhooks", m.key, "chaos-hook",
+		map[string]any{"url": "http://" + ln.Addr().String() + "/hook", "events": []string{"*"}}, &ep); err != nil {
+		return err
+	}
+	recv.secret.Store(&ep.Secret)
+
+	// The killer: SIGKILL at exponentially distributed moments, restart after up to 300 ms.
+	var (
+		mu     sync.Mutex // serialises kill/start against the final restart
+		kills  int
+		killWG sync.WaitGroup
+	)
+	kctx, stopKiller := context.WithCancel(ctx)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	killWG.Go(func() {
+		for {
+			gap := time.Duration(rng.ExpFloat64() * float64(o.chaosKills))
+			select {
+			case <-kctx.Done():
+				return
+			case <-time.After(gap):
+			}
+			mu.Lock()
+			cp.kill(syscall.SIGKILL)
+			kills++
+			time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
+			for cp.start(ctx) != nil && kctx.Err() == nil {
+				cp.kill(syscall.SIGKILL)
+				time.Sleep(200 * time.Millisecond)
+			}
+			mu.Unlock()
+		}
+	})
+
+	// The customers: create (retrying under one Idempotency-Key), pay, mine now and then.
+	var invoiceIDs []string
+	start := time.Now()
+	for i := range o.chaosInvoices {
+		var inv invoiceResponse
+		key := fmt.Sprintf("chaos-%05d", i)
+		for {
+			_, err := postJSON(ctx, client, cp.baseURL()+"/v1/invoices", m.key, key,
+				map[string]any{"amount": "25.00", "currency": "USD", "order_id": key}, &inv)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				stopKiller()
+				killWG.Wait()
+				return ctx.Err()
+			}
+			time.Sleep(100 * time.Millisecond) // the server is down: the customer retries
+		}
+		if len(inv.PaymentOptions) == 0 {
+			stopKiller()
+			killWG.Wait()
+			return fmt.Errorf("invoice %s has no payment option", inv.ID)
+		}
+		invoiceIDs = append(invoiceIDs, inv.ID)
+		addr, err := btcutil.DecodeAddress(inv.PaymentOptions[0].Address, &chaincfg.RegressionNetParams)
+		if err != nil {
+			stopKiller()
+			killWG.Wait()
+			return err
+		}
+		var sats int64
+		if _, err := fmt.Sscan(inv.PaymentOptions[0].AmountDue, &sats); err != nil || sats <= 0 {
+			stopKiller()
+			killWG.Wait()
+			return fmt.Errorf("invoice %s: amount_due_atomic %q", inv.ID, inv.PaymentOptions[0].AmountDue)
+		}
+		if _, err := node.Pay(ctx, addr, sats); err != nil {
+			stopKiller()
+			killWG.Wait()
+			return fmt.Errorf("pay %s: %w", inv.ID, err)
+		}
+		if i%3 == 2 {
+			if _, err := node.Mine(ctx, 1); err != nil {
+				stopKiller()
+				killWG.Wait()
+				return err
+			}
+		}
+		time.Sleep(time.Duration(rng.IntN(200)) * time.Millisecond)
+	}
+	// Keep killing while the last blocks are processed, then let the server run.
+	if _, err := node.Mine(ctx, 1); err != nil {
+		stopKiller()
+		killWG.Wait()
+		return err
+	}
+	time.Sleep(2 * o.chaosKills)
+	stopKiller()
+	killWG.Wait()
+	if cp.proc == nil {
+		if err := cp.start(ctx); err != nil {
+			return err
+		}
+	}
+	payPhase := time.Since(start)
+	progress(stderr, fmt.Sprintf("chaos: %d invoices paid with %d SIGKILLs in %s; waiting for settlement and delivery", len(invoiceIDs), kills, payPhase.Round(time.Second)))
+
+	conn, err := pgx.Connect(ctx, sc.url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	n := len(invoiceIDs)
+	var res chaosResult
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
+		if res, err = checkChaos(ctx, conn, recv, m.storeID, invoiceIDs); err != nil {
+			return err
+		}
+		if res.complete(n) || time.Now().After(deadline) {
+			break
+		}
+		if _, err := node.Mine(ctx, 1); err != nil { // confirmations keep moving, as on a real chain
+			return err
+		}
+		time.Sleep(2 * time.Second)
+	}
+	r.section(fmt.Sprintf("Crash chaos — chainpay serve on Postgres + btcd regtest, %d invoices paid, %d SIGKILLs in %s", n, kills, payPhase.Round(time.Second)))
+	r.line("invoices settled", fmt.Sprintf("%d of %d", res.settled, n))
+	r.line("invoice.settled events per invoice", fmt.Sprintf("%d invoices with exactly one, %d with more", res.settledOnce, res.settledTwice))
+	r.line("payments recorded (one per tx)", fmt.Sprintf("%d for %d payments", res.payments, n))
+	r.line("journal records per payment", fmt.Sprintf("%d payments with exactly one, %d with none, %d with more", res.journalOnce, res.journalNone, res.journalMore))
+	r.line("events delivered at least once", fmt.Sprintf("%d of %d (redeliveries: %d)", res.delivered, res.events, res.redelivered))
+	r.line("receiver problems", fmt.Sprint(len(res.bad)))
+	if !res.complete(n) {
+		return fmt.Errorf("invariants broken after %d SIGKILLs: %+v (serve log: %s)", kills, res, cp.log.Name())
+	}
+	if kills == 0 {
+		return errors.New("no SIGKILL happened: raise -chaos-invoices or lower -chaos-kill-every")
+	}
+	return nil
+}
+
+// chaosResult is what the database and the receiver hold after a chaos run.
+type chaosResult struct {
+	settled, settledOnce, settledTwice    int
+	payments                              int
+	journalOnce, journalNone, journalMore int
+	events, delivered, redelivered        int
+	bad                                   []string
+}
+
+func (c chaosResult) complete(n int) bool {
+	return c.settled == n && c.settledOnce == n && c.settledTwice == 0 && c.payments == n &&
+		c.journalOnce == n && c.journalNone == 0 && c.journalMore == 0 && c.delivered == c.events && c.events >= 2*n &&
+		len(c.bad) == 0
+}
+
+func checkChaos(ctx context.Context, conn *pgx.Conn, recv *hookReceiver, storeID string, ids []string) (chaosResult, error) {
+	var c chaosResult
+	q := func(sql string, dst *int, args ...any) error {
+		if err := conn.QueryRow(ctx, sql, args...).Scan(dst); err != nil {
+			return fmt.Errorf("%s: %w", strings.Join(strings.Fields(sql), " "), err)
+		}
+		return nil
+	}
+	steps := []struct {
+		sql string
+		dst *int
+	}{
+		{`SELECT count(*) FROM invoices WHERE id = ANY($1) AND status = 'settled'`, &c.settled},
+		{`SELECT count(*) FROM (SELECT invoice_id FROM events WHERE invoice_id = ANY($1) AND type = 'invoice.settled'
+			GROUP BY invoice_id HAVING count(*) = 1) x`, &c.settledOnce},
+		{`SELECT count(*) FROM (SELECT invoice_id FROM events WHERE invoice_id = ANY($1) AND type = 'invoice.settled'
+			GROUP BY invoice_id HAVING count(*) > 1) x`, &c.settledTwice},
+		{`SELECT count(*) FROM payments WHERE invoice_id = ANY($1)`, &c.payments},
+		{`SELECT count(*) FROM (SELECT p.id FROM payments p JOIN ledger_records l ON l.source_id = p.id
+			AND l.reporting_category = 'charge' WHERE p.invoice_id = ANY($1) GROUP BY p.id HAVING count(*) = 1) x`, &c.journalOnce},
+		{`SELECT count(*) FROM payments p WHERE p.invoice_id = ANY($1) AND NOT EXISTS
+			(SELECT 1 FROM ledger_records l WHERE l.source_id = p.id AND l.reporting_category = 'charge')`, &c.journalNone},
+		{`SELECT count(*) FROM (SELECT p.id FROM payments p JOIN ledger_records l ON l.source_id = p.id
+			AND l.reporting_category = 'charge' WHERE p.invoice_id = ANY($1) GROUP BY p.id HAVING count(*) > 1) x`, &c.journalMore},
+	}
+	for _, s := range steps {
+		if err := q(s.sql, s.dst, ids); err != nil {
+			return c, err
+		}
+	}
+	rows, err := conn.Query(ctx, `SELECT id FROM events WHERE invoice_id = ANY($1)`, ids)
+	if err != nil {
+		return c, err
+	}
+	events, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return c, err
+	}
+	recv.mu.Lock()
+	defer recv.mu.Unlock()
+	c.events = len(events)
+	for _, id := range events {
+		if n := recv.count[id]; n > 0 {
+			c.delivered++
+			c.redelivered += n - 1
+		}
+	}
+	c.bad = append([]string(nil), recv.bad...)
+	return c, nil
+}
