@@ -27,6 +27,9 @@ func withStore(ctx context.Context, name string, args []string, stderr io.Writer
 	if extra != nil {
 		extra(fs)
 	}
+	if err := applyConfig(fs, args); err != nil {
+		return err
+	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/chainpay/chainpay/deposit"
 	"github.com/chainpay/chainpay/invoices"
 	"github.com/chainpay/chainpay/ledger"
+	"github.com/chainpay/chainpay/ops"
 	"github.com/chainpay/chainpay/rates"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/sweeper"
@@ -147,26 +148,50 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 	}
 	a.bg = append(a.bg, a.relay, disp, deliv)
 
+	// Operations: metrics and health see every chain follower.
+	opsCfg := &ops.Config{Store: st, Rates: w.rates, Pairs: w.pairs, Version: version, Logger: log}
+	metrics, err := ops.NewMetrics(opsCfg)
+	if err != nil {
+		return nil, err
+	}
 	if w.btc != nil && len(w.btc.rpc) > 0 {
-		r, err := bitcoinRunner(ctx, st, inv, w, log)
+		r, src, err := bitcoinRunner(ctx, st, inv, w, log, metrics)
 		if err != nil {
 			return nil, err
 		}
 		a.bg = append(a.bg, r)
+		opsCfg.Chains = append(opsCfg.Chains, ops.Chain{Name: "bitcoin", Follower: r, Tip: tipOf(src)})
 	}
 	if w.eth != nil && len(w.eth.rpc) > 0 {
-		bg, err := ethereumRunners(ctx, st, inv, w, log)
+		r, src, bg, err := ethereumRunners(ctx, st, inv, w, log)
 		if err != nil {
 			return nil, err
 		}
+		a.bg = append(a.bg, r)
 		a.bg = append(a.bg, bg...)
+		opsCfg.Chains = append(opsCfg.Chains, ops.Chain{Name: w.eth.chain, Follower: r, Tip: tipOf(src)})
+	}
+	health, err := ops.NewHealth(opsCfg)
+	if err != nil {
+		return nil, err
 	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/i/", checkout.New(checkout.Config{Store: st, Invoices: inv, Logger: log}))
+	mux.Handle("GET /metrics", metrics.Handler())
+	mux.Handle("GET /healthz", health.Live())
+	mux.Handle("GET /readyz", health.Ready())
 	mux.Handle("/", a.api)
-	a.handler = mux
+	a.handler = metrics.Instrument(mux)
 	return a, nil
+}
+
+// tipOf reads a chain's best height from its source, for readiness and lag metrics.
+func tipOf(src watcher.Source) func(context.Context) (int64, error) {
+	return func(ctx context.Context) (int64, error) {
+		h, err := src.Tip(ctx)
+		return h.Height, err
+	}
 }
 
 // start runs the background components; stop ends them in reverse order.
@@ -184,30 +209,32 @@ func (a *app) stop() {
 
 // bitcoinRunner connects to the configured nodes (checking their network) and returns the
 // runner of the Bitcoin follower.
-func bitcoinRunner(ctx context.Context, st store.Store, inv *invoices.Service, w *wiring, log *slog.Logger) (*watcher.Runner, error) {
-	node, err := bitcoin.NewNode(bitcoin.NodeConfig{URLs: w.btc.rpc, Network: w.btc.network, Logger: log})
+func bitcoinRunner(ctx context.Context, st store.Store, inv *invoices.Service, w *wiring, log *slog.Logger,
+	m *ops.Metrics) (*watcher.Runner, watcher.Source, error) {
+	node, err := bitcoin.NewNode(bitcoin.NodeConfig{URLs: w.btc.rpc, Network: w.btc.network, Logger: log,
+		HTTPClient: &http.Client{Transport: m.RPCTransport("bitcoin", nil)}})
 	if err != nil {
-		return nil, &settingError{"CHAINPAY_BITCOIN_RPC", err.Error()}
+		return nil, nil, &settingError{"CHAINPAY_BITCOIN_RPC", err.Error()}
 	}
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := node.Check(cctx); err != nil {
 		if errors.Is(err, bitcoin.ErrWrongNetwork) {
-			return nil, &settingError{"CHAINPAY_BITCOIN_RPC", err.Error()}
+			return nil, nil, &settingError{"CHAINPAY_BITCOIN_RPC", err.Error()}
 		}
 		log.Warn("bitcoin node not ready yet; the watcher keeps retrying", "err", err)
 	}
 	src, err := watcher.NewBitcoinSource(node, w.btc.network)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder})
-	return watcher.NewRunner(f, w.btc.poll), nil
+	return watcher.NewRunner(f, w.btc.poll), src, nil
 }
 
 // ethereumRunners connects to the EVM nodes (checking chain id and token decimals) and
-// returns the follower's runner and, with a sweeper key, the sweeper.
-func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service, w *wiring, log *slog.Logger) ([]background, error) {
+// returns the follower's runner, its source and, with a sweeper key, the sweeper.
+func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service, w *wiring, log *slog.Logger) (*watcher.Runner, watcher.Source, []background, error) {
 	var toks []watcher.EthereumToken
 	for _, t := range w.eth.tokens {
 		toks = append(toks, watcher.EthereumToken{Code: t.code, Contract: t.contract, Decimals: t.decimals})
@@ -215,31 +242,32 @@ func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service,
 	src, err := watcher.NewEthereumSource(ctx, watcher.EthereumConfig{Chain: w.eth.chain, ChainID: w.eth.chainID,
 		URLs: w.eth.rpc, Tokens: toks, Logger: log})
 	if err != nil {
-		return nil, &settingError{"CHAINPAY_ETHEREUM_RPC", err.Error()}
+		return nil, nil, nil, &settingError{"CHAINPAY_ETHEREUM_RPC", err.Error()}
 	}
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := src.Check(cctx); err != nil {
 		if errors.Is(err, watcher.ErrChainMismatch) {
-			return nil, &settingError{"CHAINPAY_ETHEREUM_CHAIN_ID", err.Error()}
+			return nil, nil, nil, &settingError{"CHAINPAY_ETHEREUM_CHAIN_ID", err.Error()}
 		}
-		return nil, fmt.Errorf("ethereum node check: %w", err)
+		return nil, nil, nil, fmt.Errorf("ethereum node check: %w", err)
 	}
 	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder})
-	out := []background{watcher.NewRunner(f, w.eth.poll)}
+	runner := watcher.NewRunner(f, w.eth.poll)
+	var out []background
 	if w.eth.sweeperKey != nil {
 		client, err := ethclient.DialContext(ctx, w.eth.rpc[0])
 		if err != nil {
-			return nil, &settingError{"CHAINPAY_ETHEREUM_RPC", err.Error()}
+			return nil, nil, nil, &settingError{"CHAINPAY_ETHEREUM_RPC", err.Error()}
 		}
 		sw, err := sweeper.New(sweeper.Config{Client: client, Queue: sweepQueue{st: st, chain: w.eth.chain},
 			Factory: w.eth.factory, ChainID: w.eth.chainID, Key: w.eth.sweeperKey, Interval: w.eth.sweepInterval, Logger: log})
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		out = append(out, sw)
 	}
-	return out, nil
+	return runner, src, out, nil
 }
 
 // readFactory reads the forwarder implementation of the factory at addr from the chain.

@@ -204,6 +204,18 @@ func TestDevEndToEnd(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+	// Operations endpoints answer on the same listener.
+	for path, want := range map[string]string{"/metrics": "chainpay_invoices", "/readyz": `"status":"ready"`} {
+		resp, err := http.Get(info.APIURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, tail(string(body), 600))
+		}
+	}
 	// Ctrl-C stops chainpay and its btcd.
 	if err := dev.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)

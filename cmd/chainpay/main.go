@@ -26,6 +26,7 @@ func commands() []command {
 		{"serve", "run the API and checkout server", runServe},
 		{"dev", "run everything locally: SQLite, a regtest btcd, an EVM dev chain, demo store (dev pay INVOICE_ID pays)", runDev},
 		{"migrate", "apply database migrations", runMigrate},
+		{"config", "check the settings against the database, nodes and rate sources: config check [flags]", runConfig},
 		{"version", "print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
 			fmt.Fprintln(out, "chainpay", version)
 			return nil

@@ -28,6 +28,9 @@ import (
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	load := commonSettings(fs)
+	if err := applyConfig(fs, args); err != nil {
+		return err
+	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -250,6 +253,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	load := commonSettings(fs)
 	var ss serveSettings
 	ss.register(fs)
+	if err := applyConfig(fs, args); err != nil {
+		return err
+	}
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
