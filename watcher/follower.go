@@ -182,12 +182,15 @@ func (f *Follower) Step(ctx context.Context) (int, error) {
 			return 0, ErrNotLeader
 		}
 	}
-	if err := f.refreshWatchlist(ctx); err != nil {
-		return 0, err
-	}
 	tip, err := f.src.Tip(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("tip: %w", err)
+	}
+	// The watch list is loaded after the tip is read: a payment in a block up to the tip
+	// went to an invoice created before that block, so its address is in the list. Loaded
+	// before the tip, an invoice created and paid in between would be missed for good.
+	if err := f.refreshWatchlist(ctx); err != nil {
+		return 0, err
 	}
 	cur, err := f.cursor(ctx, tip)
 	if err != nil {

@@ -9,10 +9,13 @@ import (
 )
 
 // Runner runs a follower's Step on an interval, backing off with jitter while the node or
-// the database fails, until Stop or its context ends.
+// the database fails, until Stop or its context ends. With a Notifier (WithNotifier) it also
+// steps as soon as the node reports a new block: whichever comes first, the wake-up or the
+// poll tick. Wake-ups are ignored while the runner backs off after a failed step.
 type Runner struct {
 	f        *Follower
 	interval time.Duration
+	notifier Notifier
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -29,9 +32,22 @@ type Status struct {
 	Standby   bool // another replica holds the lease
 }
 
-// NewRunner returns a runner stepping f every interval.
-func NewRunner(f *Follower, interval time.Duration) *Runner {
-	return &Runner{f: f, interval: interval}
+// RunnerOption configures a Runner.
+type RunnerOption func(*Runner)
+
+// WithNotifier makes the runner step when n reports a new block, besides every interval.
+func WithNotifier(n Notifier) RunnerOption {
+	return func(r *Runner) { r.notifier = n }
+}
+
+// NewRunner returns a runner stepping f every interval (and on the wake-ups of a Notifier
+// given with WithNotifier).
+func NewRunner(f *Follower, interval time.Duration, opts ...RunnerOption) *Runner {
+	r := &Runner{f: f, interval: interval}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // Start launches the loop; calling it twice is a no-op.
@@ -74,6 +90,19 @@ func (r *Runner) loop(ctx context.Context) {
 			r.f.cfg.Logger.Warn("release follower lease", "err", err)
 		}
 	}()
+	var wake <-chan struct{}
+	if r.notifier != nil {
+		ch, err := r.notifier.Subscribe(ctx)
+		if err != nil {
+			r.f.cfg.Logger.Warn("block notifications unavailable; polling only", "err", err)
+		} else {
+			wake = ch
+			defer func() {
+				for range ch { // the notifier closes ch once its goroutines have returned
+				}
+			}()
+		}
+	}
 	backoff := r.interval
 	for {
 		wait := r.interval
@@ -93,10 +122,22 @@ func (r *Runner) loop(ctx context.Context) {
 			backoff = r.interval
 		}
 		r.mu.Unlock()
+		woken := wake
+		if err != nil {
+			woken = nil // backing off: only the timer ends the wait
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
-		case <-time.After(wait):
+		case <-t.C:
+		case _, ok := <-woken:
+			t.Stop()
+			if !ok {
+				wake = nil
+				r.f.cfg.Logger.Info("block notifications ended; polling only")
+			}
 		}
 	}
 }
