@@ -9,7 +9,17 @@
 // rewinds the cursor there and re-applies the new branch. Each block's payments, the invoice state
 // changes they cause, their events and the new cursor commit in ONE transaction, so a crash
 // at any point neither loses nor repeats a payment (payments are unique on chain + txid +
-// output index). After downtime the follower simply continues from its cursor.
+// output index). After downtime the follower simply continues from its cursor; while it
+// catches up it reads blocks ahead of the one it applies and commits the blocks already
+// fetched together (each block still reviewed in order inside that one transaction), so
+// catching up runs at about the node's block-fetch speed.
+//
+// A Runner steps its follower on a poll interval and, with a Notifier, as soon as the node
+// reports a new block: btcd's JSON-RPC websocket (notifyblocks, BtcdNotifier) or an EVM
+// node's eth_subscribe("newHeads") over a WebSocket (EthereumNotifier). Notifiers reconnect
+// with backoff and only wake the runner; polling stays the safety net. bitcoind has no
+// such websocket (it publishes blocks over ZMQ, not supported here): a Bitcoin follower of
+// bitcoind polls only.
 //
 // Unconfirmed payments come from the node's mempool and are recorded as such; one that
 // leaves the mempool without being mined (replaced, double-spent, evicted) is marked

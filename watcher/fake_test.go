@@ -516,7 +516,8 @@ func (s *crashStore) count() int {
 	return s.n
 }
 
-// TestFakeCrashBetweenBlocks runs the same history once without a crash and then once per
+// TestFakeCrashBetweenBlocks runs the same history (a mempool payment, then five blocks
+// arriving one by one, stepped after each) once without a crash and then once per
 // transaction of the follower, each time failing that transaction (rolled back, like a
 // process killed before commit) and restarting a fresh follower on the same database. Every
 // run must end with the same payments and the same events as the run without a crash:
@@ -540,38 +541,35 @@ func TestFakeCrashBetweenBlocks(t *testing.T) {
 		rest := new(big.Int).Sub(opts[1].AmountDue, half)
 		a := pay("tx-a", opts[0], opts[0].AmountDue)
 		e.chain.setPool(a)
-		e.step() // a in the mempool: processing
-		e.chain.mine(t0.Add(time.Minute), a, pay("tx-b1", opts[1], half))
-		e.chain.mine(t0.Add(2 * time.Minute))
-		e.chain.mine(t0.Add(3*time.Minute), pay("tx-b2", opts[1], rest), pay("tx-c", opts[2], opts[2].AmountDue))
-		e.chain.mine(t0.Add(4 * time.Minute))
-		e.chain.mine(t0.Add(5 * time.Minute))
-		e.clock.set(t0.Add(6 * time.Minute))
 		before := cs.count()
 		if failAt > 0 {
 			cs.mu.Lock()
 			cs.failAt = before + failAt
 			cs.mu.Unlock()
 		}
-		// The process runs (and may die) ...
-		var err error
-		for range 3 {
-			if _, err = e.f.Step(ctx); err != nil {
-				break
+		// step runs the follower once; when the injected crash hits, the process "dies" and
+		// a new follower (a restarted process) continues on the same database.
+		step := func() {
+			if _, err := e.f.Step(ctx); errors.Is(err, errCrash) {
+				e.f = e.follower(cs.Store)
+			} else if err != nil {
+				t.Fatal(err)
 			}
 		}
+		step() // a in the mempool: processing
+		blocks := [][]watcher.Transfer{{a, pay("tx-b1", opts[1], half)}, nil,
+			{pay("tx-b2", opts[1], rest), pay("tx-c", opts[2], opts[2].AmountDue)}, nil, nil}
+		for i, ts := range blocks {
+			e.clock.set(t0.Add(time.Duration(i+1) * time.Minute))
+			e.chain.mine(t0.Add(time.Duration(i+1)*time.Minute), ts...)
+			step()
+		}
+		for range 3 {
+			step()
+		}
 		total := cs.count() - before
-		if failAt > 0 {
-			if !errors.Is(err, errCrash) || !cs.crashed {
-				t.Fatalf("failAt %d: step error %v, want the injected crash", failAt, err)
-			}
-			// ... and a new process continues on the same database.
-			e.f = e.follower(cs.Store)
-			for range 3 {
-				e.step()
-			}
-		} else if err != nil {
-			t.Fatal(err)
+		if failAt > 0 && !cs.crashed {
+			t.Fatalf("failAt %d of %d transactions: the crash never happened", failAt, total)
 		}
 		out := outcome{payments: map[string]string{}, events: map[string][]string{}, statuses: map[string]string{}}
 		for _, id := range ids {
@@ -610,8 +608,8 @@ func TestFakeCrashBetweenBlocks(t *testing.T) {
 	if want := []string{"invoice.created", "invoice.payment_received", "invoice.payment_received", "invoice.processing", "invoice.settled"}; !slices.Equal(ref.events["1"], want) {
 		t.Fatalf("reference run: events of the two-part invoice %v, want %v", ref.events["1"], want)
 	}
-	if total < 5 {
-		t.Fatalf("reference run: only %d transactions for 5 blocks", total)
+	if total < 6 {
+		t.Fatalf("reference run: only %d transactions for the mempool and 5 blocks", total)
 	}
 	for failAt := 1; failAt <= total; failAt++ {
 		t.Run(fmt.Sprintf("crash at transaction %d of %d", failAt, total), func(t *testing.T) {
@@ -648,5 +646,44 @@ func TestFakeInvoiceCreatedDuringStep(t *testing.T) {
 				t.Fatalf("payments %+v", d.Payments)
 			}
 		})
+	}
+}
+
+// TestFakeCrashDuringCatchUp: blocks that arrived while the follower was away are applied
+// in batches (several blocks per transaction). The first batch's transaction fails before
+// commit; the restarted follower applies every block exactly once.
+func TestFakeCrashDuringCatchUp(t *testing.T) {
+	t.Parallel()
+	cs := &crashStore{Store: storetest.SQLite(t)}
+	e := newFakeEnvOn(t, cs, 3)
+	var ids []string
+	for i := range 4 {
+		id, o := e.invoice(fmt.Sprintf("%d.00", 5+i))
+		ids = append(ids, id)
+		e.chain.mine(t0.Add(time.Duration(i+1)*time.Minute), pay(fmt.Sprintf("tx-%d", i), o, o.AmountDue))
+	}
+	for range 40 {
+		e.chain.mine(t0.Add(10 * time.Minute))
+	}
+	e.clock.set(t0.Add(11 * time.Minute))
+	cs.mu.Lock()
+	cs.failAt = cs.n + 1
+	cs.mu.Unlock()
+	if n, err := e.f.Step(ctx); !errors.Is(err, errCrash) || n != 0 {
+		t.Fatalf("step: %d blocks, %v; want 0 and the injected crash", n, err)
+	}
+	e.f = e.follower(cs.Store)
+	if n := e.step(); n != 44 {
+		t.Fatalf("applied %d blocks after the restart, want 44", n)
+	}
+	for _, id := range ids {
+		d := e.want(id, invoices.StatusSettled)
+		if len(d.Payments) != 1 {
+			t.Fatalf("invoice %s: %d payments", id, len(d.Payments))
+		}
+		want := []string{"invoice.created", "invoice.payment_received", "invoice.processing", "invoice.settled"}
+		if got := e.events(id); !slices.Equal(got, want) {
+			t.Fatalf("events %v, want %v", got, want)
+		}
 	}
 }

@@ -207,21 +207,17 @@ func (f *Follower) Step(ctx context.Context) (int, error) {
 		if err := ctx.Err(); err != nil {
 			return applied, err
 		}
-		b, err := f.src.BlockAt(ctx, cur.Height+1)
+		n, next, forked, err := f.follow(ctx, cur, tip)
+		applied += n
+		cur = next
 		if err != nil {
-			return applied, fmt.Errorf("block %d: %w", cur.Height+1, err)
+			return applied, err
 		}
-		if b.Parent != cur.Hash {
+		if forked {
 			if cur, err = f.rewind(ctx, cur, tip); err != nil {
 				return applied, err
 			}
-			continue
 		}
-		if err := f.apply(ctx, b); err != nil {
-			return applied, fmt.Errorf("apply block %d %s: %w", b.Height, b.Hash, err)
-		}
-		cur = store.Cursor{Chain: f.src.Chain(), Height: b.Height, Hash: b.Hash, ParentHash: b.Parent}
-		applied++
 	}
 	if err := f.mempool(ctx, tip); err != nil {
 		return applied, fmt.Errorf("mempool: %w", err)
@@ -280,53 +276,165 @@ func (f *Follower) cursor(ctx context.Context, tip Header) (store.Cursor, error)
 	return c, err
 }
 
-// apply records the block's transfers as confirmed payments, moves the cursor and reviews
-// the invoices whose payments or confirmations changed, all in one transaction.
-func (f *Follower) apply(ctx context.Context, b Block) error {
+// Read-ahead and batching of follow: while one batch of blocks is being applied, the next
+// blocks are already being fetched, and the blocks fetched meanwhile are applied together in
+// one transaction, so catching up costs about the node's block fetch time, not fetch plus
+// commit per block.
+const (
+	prefetchDepth = 32
+	maxBatch      = 32
+)
+
+// fetched is a block read ahead, or the error that ended the reading.
+type fetched struct {
+	b   Block
+	err error
+}
+
+// prefetch reads the blocks from..to in order into the returned channel, ahead of the
+// caller, from one goroutine (so the source still sees one caller at a time). stop ends the
+// reading and waits for the goroutine; the caller must call it before using the source again.
+func (f *Follower) prefetch(ctx context.Context, from, to int64) (<-chan fetched, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	ch := make(chan fetched, prefetchDepth)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(ch)
+		for h := from; h <= to; h++ {
+			b, err := f.src.BlockAt(ctx, h)
+			if err != nil {
+				err = fmt.Errorf("block %d: %w", h, err)
+			}
+			select {
+			case ch <- fetched{b, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ch, func() { cancel(); <-done }
+}
+
+// follow applies the blocks after cur up to tip in batches, and stops early when a block
+// does not extend the applied chain (forked: the caller rewinds). It returns the number of
+// blocks applied and the cursor after the last committed batch.
+func (f *Follower) follow(ctx context.Context, cur store.Cursor, tip Header) (applied int, _ store.Cursor, forked bool, _ error) {
+	blocks, stop := f.prefetch(ctx, cur.Height+1, tip.Height)
+	defer stop()
+	for cur.Height < tip.Height && !forked {
+		if err := ctx.Err(); err != nil {
+			return applied, cur, false, err
+		}
+		var batch []Block
+		var ferr error
+		last := cur.Hash
+	gather:
+		for len(batch) < maxBatch {
+			var r fetched
+			var ok bool
+			if len(batch) == 0 {
+				r, ok = <-blocks // wait for the first block of a batch
+			} else {
+				select {
+				case r, ok = <-blocks:
+				default:
+					break gather // apply what is already fetched
+				}
+			}
+			switch {
+			case !ok:
+				break gather
+			case r.err != nil:
+				ferr = r.err
+				break gather
+			case r.b.Parent != last:
+				forked = true
+				break gather
+			}
+			batch = append(batch, r.b)
+			last = r.b.Hash
+		}
+		if len(batch) > 0 {
+			if err := f.apply(ctx, batch); err != nil {
+				first, end := batch[0], batch[len(batch)-1]
+				return applied, cur, false, fmt.Errorf("apply blocks %d-%d (%s..%s): %w", first.Height, end.Height, first.Hash, end.Hash, err)
+			}
+			end := batch[len(batch)-1]
+			cur = store.Cursor{Chain: f.src.Chain(), Height: end.Height, Hash: end.Hash, ParentHash: end.Parent}
+			applied += len(batch)
+		}
+		if ferr != nil {
+			return applied, cur, false, ferr
+		}
+		if len(batch) == 0 && !forked {
+			break // the reader ended without a block (ctx ended)
+		}
+	}
+	return applied, cur, forked, ctx.Err()
+}
+
+// apply records the blocks' transfers as confirmed payments, moves the cursor block by
+// block and reviews the invoices whose payments or confirmations changed at each block,
+// all in one transaction: the blocks of a batch commit together or not at all.
+func (f *Follower) apply(ctx context.Context, bs []Block) error {
 	now := f.cfg.Now().UTC()
 	return f.st.Tx(ctx, func(tx store.Tx) error {
 		if err := f.fence(ctx, tx, now); err != nil {
 			return err
 		}
-		touched := map[string]bool{}
-		for _, t := range b.Transfers {
-			o, ok := f.option(t)
-			if !ok {
-				continue
+		for _, b := range bs {
+			if err := f.applyBlock(ctx, tx, b, now); err != nil {
+				return fmt.Errorf("block %d: %w", b.Height, err)
 			}
-			seen := now
-			if !b.Time.IsZero() && b.Time.Before(seen) {
-				seen = b.Time // after downtime, the block's time is when it was paid
-			}
-			h := b.Height
-			p := store.Payment{ID: store.NewID("pay", now), InvoiceID: o.InvoiceID, OptionID: o.ID, Chain: f.src.Chain(),
-				TxID: t.TxID, OutputIndex: t.Index, Address: t.Address, Asset: t.Asset, Amount: t.Amount,
-				Status: store.PaymentConfirmed, BlockHeight: &h, BlockHash: b.Hash, SeenAt: seen, UpdatedAt: now}
-			inserted, err := tx.UpsertPayment(ctx, p)
-			if err != nil {
-				return err
-			}
-			if inserted {
-				if err := f.inv.PaymentReceivedTx(ctx, tx, p); err != nil {
-					return err
-				}
-			}
-			touched[o.InvoiceID] = true
 		}
-		if err := tx.SetCursor(ctx, store.Cursor{Chain: f.src.Chain(), Height: b.Height, Hash: b.Hash,
-			ParentHash: b.Parent, UpdatedAt: now}); err != nil {
-			return err
+		return nil
+	})
+}
+
+// applyBlock is one block of apply.
+func (f *Follower) applyBlock(ctx context.Context, tx store.Tx, b Block, now time.Time) error {
+	touched := map[string]bool{}
+	for _, t := range b.Transfers {
+		o, ok := f.option(t)
+		if !ok {
+			continue
 		}
-		// Confirmations moved for every processing invoice; expiry may have passed for new ones.
-		due, err := tx.InvoicesToReview(ctx, now, 1000)
+		seen := now
+		if !b.Time.IsZero() && b.Time.Before(seen) {
+			seen = b.Time // after downtime, the block's time is when it was paid
+		}
+		h := b.Height
+		p := store.Payment{ID: store.NewID("pay", now), InvoiceID: o.InvoiceID, OptionID: o.ID, Chain: f.src.Chain(),
+			TxID: t.TxID, OutputIndex: t.Index, Address: t.Address, Asset: t.Asset, Amount: t.Amount,
+			Status: store.PaymentConfirmed, BlockHeight: &h, BlockHash: b.Hash, SeenAt: seen, UpdatedAt: now}
+		inserted, err := tx.UpsertPayment(ctx, p)
 		if err != nil {
 			return err
 		}
-		for _, id := range due {
-			touched[id] = true
+		if inserted {
+			if err := f.inv.PaymentReceivedTx(ctx, tx, p); err != nil {
+				return err
+			}
 		}
-		return f.review(ctx, tx, touched)
-	})
+		touched[o.InvoiceID] = true
+	}
+	if err := tx.SetCursor(ctx, store.Cursor{Chain: f.src.Chain(), Height: b.Height, Hash: b.Hash,
+		ParentHash: b.Parent, UpdatedAt: now}); err != nil {
+		return err
+	}
+	// Confirmations moved for every processing invoice; expiry may have passed for new ones.
+	due, err := tx.InvoicesToReview(ctx, now, 1000)
+	if err != nil {
+		return err
+	}
+	for _, id := range due {
+		touched[id] = true
+	}
+	return f.review(ctx, tx, touched)
 }
 
 // Release gives up the follower's lease, so a standby replica takes over at once.
