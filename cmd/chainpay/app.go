@@ -61,6 +61,7 @@ type ethWiring struct {
 	chain         string
 	chainID       uint64
 	rpc           []string
+	ws            []string // websocket URLs for newHeads notifications (optional)
 	factory       *ethereum.Factory
 	tokens        []ethToken
 	confs         int
@@ -229,7 +230,12 @@ func bitcoinRunner(ctx context.Context, st store.Store, inv *invoices.Service, w
 		return nil, nil, err
 	}
 	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder})
-	return watcher.NewRunner(f, w.btc.poll), src, nil
+	// btcd's websocket wakes the follower on each block (bitcoind: polling only, one warning).
+	n, err := watcher.NewBtcdNotifier(watcher.BtcdNotifierConfig{URLs: w.btc.rpc, Logger: log})
+	if err != nil {
+		return nil, nil, &settingError{"CHAINPAY_BITCOIN_RPC", err.Error()}
+	}
+	return watcher.NewRunner(f, w.btc.poll, watcher.WithNotifier(n)), src, nil
 }
 
 // ethereumRunners connects to the EVM nodes (checking chain id and token decimals) and
@@ -253,7 +259,15 @@ func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service,
 		return nil, nil, nil, fmt.Errorf("ethereum node check: %w", err)
 	}
 	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder})
-	runner := watcher.NewRunner(f, w.eth.poll)
+	var opts []watcher.RunnerOption
+	if len(w.eth.ws) > 0 {
+		n, err := watcher.NewEthereumNotifier(watcher.EthereumNotifierConfig{URLs: w.eth.ws, Chain: w.eth.chain, Logger: log})
+		if err != nil {
+			return nil, nil, nil, &settingError{"CHAINPAY_ETHEREUM_WS", err.Error()}
+		}
+		opts = append(opts, watcher.WithNotifier(n))
+	}
+	runner := watcher.NewRunner(f, w.eth.poll, opts...)
 	var out []background
 	if w.eth.sweeperKey != nil {
 		client, err := ethclient.DialContext(ctx, w.eth.rpc[0])

@@ -56,13 +56,13 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // serveSettings are the settings of `chainpay serve` beyond the common ones, as given.
 type serveSettings struct {
-	listen, publicURL, autoMigrate                                string
-	btcNetwork, btcConfs, btcRPC, btcPoll                         string
-	ethRPC, ethChainID, ethFactory, ethTokens, ethConfs, ethPoll  string
-	sweeperKeyFile, sweepInterval                                 string
-	ledgerSink, ledgerURL, ledgerSecret, ledgerSecretFile, feeBps string
-	webhooksAllowPrivate                                          string
-	rates                                                         rateSettings
+	listen, publicURL, autoMigrate                                      string
+	btcNetwork, btcConfs, btcRPC, btcPoll                               string
+	ethRPC, ethWS, ethChainID, ethFactory, ethTokens, ethConfs, ethPoll string
+	sweeperKeyFile, sweepInterval                                       string
+	ledgerSink, ledgerURL, ledgerSecret, ledgerSecretFile, feeBps       string
+	webhooksAllowPrivate                                                string
+	rates                                                               rateSettings
 }
 
 func (ss *serveSettings) register(fs *flag.FlagSet) {
@@ -75,6 +75,7 @@ func (ss *serveSettings) register(fs *flag.FlagSet) {
 		{"bitcoin-rpc", "CHAINPAY_BITCOIN_RPC", "", "bitcoind/btcd JSON-RPC URLs, comma-separated, e.g. http://user:pass@127.0.0.1:8332 (enables the Bitcoin watcher)", &ss.btcRPC},
 		{"bitcoin-poll", "CHAINPAY_BITCOIN_POLL", "5s", "how often the Bitcoin watcher polls the node", &ss.btcPoll},
 		{"ethereum-rpc", "CHAINPAY_ETHEREUM_RPC", "", "EVM JSON-RPC URLs, comma-separated (enables the EVM chain)", &ss.ethRPC},
+		{"ethereum-ws", "CHAINPAY_ETHEREUM_WS", "", "EVM websocket URLs for newHeads notifications (default: the ws:// URLs of CHAINPAY_ETHEREUM_RPC)", &ss.ethWS},
 		{"ethereum-chain-id", "CHAINPAY_ETHEREUM_CHAIN_ID", "1", "EIP-155 chain id the nodes must serve", &ss.ethChainID},
 		{"ethereum-factory", "CHAINPAY_ETHEREUM_FACTORY", "", "ForwarderFactory contract address", &ss.ethFactory},
 		{"ethereum-tokens", "CHAINPAY_ETHEREUM_TOKENS", "", "ERC-20 tokens, e.g. USDC=0xA0b8...eB48:6,USDT=0xdAC1...1ec7:6", &ss.ethTokens},
@@ -212,7 +213,14 @@ func (ss *serveSettings) ethWiring(ctx context.Context, urls []string) (*ethWiri
 	if err != nil {
 		return nil, err
 	}
-	w := &ethWiring{chain: "ethereum", chainID: id, rpc: urls, confs: int(confs), poll: poll, sweepInterval: sweepEvery}
+	w := &ethWiring{chain: "ethereum", chainID: id, rpc: urls, ws: splitList(ss.ethWS), confs: int(confs), poll: poll, sweepInterval: sweepEvery}
+	if len(w.ws) == 0 {
+		for _, u := range urls {
+			if strings.HasPrefix(u, "ws://") || strings.HasPrefix(u, "wss://") {
+				w.ws = append(w.ws, u)
+			}
+		}
+	}
 	for _, item := range splitList(ss.ethTokens) {
 		code, rest, ok1 := strings.Cut(item, "=")
 		addr, dec, ok2 := strings.Cut(rest, ":")
