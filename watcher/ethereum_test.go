@@ -244,6 +244,21 @@ func (e *simEnv) sign(from *ecdsa.PrivateKey, nonce *uint64, to *common.Address,
 	if err := e.client.SendTransaction(ctx, tx); err != nil {
 		e.t.Fatalf("send: %v", err)
 	}
+	// The simulated backend admits transactions to its pool asynchronously: wait until this
+	// one is pending, or a Commit right after could seal a block without it (bounded).
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, pending, err := e.client.TransactionByHash(ctx, tx.Hash()); err == nil && pending {
+			break
+		}
+		if n, err := e.client.PendingNonceAt(ctx, evmAddr(from)); err == nil && n > *nonce {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("transaction %s never reached the pool", tx.Hash())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 	return tx
 }
 
