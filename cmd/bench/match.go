@@ -22,7 +22,8 @@ func findBlock(o *options) (string, error) {
 	if o.block != "" {
 		return o.block, nil
 	}
-	for _, pattern := range []string{"../shared/testdata/mainnet_block_*.raw", "../../shared/testdata/mainnet_block_*.raw"} {
+	for _, pattern := range []string{"chains/bitcoin/testdata/mainnet_block_*.raw", "../../chains/bitcoin/testdata/mainnet_block_*.raw",
+		"../shared/testdata/mainnet_block_*.raw", "../../shared/testdata/mainnet_block_*.raw"} {
 		if m, _ := filepath.Glob(pattern); len(m) > 0 {
 			return m[0], nil
 		}
