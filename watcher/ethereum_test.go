@@ -241,8 +241,16 @@ func (e *simEnv) sign(from *ecdsa.PrivateKey, nonce *uint64, to *common.Address,
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.client.SendTransaction(ctx, tx); err != nil {
-		e.t.Fatalf("send: %v", err)
+	// After a Fork the pool moves to the fork point asynchronously; until it has, a
+	// replacement at an old nonce is refused as "nonce too low" (bounded retry).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		err := e.client.SendTransaction(ctx, tx)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "nonce too low") || time.Now().After(deadline) {
+			e.t.Fatalf("send: %v", err)
+		}
 	}
 	// The simulated backend admits transactions to its pool asynchronously: wait until this
 	// one is pending, or a Commit right after could seal a block without it (bounded).
