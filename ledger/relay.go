@@ -199,7 +199,7 @@ func (r *Relay) handle(ctx context.Context, m store.OutboxMessage) {
 		res, err = r.sink.Post(pctx, rec)
 		cancel()
 		if err == nil {
-			if err := r.finish(ctx, func(tx store.Tx) error { return tx.MarkDelivered(ctx, m.ID, r.cfg.Now()) }); err != nil {
+			if err := r.finish(ctx, func(tx store.Tx) error { return tx.MarkDelivered(ctx, m.ID, r.cfg.Holder, r.cfg.Now()) }); err != nil {
 				log.Warn("ledger relay: posted but could not mark delivered; will post again after the lease", "err", err)
 				return
 			}
@@ -209,14 +209,14 @@ func (r *Relay) handle(ctx context.Context, m store.OutboxMessage) {
 	}
 	if errors.Is(err, ErrConflict) || errors.Is(err, ErrInvalid) {
 		log.Error("ledger relay: parked", "err", err)
-		if ferr := r.finish(ctx, func(tx store.Tx) error { return tx.Park(ctx, m.ID, err.Error()) }); ferr != nil {
+		if ferr := r.finish(ctx, func(tx store.Tx) error { return tx.Park(ctx, m.ID, r.cfg.Holder, err.Error()) }); ferr != nil {
 			log.Warn("ledger relay: could not park", "err", ferr)
 		}
 		return
 	}
 	next := r.cfg.Now().Add(r.backoff(m.Attempts))
 	log.Warn("ledger relay: post failed, retrying", "err", err, "next", next)
-	if ferr := r.finish(ctx, func(tx store.Tx) error { return tx.Reschedule(ctx, m.ID, next, err.Error()) }); ferr != nil {
+	if ferr := r.finish(ctx, func(tx store.Tx) error { return tx.Reschedule(ctx, m.ID, r.cfg.Holder, next, err.Error()) }); ferr != nil {
 		log.Warn("ledger relay: could not reschedule", "err", ferr)
 	}
 }

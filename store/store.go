@@ -17,6 +17,8 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict means a uniqueness constraint or an optimistic version check failed.
 	ErrConflict = errors.New("store: conflict")
+	// ErrLeaseLost means a claimed queue message is no longer held by the caller.
+	ErrLeaseLost = errors.New("store: lease lost")
 	// ErrBusy means the database was busy or a serializable transaction lost a race;
 	// Store.Tx retries these itself and only returns ErrBusy when retries are exhausted.
 	ErrBusy = errors.New("store: busy")
@@ -143,10 +145,12 @@ type Tx interface {
 	// ClaimDue leases up to limit due messages of topic to holder until leaseUntil. Claims
 	// by concurrent holders never overlap.
 	ClaimDue(ctx context.Context, topic, holder string, now, leaseUntil time.Time, limit int) ([]OutboxMessage, error)
-	// MarkDelivered, Reschedule and Park finish a claimed message.
-	MarkDelivered(ctx context.Context, id string, at time.Time) error
-	Reschedule(ctx context.Context, id string, next time.Time, lastError string) error
-	Park(ctx context.Context, id string, reason string) error
+	// MarkDelivered, Reschedule and Park finish a message claimed by holder. They return
+	// ErrLeaseLost, changing nothing, when the message is no longer pending under holder's
+	// lease (it expired and another holder claimed it, or it was finished already).
+	MarkDelivered(ctx context.Context, id, holder string, at time.Time) error
+	Reschedule(ctx context.Context, id, holder string, next time.Time, lastError string) error
+	Park(ctx context.Context, id, holder, reason string) error
 	OutboxMessages(ctx context.Context, topic, status string) ([]OutboxMessage, error)
 }
 

@@ -551,19 +551,31 @@ func (t *tx) ClaimDue(ctx context.Context, topic, holder string, now, leaseUntil
 	return out, nil
 }
 
-func (t *tx) MarkDelivered(ctx context.Context, id string, at time.Time) error {
-	return mustAffect(t.exec(ctx, `UPDATE outbox SET status = 'delivered', delivered_at = $2, lease_holder = '',
-		lease_until = NULL WHERE id = $1`, id, at))
+func (t *tx) MarkDelivered(ctx context.Context, id, holder string, at time.Time) error {
+	return leased(t.exec(ctx, `UPDATE outbox SET status = 'delivered', delivered_at = $3, lease_holder = '',
+		lease_until = NULL WHERE id = $1 AND status = 'pending' AND lease_holder = $2`, id, holder, at))
 }
 
-func (t *tx) Reschedule(ctx context.Context, id string, next time.Time, lastError string) error {
-	return mustAffect(t.exec(ctx, `UPDATE outbox SET next_attempt = $2, last_error = $3, lease_holder = '',
-		lease_until = NULL WHERE id = $1`, id, next, lastError))
+func (t *tx) Reschedule(ctx context.Context, id, holder string, next time.Time, lastError string) error {
+	return leased(t.exec(ctx, `UPDATE outbox SET next_attempt = $3, last_error = $4, lease_holder = '',
+		lease_until = NULL WHERE id = $1 AND status = 'pending' AND lease_holder = $2`, id, holder, next, lastError))
 }
 
-func (t *tx) Park(ctx context.Context, id string, reason string) error {
-	return mustAffect(t.exec(ctx, `UPDATE outbox SET status = 'parked', last_error = $2, lease_holder = '',
-		lease_until = NULL WHERE id = $1`, id, reason))
+func (t *tx) Park(ctx context.Context, id, holder, reason string) error {
+	return leased(t.exec(ctx, `UPDATE outbox SET status = 'parked', last_error = $3, lease_holder = '',
+		lease_until = NULL WHERE id = $1 AND status = 'pending' AND lease_holder = $2`, id, holder, reason))
+}
+
+// leased turns "no row updated" into store.ErrLeaseLost: the message is no longer pending
+// under this holder's lease (another relay took it over after the lease expired).
+func leased(n int64, err error) error {
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrLeaseLost
+	}
+	return nil
 }
 
 func (t *tx) OutboxMessages(ctx context.Context, topic, status string) ([]store.OutboxMessage, error) {

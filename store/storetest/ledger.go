@@ -405,7 +405,7 @@ func testLedgerOutbox(t *testing.T, s store.Store) {
 	if len(claimed) != 1 {
 		t.Fatalf("claimed %d", len(claimed))
 	}
-	tx(t, s, func(x store.Tx) error { return x.Park(ctx, "obx_1", "conflict") })
+	tx(t, s, func(x store.Tx) error { return x.Park(ctx, "obx_1", "r1", "conflict") })
 	err = s.Tx(ctx, func(x store.Tx) error { return x.RequeueOutbox(ctx, "webhook:x", "obx_1", t0) })
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("requeue under another topic: got %v, want ErrNotFound", err)

@@ -145,10 +145,10 @@ func testOpsOutbox(t *testing.T, s store.Store) {
 				return err
 			}
 		}
-		if err := x.MarkDelivered(ctx, "obx_2", t0); err != nil {
+		if err := x.MarkDelivered(ctx, "obx_2", "", t0); err != nil { // never claimed: no holder
 			return err
 		}
-		return x.Park(ctx, "obx_3", "conflict")
+		return x.Park(ctx, "obx_3", "", "conflict")
 	})
 	var got []store.Backlog
 	must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.OutboxBacklog(ctx); return }))
@@ -160,7 +160,7 @@ func testOpsOutbox(t *testing.T, s store.Store) {
 	// Only parked messages left: the topic stays visible, with no oldest pending.
 	tx(t, s, func(x store.Tx) error {
 		for _, id := range []string{"obx_0", "obx_1", "obx_4"} {
-			if err := x.MarkDelivered(ctx, id, t0); err != nil {
+			if err := x.MarkDelivered(ctx, id, "", t0); err != nil {
 				return err
 			}
 		}

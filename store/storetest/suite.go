@@ -538,9 +538,15 @@ func testOutbox(t *testing.T, s store.Store) {
 		t.Fatalf("claimed %d messages, want %d (the not-yet-due one excluded)", len(claimed), n)
 	}
 	// Leases expire: after the lease a message is claimable again; delivered ones never.
-	tx(t, s, func(x store.Tx) error { return x.MarkDelivered(ctx, "obx_00", t0) })
-	tx(t, s, func(x store.Tx) error { return x.Park(ctx, "obx_01", "conflict: payload differs") })
-	tx(t, s, func(x store.Tx) error { return x.Reschedule(ctx, "obx_02", t0.Add(30*time.Minute), "timeout") })
+	// A holder that did not claim a message cannot finish it.
+	if err := s.Tx(ctx, func(x store.Tx) error { return x.MarkDelivered(ctx, "obx_00", "intruder", t0) }); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("finish by another holder: got %v, want ErrLeaseLost", err)
+	}
+	tx(t, s, func(x store.Tx) error { return x.MarkDelivered(ctx, "obx_00", claimed["obx_00"], t0) })
+	tx(t, s, func(x store.Tx) error { return x.Park(ctx, "obx_01", claimed["obx_01"], "conflict: payload differs") })
+	tx(t, s, func(x store.Tx) error {
+		return x.Reschedule(ctx, "obx_02", claimed["obx_02"], t0.Add(30*time.Minute), "timeout")
+	})
 	var again []store.OutboxMessage
 	must(t, s.Tx(ctx, func(x store.Tx) (err error) {
 		again, err = x.ClaimDue(ctx, "ledger", "relay-x", t0.Add(2*time.Minute), t0.Add(3*time.Minute), 100)
@@ -553,6 +559,22 @@ func testOutbox(t *testing.T, s store.Store) {
 		if m.Attempts != 2 || m.LeaseHolder != "relay-x" {
 			t.Fatalf("reclaimed message %+v", m)
 		}
+	}
+	// The first holder's lease expired and relay-x holds the message now: the stale holder
+	// can no longer mark it delivered, park or reschedule it; relay-x can.
+	stale := claimed["obx_03"]
+	for name, fn := range map[string]func(store.Tx) error{
+		"deliver":    func(x store.Tx) error { return x.MarkDelivered(ctx, "obx_03", stale, t0) },
+		"park":       func(x store.Tx) error { return x.Park(ctx, "obx_03", stale, "late") },
+		"reschedule": func(x store.Tx) error { return x.Reschedule(ctx, "obx_03", stale, t0, "late") },
+	} {
+		if err := s.Tx(ctx, fn); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("stale holder %s: got %v, want ErrLeaseLost", name, err)
+		}
+	}
+	tx(t, s, func(x store.Tx) error { return x.MarkDelivered(ctx, "obx_03", "relay-x", t0) })
+	if err := s.Tx(ctx, func(x store.Tx) error { return x.Park(ctx, "obx_03", "relay-x", "twice") }); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("park after delivery: got %v, want ErrLeaseLost", err)
 	}
 	var parked []store.OutboxMessage
 	must(t, s.View(ctx, func(x store.Tx) (err error) {
