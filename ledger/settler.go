@@ -13,7 +13,8 @@ import (
 
 // Settler turns invoice state changes into ledger records in the same transaction
 // (invoices.Settler): on invoice.settled one settlement record per counted payment, on
-// invoice.reorged a reversal of every settled record whose payment left the chain.
+// invoice.reorged a reversal of every settled record whose payment left the chain, and when
+// the merchant resolves a settled invoice to invalid a reversal of all its settlements.
 type Settler struct {
 	// Fees returns the merchant's processing fee policy (nil: no fee).
 	Fees func(ctx context.Context, tx store.Tx, merchantID string) (FeePolicy, error)
@@ -32,7 +33,14 @@ func (s *Settler) SettleTx(ctx context.Context, tx store.Tx, d invoices.Details,
 		}
 	}
 	if slices.Contains(events, invoices.EventReorged) {
-		if err := s.reorged(ctx, tx, d, now); err != nil {
+		if err := s.reverse(ctx, tx, d, now, func(p store.Payment) bool { return p.Status == store.PaymentRemoved }); err != nil {
+			return err
+		}
+	}
+	// A merchant who marks a settled invoice invalid (a refund made outside chainpay, a
+	// fraud case) takes its money out of the books: every posted settlement is reversed.
+	if slices.Contains(events, invoices.EventResolved) && d.Invoice.Status == string(invoices.StatusInvalid) {
+		if err := s.reverse(ctx, tx, d, now, func(store.Payment) bool { return true }); err != nil {
 			return err
 		}
 	}
@@ -105,11 +113,11 @@ func (s *Settler) round(ctx context.Context, tx store.Tx, pays []store.Payment) 
 	return round, nil
 }
 
-// reorged reverses the latest settlement of every removed payment that has one and no
-// reversal yet.
-func (s *Settler) reorged(ctx context.Context, tx store.Tx, d invoices.Details, now time.Time) error {
+// reverse reverses the latest settlement of every selected payment that has one and no
+// reversal yet (idempotent: running it twice posts nothing new).
+func (s *Settler) reverse(ctx context.Context, tx store.Tx, d invoices.Details, now time.Time, selected func(store.Payment) bool) error {
 	for _, p := range d.Payments {
-		if p.Status != store.PaymentRemoved {
+		if !selected(p) {
 			continue
 		}
 		var last *store.OutboxMessage

@@ -129,6 +129,24 @@ func TestSettlerPostsInTheSettlingTransaction(t *testing.T) {
 				}
 				t.Fatalf("after the reorg: %v", keys)
 			}
+			// The merchant then marks the invoice invalid (refunded outside chainpay): the
+			// remaining settlement is reversed too, once.
+			if err := st.Tx(ctx, func(tx store.Tx) error {
+				_, err := svc.ResolveTx(ctx, tx, "sto_l", d.Invoice.ID, invoices.StatusInvalid, "refunded by bank transfer")
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.View(ctx, func(tx store.Tx) (err error) { msgs, err = tx.OutboxMessages(ctx, ledger.Topic, ""); return }); err != nil {
+				t.Fatal(err)
+			}
+			keys := map[string]bool{}
+			for _, m := range msgs {
+				keys[m.Key] = true
+			}
+			if len(msgs) != 4 || !keys[ledger.ReversalKey(ledger.SettlementKey("pay_a"))] {
+				t.Fatalf("after resolving to invalid: %v", keys)
+			}
 		})
 	}
 }
