@@ -192,9 +192,6 @@ func SettlementRecords(s Settlement) ([]Record, error) {
 		if p.Amount == nil || p.Amount.Sign() <= 0 {
 			return nil, fmt.Errorf("settlement of invoice %s: payment %s has no positive amount", inv.ID, p.ID)
 		}
-		if p.BlockHeight == nil {
-			return nil, fmt.Errorf("settlement of invoice %s: payment %s is not in a block", inv.ID, p.ID)
-		}
 		total.Add(total, p.Amount)
 		fiat, err := money.CheckedFiatFromCrypto(total, asset.Scale, rate, cur.Scale)
 		if err != nil {
@@ -218,15 +215,27 @@ func SettlementRecords(s Settlement) ([]Record, error) {
 			Original:          &Original{Asset: asset.String(), Amount: new(big.Int).Set(p.Amount), Scale: asset.Scale},
 			ExchangeRate:      &ExchangeRate{Rate: opt.Rate, Source: opt.RateSource, At: opt.RateAt},
 			OccurredAt:        s.SettledAt,
-			Chain: &ChainEvidence{Chain: p.Chain, TxID: p.TxID, OutputIndex: p.OutputIndex,
-				BlockHeight: *p.BlockHeight, BlockHash: p.BlockHash},
+			Chain: &ChainEvidence{Chain: p.Chain, TxID: p.TxID, OutputIndex: p.OutputIndex, BlockHash: p.BlockHash},
 			Metadata: map[string]string{"invoice_id": inv.ID, "option_id": opt.ID, "address": p.Address},
+		}
+		if opt.Network != "" {
+			rec.Metadata["network"] = truncate(opt.Network)
+		}
+		if len(inv.Flags) > 0 {
+			rec.Metadata["exception_flags"] = truncate(strings.Join(inv.Flags, " "))
 		}
 		if inv.OrderID != "" {
 			rec.Metadata["order_id"] = truncate(inv.OrderID)
 		}
-		if s.Tip >= *p.BlockHeight {
-			rec.Chain.Confirmations = s.Tip - *p.BlockHeight + 1
+		if p.BlockHeight == nil {
+			// A store that settles at 0 confirmations books the payment unconfirmed: no block
+			// yet (height 0, 0 confirmations), said so in the metadata.
+			rec.Metadata["unconfirmed"] = "true"
+		} else {
+			rec.Chain.BlockHeight = *p.BlockHeight
+			if s.Tip >= *p.BlockHeight {
+				rec.Chain.Confirmations = s.Tip - *p.BlockHeight + 1
+			}
 		}
 		if fee.Sign() != 0 {
 			rec.FeeDetails = []FeeDetail{{Type: "processing_fee", Amount: new(big.Int).Set(fee), Description: "chainpay processing fee"}}

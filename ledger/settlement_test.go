@@ -117,6 +117,24 @@ func TestSettlementOverpaymentAndCryptoPriced(t *testing.T) {
 	}
 }
 
+// TestSettlementUnconfirmed: a store settling at 0 confirmations books the payment with no
+// block (height 0, 0 confirmations) and says so; network and exception flags travel along.
+func TestSettlementUnconfirmed(t *testing.T) {
+	t.Parallel()
+	p := fixture(t, "sto_a", 1)[0]
+	p.pay.BlockHeight, p.pay.BlockHash, p.pay.Status = nil, "", store.PaymentMempool
+	p.opt.Network = "regtest"
+	p.inv.Flags = []string{"paid_over"}
+	recs, err := SettlementRecords(Settlement{Invoice: p.inv, Option: p.opt, Payments: []store.Payment{p.pay},
+		Tip: 100, SettledAt: t0})
+	must(t, err)
+	rec := recs[0]
+	if rec.Chain.BlockHeight != 0 || rec.Chain.Confirmations != 0 || rec.Metadata["unconfirmed"] != "true" ||
+		rec.Metadata["network"] != "regtest" || rec.Metadata["exception_flags"] != "paid_over" {
+		t.Fatalf("unconfirmed settlement: %+v %+v", rec.Chain, rec.Metadata)
+	}
+}
+
 func TestSettlementRejectsBadInput(t *testing.T) {
 	t.Parallel()
 	base := fixture(t, "sto_a", 1)[0]
@@ -127,7 +145,6 @@ func TestSettlementRejectsBadInput(t *testing.T) {
 	}{
 		{"no payments", func(s *Settlement) { s.Payments = nil }, "no payments"},
 		{"foreign payment", func(s *Settlement) { s.Payments[0].OptionID = "opt_other" }, "belongs to option opt_other"},
-		{"unconfirmed", func(s *Settlement) { s.Payments[0].BlockHeight = nil }, "not in a block"},
 		{"bad rate", func(s *Settlement) { s.Option.Rate = "abc" }, "plain decimal"},
 		{"bad fee", func(s *Settlement) { s.Fee.BasisPoints = 10001 }, "basis points"},
 		{"other currency", func(s *Settlement) { s.Invoice.Currency = "ETH" }, "neither fiat"},

@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"math/big"
 	"testing"
 	"time"
@@ -148,5 +149,52 @@ func TestSettlerPostsInTheSettlingTransaction(t *testing.T) {
 				t.Fatalf("after resolving to invalid: %v", keys)
 			}
 		})
+	}
+}
+
+// TestSettlerZeroConfirmations: a store that settles at 0 confirmations gets its record when
+// the payment is only in the mempool (it used to fail the whole review transaction, which
+// would have stalled the follower).
+func TestSettlerZeroConfirmations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := storetest.SQLite(t)
+	svc, err := invoices.New(st, invoices.Config{Chains: map[string]invoices.Chain{"bitcoin": coin{}}, Quoter: rate{},
+		Settler: &ledger.Settler{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := st.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateMerchant(ctx, store.Merchant{ID: "sto_z", Name: "z", CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.CreateWallet(ctx, store.Wallet{ID: "wal_z", MerchantID: "sto_z", Chain: "bitcoin", Network: "regtest", CreatedAt: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := svc.Create(ctx, "sto_z", invoices.CreateRequest{Amount: "10.00", Currency: "USD", Confirmations: map[string]int{"bitcoin": 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := d.Options[0]
+	p := store.Payment{ID: "pay_z", InvoiceID: d.Invoice.ID, OptionID: o.ID, Chain: "bitcoin", TxID: "tx_z", Address: o.Address,
+		Asset: "BTC", Amount: o.AmountDue, Status: store.PaymentMempool, SeenAt: now, UpdatedAt: now}
+	var evs []string
+	if err := st.Tx(ctx, func(tx store.Tx) error {
+		if _, err := tx.UpsertPayment(ctx, p); err != nil {
+			return err
+		}
+		evs, err = svc.ReviewTx(ctx, tx, d.Invoice.ID)
+		return err
+	}); err != nil {
+		t.Fatalf("review of a 0-confirmation settlement: %v", err)
+	}
+	var msgs []store.OutboxMessage
+	if err := st.View(ctx, func(tx store.Tx) (err error) { msgs, err = tx.OutboxMessages(ctx, ledger.Topic, ""); return }); err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Payload, `"unconfirmed":"true"`) {
+		t.Fatalf("events %v, ledger messages %+v", evs, msgs)
 	}
 }
