@@ -215,8 +215,8 @@ func SettlementRecords(s Settlement) ([]Record, error) {
 			Original:          &Original{Asset: asset.String(), Amount: new(big.Int).Set(p.Amount), Scale: asset.Scale},
 			ExchangeRate:      &ExchangeRate{Rate: opt.Rate, Source: opt.RateSource, At: opt.RateAt},
 			OccurredAt:        s.SettledAt,
-			Chain: &ChainEvidence{Chain: p.Chain, TxID: p.TxID, OutputIndex: p.OutputIndex, BlockHash: p.BlockHash},
-			Metadata: map[string]string{"invoice_id": inv.ID, "option_id": opt.ID, "address": p.Address},
+			Chain:             &ChainEvidence{Chain: p.Chain, TxID: p.TxID, OutputIndex: p.OutputIndex, BlockHash: p.BlockHash},
+			Metadata:          map[string]string{"invoice_id": inv.ID, "option_id": opt.ID, "address": p.Address},
 		}
 		if opt.Network != "" {
 			rec.Metadata["network"] = truncate(opt.Network)

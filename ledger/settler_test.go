@@ -3,8 +3,8 @@ package ledger_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
