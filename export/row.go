@@ -210,13 +210,14 @@ func buildRow(l store.LedgerRecord) (Row, error) {
 
 // exceptionFlags lists the record's exception flags, ';'-separated and sorted: those the
 // record carries in metadata exception_flags (separated by ',', ';' or spaces), and reorged
-// for the reversal of a crypto payment (a settled payment is only ever reversed because a
-// chain reorganisation took it out).
+// for the reversal of a crypto payment unless its metadata reversal_reason says otherwise (a
+// merchant resolving a settled invoice to invalid).
 func exceptionFlags(rec ledger.Record) string {
 	flags := strings.FieldsFunc(rec.Metadata["exception_flags"], func(c rune) bool {
 		return c == ',' || c == ';' || c == ' '
 	})
-	if rec.Reverses != "" && rec.SourceType == ledger.SourceCryptoPayment && !slices.Contains(flags, "reorged") {
+	if rec.Reverses != "" && rec.SourceType == ledger.SourceCryptoPayment && !slices.Contains(flags, "reorged") &&
+		(rec.Metadata["reversal_reason"] == "" || rec.Metadata["reversal_reason"] == "reorg") {
 		flags = append(flags, "reorged")
 	}
 	slices.Sort(flags)

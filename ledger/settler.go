@@ -33,14 +33,14 @@ func (s *Settler) SettleTx(ctx context.Context, tx store.Tx, d invoices.Details,
 		}
 	}
 	if slices.Contains(events, invoices.EventReorged) {
-		if err := s.reverse(ctx, tx, d, now, func(p store.Payment) bool { return p.Status == store.PaymentRemoved }); err != nil {
+		if err := s.reverse(ctx, tx, d, now, "reorg", func(p store.Payment) bool { return p.Status == store.PaymentRemoved }); err != nil {
 			return err
 		}
 	}
 	// A merchant who marks a settled invoice invalid (a refund made outside chainpay, a
 	// fraud case) takes its money out of the books: every posted settlement is reversed.
 	if slices.Contains(events, invoices.EventResolved) && d.Invoice.Status == string(invoices.StatusInvalid) {
-		if err := s.reverse(ctx, tx, d, now, func(store.Payment) bool { return true }); err != nil {
+		if err := s.reverse(ctx, tx, d, now, "resolved_invalid", func(store.Payment) bool { return true }); err != nil {
 			return err
 		}
 	}
@@ -115,7 +115,8 @@ func (s *Settler) round(ctx context.Context, tx store.Tx, pays []store.Payment) 
 
 // reverse reverses the latest settlement of every selected payment that has one and no
 // reversal yet (idempotent: running it twice posts nothing new).
-func (s *Settler) reverse(ctx context.Context, tx store.Tx, d invoices.Details, now time.Time, selected func(store.Payment) bool) error {
+// reason goes into the reversal's metadata (reversal_reason: reorg or resolved_invalid).
+func (s *Settler) reverse(ctx context.Context, tx store.Tx, d invoices.Details, now time.Time, reason string, selected func(store.Payment) bool) error {
 	for _, p := range d.Payments {
 		if !selected(p) {
 			continue
@@ -147,6 +148,7 @@ func (s *Settler) reverse(ctx context.Context, tx store.Tx, d invoices.Details, 
 		if err != nil {
 			return err
 		}
+		rev.Metadata["reversal_reason"] = reason
 		if err := EnqueueTx(ctx, tx, rev, now); err != nil {
 			return err
 		}

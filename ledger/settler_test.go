@@ -148,6 +148,17 @@ func TestSettlerPostsInTheSettlingTransaction(t *testing.T) {
 			if len(msgs) != 4 || !keys[ledger.ReversalKey(ledger.SettlementKey("pay_a"))] {
 				t.Fatalf("after resolving to invalid: %v", keys)
 			}
+			for _, m := range msgs {
+				r, err := ledger.ParseRecord([]byte(m.Payload))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := map[string]string{ledger.ReversalKey(ledger.SettlementKey("pay_a")): "resolved_invalid",
+					ledger.ReversalKey(ledger.SettlementKey("pay_b")): "reorg"}[m.Key]
+				if r.Metadata["reversal_reason"] != want {
+					t.Fatalf("%s: reversal_reason %q, want %q", m.Key, r.Metadata["reversal_reason"], want)
+				}
+			}
 		})
 	}
 }
