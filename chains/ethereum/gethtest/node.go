@@ -309,14 +309,44 @@ func (n *Node) TrySend(key *ecdsa.PrivateKey, to *common.Address, value *big.Int
 	return n.WaitReceipt(ctx, tx.Hash())
 }
 
+// poke sends a zero-value transfer from the dev account to itself without waiting for it.
+// geth --dev.period 0 seals when a transaction arrives; under load it can miss one, which
+// then waits for the next arrival: the poke is that arrival.
+func (n *Node) poke(ctx context.Context) {
+	n.sendMu.Lock()
+	defer n.sendMu.Unlock()
+	from := crypto.PubkeyToAddress(n.devKey.PublicKey)
+	nonce, err := n.client.PendingNonceAt(ctx, from)
+	if err != nil {
+		return
+	}
+	head, err := n.client.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return
+	}
+	tip := big.NewInt(1e9)
+	feeCap := new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip)
+	tx, err := types.SignNewTx(n.devKey, types.LatestSignerForChainID(n.ChainID()), &types.DynamicFeeTx{
+		ChainID: n.ChainID(), Nonce: nonce, GasTipCap: tip, GasFeeCap: feeCap, Gas: 21_000, To: &from, Value: new(big.Int),
+	})
+	if err == nil {
+		_ = n.client.SendTransaction(ctx, tx)
+	}
+}
+
 // WaitReceipt polls for a transaction's receipt every 5 ms until ctx ends.
 func (n *Node) WaitReceipt(ctx context.Context, h common.Hash) (*types.Receipt, error) {
 	tick := time.NewTicker(receiptPoll)
 	defer tick.Stop()
+	lastPoke := time.Now()
 	for {
 		r, err := n.client.TransactionReceipt(ctx, h)
 		if err == nil {
 			return r, nil
+		}
+		if time.Since(lastPoke) > 3*time.Second {
+			n.poke(ctx) // a transaction geth --dev did not seal: make it seal again
+			lastPoke = time.Now()
 		}
 		// geth answers "transaction indexing is in progress" for a moment after a block.
 		if !errors.Is(err, geth.NotFound) && !strings.Contains(err.Error(), "indexing is in progress") {
