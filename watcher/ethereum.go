@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +65,9 @@ type EthereumConfig struct {
 	Tokens []EthereumToken
 	// Timeout bounds every call to a node; default DefaultEthereumTimeout.
 	Timeout time.Duration
+	// HTTPClient, when set, carries the http(s) JSON-RPC calls (e.g. a transport that
+	// records RPC metrics); nil is a default client.
+	HTTPClient *http.Client
 	// ReconcileLimit bounds the addresses whose balances are compared per block (the most
 	// recently watched ones); default DefaultReconcileLimit.
 	ReconcileLimit int
@@ -143,7 +147,11 @@ func NewEthereumSource(ctx context.Context, cfg EthereumConfig) (*EthereumSource
 	var clients []*rpc.Client
 	var names []string
 	for i, u := range cfg.URLs {
-		c, err := rpc.DialContext(ctx, u)
+		var opts []rpc.ClientOption
+		if cfg.HTTPClient != nil && (strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) {
+			opts = append(opts, rpc.WithHTTPClient(cfg.HTTPClient))
+		}
+		c, err := rpc.DialOptions(ctx, u, opts...)
 		if err != nil {
 			for _, c := range clients {
 				c.Close()

@@ -164,7 +164,7 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 		opsCfg.Chains = append(opsCfg.Chains, ops.Chain{Name: "bitcoin", Follower: r, Tip: tipOf(src)})
 	}
 	if w.eth != nil && len(w.eth.rpc) > 0 {
-		r, src, bg, err := ethereumRunners(ctx, st, inv, w, log)
+		r, src, bg, err := ethereumRunners(ctx, st, inv, w, log, metrics)
 		if err != nil {
 			return nil, err
 		}
@@ -240,13 +240,14 @@ func bitcoinRunner(ctx context.Context, st store.Store, inv *invoices.Service, w
 
 // ethereumRunners connects to the EVM nodes (checking chain id and token decimals) and
 // returns the follower's runner, its source and, with a sweeper key, the sweeper.
-func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service, w *wiring, log *slog.Logger) (*watcher.Runner, watcher.Source, []background, error) {
+func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service, w *wiring, log *slog.Logger,
+	m *ops.Metrics) (*watcher.Runner, watcher.Source, []background, error) {
 	var toks []watcher.EthereumToken
 	for _, t := range w.eth.tokens {
 		toks = append(toks, watcher.EthereumToken{Code: t.code, Contract: t.contract, Decimals: t.decimals})
 	}
 	src, err := watcher.NewEthereumSource(ctx, watcher.EthereumConfig{Chain: w.eth.chain, ChainID: w.eth.chainID,
-		URLs: w.eth.rpc, Tokens: toks, Logger: log})
+		URLs: w.eth.rpc, Tokens: toks, Logger: log, HTTPClient: &http.Client{Transport: m.RPCTransport(w.eth.chain, nil)}})
 	if err != nil {
 		return nil, nil, nil, &settingError{"CHAINPAY_ETHEREUM_RPC", err.Error()}
 	}

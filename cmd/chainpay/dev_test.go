@@ -205,7 +205,7 @@ func TestDevEndToEnd(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	// Operations endpoints answer on the same listener.
-	for path, want := range map[string]string{"/metrics": "chainpay_invoices", "/readyz": `"status":"ready"`} {
+	for path, want := range map[string]string{"/metrics": `chainpay_rpc_requests_total{chain="ethereum"`, "/readyz": `"status":"ready"`} {
 		resp, err := http.Get(info.APIURL + path)
 		if err != nil {
 			t.Fatal(err)
