@@ -70,8 +70,10 @@
 //
 //   - paid_partial: 0 < fraction < threshold over all counted payments; cleared once paid in
 //     full (or when nothing counted is left). Left untouched once the invoice is marked.
-//   - paid_over: fraction > 1, strictly more than due whatever the tolerance; it follows the
-//     payments (a removed overpayment clears it).
+//   - paid_over: more than due whatever the tolerance — fraction exceeds 1 by at least one
+//     atomic unit of the option of the latest payment, so topping up with the rounded-up
+//     remaining amount in another asset is not an overpayment; it follows the payments (a
+//     removed overpayment clears it).
 //   - paid_late: a counted payment with a positive amount was seen after ExpiresAt (and no
 //     later than MonitorUntil). Set once with EventPaidLate, never cleared. The status does
 //     not change; the merchant decides with Resolve.

@@ -95,7 +95,7 @@ func Evaluate(s State, opts []Option, pays []Payment, now time.Time) (State, []s
 	if !marked {
 		next.Flags = setFlag(next.Flags, FlagPaidPartial, t.all.Sign() > 0 && !t.paid(t.all))
 	}
-	next.Flags = setFlag(next.Flags, FlagPaidOver, t.all.Cmp(big.NewRat(1, 1)) > 0)
+	next.Flags = setFlag(next.Flags, FlagPaidOver, t.overpaid())
 
 	// 3. Sticky flags: set once with their event, never cleared (they are history).
 	if t.late && !slices.Contains(next.Flags, FlagPaidLate) {
@@ -264,6 +264,13 @@ type tally struct {
 	all             *big.Rat // counted payments seen at or before MonitorUntil
 	allConfirmed    *big.Rat // ... of those, the ones with their option's confirmations
 
+	// lastDue is the AmountDue of the option of the latest counted payment (by SeenAt, then
+	// id): paying "the remaining amount" rounds up to whole atomic units of that option, so a
+	// sum above 1 by less than one of its units is rounding, not an overpayment.
+	lastDue  *big.Int
+	lastSeen time.Time
+	lastID   string
+
 	late    bool // a counted payment was seen after ExpiresAt
 	removed bool // a payment seen at or before MonitorUntil was removed
 }
@@ -294,6 +301,10 @@ func tallyPayments(s State, opts []Option, pays []Payment) tally {
 			continue
 		}
 		share := new(big.Rat).SetFrac(p.Amount, o.AmountDue)
+		if p.Amount.Sign() > 0 && (t.lastDue == nil || p.SeenAt.After(t.lastSeen) ||
+			(p.SeenAt.Equal(t.lastSeen) && p.ID > t.lastID)) {
+			t.lastDue, t.lastSeen, t.lastID = o.AmountDue, p.SeenAt, p.ID
+		}
 		confirmed := confirmationsOf(p) >= o.Confirmations
 		inTime := !p.SeenAt.After(s.ExpiresAt)
 		t.all.Add(t.all, share)
@@ -311,6 +322,18 @@ func tallyPayments(s State, opts []Option, pays []Payment) tally {
 		}
 	}
 	return t
+}
+
+// overpaid reports whether more than the amount due was paid: the sum exceeds 1 by at least
+// one atomic unit of the option of the latest payment. Topping up with the rounded-up
+// remaining amount (possibly in another asset) overshoots by less than that and is not an
+// overpayment; one unit more is.
+func (t tally) overpaid() bool {
+	excess := new(big.Rat).Sub(t.all, big.NewRat(1, 1))
+	if excess.Sign() <= 0 || t.lastDue == nil {
+		return false
+	}
+	return excess.Mul(excess, new(big.Rat).SetInt(t.lastDue)).Cmp(big.NewRat(1, 1)) >= 0
 }
 
 // paid reports whether the fraction sum pays the invoice in full: something was paid and it

@@ -202,6 +202,16 @@ func TestEvaluate(t *testing.T) {
 		{name: "tolerance does not hide an overpayment: one unit over is paid_over",
 			state: tolerant(inv(StatusNew), "5", 0), opts: btc0, pays: []Payment{mem("p1", "btc", 10001, before)}, now: before,
 			wantStatus: StatusSettled, wantFlags: []Flag{FlagPaidOver}, wantEvents: []string{EventSettled}, settles: true},
+		{name: "topping up with the rounded-up remaining in another asset is not paid_over",
+			// 0.4 of the price in USDC (due 25,000,000), then ceil(0.6 × 41,667) = 25,001 sat of BTC:
+			// 0.2 sat of rounding over, less than one unit of the last option.
+			state: inv(StatusNew), opts: []Option{opt("btc", 41667, 0), opt("usdc", 25000000, 0)},
+			pays: []Payment{mem("p1", "usdc", 10000000, before), mem("p2", "btc", 25001, before.Add(time.Second))}, now: before.Add(time.Second),
+			wantStatus: StatusSettled, wantEvents: []string{EventSettled}, settles: true},
+		{name: "one unit more than the rounded-up remaining is paid_over",
+			state: inv(StatusNew), opts: []Option{opt("btc", 41667, 0), opt("usdc", 25000000, 0)},
+			pays: []Payment{mem("p1", "usdc", 10000000, before), mem("p2", "btc", 25002, before.Add(time.Second))}, now: before.Add(time.Second),
+			wantStatus: StatusSettled, wantFlags: []Flag{FlagPaidOver}, wantEvents: []string{EventSettled}, settles: true},
 		{name: "exactly the amount due is not paid_over",
 			state: inv(StatusNew), opts: btc0, pays: []Payment{mem("p1", "btc", 10000, before)}, now: before,
 			wantStatus: StatusSettled, wantEvents: []string{EventSettled}, settles: true},
@@ -868,7 +878,8 @@ func checkScenario(t *testing.T, pick func(n int) int) {
 		if p.Confirmed.Cmp(p.Fraction) > 0 || p.Fraction.Sign() < 0 {
 			t.Fatalf("step %d: confirmed %s > fraction %s", step, p.Confirmed, p.Fraction)
 		}
-		if (p.Fraction.Cmp(big.NewRat(1, 1)) > 0) != slices.Contains(next.Flags, FlagPaidOver) {
+		if over := slices.Contains(next.Flags, FlagPaidOver); over && p.Fraction.Cmp(big.NewRat(1, 1)) <= 0 ||
+			!over && overByAUnit(p.Fraction, next, opts, pays) {
 			t.Fatalf("step %d: fraction %s but flags %v", step, p.Fraction, next.Flags)
 		}
 		for id, r := range p.Remaining {
@@ -966,4 +977,34 @@ func stateDiff(a, b State) string {
 		d = append(d, "policy differs")
 	}
 	return strings.Join(d, "; ")
+}
+
+// overByAUnit reports whether fraction exceeds 1 by at least one atomic unit of the option of
+// the latest counted payment (the paid_over rule).
+func overByAUnit(fraction *big.Rat, s State, opts []Option, pays []Payment) bool {
+	excess := new(big.Rat).Sub(fraction, big.NewRat(1, 1))
+	if excess.Sign() <= 0 {
+		return false
+	}
+	due := map[string]*big.Int{}
+	for _, o := range opts {
+		if _, dup := due[o.ID]; !dup && o.AmountDue != nil && o.AmountDue.Sign() > 0 {
+			due[o.ID] = o.AmountDue
+		}
+	}
+	var last *Payment
+	for i := range pays {
+		p := &pays[i]
+		if due[p.OptionID] == nil || p.Amount == nil || p.Amount.Sign() <= 0 || p.SeenAt.After(monitorUntil(s)) ||
+			(p.Status != PaymentMempool && p.Status != PaymentConfirmed) {
+			continue
+		}
+		if last == nil || p.SeenAt.After(last.SeenAt) || (p.SeenAt.Equal(last.SeenAt) && p.ID > last.ID) {
+			last = p
+		}
+	}
+	if last == nil {
+		return false
+	}
+	return excess.Mul(excess, new(big.Rat).SetInt(due[last.OptionID])).Cmp(big.NewRat(1, 1)) >= 0
 }
