@@ -281,6 +281,7 @@ func (n *Node) launch(ctx context.Context) error {
 	}
 	args := append([]string{"--rpclisten=127.0.0.1:" + strconv.Itoa(n.port)}, n.args...)
 	cmd := exec.Command(n.bin, args...)
+	dieWithParent(cmd)
 	cmd.Stdout = out
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
