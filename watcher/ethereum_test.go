@@ -256,9 +256,8 @@ func (e *simEnv) sign(from *ecdsa.PrivateKey, nonce *uint64, to *common.Address,
 	// one is pending, or a Commit right after could seal a block without it (bounded).
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, pending, err := e.client.TransactionByHash(ctx, tx.Hash()); err == nil && pending {
-			break
-		}
+		// The pool's pending nonce moves past this one only once the transaction is executable
+		// (a transaction merely known to the pool may still be queued, and not sealed).
 		if n, err := e.client.PendingNonceAt(ctx, evmAddr(from)); err == nil && n > *nonce {
 			break
 		}
