@@ -8,6 +8,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -83,4 +86,25 @@ func jsonProblem(err error) *Problem {
 		p.Detail = "the request body is not valid: " + err.Error()
 	}
 	return p
+}
+
+// pageQuery checks a list endpoint's query: every parameter must be "cursor", "limit" or one
+// of extra, and limit, when given, an integer from 1 to 100 (default 20). It returns the
+// limit and the problems found, each naming its parameter.
+func pageQuery(q url.Values, extra ...string) (limit int, bad []FieldError) {
+	for name := range q {
+		if name != "cursor" && name != "limit" && !slices.Contains(extra, name) {
+			bad = append(bad, FieldError{Field: name, Detail: "unknown query parameter"})
+		}
+	}
+	limit = 20
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			bad = append(bad, FieldError{Field: "limit", Detail: "must be an integer from 1 to 100"})
+		} else {
+			limit = n
+		}
+	}
+	return limit, bad
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -254,14 +256,8 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.InvoiceFilter{MerchantID: keyFrom(r.Context()).MerchantID, Limit: 20}
-	var bad []FieldError
-	for name := range q {
-		switch name {
-		case "status", "order_id", "created_from", "created_to", "limit", "cursor":
-		default:
-			bad = append(bad, FieldError{Field: name, Detail: "unknown query parameter"})
-		}
-	}
+	limit, bad := pageQuery(q, "status", "order_id", "created_from", "created_to")
+	f.Limit = limit
 	if v := q.Get("status"); v != "" {
 		switch invoices.Status(v) {
 		case invoices.StatusNew, invoices.StatusProcessing, invoices.StatusSettled, invoices.StatusExpired, invoices.StatusInvalid:
@@ -284,14 +280,6 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) {
 			*p.dst = &t
 		}
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			bad = append(bad, FieldError{Field: "limit", Detail: "must be an integer from 1 to 100"})
-		} else {
-			f.Limit = n
-		}
-	}
 	if v := q.Get("cursor"); v != "" {
 		t, id, ok := decodeCursor(v)
 		if !ok {
@@ -304,7 +292,6 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, Problem{Type: typeValidation, Status: http.StatusBadRequest, Detail: "invalid query parameters", Errors: bad})
 		return
 	}
-	limit := f.Limit
 	f.Limit++ // one more tells whether there is a next page
 	out := listJSON[invoiceJSON]{Object: "list", Data: []invoiceJSON{}}
 	err := s.cfg.Store.View(r.Context(), func(tx store.Tx) error {
@@ -513,15 +500,4 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, merchantID s
 	}
 }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
-}
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

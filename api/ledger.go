@@ -82,21 +82,7 @@ func (s *Server) listParked(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	var bad []FieldError
-	for name := range q {
-		if name != "cursor" && name != "limit" {
-			bad = append(bad, FieldError{Field: name, Detail: "unknown query parameter"})
-		}
-	}
-	limit := 20
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			bad = append(bad, FieldError{Field: "limit", Detail: "must be an integer from 1 to 100"})
-		} else {
-			limit = n
-		}
-	}
+	limit, bad := pageQuery(q)
 	var (
 		after   time.Time
 		afterID string

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -315,21 +314,7 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	var bad []FieldError
-	for name := range q {
-		if name != "cursor" && name != "limit" {
-			bad = append(bad, FieldError{Field: name, Detail: "unknown query parameter"})
-		}
-	}
-	limit := 20
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			bad = append(bad, FieldError{Field: "limit", Detail: "must be an integer from 1 to 100"})
-		} else {
-			limit = n
-		}
-	}
+	limit, bad := pageQuery(q)
 	if len(bad) > 0 {
 		writeProblem(w, Problem{Type: typeValidation, Status: http.StatusBadRequest, Detail: "invalid query parameters", Errors: bad})
 		return

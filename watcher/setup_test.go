@@ -2,7 +2,6 @@ package watcher_test
 
 import (
 	"context"
-	"math/big"
 	"testing"
 	"time"
 
@@ -109,5 +108,3 @@ func sats(t *testing.T, o store.PaymentOption) int64 {
 	}
 	return o.AmountDue.Int64()
 }
-
-var _ = big.NewInt

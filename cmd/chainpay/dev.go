@@ -223,10 +223,7 @@ var devSeed = sha256.Sum256([]byte("chainpay dev demo merchant wallet"))
 // writes dev.json. It returns the info and the webhook secret.
 func devSetup(ctx context.Context, st store.Store, a *app, dataDir, apiURL string, evm *devchain.Chain, bnode *regtest.Node) (devInfo, string, error) {
 	path := filepath.Join(dataDir, "dev.json")
-	var prev struct {
-		devInfo
-		WebhookSecret string `json:"webhook_secret"`
-	}
+	var prev devInfo
 	if b, err := os.ReadFile(path); err == nil {
 		_ = json.Unmarshal(b, &prev)
 	}
@@ -237,7 +234,6 @@ func devSetup(ctx context.Context, st store.Store, a *app, dataDir, apiURL strin
 		err := st.View(ctx, func(tx store.Tx) error { _, err := tx.GetMerchant(ctx, prev.StoreID); return err })
 		exists = err == nil
 	}
-	secret := prev.WebhookSecret
 	if exists {
 		info.StoreID, info.APIKey = prev.StoreID, prev.APIKey
 		// The endpoint URL follows the listen address of this run.
@@ -280,15 +276,15 @@ func devSetup(ctx context.Context, st store.Store, a *app, dataDir, apiURL strin
 	if err != nil {
 		return info, "", fmt.Errorf("dev webhook endpoint: %w", err)
 	}
-	secret = ep.Secret
+	// A new endpoint (and secret) each run: its URL follows this run's listen address.
 	out, _ := json.MarshalIndent(struct {
 		devInfo
 		WebhookSecret string `json:"webhook_secret"`
-	}{info, secret}, "", "  ")
+	}{info, ep.Secret}, "", "  ")
 	if err := os.WriteFile(path, append(out, '\n'), 0o600); err != nil {
 		return info, "", err
 	}
-	return info, secret, nil
+	return info, ep.Secret, nil
 }
 
 // devTpub is the demo merchant's BIP84 account tpub on regtest.
