@@ -13,11 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/btcutil/hdkeychain"
-	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/shopspring/decimal"
 
 	"github.com/chainpay/chainpay/chains/bitcoin"
+	"github.com/chainpay/chainpay/chains/bitcoin/regtest"
 	"github.com/chainpay/chainpay/checkout"
 	"github.com/chainpay/chainpay/deposit"
 	"github.com/chainpay/chainpay/invoices"
@@ -52,28 +51,15 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// regtestTpub returns an account-level BIP84 tpub of a fresh random seed: the test is the
-// merchant's wallet; chainpay only sees the public key.
+// regtestTpub is a fresh merchant's watch-only key (the test is the merchant's wallet;
+// chainpay only ever sees the public key).
 func regtestTpub(t testing.TB) string {
 	t.Helper()
-	seed, err := hdkeychain.GenerateSeed(32)
+	k, err := regtest.RandomMerchantTpub()
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := hdkeychain.NewMaster(seed, &chaincfg.RegressionNetParams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, i := range []uint32{84, 1, 0} {
-		if k, err = k.Derive(hdkeychain.HardenedKeyStart + i); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pub, err := k.Neuter()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pub.String()
+	return k
 }
 
 // env is a merchant "Satoshi's Coffee" with a regtest Bitcoin wallet, the real invoice

@@ -5,11 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/btcutil/hdkeychain"
-	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/shopspring/decimal"
 
 	"github.com/chainpay/chainpay/chains/bitcoin"
+	"github.com/chainpay/chainpay/chains/bitcoin/regtest"
 	"github.com/chainpay/chainpay/deposit"
 	"github.com/chainpay/chainpay/invoices"
 	"github.com/chainpay/chainpay/money"
@@ -24,28 +23,15 @@ func (fixedQuoter) Quote(_ context.Context, base, quote string) (invoices.Quote,
 	return invoices.Quote{Rate: decimal.RequireFromString("50000"), Source: "fixed", At: time.Now(), Raw: "[]"}, nil
 }
 
-// regtestTpub returns an account-level BIP84 tpub of a fresh random seed (the test is the
-// merchant's wallet; chainpay only ever sees the public key).
+// regtestTpub is a fresh merchant's watch-only key (the test is the merchant's wallet;
+// chainpay only ever sees the public key).
 func regtestTpub(t *testing.T) string {
 	t.Helper()
-	seed, err := hdkeychain.GenerateSeed(32)
+	k, err := regtest.RandomMerchantTpub()
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := hdkeychain.NewMaster(seed, &chaincfg.RegressionNetParams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, i := range []uint32{84, 1, 0} {
-		if k, err = k.Derive(hdkeychain.HardenedKeyStart + i); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pub, err := k.Neuter()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pub.String()
+	return k
 }
 
 // shop is a merchant with a regtest Bitcoin wallet and an invoice service.

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcutil"
-	"github.com/btcsuite/btcd/btcutil/hdkeychain"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/ethereum/go-ethereum/common"
 
@@ -259,7 +258,7 @@ func devSetup(ctx context.Context, st store.Store, a *app, dataDir, apiURL strin
 			return info, "", err
 		}
 		info.StoreID, info.APIKey = m.ID, plain
-		tpub, err := devTpub()
+		tpub, err := regtest.MerchantTpub(devSeed[:])
 		if err != nil {
 			return info, "", err
 		}
@@ -285,24 +284,6 @@ func devSetup(ctx context.Context, st store.Store, a *app, dataDir, apiURL strin
 		return info, "", err
 	}
 	return info, ep.Secret, nil
-}
-
-// devTpub is the demo merchant's BIP84 account tpub on regtest.
-func devTpub() (string, error) {
-	k, err := hdkeychain.NewMaster(devSeed[:], &chaincfg.RegressionNetParams)
-	if err != nil {
-		return "", err
-	}
-	for _, i := range []uint32{84, 1, 0} {
-		if k, err = k.Derive(hdkeychain.HardenedKeyStart + i); err != nil {
-			return "", err
-		}
-	}
-	pub, err := k.Neuter()
-	if err != nil {
-		return "", err
-	}
-	return pub.String(), nil
 }
 
 // devServer serves the dev-only endpoints: paying invoices from the dev wallets and the

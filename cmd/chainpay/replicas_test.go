@@ -22,6 +22,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 
 	"github.com/chainpay/chainpay/chains/bitcoin/btcdtest"
+	"github.com/chainpay/chainpay/chains/bitcoin/regtest"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/store/postgres"
 	"github.com/chainpay/chainpay/store/storetest"
@@ -69,7 +70,7 @@ func TestReplicas(t *testing.T) {
 	cli("migrate")
 	storeID := cli("store", "create", "--name", "Replicated Shop")
 	key := cli("apikey", "create", "--store", storeID)
-	tpub, err := devTpub()
+	tpub, err := regtest.MerchantTpub(devSeed[:])
 	if err != nil {
 		t.Fatal(err)
 	}
