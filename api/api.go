@@ -68,9 +68,6 @@ func (s *Server) routes() {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(openapiYAML)
 	})
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
 	s.mux.Handle("POST /v1/invoices", s.auth(apikey.InvoicesWrite, s.createInvoice))
 	s.mux.Handle("GET /v1/invoices", s.auth(apikey.InvoicesRead, s.listInvoices))
 	s.mux.Handle("GET /v1/invoices/{id}", s.auth(apikey.InvoicesRead, s.getInvoice))
