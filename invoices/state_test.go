@@ -788,7 +788,7 @@ func FuzzEvaluate(f *testing.F) {
 var allowed = map[string]map[[2]Status]bool{
 	"evaluate": {
 		{StatusNew, StatusProcessing}: true, {StatusNew, StatusSettled}: true, {StatusNew, StatusExpired}: true,
-		{StatusNew, StatusInvalid}: true,
+		{StatusNew, StatusInvalid}:        true,
 		{StatusProcessing, StatusSettled}: true, {StatusProcessing, StatusInvalid}: true,
 		// Outcomes of the chain are recomputed when the payments change.
 		{StatusExpired, StatusProcessing}: true, {StatusExpired, StatusSettled}: true, {StatusExpired, StatusInvalid}: true,

@@ -50,6 +50,7 @@ type fakeChain struct {
 	blocks    []watcher.Block // index = height
 	pool      []watcher.Transfer
 	noMempool bool // like an EVM chain: Mempool returns nil
+	lag       int  // the node answers this many blocks behind its best chain
 	watched   map[string]bool
 	branch    int
 	// calls, when set, receives the name of every method called (non-blocking).
@@ -97,7 +98,7 @@ func (c *fakeChain) Tip(context.Context) (watcher.Header, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.blocks[len(c.blocks)-1].Header, nil
+	return c.blocks[len(c.blocks)-1-c.lag].Header, nil
 }
 
 func (c *fakeChain) HeaderAt(ctx context.Context, height int64) (watcher.Header, error) {
@@ -108,7 +109,7 @@ func (c *fakeChain) HeaderAt(ctx context.Context, height int64) (watcher.Header,
 func (c *fakeChain) BlockAt(_ context.Context, height int64) (watcher.Block, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if height < 0 || height >= int64(len(c.blocks)) {
+	if height < 0 || height >= int64(len(c.blocks)-c.lag) {
 		return watcher.Block{}, fmt.Errorf("fake chain: no block at height %d (tip %d)", height, len(c.blocks)-1)
 	}
 	b := c.blocks[height]
@@ -190,8 +191,11 @@ func newFakeEnv(t *testing.T, confirmations int) *fakeEnv {
 	return newFakeEnvOn(t, storetest.SQLite(t), confirmations)
 }
 
+// newFakeEnvOn builds the env on st. Every store transaction closure runs twice
+// (storetest.RetryTwice): the follower and the invoice service must be retry-safe.
 func newFakeEnvOn(t *testing.T, st store.Store, confirmations int) *fakeEnv {
 	t.Helper()
+	st = storetest.RetryTwice(st)
 	clk := &clock{now: t0}
 	svc, err := invoices.New(st, invoices.Config{
 		Chains: map[string]invoices.Chain{"bitcoin": deposit.NewBitcoin(bitcoin.Regtest, confirmations)},
