@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/big"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -1031,4 +1032,16 @@ func overByAUnit(fraction *big.Rat, s State, opts []Option, pays []Payment) bool
 		return false
 	}
 	return excess.Mul(excess, new(big.Rat).SetInt(due[last.OptionID])).Cmp(big.NewRat(1, 1)) >= 0
+}
+
+// TestDocsTransitionTable: docs/invoices.md shows the transition table the code runs.
+func TestDocsTransitionTable(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../docs/invoices.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := TransitionTable(); !strings.Contains(string(doc), want) {
+		t.Fatalf("docs/invoices.md does not contain the transition table of the code:\n%s", want)
+	}
 }
