@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,7 +144,10 @@ func (w *books) review(d invoices.Details) {
 
 func (w *books) resolve(d invoices.Details, to invoices.Status) {
 	w.t.Helper()
-	w.tx(func(tx store.Tx) error { _, err := w.svc.ResolveTx(ctx, tx, "sto_b", d.Invoice.ID, to, "decided by hand"); return err })
+	w.tx(func(tx store.Tx) error {
+		_, err := w.svc.ResolveTx(ctx, tx, "sto_b", d.Invoice.ID, to, "decided by hand")
+		return err
+	})
 	w.advance(time.Second)
 }
 
