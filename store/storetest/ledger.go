@@ -484,7 +484,9 @@ func testLedgerBooks(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	err := s.Tx(ctx, func(x store.Tx) error { return x.AppendLedgerBook(ctx, book("p1", 3, "i1", a, store.BookNone, 0, "other")) })
+	err := s.Tx(ctx, func(x store.Tx) error {
+		return x.AppendLedgerBook(ctx, book("p1", 3, "i1", a, store.BookNone, 0, "other"))
+	})
 	if !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("a second record 3 of p1: got %v, want ErrConflict", err)
 	}
