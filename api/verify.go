@@ -69,4 +69,3 @@ func (s *Server) verifyLedger(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, out)
 }
-

@@ -184,6 +184,28 @@ func SettlementRecords(s Settlement) ([]Record, error) {
 	return out, nil
 }
 
+// UnappliedRecords builds one unapplied receipt per payment (key UnappliedKey(payment_id,
+// Round)): confirmed money on an invoice that does not accept it, valued like
+// SettlementRecords (PaymentFiat) but without a fee and credited to the merchant's suspense
+// account. reason goes into the records' metadata unapplied_reason.
+func UnappliedRecords(s Settlement, reason string) ([]Record, error) {
+	if len(s.Payments) == 0 {
+		return nil, fmt.Errorf("unapplied receipts of invoice %s: no payments", s.Invoice.ID)
+	}
+	pays := append([]store.Payment(nil), s.Payments...)
+	sortPayments(pays)
+	out := make([]Record, 0, len(pays))
+	for _, p := range pays {
+		rec, err := paymentRecord(booking{Invoice: s.Invoice, Option: s.Option, Payment: p, Tip: s.Tip, At: s.SettledAt,
+			Key: UnappliedKey(p.ID, int64(s.Round)), Category: CategoryUnappliedReceipt, Reason: reason})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
 // booking is what paymentRecord needs to book one payment.
 type booking struct {
 	Invoice   store.Invoice
@@ -379,6 +401,7 @@ func Reversal(rec Record, at time.Time) (Record, error) {
 	for k, v := range rec.Metadata {
 		r.Metadata[k] = v
 	}
+	delete(r.Metadata, "unapplied_reason") // a clearing says why in reversal_reason
 	r.Reverses = rec.IdempotencyKey
 	if err := r.Validate(); err != nil {
 		return Record{}, fmt.Errorf("reverse %s: %w", rec.IdempotencyKey, err)
