@@ -435,7 +435,7 @@ func TestRelayLifecycle(t *testing.T) {
 	r.Start(cctx) // already running: no second loop
 	r.Wake()
 	deadline := time.Now().Add(30 * time.Second)
-	for len(e.outbox(store.OutboxDelivered)) < 3 {
+	for len(e.outbox(store.OutboxDelivered)) < len(e.want) {
 		if time.Now().After(deadline) {
 			t.Fatal("not delivered")
 		}
