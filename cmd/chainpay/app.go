@@ -114,7 +114,6 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 			return ledger.FeePolicy{BasisPoints: w.feeBps}, nil
 		},
 		FairValue: cachedFairValue(w.rates),
-
 	}
 	inv, err := invoices.New(st, invoices.Config{Chains: chains, Quoter: quoter{w.rates}, Settler: settler, Logger: log})
 	if err != nil {
