@@ -440,3 +440,42 @@ func TestVerifyReportsDifferences(t *testing.T) {
 	}
 	w.verify()
 }
+
+// TestBooksAdoptLegacyRecords: a payment settled before the books existed (its record
+// enqueued by the status-driven settler, without book rows) is adopted, not booked twice,
+// and a later loss reverses that record.
+func TestBooksAdoptLegacyRecords(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			w := newBooks(t, b)
+			d := w.invoice("")
+			settler := w.svc
+			plain, err := invoices.New(w.st, invoices.Config{Chains: map[string]invoices.Chain{"bitcoin": coin{}}, Quoter: rate{}, Now: w.clock})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.svc = plain
+			w.pay(d, "pay_old", 200000, store.PaymentConfirmed, w.tip)
+			w.svc = settler
+			w.tx(func(tx store.Tx) error {
+				got, err := settler.GetTx(ctx, tx, "sto_b", d.Invoice.ID)
+				if err != nil {
+					return err
+				}
+				recs, err := ledger.SettlementRecords(ledger.Settlement{Invoice: got.Invoice, Option: got.Options[0],
+					Payments: got.Payments, Tip: w.tip, SettledAt: w.clock()})
+				if err != nil {
+					return err
+				}
+				return ledger.EnqueueTx(ctx, tx, recs[0], w.clock())
+			})
+			w.review(d)
+			w.want("pay_old", 10000, 0)
+			w.pay(d, "pay_old", 200000, store.PaymentRemoved, 0)
+			w.want("pay_old", 0, 0)
+			w.verify()
+		})
+	}
+}

@@ -51,9 +51,12 @@ func (o *OrderedSink) Post(ctx context.Context, rec Record) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	o.accepted[rec.IdempotencyKey] = true
-	if s, ok := rec.Metadata["payment_sequence"]; ok {
-		n, _ := strconv.ParseInt(s, 10, 64)
+	if !o.accepted[rec.IdempotencyKey] {
+		o.accepted[rec.IdempotencyKey] = true
+		n := o.last[rec.SourceID] + 1 // a record from before the books were numbered takes the next place
+		if s, ok := rec.Metadata["payment_sequence"]; ok {
+			n, _ = strconv.ParseInt(s, 10, 64)
+		}
 		o.last[rec.SourceID] = max(o.last[rec.SourceID], n)
 	}
 	return res, nil

@@ -55,7 +55,14 @@ func (s *Settler) SettleTx(ctx context.Context, tx store.Tx, d invoices.Details,
 	for _, e := range want {
 		cur, ok := latest[e.Payment.ID]
 		if !ok {
-			cur = store.LedgerBook{State: store.BookNone, Amount: new(big.Int)}
+			cur = store.LedgerBook{PaymentID: e.Payment.ID, State: store.BookNone, Amount: new(big.Int)}
+			if e.State != store.BookNone || e.Payment.Status == store.PaymentRemoved {
+				// Records enqueued before the books existed (by status changes) are adopted
+				// first, so they are reversed rather than posted twice.
+				if cur, err = adoptLegacy(ctx, tx, d, e.Payment.ID, at); err != nil {
+					return err
+				}
+			}
 		}
 		if cur.State == e.State {
 			continue
@@ -154,4 +161,39 @@ func enqueueBook(ctx context.Context, tx store.Tx, rec Record, b store.LedgerBoo
 		return fmt.Errorf("books of payment %s: %w", b.PaymentID, err)
 	}
 	return nil
+}
+
+// adoptLegacy writes book rows for a payment's records enqueued before the books existed
+// (keys crypto_payment:{id}:settled[:round] and their reversals, one round after another)
+// and returns the latest row; with none it returns the empty state. One indexed read when
+// the payment has no legacy record.
+func adoptLegacy(ctx context.Context, tx store.Tx, d invoices.Details, paymentID string, at time.Time) (store.LedgerBook, error) {
+	cur := store.LedgerBook{PaymentID: paymentID, State: store.BookNone, Amount: new(big.Int)}
+	for round := 1; ; round++ {
+		key := SettlementKeyRound(paymentID, round)
+		m, err := tx.OutboxByKey(ctx, Topic, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return cur, nil
+		}
+		if err != nil {
+			return cur, err
+		}
+		rec, err := ParseRecord([]byte(m.Payload))
+		if err != nil {
+			return cur, fmt.Errorf("legacy record %s: %w", key, err)
+		}
+		steps := []store.LedgerBook{{State: store.BookApplied, Amount: rec.Gross, RecordKey: key}}
+		if _, err := tx.OutboxByKey(ctx, Topic, ReversalKey(key)); err == nil {
+			steps = append(steps, store.LedgerBook{State: store.BookNone, Amount: new(big.Int), RecordKey: ReversalKey(key)})
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return cur, err
+		}
+		for _, b := range steps {
+			b.PaymentID, b.Seq, b.InvoiceID, b.MerchantID, b.CreatedAt = paymentID, cur.Seq+1, d.Invoice.ID, d.Invoice.MerchantID, at
+			if err := tx.AppendLedgerBook(ctx, b); err != nil {
+				return cur, fmt.Errorf("books of payment %s: adopt %s: %w", paymentID, b.RecordKey, err)
+			}
+			cur = b
+		}
+	}
 }
