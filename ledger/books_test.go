@@ -24,7 +24,7 @@ import (
 // relay delivering to the journal through a sink that rejects out-of-order records, and
 // ledger.Verify at the end.
 type books struct {
-	t     *testing.T
+	t     testing.TB
 	st    store.Store
 	svc   *invoices.Service
 	mu    sync.Mutex
@@ -34,7 +34,7 @@ type books struct {
 	relay *ledger.Relay
 }
 
-func newBooks(t *testing.T, b storetest.Backend) *books {
+func newBooks(t testing.TB, b storetest.Backend) *books {
 	t.Helper()
 	w := &books{t: t, st: b.Open(t), now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), tip: 100}
 	svc, err := invoices.New(w.st, invoices.Config{Chains: map[string]invoices.Chain{"bitcoin": coin{}}, Quoter: rate{},
@@ -478,4 +478,31 @@ func TestBooksAdoptLegacyRecords(t *testing.T) {
 			w.verify()
 		})
 	}
+}
+
+// BenchmarkSettleTxUnchanged is the settler's cost on a review where nothing changed (the
+// follower re-reviews invoices on every block): one indexed read of the payments' latest
+// book rows, inside the review's transaction.
+func BenchmarkSettleTxUnchanged(b *testing.B) {
+	w := newBooks(b, storetest.Backend{Name: "sqlite", Open: storetest.SQLite})
+	d := w.invoice("")
+	w.pay(d, "pay_1", 120000, store.PaymentConfirmed, w.tip)
+	w.pay(d, "pay_2", 80000, store.PaymentConfirmed, w.tip)
+	var full invoices.Details
+	w.tx(func(tx store.Tx) (err error) { full, err = w.svc.GetTx(ctx, tx, "sto_b", d.Invoice.ID); return })
+	s := &ledger.Settler{}
+	b.Run("settle", func(b *testing.B) {
+		for range b.N {
+			if err := w.st.Tx(ctx, func(tx store.Tx) error { return s.SettleTx(ctx, tx, full, nil, w.clock()) }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("empty_tx", func(b *testing.B) { // the baseline: a write transaction doing nothing
+		for range b.N {
+			if err := w.st.Tx(ctx, func(store.Tx) error { return nil }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
