@@ -49,7 +49,7 @@ func (s *Server) createWallet(w http.ResponseWriter, r *http.Request) {
 	}
 	wal, err := s.cfg.Invoices.AddWallet(r.Context(), keyFrom(r.Context()).MerchantID,
 		invoices.WalletInput{Chain: req.Chain, Key: req.Key, Treasury: req.Treasury, Tokens: req.Tokens})
-	if errors.Is(err, invoices.ErrWalletExists) {
+	if errors.Is(err, invoices.ErrWalletExists) || errors.Is(err, invoices.ErrKeyInUse) {
 		writeProblem(w, Problem{Type: typeConflict, Status: http.StatusConflict, Detail: err.Error()})
 		return
 	}

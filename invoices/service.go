@@ -51,8 +51,14 @@ type WalletMaker interface {
 	NewWallet(in WalletInput) (store.Wallet, error)
 }
 
-// ErrWalletExists means the merchant already has a wallet on that chain.
-var ErrWalletExists = errors.New("this store already has a wallet on that chain")
+// Wallet conflicts, both answered 409 by the API.
+var (
+	// ErrWalletExists means the merchant already has a wallet on that chain.
+	ErrWalletExists = errors.New("this store already has a wallet on that chain")
+	// ErrKeyInUse means another wallet (of this or another store) already derives from the
+	// same key: both would hand out the same addresses.
+	ErrKeyInUse = errors.New("this key or descriptor is already used by another wallet; a key can serve one wallet only (derive a new account in your wallet)")
+)
 
 // AddWallet enables a chain for the merchant. Input problems are *ValidationError.
 func (s *Service) AddWallet(ctx context.Context, merchantID string, in WalletInput) (store.Wallet, error) {
@@ -79,7 +85,15 @@ func (s *Service) AddWallet(ctx context.Context, merchantID string, in WalletInp
 	w.ID, w.MerchantID, w.CreatedAt = store.NewID("wal", now), merchantID, now
 	err = s.st.Tx(ctx, func(tx store.Tx) error { return tx.CreateWallet(ctx, w) })
 	if errors.Is(err, store.ErrConflict) {
-		return store.Wallet{}, ErrWalletExists
+		// Two unique constraints: one wallet per store and chain, one wallet per descriptor.
+		own, lerr := s.Wallets(ctx, merchantID)
+		if lerr != nil {
+			return store.Wallet{}, lerr
+		}
+		if slices.ContainsFunc(own, func(x store.Wallet) bool { return x.Chain == w.Chain }) {
+			return store.Wallet{}, ErrWalletExists
+		}
+		return store.Wallet{}, ErrKeyInUse
 	}
 	return w, err
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -212,7 +213,14 @@ func runWallet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		case errors.Is(err, store.ErrNotFound):
 			return &usageError{fmt.Sprintf("no store %q", storeID)}
 		case errors.Is(err, store.ErrConflict):
-			return &usageError{fmt.Sprintf("store %s already has a %s wallet", storeID, chain)}
+			var own []store.Wallet
+			if err := st.View(ctx, func(tx store.Tx) (err error) { own, err = tx.Wallets(ctx, storeID); return }); err != nil {
+				return err
+			}
+			if slices.ContainsFunc(own, func(x store.Wallet) bool { return x.Chain == chain }) {
+				return &usageError{fmt.Sprintf("store %s already has a %s wallet", storeID, chain)}
+			}
+			return &usageError{"--key: already used by another wallet (possibly of another store); one key serves one wallet: derive a new account"}
 		case err != nil:
 			return err
 		}
