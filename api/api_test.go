@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -329,4 +330,31 @@ func TestOpenAPIServed(t *testing.T) {
 	if r.status != 200 || !strings.HasPrefix(string(r.body), "openapi: 3") {
 		t.Fatalf("GET /openapi.yaml: %d", r.status)
 	}
+}
+
+// TestIdempotentReplayIsFaithful: a key that holds a response replays it even when the
+// request could not be priced or validated now; an empty or repeated header is a 400.
+func TestIdempotentReplayIsFaithful(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		m := e.newMerchant("Faithful")
+		body := map[string]any{"amount": "10.00", "currency": "USD"}
+		first := e.do("POST", "/v1/invoices", m.key, body, "Idempotency-Key", "k-1")
+		if first.status != 201 {
+			t.Fatalf("first: %d %s", first.status, first.body)
+		}
+		e.quoter.mu.Lock()
+		e.quoter.down = true
+		e.quoter.mu.Unlock()
+		again := e.do("POST", "/v1/invoices", m.key, body, "Idempotency-Key", "k-1")
+		if again.status != 201 || again.header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(again.body, first.body) {
+			t.Fatalf("retry while rates are down: %d %s", again.status, again.body)
+		}
+		problem(t, "same key, other body, rates down", e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "11.00", "currency": "USD"},
+			"Idempotency-Key", "k-1"), 409, "", "different request body")
+		// Without the key the rates outage shows.
+		problem(t, "new request, rates down", e.do("POST", "/v1/invoices", m.key, body), 503, "", "retry shortly")
+		// An empty key is not "no key".
+		problem(t, "empty key", e.do("POST", "/v1/invoices", m.key, body, "Idempotency-Key", ""), 400, "", "Idempotency-Key")
+	})
 }
