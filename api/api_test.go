@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/chainpay/chainpay/apikey"
+	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/store/storetest"
 )
 
@@ -356,5 +358,55 @@ func TestIdempotentReplayIsFaithful(t *testing.T) {
 		problem(t, "new request, rates down", e.do("POST", "/v1/invoices", m.key, body), 503, "", "retry shortly")
 		// An empty key is not "no key".
 		problem(t, "empty key", e.do("POST", "/v1/invoices", m.key, body, "Idempotency-Key", ""), 400, "", "Idempotency-Key")
+	})
+}
+
+// TestAmountBounds: a tolerance floor at or above the price, an amount below a chain's dust
+// limit and an amount above the store's maximum are 422s naming the field.
+func TestAmountBounds(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		m := e.newMerchant("Bounds")
+		for _, floor := range []string{"5.00", "6.00"} {
+			problem(t, "floor "+floor, e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "5.00", "currency": "USD", "tolerance_floor": floor}),
+				422, "tolerance_floor", "less than the amount")
+		}
+		if r := e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "5.00", "currency": "USD", "tolerance_floor": "4.99"}); r.status != 201 {
+			t.Errorf("floor below the price: %d %s", r.status, r.body)
+		}
+
+		// Dust: 0.01 USD is 17 sat at 60000.12 USD/BTC, below the 294 sat a P2WPKH output needs.
+		if r := e.do("POST", "/v1/wallets", m.key, map[string]any{"chain": "bitcoin", "key": testZpub}); r.status != 201 {
+			t.Fatalf("add wallet: %d %s", r.status, r.body)
+		}
+		problem(t, "17 sat asked for", e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "0.01", "currency": "USD", "payment_methods": []string{"BTC"}}),
+			422, "amount", "0.00000017 BTC is below the smallest payable BTC amount (0.00000294)")
+		r := e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "0.01", "currency": "USD"})
+		if r.status != 201 {
+			t.Fatalf("dust option among others: %d %s", r.status, r.body)
+		}
+		for _, o := range r.json(t)["payment_options"].([]any) {
+			if o.(map[string]any)["asset"] == "BTC" {
+				t.Errorf("an unpayable BTC option was offered: %v", o)
+			}
+		}
+		r = e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "0.18", "currency": "USD", "payment_methods": []string{"BTC"}})
+		if r.status != 201 {
+			t.Errorf("300 sat: %d %s", r.status, r.body)
+		}
+
+		// A per-store maximum (chainpay store set --max-amount USD=100.00).
+		if err := e.st.Tx(context.Background(), func(tx store.Tx) error {
+			return tx.SetMerchantSettings(context.Background(), m.id, `{"max_amount":{"USD":"100.00"}}`)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		problem(t, "above the maximum", e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "100.01", "currency": "USD"}),
+			422, "amount", "above this store's maximum of 100.00 USD")
+		for _, c := range []map[string]any{{"amount": "100.00", "currency": "USD"}, {"amount": "5000.00", "currency": "EUR"}} {
+			if r := e.do("POST", "/v1/invoices", m.key, c); r.status != 201 {
+				t.Errorf("%v: %d %s", c, r.status, r.body)
+			}
+		}
 	})
 }
