@@ -1,10 +1,15 @@
 package api_test
 
 import (
+	"context"
+	"fmt"
+	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chainpay/chainpay/apikey"
+	"github.com/chainpay/chainpay/store"
 )
 
 // Watch-only test keys: BIP84 account 0 of the BIP84 test vector mnemonic (as zpub and as
@@ -110,6 +115,69 @@ func TestSameKeyTwoStores(t *testing.T) {
 			if r := e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "5.00", "currency": "USD", "payment_methods": []string{"BTC"}}); r.status != 201 {
 				t.Fatalf("invoice: %d %s", r.status, r.body)
 			}
+		}
+	})
+}
+
+// TestWalletGap: GET /v1/wallets shows the gap (indexes handed out after the highest paid
+// one) and warns once it reaches 20, where fixed-gap-limit wallets stop seeing payments.
+func TestWalletGap(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		m := e.newMerchant("Gap")
+		if r := e.do("POST", "/v1/wallets", m.key, map[string]any{"chain": "bitcoin", "key": testZpub}); r.status != 201 {
+			t.Fatalf("add wallet: %d %s", r.status, r.body)
+		}
+		btc := func() map[string]any {
+			t.Helper()
+			for _, x := range e.do("GET", "/v1/wallets", m.key, nil).json(t)["data"].([]any) {
+				if x.(map[string]any)["chain"] == "bitcoin" {
+					return x.(map[string]any)
+				}
+			}
+			t.Fatal("no bitcoin wallet listed")
+			return nil
+		}
+		if w := btc(); w["gap"] != float64(0) || w["highest_paid_index"] != nil || w["gap_warning"] != nil {
+			t.Fatalf("fresh wallet: %v", w)
+		}
+		var opts []map[string]any
+		for range 21 { // indexes 0..20
+			inv := e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "5.00", "currency": "USD", "payment_methods": []string{"BTC"}}).json(t)
+			opts = append(opts, inv["payment_options"].([]any)[0].(map[string]any))
+		}
+		if w := btc(); w["gap"] != float64(21) || w["gap_warning"] == nil {
+			t.Fatalf("21 unpaid: %v", w)
+		}
+		pay := func(o map[string]any, inv string) {
+			t.Helper()
+			now := time.Now().UTC()
+			err := e.st.Tx(context.Background(), func(tx store.Tx) error {
+				_, err := tx.UpsertPayment(context.Background(), store.Payment{ID: store.NewID("pay", now), InvoiceID: inv, OptionID: o["id"].(string),
+					Chain: "bitcoin", TxID: strings.Repeat("ab", 32), OutputIndex: int64(len(inv) % 7), Address: o["address"].(string), Asset: "BTC",
+					Amount: big.NewInt(1000), Status: "mempool", SeenAt: now, UpdatedAt: now})
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		l := e.do("GET", "/v1/invoices?limit=100", m.key, nil).json(t)["data"].([]any)
+		invOf := map[string]string{}
+		for _, x := range l {
+			inv := x.(map[string]any)
+			invOf[inv["payment_options"].([]any)[0].(map[string]any)["id"].(string)] = inv["id"].(string)
+		}
+		pay(opts[3], invOf[opts[3]["id"].(string)])
+		w := btc()
+		if w["highest_index"] != float64(20) || w["highest_paid_index"] != float64(3) || w["gap"] != float64(17) || w["gap_warning"] != nil {
+			t.Fatalf("index 3 paid: %v", w)
+		}
+		for range 3 {
+			e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "5.00", "currency": "USD", "payment_methods": []string{"BTC"}})
+		}
+		if w := btc(); w["gap"] != float64(20) || !strings.Contains(fmt.Sprint(w["gap_warning"]), "gap limit of 20") {
+			t.Fatalf("gap 20: %v", w)
 		}
 	})
 }

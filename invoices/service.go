@@ -124,6 +124,33 @@ func (s *Service) AddWallet(ctx context.Context, merchantID string, in WalletInp
 	return w, err
 }
 
+// GapWarning is the gap at which a wallet with the common fixed gap limit of 20 (Ledger
+// Live, Trezor Suite, BlueWallet, Electrum's default) stops seeing new payments: the next
+// address handed out lies 21 or more past the last one it knows to be used.
+const GapWarning = 20
+
+// Gap is the number of derivation indexes handed out after the highest paid one (every index
+// handed out when none was paid): next is the wallet's next index, highestPaid the highest
+// index that received a payment.
+func Gap(next uint32, highestPaid *uint32) uint32 {
+	if highestPaid == nil {
+		return next
+	}
+	if *highestPaid >= next { // not handed out by this database (restored from a backup)
+		return 0
+	}
+	return next - 1 - *highestPaid
+}
+
+// GapAdvice is a warning for a wallet whose gap reached GapWarning, or "".
+func GapAdvice(gap uint32) string {
+	if gap < GapWarning {
+		return ""
+	}
+	return fmt.Sprintf("%d unpaid addresses were handed out after the last paid one: wallets with a gap limit of 20 "+
+		"(Ledger Live, Trezor Suite, BlueWallet) will not show later payments until you raise the gap limit or rescan (docs/wallets.md)", gap)
+}
+
 // Wallets lists the merchant's wallets.
 func (s *Service) Wallets(ctx context.Context, merchantID string) ([]store.Wallet, error) {
 	var out []store.Wallet

@@ -224,8 +224,23 @@ func runWallet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return &usageError{"--store is required"}
 		}
 		if verb == "list" {
-			var ws []store.Wallet
-			if err := st.View(ctx, func(tx store.Tx) (err error) { ws, err = tx.Wallets(ctx, storeID); return }); err != nil {
+			var (
+				ws   []store.Wallet
+				paid = map[string]*uint32{}
+			)
+			if err := st.View(ctx, func(tx store.Tx) (err error) {
+				if ws, err = tx.Wallets(ctx, storeID); err != nil {
+					return err
+				}
+				for _, w := range ws {
+					if w.Descriptor != "" {
+						if paid[w.ID], err = tx.HighestPaidIndex(ctx, w.ID); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			}); err != nil {
 				return err
 			}
 			for _, w := range ws {
@@ -233,7 +248,16 @@ func runWallet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				if w.NextIndex > 0 {
 					highest = strconv.FormatUint(uint64(w.NextIndex-1), 10)
 				}
-				fmt.Fprintf(stdout, "%s\t%s\t%s\thighest index handed out: %s\t%s\n", w.ID, w.Chain, w.Network, highest, w.Descriptor+w.Treasury)
+				gap := "-"
+				if w.Descriptor != "" {
+					gap = strconv.FormatUint(uint64(invoices.Gap(w.NextIndex, paid[w.ID])), 10)
+				}
+				fmt.Fprintf(stdout, "%s\t%s\t%s\thighest index handed out: %s\tgap: %s\t%s\n", w.ID, w.Chain, w.Network, highest, gap, w.Descriptor+w.Treasury)
+				if w.Descriptor != "" {
+					if adv := invoices.GapAdvice(invoices.Gap(w.NextIndex, paid[w.ID])); adv != "" {
+						fmt.Fprintf(stderr, "warning: wallet %s: %s\n", w.ID, adv)
+					}
+				}
 			}
 			return nil
 		}

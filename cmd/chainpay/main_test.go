@@ -99,8 +99,17 @@ func TestAdminCommandsSQLite(t *testing.T) {
 		t.Fatal("wallet add failed")
 	}
 	out, _, _ := cli(t, env, "wallet", "list", "--store", id)
-	if !strings.Contains(out, "highest index handed out: none") {
+	if !strings.Contains(out, "highest index handed out: none") || !strings.Contains(out, "gap: 0") {
 		t.Fatalf("wallet list: %q", out)
+	}
+	if out, stderr, code := cli(t, env, "store", "set", "--store", id, "--max-amount", "USD=100,EUR=90.5"); code != 0 || !strings.Contains(out, `"max_amount":{"EUR":"90.50","USD":"100.00"}`) {
+		t.Fatalf("store set: %d %q %q", code, out, stderr)
+	}
+	if out, _, code := cli(t, env, "store", "set", "--store", id, "--max-amount", "EUR="); code != 0 || strings.Contains(out, "EUR") {
+		t.Fatalf("store set EUR=: %d %q", code, out)
+	}
+	if _, stderr, code := cli(t, env, "store", "set", "--store", id, "--max-amount", "XYZ=5"); code != 2 || !strings.Contains(stderr, "ISO 4217") {
+		t.Fatalf("store set XYZ: %d %q", code, stderr)
 	}
 	if _, stderr, code := cli(t, env, "wallet", "add", "--store", id, "--chain", "ethereum", "--treasury", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"); code != 2 || !strings.Contains(stderr, "treasury") {
 		t.Fatalf("bad EIP-55 checksum: %d %q", code, stderr)
