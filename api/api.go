@@ -102,6 +102,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody+1)
+	if p := checkURL(r); p != nil {
+		writeProblem(w, *p)
+		return
+	}
 	// ServeMux answers unknown paths and methods in plain text; answer them as problems.
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/chainpay/chainpay/api"
 	"github.com/chainpay/chainpay/apikey"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/store/storetest"
@@ -407,6 +409,55 @@ func TestAmountBounds(t *testing.T) {
 			if r := e.do("POST", "/v1/invoices", m.key, c); r.status != 201 {
 				t.Errorf("%v: %d %s", c, r.status, r.body)
 			}
+		}
+	})
+}
+
+// TestHostileInput: control characters and invalid UTF-8 (body, query, path), duplicate
+// keys, keys in the wrong case and wrong types are 400s naming every bad field at once, and
+// nothing is stored.
+func TestHostileInput(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		m := e.newMerchant("Hostile")
+		fields := func(r response) []string {
+			var p api.Problem
+			_ = json.Unmarshal(r.body, &p)
+			var out []string
+			for _, f := range p.Errors {
+				out = append(out, f.Field)
+			}
+			return out
+		}
+		for _, c := range []struct {
+			name, body string
+			status     int
+			fields     []string
+		}{
+			{"NUL in order_id", `{"amount":"1.00","currency":"USD","order_id":"a\u0000b"}`, 400, []string{"order_id"}},
+			{"escape in metadata", `{"amount":"1.00","currency":"USD","metadata":{"note":"x\u001by"}}`, 400, []string{"metadata.note"}},
+			{"invalid UTF-8", "{\"amount\":\"1.00\",\"currency\":\"USD\",\"order_id\":\"\xff\xfe\"}", 400, nil},
+			{"duplicate key", `{"amount":"1.00","amount":"1000.00","currency":"USD"}`, 400, []string{"amount"}},
+			{"duplicate nested key", `{"amount":"1.00","currency":"USD","metadata":{"a":1,"a":2}}`, 400, []string{"metadata.a"}},
+			{"key in another case", `{"Amount":"1.00","currency":"USD"}`, 400, []string{"Amount"}},
+			{"two wrong types", `{"amount":1,"currency":2,"expires_in":"600"}`, 400, []string{"amount", "currency", "expires_in"}},
+			{"every field error at once", `{"amount":"abc","currency":"USD","expires_in":-5,"redirect_url":"ftp://x","tolerance_percent":"150"}`, 422,
+				[]string{"amount", "expires_in", "redirect_url", "tolerance_percent"}},
+		} {
+			r := e.do("POST", "/v1/invoices", m.key, c.body)
+			if r.status != c.status || r.header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("%s: %d %s", c.name, r.status, r.body)
+				continue
+			}
+			if got := fields(r); fmt.Sprint(got) != fmt.Sprint(c.fields) {
+				t.Errorf("%s: fields %v, want %v: %s", c.name, got, c.fields, r.body)
+			}
+		}
+		for _, path := range []string{"/v1/invoices?order_id=a%00b", "/v1/invoices?order_id=%ff", "/v1/invoices/inv_%00", "/v1/invoices?x%01=1"} {
+			problem(t, path, e.do("GET", path, m.key, nil), 400, "", "not allowed")
+		}
+		if l := e.do("GET", "/v1/invoices", m.key, nil).json(t); len(l["data"].([]any)) != 0 {
+			t.Errorf("hostile requests stored invoices: %v", l["data"])
 		}
 	})
 }

@@ -223,12 +223,12 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request) {
 		Metadata: req.Metadata, Confirmations: req.Confirmations, PaymentMethods: req.PaymentMethods,
 		RedirectURL: req.RedirectURL, TolerancePercent: req.TolerancePercent, ToleranceFloor: req.ToleranceFloor}
 	if req.ExpiresIn != nil {
-		if *req.ExpiresIn <= 0 || *req.ExpiresIn > 30*24*3600 {
-			writeProblem(w, Problem{Type: typeValidation, Status: http.StatusUnprocessableEntity, Detail: "the request has invalid fields",
-				Errors: []FieldError{{Field: "expires_in", Detail: "must be between 60 seconds and 30 days"}}})
-			return
+		// Out-of-range values are clamped just outside the accepted range so that Prepare
+		// reports them together with every other field error.
+		cr.ExpiresIn = time.Duration(min(max(*req.ExpiresIn, -1), 31*24*3600)) * time.Second
+		if cr.ExpiresIn == 0 {
+			cr.ExpiresIn = -time.Second
 		}
-		cr.ExpiresIn = time.Duration(*req.ExpiresIn) * time.Second
 	}
 	// A key that holds a response replays it, whatever validation or quoting would say now
 	// (rates down, wallets changed): checked before Prepare, and again when Prepare fails in

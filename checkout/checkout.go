@@ -408,10 +408,20 @@ func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
+// writeJSONError answers an RFC 9457 problem, like the merchant API.
 func writeJSONError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	b, _ := json.Marshal(map[string]string{"error": msg})
+	kind := map[int]string{http.StatusNotFound: "not-found", http.StatusServiceUnavailable: "unavailable"}[code]
+	if kind == "" {
+		kind = "internal"
+	}
+	b, _ := json.Marshal(struct {
+		Type   string `json:"type"`
+		Title  string `json:"title"`
+		Status int    `json:"status"`
+		Detail string `json:"detail"`
+	}{"/problems/" + kind, http.StatusText(code), code, msg})
 	_, _ = w.Write(append(b, '\n'))
 }

@@ -124,8 +124,8 @@ func TestNotFound(t *testing.T) {
 		{"/i/" + d.Invoice.ID + "/qr/opt_nope.png", "text/html; charset=utf-8"},
 		{"/i/" + d.Invoice.ID + "/qr/" + d.Options[0].ID + ".gif", "text/html; charset=utf-8"},
 		{"/i/" + other + "/qr/" + d.Options[0].ID + ".png", "text/html; charset=utf-8"},
-		{"/i/" + other + "/status", "application/json"},
-		{"/i/" + other + "/events", "application/json"},
+		{"/i/" + other + "/status", "application/problem+json"},
+		{"/i/" + other + "/events", "application/problem+json"},
 		{"/i/" + d.Invoice.ID + "/elsewhere", "text/html; charset=utf-8"},
 		{"/i/", "text/html; charset=utf-8"},
 	} {
