@@ -88,7 +88,7 @@ func (ss *serveSettings) register(fs *flag.FlagSet) {
 		{"ledger-secret", "CHAINPAY_LEDGER_SECRET", "", "HMAC secret of the http ledger sink (≥ 16 bytes)", &ss.ledgerSecret},
 		{"ledger-secret-file", "CHAINPAY_LEDGER_SECRET_FILE", "", "file holding CHAINPAY_LEDGER_SECRET", &ss.ledgerSecretFile},
 		{"fee-bps", "CHAINPAY_FEE_BPS", "0", "processing fee in basis points of each settlement", &ss.feeBps},
-		{"webhooks-allow-private", "CHAINPAY_WEBHOOKS_ALLOW_PRIVATE", "false", "allow webhook URLs on loopback/private networks (development only)", &ss.webhooksAllowPrivate},
+		{"webhooks-allow-private", "CHAINPAY_WEBHOOKS_ALLOW_PRIVATE", "false", "allow webhook URLs on loopback, private and CGNAT networks (development only; link-local/metadata stays refused)", &ss.webhooksAllowPrivate},
 	})
 	register(fs, ss.rates.register())
 }
