@@ -2,6 +2,8 @@ package ops
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"strings"
@@ -80,6 +82,25 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, ErrorLog: nil,
 		ErrorHandling: promhttp.ContinueOnError, Timeout: 2*m.cfg.Timeout + 5*time.Second})
+}
+
+// GuardedHandler is Handler behind a bearer token, for serving the metrics on a public
+// listener: a request without "Authorization: Bearer <token>" gets a 401 problem. The token
+// is compared in constant time.
+func (m *Metrics) GuardedHandler(token string) http.Handler {
+	want := sha256.Sum256([]byte("Bearer " + token))
+	h := m.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="chainpay metrics"`)
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"type":"/problems/unauthorized","title":"Unauthorized","status":401,"detail":"send the metrics token as Authorization: Bearer <token> (CHAINPAY_METRICS_TOKEN)"}` + "\n"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // snapshot is what one refresh read.
