@@ -1,15 +1,18 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chainpay/chainpay/api"
 	"github.com/chainpay/chainpay/apikey"
@@ -460,4 +463,47 @@ func TestHostileInput(t *testing.T) {
 			t.Errorf("hostile requests stored invoices: %v", l["data"])
 		}
 	})
+}
+
+// TestSlowBodyTimesOut: a body trickling in one byte at a time is cut off after the body
+// timeout with a 408 problem instead of holding the connection.
+func TestSlowBodyTimesOut(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, b, func(c *api.Config) { c.BodyTimeout = 300 * time.Millisecond })
+			m := e.newMerchant("Slow")
+			conn, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			start := time.Now()
+			fmt.Fprintf(conn, "POST /v1/invoices HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{", m.key)
+			done := make(chan struct{})
+			go func() { // one byte every 50 ms, for up to 10 s
+				for range 200 {
+					select {
+					case <-done:
+						return
+					case <-time.After(50 * time.Millisecond):
+					}
+					if _, err := conn.Write([]byte(" ")); err != nil {
+						return
+					}
+				}
+			}()
+			defer close(done)
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("no answer to a slow body: %v", err)
+			}
+			resp.Body.Close()
+			if took := time.Since(start); resp.StatusCode != http.StatusRequestTimeout || took > 2*time.Second {
+				t.Fatalf("slow body: %d after %v, want 408 within 2 s", resp.StatusCode, took)
+			}
+		})
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -28,6 +29,9 @@ func decodeBody(r *http.Request, maxBody int64, v any) (raw []byte, p *Problem) 
 		}
 	}
 	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, &Problem{Type: typeInvalidRequest, Status: http.StatusRequestTimeout, Detail: "the request body came too slowly"}
+	}
 	if err != nil {
 		return nil, &Problem{Type: typeInvalidRequest, Status: http.StatusBadRequest, Detail: "could not read the request body"}
 	}
