@@ -93,6 +93,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := checkFree(evmListen, "CHAINPAY_DEV_EVM_LISTEN"); err != nil {
 		return err
 	}
+	unlock, err := lockDataDir(c.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel}))
 	if *fresh {
 		for _, f := range []string{"chainpay.db", "chainpay.db-wal", "chainpay.db-shm", "dev.json"} {
