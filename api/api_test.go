@@ -507,3 +507,28 @@ func TestSlowBodyTimesOut(t *testing.T) {
 		})
 	}
 }
+
+// TestFormBodiesGetAHelpfulProblem: a form-encoded body (Stripe style, or curl -d) is a 415
+// that explains JSON and major-unit decimal amounts, and creates nothing.
+func TestFormBodiesGetAHelpfulProblem(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		m := e.newMerchant("Form")
+		for _, ct := range []string{"application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
+			r := e.do("POST", "/v1/invoices", m.key, []byte("amount=2500&currency=usd"), "Content-Type", ct)
+			problem(t, ct, r, 415, "", `\"2500\" means 2,500.00`)
+		}
+		// docs/migrating-from-btcpay.md: a Greenfield body is refused field by field.
+		r := e.do("POST", "/v1/invoices", m.key, `{"amount":25,"currency":"USD","checkout":{"speedPolicy":"HighSpeed"}}`)
+		var p api.Problem
+		_ = json.Unmarshal(r.body, &p)
+		if r.status != 400 || len(p.Errors) != 2 || p.Errors[0].Field != "amount" || p.Errors[1].Field != "checkout" {
+			t.Errorf("Greenfield body: %d %s", r.status, r.body)
+		}
+		// docs/migrating-from-stripe.md: a lower-case currency says why.
+		problem(t, "usd", e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "25.00", "currency": "usd"}), 422, "currency", "upper case")
+		if l := e.do("GET", "/v1/invoices", m.key, nil).json(t); len(l["data"].([]any)) != 0 {
+			t.Errorf("a form body created an invoice")
+		}
+	})
+}

@@ -23,7 +23,14 @@ import (
 func decodeBody(r *http.Request, maxBody int64, v any) (raw []byte, p *Problem) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
+		switch {
+		case err == nil && (mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data"):
+			// Clients ported from Stripe (and curl -d without a Content-Type) send forms.
+			return nil, &Problem{Type: typeUnsupportedMedia, Status: http.StatusUnsupportedMediaType,
+				Detail: "this API takes JSON, not form-encoded bodies: send Content-Type: application/json and a JSON object. " +
+					"Amounts are decimal strings in major units: {\"amount\":\"25.00\",\"currency\":\"USD\"} is 25.00 USD " +
+					"(Stripe's amount=2500 would be \"25.00\" here; \"2500\" means 2,500.00). See docs/migrating-from-stripe.md"}
+		case err != nil || mt != "application/json":
 			return nil, &Problem{Type: typeUnsupportedMedia, Status: http.StatusUnsupportedMediaType,
 				Detail: "send the request body as application/json"}
 		}

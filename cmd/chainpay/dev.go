@@ -115,28 +115,38 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 
-	// The chains: btcd regtest as a child process, the EVM chain in-process.
+	// The chains: btcd regtest as a child process, the EVM chain in-process. Each step says
+	// what it does and how long it took, so a first run never sits silent.
+	step := progress(stderr)
 	btcd, err := regtest.FindBtcd()
 	if err != nil {
-		fmt.Fprintln(stderr, "chainpay dev: building the pinned btcd (first run only, about a minute)...")
+		done := step("building the pinned btcd v0.24.2 from the Go module proxy (first run only; about 1-2 minutes, output below)")
 		if btcd, err = regtest.BuildBtcd(ctx, stderr); err != nil {
 			return fmt.Errorf("build btcd: %w (or run ./scripts/tools.sh)", err)
 		}
+		done()
 	}
+	done := step("starting btcd (regtest)")
 	bnode, err := regtest.Start(ctx, regtest.Config{Binary: btcd, DataDir: filepath.Join(c.DataDir, "btcd"), Logger: logger})
 	if err != nil {
 		return fmt.Errorf("start btcd: %w", err)
 	}
 	defer bnode.Stop()
+	done()
+	done = step("funding the dev bitcoin wallet (mining past segwit activation)")
 	if err := bnode.Fund(ctx); err != nil {
 		return fmt.Errorf("fund the dev bitcoin wallet: %w", err)
 	}
+	done()
+	done = step("starting the EVM dev chain and deploying the forwarder factory and USDC")
 	evm, err := devchain.Start(ctx, devchain.Config{Listen: evmListen, BlockEvery: evmPeriod, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("start the EVM dev chain: %w", err)
 	}
 	defer evm.Stop()
+	done()
 
+	done = step("opening the dev database " + filepath.Join(c.DataDir, "chainpay.db"))
 	st, err := openStore(ctx, c)
 	if err != nil {
 		return err
@@ -145,6 +155,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := st.Migrate(ctx); err != nil {
 		return err
 	}
+	done()
 	// The dev chains start from genesis on every run: forget where the followers were.
 	if err := st.Tx(ctx, func(tx store.Tx) error {
 		for _, chain := range []string{"bitcoin", "ethereum"} {
@@ -219,6 +230,18 @@ Pay it from the dev wallets:
 			info.WebhookEcho, apiURL, filepath.Join(c.DataDir, "dev.json"), apiURL, info.APIKey)
 	}
 	return a.run(ctx, listen, mux, w, banner)
+}
+
+// progress returns a function that announces a step on w and returns the function that
+// reports its end with the time it took ("chainpay dev: starting btcd ... done in 0.4s").
+func progress(w io.Writer) func(what string) (done func()) {
+	return func(what string) func() {
+		start := time.Now()
+		fmt.Fprintf(w, "chainpay dev: %s ...\n", what)
+		return func() {
+			fmt.Fprintf(w, "chainpay dev: %s: done in %.1fs\n", what, time.Since(start).Seconds())
+		}
+	}
 }
 
 // checkFree fails with a clear message when addr is already taken.
