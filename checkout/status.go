@@ -139,7 +139,7 @@ func evaluate(d invoices.Details, now time.Time) view {
 		switch {
 		case flag(invoices.FlagMarked):
 			v.state, v.detail = StateInvalid, "detail.invalid_marked"
-		case d.Invoice.ResolutionReason == invoices.CancelReason && len(d.Payments) > 0:
+		case flag(invoices.FlagCanceled) && len(d.Payments) > 0:
 			// A payment that came after the merchant cancelled: it did not vanish.
 			v.state, v.detail = StateInvalid, "detail.canceled_paid"
 		case len(d.Payments) == 0:

@@ -18,7 +18,7 @@ func TestEvaluate(t *testing.T) {
 		return store.Payment{ID: "pay", OptionID: "opt_a", Chain: "bitcoin", Amount: big.NewInt(1000), Status: status, BlockHeight: height}
 	}
 	canceled := func(d invoices.Details) invoices.Details { // as invoices.Service.CancelTx leaves it
-		d.Invoice.ResolutionReason = invoices.CancelReason
+		d.Invoice.Flags = append(d.Invoice.Flags, string(invoices.FlagCanceled))
 		return d
 	}
 	details := func(status string, flags []string, frac *big.Rat, remaining int64, tip int64, pays ...store.Payment) invoices.Details {

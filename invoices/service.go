@@ -77,9 +77,6 @@ type WalletMaker interface {
 	NewWallet(in WalletInput) (store.Wallet, error)
 }
 
-// CancelReason is the resolution reason of an invoice the merchant cancelled (CancelTx).
-const CancelReason = "canceled by the merchant"
-
 // Wallet conflicts, both answered 409 by the API.
 var (
 	// ErrWalletExists means the merchant already has a wallet on that chain.
@@ -789,7 +786,7 @@ func (s *Service) Events(ctx context.Context, merchantID, id string) ([]store.Ev
 func (s *Service) CancelTx(ctx context.Context, tx store.Tx, merchantID, id string) (Details, error) {
 	return s.transition(ctx, tx, merchantID, id, func(st State, pays []Payment, now time.Time) (State, []string, string, error) {
 		next, evs, err := Cancel(st, pays, now)
-		return next, evs, CancelReason, err
+		return next, evs, "canceled by the merchant", err
 	})
 }
 

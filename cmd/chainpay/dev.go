@@ -462,7 +462,7 @@ func closedBecause(inv store.Invoice) string {
 		return "expired"
 	case store.StatusInvalid:
 		switch {
-		case inv.ResolutionReason == invoices.CancelReason:
+		case slices.Contains(inv.Flags, string(invoices.FlagCanceled)):
 			return "was cancelled by the merchant"
 		case slices.Contains(inv.Flags, string(invoices.FlagMarked)):
 			return "was resolved invalid by the merchant"
