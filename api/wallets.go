@@ -26,11 +26,13 @@ type walletJSON struct {
 	Tokens       []string  `json:"tokens"`
 	HighestIndex *uint32   `json:"highest_index"` // highest derivation index handed out (for the wallet's gap limit)
 	CreatedAt    time.Time `json:"created_at"`
+	// Unswept: balances left in the wallet's EVM deposit addresses (api/wallets_unswept.go).
+	Unswept []unsweptJSON `json:"unswept"`
 }
 
 func walletView(w store.Wallet) walletJSON {
 	v := walletJSON{ID: w.ID, Object: "wallet", Chain: w.Chain, Network: w.Network, Descriptor: strPtr(w.Descriptor),
-		Treasury: strPtr(w.Treasury), Tokens: w.Tokens, CreatedAt: w.CreatedAt}
+		Treasury: strPtr(w.Treasury), Tokens: w.Tokens, CreatedAt: w.CreatedAt, Unswept: []unsweptJSON{}}
 	if v.Tokens == nil {
 		v.Tokens = []string{}
 	}
@@ -66,9 +68,18 @@ func (s *Server) listWallets(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	unswept, err := s.unsweptByWallet(r.Context(), keyFrom(r.Context()).MerchantID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
 	out := listJSON[walletJSON]{Object: "list", Data: []walletJSON{}}
 	for _, x := range ws {
-		out.Data = append(out.Data, walletView(x))
+		v := walletView(x)
+		if u := unswept[x.ID]; u != nil {
+			v.Unswept = u
+		}
+		out.Data = append(out.Data, v)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

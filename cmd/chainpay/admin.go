@@ -166,7 +166,7 @@ func runWallet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				}
 				fmt.Fprintf(stdout, "%s\t%s\t%s\thighest index handed out: %s\t%s\n", w.ID, w.Chain, w.Network, highest, w.Descriptor+w.Treasury)
 			}
-			return nil
+			return printUnswept(ctx, st, storeID, stdout)
 		}
 		now := time.Now().UTC()
 		w := store.Wallet{ID: store.NewID("wal", now), MerchantID: storeID, Chain: chain, Network: network, CreatedAt: now}
