@@ -351,7 +351,10 @@ func (e *env) open() []store.EVMSweep {
 func (e *env) feeRecords() map[string]ledger.Record {
 	e.t.Helper()
 	var msgs []store.OutboxMessage
-	if err := e.st.View(ctx, func(x store.Tx) (err error) { msgs, err = x.OutboxMessages(ctx, ledger.Topic, store.OutboxPending); return }); err != nil {
+	if err := e.st.View(ctx, func(x store.Tx) (err error) {
+		msgs, err = x.OutboxMessages(ctx, ledger.Topic, store.OutboxPending)
+		return
+	}); err != nil {
 		e.t.Fatal(err)
 	}
 	out := map[string]ledger.Record{}
