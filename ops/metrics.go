@@ -67,7 +67,7 @@ func NewMetrics(cfg *Config) (*Metrics, error) {
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "chainpay_build_info", Help: "Always 1; the version label names the build.",
 		ConstLabels: prometheus.Labels{"version": c.Version}})
 	build.Set(1)
-	m.reg.MustRegister(m.httpDur, m.rpcDur, m.rpcCalls, m.refreshErr, build, &figures{m: m}, newSweepFigures(c),
+	m.reg.MustRegister(m.httpDur, m.rpcDur, m.rpcCalls, m.refreshErr, build, &figures{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m, nil
 }

@@ -53,6 +53,17 @@ type sweepFigures struct {
 	last []prometheus.Metric
 }
 
+// NewSweepCollector returns the collector of the unswept balances and the sweepers' gas:
+// chainpay_unswept_balance, chainpay_unswept_forwarders, chainpay_sweeper_gas_balance and
+// chainpay_sweeper_gas_low. Register it on Metrics.Registry once cfg.Sweepers is complete.
+func NewSweepCollector(cfg *Config) (prometheus.Collector, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return newSweepFigures(c), nil
+}
+
 func newSweepFigures(cfg Config) *sweepFigures {
 	return &sweepFigures{cfg: cfg,
 		unswept: prometheus.NewDesc("chainpay_unswept_balance",

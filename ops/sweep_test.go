@@ -40,6 +40,11 @@ func TestSweeperGasAndUnswept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sc, err := ops.NewSweepCollector(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Registry().MustRegister(sc)
 	mustValue(t, m.Registry(), 0.04, "chainpay_sweeper_gas_balance", "chain", "ethereum")
 	mustValue(t, m.Registry(), 1, "chainpay_sweeper_gas_low", "chain", "ethereum")
 	mustValue(t, m.Registry(), 2.5, "chainpay_unswept_balance", "chain", "bitcoin", "network", "1", "asset", "USDC")

@@ -181,6 +181,11 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
+	sweeps, err := ops.NewSweepCollector(opsCfg) // after the chains: it sees their sweepers
+	if err != nil {
+		return nil, err
+	}
+	metrics.Registry().MustRegister(sweeps)
 
 	mux := http.NewServeMux()
 	mux.Handle("/i/", checkout.New(checkout.Config{Store: st, Invoices: inv, Logger: log}))
