@@ -211,14 +211,20 @@ func setup(t *testing.T) *env {
 	tabi := bindings.NewTestToken()
 	e.dai = c.mustSend(c.deployer, nil, nil, append(common.FromHex(bindings.TestTokenMetaData.Bin), tabi.PackConstructor("Dai", "DAI", 18, false)...)).ContractAddress
 	c.mustSend(c.payer, &e.dai, nil, tabi.PackMint(addrOf(c.payer), ether(1000)))
+	e.seed()
+	return e
+}
+
+// seed stores the env's merchant and its EVM wallet paying into the treasury.
+func (e *env) seed() {
+	e.t.Helper()
 	e.tx(func(x store.Tx) error {
 		if err := x.CreateMerchant(ctx, store.Merchant{ID: e.merchant, Name: "sweep", CreatedAt: e.now}); err != nil {
 			return err
 		}
 		return x.CreateWallet(ctx, store.Wallet{ID: e.wallet, MerchantID: e.merchant, Chain: "ethereum", Network: "1337",
-			Treasury: ethereum.FormatAddress(c.treasury), Tokens: []string{"USDC"}, CreatedAt: e.now})
+			Treasury: ethereum.FormatAddress(e.treasury), Tokens: []string{"USDC"}, CreatedAt: e.now})
 	})
-	return e
 }
 
 func (e *env) tx(fn func(store.Tx) error) {
