@@ -48,6 +48,8 @@
 // sweep that reverts on chain. Transport errors end the round; nothing is lost, the next
 // round starts over from the balances.
 //
-// Several processes must not run a Service for the same sweeper key at once (their nonces
-// would collide; the loser's sweep is dropped and redone, which costs gas, not funds).
+// With Config.Holder set, only the holder of the lease "sweeper:<chain>" runs rounds, so
+// replicas sharing a database and a key do not collide on nonces. Flush takes no lease:
+// run `chainpay sweep` while no round is sending, or accept that a collision drops one
+// sweep, which is redone (gas, not funds, is lost).
 package sweeper

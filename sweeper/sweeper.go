@@ -84,6 +84,10 @@ type Config struct {
 	// reverted on chain: its gas was paid either way) and books it, e.g. a ledger fee
 	// record through the outbox. It must only write through tx (it may run twice).
 	OnFinished func(ctx context.Context, tx store.Tx, s store.EVMSweep, confirmations int64) error
+	// Holder names this process in the lease "sweeper:<Chain>": with several replicas on one
+	// database only the lease holder runs rounds (one key, one nonce sequence). "" takes no
+	// lease (a single process).
+	Holder string
 	// MaxBatch bounds the forwarders per transaction; 0 means ethereum.DefaultMaxBatch.
 	MaxBatch int
 	// Interval between rounds of Start's loop; default DefaultInterval.
@@ -257,6 +261,9 @@ func (s *Service) SweepOnce(ctx context.Context) (Result, error) {
 	s.running.Lock()
 	defer s.running.Unlock()
 	var res Result
+	if held, err := s.lease(ctx); err != nil || !held {
+		return res, err
+	}
 	open, err := s.settle(ctx, &res)
 	if err != nil {
 		return res, err
@@ -316,6 +323,25 @@ func (s *Service) SweepOnce(ctx context.Context) (Result, error) {
 		s.log.Warn("more sweep candidates than CandidateLimit: the rest wait for the next rounds", "limit", s.cfg.CandidateLimit)
 	}
 	return res, s.sendAll(ctx, ready, nil, &res)
+}
+
+// lease takes or renews the sweeper lease of the chain for a few intervals; it reports
+// whether this process holds it (always, without a Holder).
+func (s *Service) lease(ctx context.Context) (bool, error) {
+	if s.cfg.Holder == "" {
+		return true, nil
+	}
+	now := s.cfg.Now()
+	until := now.Add(max(3*s.cfg.Interval, time.Minute))
+	var held bool
+	err := s.cfg.Store.Tx(ctx, func(tx store.Tx) (err error) {
+		held, err = tx.AcquireLease(ctx, "sweeper:"+s.cfg.Chain, s.cfg.Holder, now, until)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("sweep: lease: %w", err)
+	}
+	return held, nil
 }
 
 func (s *Service) setWatermark(ctx context.Context, at time.Time) error {
@@ -702,6 +728,8 @@ func (s *Service) settleOne(ctx context.Context, sw store.EVMSweep, tip int64) (
 		}
 		return &done, nil
 	case errors.Is(err, geth.NotFound):
+	case strings.Contains(err.Error(), "indexing is in progress"): // geth, for a moment after a block
+		return nil, nil
 	default:
 		s.log.Warn("sweep receipt poll failed", "tx", sw.TxHash, "err", err)
 		return nil, nil

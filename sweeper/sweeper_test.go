@@ -386,6 +386,27 @@ func TestSweepGasFigures(t *testing.T) {
 	}
 }
 
+// TestOneSweeperPerChain: with several replicas, only the lease holder sweeps.
+func TestOneSweeperPerChain(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	dep := e.invoice("inv_lease", store.StatusSettled, true, "USDC")
+	e.pay(dep, 0, 5_000_000)
+	a := e.service(func(c *sweeper.Config) { c.Holder = "replica-a" })
+	b := e.service(func(c *sweeper.Config) { c.Holder = "replica-b" })
+	if res := e.round(a); len(res.Sent) != 1 {
+		t.Fatalf("holder: %+v", res)
+	}
+	for range 3 {
+		if res := e.round(b); res.Read != 0 || len(res.Sent) != 0 || len(res.Finished) != 0 {
+			t.Fatalf("second replica swept: %+v", res)
+		}
+	}
+	if done := e.settle(a); len(done) != 1 || done[0].Status != store.SweepConfirmed {
+		t.Fatalf("holder settles: %+v", done)
+	}
+}
+
 func TestNewValidates(t *testing.T) {
 	t.Parallel()
 	e := setup(t)

@@ -49,7 +49,7 @@ func newSweeper(st store.Store, w *wiring, client sweeper.Client, log *slog.Logg
 	network := strconv.FormatUint(e.chainID, 10)
 	cfg := sweeper.Config{Client: client, Store: st, Chain: e.chain, Factory: e.factory, ChainID: e.chainID,
 		Key: e.sweeperKey, Native: native.Code, Tokens: toks, MinValueMultiple: e.sweepMinMultiple, Confirmations: confs,
-		Interval: e.sweepInterval, Logger: log,
+		Interval: e.sweepInterval, Holder: w.holder, Logger: log,
 		OnFinished: func(ctx context.Context, tx store.Tx, s store.EVMSweep, depth int64) error {
 			if s.Fee == nil || s.Fee.Sign() == 0 {
 				return nil // nothing paid (a zero-fee dev chain)
