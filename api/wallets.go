@@ -29,12 +29,14 @@ type walletJSON struct {
 	Gap          *uint32   `json:"gap"` // indexes handed out after the highest paid one
 	GapWarning   *string   `json:"gap_warning"`
 	CreatedAt    time.Time `json:"created_at"`
+	// Unswept: balances left in the wallet's EVM deposit addresses (api/wallets_unswept.go).
+	Unswept []unsweptJSON `json:"unswept"`
 }
 
 // walletView is the wallet as the API shows it; highestPaid is its highest paid index.
 func walletView(w store.Wallet, highestPaid *uint32) walletJSON {
 	v := walletJSON{ID: w.ID, Object: "wallet", Chain: w.Chain, Network: w.Network, Descriptor: strPtr(w.Descriptor),
-		Treasury: strPtr(w.Treasury), Tokens: w.Tokens, CreatedAt: w.CreatedAt}
+		Treasury: strPtr(w.Treasury), Tokens: w.Tokens, CreatedAt: w.CreatedAt, Unswept: []unsweptJSON{}}
 	if v.Tokens == nil {
 		v.Tokens = []string{}
 	}
@@ -91,6 +93,16 @@ func (s *Server) listWallets(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.internal(w, r, err)
 		return
+	}
+	unswept, err := s.unsweptByWallet(ctx, keyFrom(ctx).MerchantID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	for i := range out.Data {
+		if u := unswept[out.Data[i].ID]; u != nil {
+			out.Data[i].Unswept = u
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -50,6 +50,7 @@ type Tx interface {
 	LedgerTx  // store/ledger.go
 	WebhookTx // store/webhooks.go
 	OpsTx     // store/ops.go
+	SweepTx   // store/sweeps.go
 
 	CreateMerchant(ctx context.Context, m Merchant) error
 	GetMerchant(ctx context.Context, id string) (Merchant, error)
@@ -136,13 +137,6 @@ type Tx interface {
 	BlockHashes(ctx context.Context, chain string, from int64, limit int) ([]Cursor, error)
 	// ForgetBlocksAbove deletes recorded hashes above height (a rewind).
 	ForgetBlocksAbove(ctx context.Context, chain string, height int64) error
-
-	// SweepPending lists payment options on chain whose invoice settled, that received a
-	// confirmed payment and that have not been swept: forwarders holding the merchant's
-	// funds. Oldest first, at most limit, each with its wallet's treasury.
-	SweepPending(ctx context.Context, chain string, limit int) ([]SweepItem, error)
-	// MarkSwept records that the options were swept by txHash; marking twice is harmless.
-	MarkSwept(ctx context.Context, optionIDs []string, txHash string, at time.Time) error
 
 	// AcquireLease takes or renews the named lease for holder until the given time. It
 	// succeeds when the lease is free, expired at now, or already held by holder.
@@ -342,14 +336,6 @@ type Cursor struct {
 	// synced node. Invoices on the chain are judged against it (expiry, monitoring end), so
 	// a follower that is behind never expires an invoice that was paid in time.
 	ChainTime time.Time
-}
-
-// SweepItem is a payment option whose forwarder holds settled funds.
-type SweepItem struct {
-	OptionID  string
-	InvoiceID string
-	Treasury  string
-	Contract  string // token contract, "" for the native asset
 }
 
 // Outbox message statuses.

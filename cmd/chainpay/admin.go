@@ -259,7 +259,7 @@ func runWallet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 					}
 				}
 			}
-			return nil
+			return printUnswept(ctx, st, storeID, stdout)
 		}
 		now := time.Now().UTC()
 		w := store.Wallet{ID: store.NewID("wal", now), MerchantID: storeID, Chain: chain, Network: network, CreatedAt: now}

@@ -60,6 +60,7 @@ type serveSettings struct {
 	btcNetwork, btcConfs, btcRPC, btcPoll                               string
 	ethRPC, ethWS, ethChainID, ethFactory, ethTokens, ethConfs, ethPoll string
 	sweeperKeyFile, sweepInterval                                       string
+	sweepMinMultiple, sweeperGasWarn                                    string
 	ledgerSink, ledgerURL, ledgerSecret, ledgerSecretFile, feeBps       string
 	webhooksAllowPrivate, metricsListen, metricsToken                   string
 	rates                                                               rateSettings
@@ -82,7 +83,9 @@ func (ss *serveSettings) register(fs *flag.FlagSet) {
 		{"ethereum-confirmations", "CHAINPAY_ETHEREUM_CONFIRMATIONS", "12", "default confirmations for EVM payments", &ss.ethConfs},
 		{"ethereum-poll", "CHAINPAY_ETHEREUM_POLL", "2s", "how often the EVM watcher polls the node", &ss.ethPoll},
 		{"sweeper-key-file", "CHAINPAY_SWEEPER_KEY_FILE", "", "file with the hex private key that PAYS GAS for sweeps (it can move no customer funds)", &ss.sweeperKeyFile},
-		{"sweep-interval", "CHAINPAY_SWEEP_INTERVAL", "1m", "how often settled forwarders are swept", &ss.sweepInterval},
+		{"sweep-interval", "CHAINPAY_SWEEP_INTERVAL", "1m", "how often forwarders (deposit addresses) are read and swept by balance", &ss.sweepInterval},
+		{"sweep-min-multiple", "CHAINPAY_SWEEP_MIN_MULTIPLE", strconv.Itoa(defaultSweepMinMultiple), "sweep a forwarder once it holds this many times the gas its sweep costs", &ss.sweepMinMultiple},
+		{"sweeper-gas-warn", "CHAINPAY_SWEEPER_GAS_WARN", defaultSweeperGasWarn, "ETH balance of the sweeper key below which /readyz and metrics warn", &ss.sweeperGasWarn},
 		{"ledger-sink", "CHAINPAY_LEDGER_SINK", "journal", "journal (built-in double-entry journal) or http (your ledger)", &ss.ledgerSink},
 		{"ledger-url", "CHAINPAY_LEDGER_URL", "", "URL the http ledger sink posts records to", &ss.ledgerURL},
 		{"ledger-secret", "CHAINPAY_LEDGER_SECRET", "", "HMAC secret of the http ledger sink (≥ 16 bytes)", &ss.ledgerSecret},
@@ -228,6 +231,9 @@ func (ss *serveSettings) ethWiring(ctx context.Context, urls []string) (*ethWiri
 		return nil, err
 	}
 	w := &ethWiring{chain: "ethereum", chainID: id, rpc: urls, ws: splitList(ss.ethWS), confs: int(confs), poll: poll, sweepInterval: sweepEvery}
+	if err := parseSweepSettings(w, ss.sweepMinMultiple, ss.sweeperGasWarn); err != nil {
+		return nil, err
+	}
 	if len(w.ws) == 0 {
 		for _, u := range urls {
 			if strings.HasPrefix(u, "ws://") || strings.HasPrefix(u, "wss://") {

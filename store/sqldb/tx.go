@@ -514,36 +514,6 @@ func (t *tx) DeleteCursor(ctx context.Context, chain string) error {
 	return err
 }
 
-// --- sweeps
-
-func (t *tx) SweepPending(ctx context.Context, chain string, limit int) ([]store.SweepItem, error) {
-	var out []store.SweepItem
-	err := t.many(ctx, `SELECT o.id, o.invoice_id, w.treasury, o.contract FROM payment_options o
-		JOIN invoices i ON i.id = o.invoice_id JOIN wallets w ON w.id = o.wallet_id
-		WHERE o.chain = $1 AND i.status = 'settled'
-		AND NOT EXISTS (SELECT 1 FROM sweeps s WHERE s.option_id = o.id)
-		AND EXISTS (SELECT 1 FROM payments p WHERE p.option_id = o.id AND p.status = 'confirmed')
-		ORDER BY o.created_at, o.id LIMIT $2`, []any{chain, limit}, func(r Rows) error {
-		var it store.SweepItem
-		if err := r.Scan(&it.OptionID, &it.InvoiceID, &it.Treasury, &it.Contract); err != nil {
-			return err
-		}
-		out = append(out, it)
-		return nil
-	})
-	return out, err
-}
-
-func (t *tx) MarkSwept(ctx context.Context, optionIDs []string, txHash string, at time.Time) error {
-	for _, id := range optionIDs {
-		if _, err := t.exec(ctx, `INSERT INTO sweeps (option_id, tx_hash, swept_at) VALUES ($1, $2, $3)
-			ON CONFLICT (option_id) DO NOTHING`, id, txHash, at); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // --- leases
 
 func (t *tx) AcquireLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error) {
