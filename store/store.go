@@ -54,6 +54,8 @@ type Tx interface {
 
 	CreateMerchant(ctx context.Context, m Merchant) error
 	GetMerchant(ctx context.Context, id string) (Merchant, error)
+	// SetMerchantSettings replaces the merchant's settings (a JSON object).
+	SetMerchantSettings(ctx context.Context, id, settings string) error
 
 	CreateAPIKey(ctx context.Context, k APIKey) error
 	// APIKeyByPrefix returns the key with the given lookup prefix, revoked or not.
@@ -68,6 +70,10 @@ type Tx interface {
 	// concurrent callers never get the same index and a rolled-back transaction gives its
 	// index back, so the allocated range stays dense.
 	AllocateIndex(ctx context.Context, walletID string) (uint32, error)
+	// HighestPaidIndex returns the highest derivation index of the wallet whose payment option
+	// received a payment, or nil when none did. Its cost is proportional to the number of
+	// unpaid indexes above it (the wallet's gap), not to the wallet's history.
+	HighestPaidIndex(ctx context.Context, walletID string) (*uint32, error)
 
 	CreateInvoice(ctx context.Context, inv Invoice) error
 	// GetInvoice returns the invoice if it belongs to merchantID ("" means any merchant,

@@ -42,6 +42,11 @@ type wiring struct {
 	feeBps    int64
 	guard     webhooks.Guard
 	holder    string // lease holder id ("" on SQLite: one process)
+	// Metrics: on their own listener (metricsListen, "" for none), and on the main listener
+	// only behind metricsToken or, in dev, openly (metricsOnMain).
+	metricsListen string
+	metricsToken  string
+	metricsOnMain bool
 }
 
 type btcWiring struct {
@@ -89,6 +94,7 @@ type app struct {
 	hooks   *webhooks.Service
 	relay   *ledger.Relay
 	handler http.Handler
+	metrics http.Handler // for the metrics listener
 	bg      []background
 }
 
@@ -183,7 +189,13 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 
 	mux := http.NewServeMux()
 	mux.Handle("/i/", checkout.New(checkout.Config{Store: st, Invoices: inv, Logger: log}))
-	mux.Handle("GET /metrics", metrics.Handler())
+	a.metrics = metrics.Handler()
+	switch {
+	case w.metricsOnMain:
+		mux.Handle("GET /metrics", metrics.Handler())
+	case w.metricsToken != "":
+		mux.Handle("GET /metrics", metrics.GuardedHandler(w.metricsToken))
+	}
 	mux.Handle("GET /healthz", health.Live())
 	mux.Handle("GET /readyz", health.Ready())
 	mux.Handle("/", a.api)

@@ -31,7 +31,7 @@ func commands() []command {
 			fmt.Fprintln(out, "chainpay", version)
 			return nil
 		}},
-		{"store", "manage stores: store create --name NAME", runStore},
+		{"store", "manage stores: store create --name NAME; store set --store ID --max-amount USD=10000", runStore},
 		{"apikey", "manage API keys: apikey create --store ID [--perm P,...] | apikey revoke KEY_ID", runAPIKey},
 		{"wallet", "enable a chain for a store: wallet add --store ID --chain bitcoin --key XPUB_OR_DESCRIPTOR | wallet list --store ID", runWallet},
 		{"bitcoin", "bitcoin tools: bitcoin derive --key KEY --index N [--network NET]", runBitcoin},

@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -66,6 +67,11 @@ func (t *tx) GetMerchant(ctx context.Context, id string) (store.Merchant, error)
 	err := t.one(ctx, `SELECT id, name, settings, created_at FROM merchants WHERE id = $1`, []any{id},
 		&m.ID, &m.Name, &m.Settings, timeCol{&m.CreatedAt})
 	return m, err
+}
+
+func (t *tx) SetMerchantSettings(ctx context.Context, id, settings string) error {
+	n, err := t.exec(ctx, `UPDATE merchants SET settings = $2 WHERE id = $1`, id, settings)
+	return mustAffect(n, err)
 }
 
 // --- API keys
@@ -135,6 +141,23 @@ func (t *tx) AllocateIndex(ctx context.Context, walletID string) (uint32, error)
 		return 0, fmt.Errorf("wallet %s: derivation indexes exhausted (non-hardened limit 2^31)", walletID)
 	}
 	return uint32(next - 1), nil
+}
+
+func (t *tx) HighestPaidIndex(ctx context.Context, walletID string) (*uint32, error) {
+	// Walks the (wallet_id, derivation_index) index downwards and stops at the first paid one.
+	var idx *int64
+	err := t.one(ctx, `SELECT o.derivation_index FROM payment_options o
+		WHERE o.wallet_id = $1 AND o.derivation_index IS NOT NULL
+		AND EXISTS (SELECT 1 FROM payments p WHERE p.invoice_id = o.invoice_id AND p.option_id = o.id)
+		ORDER BY o.derivation_index DESC LIMIT 1`, []any{walletID}, nullInt{&idx})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil || idx == nil {
+		return nil, err
+	}
+	v := uint32(*idx)
+	return &v, nil
 }
 
 // --- invoices

@@ -89,7 +89,7 @@ func seed(t *testing.T, s store.Store, name string) (merchantID, walletID string
 			return err
 		}
 		return x.CreateWallet(ctx, store.Wallet{ID: walletID, MerchantID: merchantID, Chain: "bitcoin",
-			Network: "regtest", Descriptor: "wpkh(tpub/0/*)", CreatedAt: t0})
+			Network: "regtest", Descriptor: "wpkh(tpub" + name + "/0/*)", CreatedAt: t0}) // one wallet per descriptor
 	})
 	return merchantID, walletID
 }
