@@ -142,7 +142,7 @@ func runConfigCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 		if w.eth.sweeperKey != nil {
 			within(func(ctx context.Context) { checkSweeper(ctx, r, w.eth.rpc[0], w.eth.sweeperKey) })
 		} else {
-			r.ok("sweeper", "no CHAINPAY_SWEEPER_KEY_FILE: settled funds stay in their forwarders until swept")
+			r.ok("sweeper", "no CHAINPAY_SWEEPER_KEY_FILE: deposits stay in their forwarders (safe) until a sweeper runs")
 		}
 	}
 	if len(assets) == 0 {
