@@ -233,7 +233,8 @@ func bitcoinRunner(ctx context.Context, st store.Store, inv *invoices.Service, w
 	if err != nil {
 		return nil, nil, err
 	}
-	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, LeaseTTL: followerLease(w.btc.poll)})
+	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, LeaseTTL: followerLease(w.btc.poll),
+		Skipped: m.TransferSkipped("bitcoin")})
 	// btcd's websocket wakes the follower on each block (bitcoind: polling only, one warning).
 	n, err := watcher.NewBtcdNotifier(watcher.BtcdNotifierConfig{URLs: w.btc.rpc, Logger: log})
 	if err != nil {
@@ -263,7 +264,8 @@ func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service,
 		}
 		return nil, nil, nil, fmt.Errorf("ethereum node check: %w", err)
 	}
-	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, LeaseTTL: followerLease(w.eth.poll)})
+	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, LeaseTTL: followerLease(w.eth.poll),
+		Skipped: m.TransferSkipped(w.eth.chain)})
 	var opts []watcher.RunnerOption
 	if len(w.eth.ws) > 0 {
 		n, err := watcher.NewEthereumNotifier(watcher.EthereumNotifierConfig{URLs: w.eth.ws, Chain: w.eth.chain, Logger: log})
@@ -399,8 +401,13 @@ func anchorCursor(ctx context.Context, st store.Store, src watcher.Source) error
 		if ok, err := exists(tx); err != nil || ok { // another replica was first
 			return err
 		}
+		now := time.Now().UTC()
+		at := now // the chain time of the block, as the follower keeps it: never later than now
+		if !h.Time.IsZero() && h.Time.Before(now) {
+			at = h.Time.UTC()
+		}
 		return tx.SetCursor(ctx, store.Cursor{Chain: chain, Height: h.Height, Hash: h.Hash, ParentHash: h.Parent,
-			UpdatedAt: time.Now().UTC()})
+			UpdatedAt: now, ChainTime: at})
 	})
 }
 
