@@ -311,7 +311,6 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 		dumpChaos(ctx, conn, r, invoiceIDs, paidAbove)
 		return fmt.Errorf("invariants broken after %d SIGKILLs: %+v (serve log: %s)", kills, res, cp.log.Name())
 	}
-	o.recoveries = append(o.recoveries, recovery)
 	r.line("recovery after the last SIGKILL", fmt.Sprintf("%s (bound %s): everything recorded, settled, booked and delivered",
 		recovery.Round(100*time.Millisecond), o.chaosBound))
 	if err := verifyLedger(ctx, sc.url); err != nil {
@@ -322,6 +321,7 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 		dumpChaos(ctx, conn, r, invoiceIDs, paidAbove)
 		return fmt.Errorf("recovery took %s, more than the bound %s (-chaos-recovery-bound; docs/operations.md)", recovery.Round(100*time.Millisecond), o.chaosBound)
 	}
+	o.recoveries = append(o.recoveries, recovery)
 	return nil
 }
 
