@@ -313,10 +313,11 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 	}
 	r.line("recovery after the last SIGKILL", fmt.Sprintf("%s (bound %s): everything recorded, settled, booked and delivered",
 		recovery.Round(100*time.Millisecond), o.chaosBound))
-	if err := verifyLedger(ctx, sc.url); err != nil {
+	if err := verifyLedger(ctx, cp, m.storeID); err != nil {
 		dumpChaos(ctx, conn, r, invoiceIDs, paidAbove)
 		return fmt.Errorf("ledger verify after the chaos run: %w", err)
 	}
+	r.line("chainpay ledger verify", "every payment booked as the invariant requires")
 	if recovery > o.chaosBound {
 		dumpChaos(ctx, conn, r, invoiceIDs, paidAbove)
 		return fmt.Errorf("recovery took %s, more than the bound %s (-chaos-recovery-bound; docs/operations.md)", recovery.Round(100*time.Millisecond), o.chaosBound)
@@ -325,14 +326,11 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 	return nil
 }
 
-// verifyLedger checks the books invariant over the chaos schema once everything is booked.
-//
-// HOOK(books): branch books adds ledger.Verify (`chainpay ledger verify`); once it is on
-// main, call it here over a store opened on dbURL and return its differences as an error.
-// Until then the journal check of checkChaos (exactly one record per payment) stands in.
-func verifyLedger(ctx context.Context, dbURL string) error {
-	_, _ = ctx, dbURL
-	return nil
+// verifyLedger runs `chainpay ledger verify` for the chaos store once everything is booked:
+// the books invariant recomputed from the database (branch books), each difference printed.
+func verifyLedger(ctx context.Context, cp *chainpay, storeID string) error {
+	_, err := cp.run(ctx, "ledger", "verify", "--store", storeID)
+	return err
 }
 
 // dumpChaos prints what a failed chaos run left behind: leases, follower cursors and the
