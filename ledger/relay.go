@@ -20,9 +20,11 @@ type RelayConfig struct {
 	BatchSize int
 	// PostTimeout bounds one Sink.Post [30 s].
 	PostTimeout time.Duration
-	// Lease is how long a claim is held before another relay may take the records over
-	// [BatchSize × PostTimeout + 30 s]. A relay that dies mid-batch delays its records by
-	// at most this long; they are then posted again (sinks dedupe).
+	// Lease is how long a claim lasts without renewal before another relay may take the
+	// records over [10 s]. While a batch is in flight the relay renews the leases of its
+	// unfinished records every Lease/3 (heartbeat), so a slow sink never loses its claim,
+	// and a relay that dies mid-batch delays its records by at most one Lease; they are
+	// then posted again (sinks dedupe).
 	Lease time.Duration
 	// PollInterval is the wait between claims when the outbox is drained [1 s].
 	PollInterval time.Duration
@@ -74,7 +76,7 @@ func NewRelay(st store.Store, sink Sink, cfg RelayConfig) (*Relay, error) {
 		cfg.PostTimeout = 30 * time.Second
 	}
 	if cfg.Lease <= 0 {
-		cfg.Lease = time.Duration(cfg.BatchSize)*cfg.PostTimeout + 30*time.Second
+		cfg.Lease = 10 * time.Second
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
@@ -183,6 +185,11 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("ledger relay: claim: %w", err)
 	}
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	stop := r.heartbeat(ctx, msgs)
+	defer stop()
 	for _, m := range msgs {
 		if ctx.Err() != nil {
 			break
@@ -190,6 +197,40 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 		r.handle(ctx, m)
 	}
 	return len(msgs), nil
+}
+
+// heartbeat renews the leases of the claimed records every Lease/3 until stop is called
+// (records finished meanwhile are no longer pending under this holder and are left alone).
+// A failed renewal is logged: the lease may then run out and another relay post a record
+// again, which the sink dedupes.
+func (r *Relay) heartbeat(ctx context.Context, msgs []store.OutboxMessage) (stop func()) {
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(r.cfg.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			until := r.cfg.Now().Add(r.cfg.Lease)
+			err := r.st.Tx(ctx, func(tx store.Tx) error {
+				_, err := tx.ExtendOutboxLeases(ctx, r.cfg.Holder, ids, until)
+				return err
+			})
+			if err != nil && ctx.Err() == nil {
+				r.log.Warn("ledger relay: lease heartbeat failed", "err", err)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 func (r *Relay) handle(ctx context.Context, m store.OutboxMessage) {

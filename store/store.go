@@ -160,6 +160,10 @@ type Tx interface {
 	// ErrLeaseLost, changing nothing, when the message is no longer pending under holder's
 	// lease (it expired and another holder claimed it, or it was finished already).
 	MarkDelivered(ctx context.Context, id, holder string, at time.Time) error
+	// ExtendOutboxLeases moves the lease of each of ids that is still pending under
+	// holder's lease to until (the heartbeat of a relay with a batch in flight) and returns
+	// how many it moved; a message finished or taken over meanwhile is left alone.
+	ExtendOutboxLeases(ctx context.Context, holder string, ids []string, until time.Time) (int, error)
 	Reschedule(ctx context.Context, id, holder string, next time.Time, lastError string) error
 	Park(ctx context.Context, id, holder, reason string) error
 	OutboxMessages(ctx context.Context, topic, status string) ([]OutboxMessage, error)

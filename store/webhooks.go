@@ -49,6 +49,10 @@ type WebhookTx interface {
 	// lease, writes d's status, attempts, next attempt, last status and error, delivered
 	// time and UpdatedAt and releases the lease. It reports whether the lease was still held.
 	FinishWebhookDelivery(ctx context.Context, d WebhookDelivery, holder string, a WebhookAttempt) (bool, error)
+	// ExtendWebhookLease moves holder's lease on a pending delivery to until (the heartbeat
+	// of an attempt in flight); it reports false, changing nothing, when holder no longer
+	// holds it.
+	ExtendWebhookLease(ctx context.Context, id, holder string, until time.Time) (bool, error)
 	// ReleaseWebhookDelivery gives up holder's lease on a delivery without recording an
 	// attempt (shutdown in the middle of a request).
 	ReleaseWebhookDelivery(ctx context.Context, id, holder string) error

@@ -69,7 +69,11 @@ type DelivererConfig struct {
 	Retry        RetryPolicy    // DefaultRetryPolicy()
 	Rand         func() float64 // math/rand/v2 Float64; jitter
 	Holder       string         // lease holder name; random by default
-	UserAgent    string         // "chainpay-webhooks/1"
+	// Lease is how long a claimed delivery stays claimed without renewal: 10 s. While its
+	// attempt is in flight the worker renews it every Lease/3, so a process that dies
+	// mid-attempt leaves the delivery to another worker one lease later.
+	Lease     time.Duration
+	UserAgent string // "chainpay-webhooks/1"
 }
 
 // Deliverer sends due deliveries to their endpoints, signs them, logs every attempt and
@@ -109,9 +113,12 @@ func NewDeliverer(st store.Store, cfg *DelivererConfig) (*Deliverer, error) {
 	if c.MaxEndpoints == 0 {
 		c.MaxEndpoints = 32
 	}
-	if c.RequestTimeout < 0 || c.PollInterval < 0 || c.MaxEndpoints < 0 {
-		return nil, fmt.Errorf("webhooks: negative deliverer setting (timeout %v, poll %v, endpoints %d)",
-			c.RequestTimeout, c.PollInterval, c.MaxEndpoints)
+	if c.Lease == 0 {
+		c.Lease = 10 * time.Second
+	}
+	if c.RequestTimeout < 0 || c.PollInterval < 0 || c.MaxEndpoints < 0 || c.Lease < 0 {
+		return nil, fmt.Errorf("webhooks: negative deliverer setting (timeout %v, poll %v, endpoints %d, lease %v)",
+			c.RequestTimeout, c.PollInterval, c.MaxEndpoints, c.Lease)
 	}
 	if c.Retry == (RetryPolicy{}) {
 		c.Retry = DefaultRetryPolicy()
@@ -229,7 +236,7 @@ func (d *Deliverer) serve(ctx context.Context, endpointID string) {
 		now := d.now()
 		var del store.WebhookDelivery
 		err := d.st.Tx(dbctx, func(tx store.Tx) (err error) {
-			del, err = tx.ClaimWebhookDelivery(dbctx, endpointID, d.cfg.Holder, now, now.Add(d.cfg.RequestTimeout+time.Minute))
+			del, err = tx.ClaimWebhookDelivery(dbctx, endpointID, d.cfg.Holder, now, now.Add(d.cfg.Lease))
 			return
 		})
 		if errors.Is(err, store.ErrNotFound) {
@@ -241,10 +248,44 @@ func (d *Deliverer) serve(ctx context.Context, endpointID string) {
 			}
 			return
 		}
-		if !d.attempt(ctx, del) {
+		stop := d.renew(ctx, del.ID)
+		more := d.attempt(ctx, del)
+		stop()
+		if !more {
 			return
 		}
 	}
+}
+
+// renew keeps the worker's lease on a delivery in flight: every Lease/3 it moves the lease
+// end to Lease from now, until stop is called or the lease was lost (redelivered by hand).
+func (d *Deliverer) renew(ctx context.Context, id string) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(d.cfg.Lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			var held bool
+			err := d.st.Tx(ctx, func(tx store.Tx) (err error) {
+				held, err = tx.ExtendWebhookLease(ctx, id, d.cfg.Holder, d.now().Add(d.cfg.Lease))
+				return
+			})
+			switch {
+			case err != nil && ctx.Err() == nil:
+				d.cfg.Logger.Warn("webhooks: renew delivery lease", "delivery", id, "err", err)
+			case err == nil && !held:
+				return
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // outcome of one request.

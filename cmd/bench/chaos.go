@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,6 +71,36 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// runChaosSeries runs the chaos test o.chaosRuns times in a row, stopping at the first
+// failure, and reports the recovery time of every passing run with their p99.
+func runChaosSeries(ctx context.Context, o *options, dir string, r *report, stderr io.Writer) error {
+	var err error
+	for i := 0; i < o.chaosRuns && err == nil; i++ {
+		if o.chaosRuns > 1 {
+			progress(stderr, fmt.Sprintf("chaos run %d of %d", i+1, o.chaosRuns))
+		}
+		var sub string
+		if sub, err = os.MkdirTemp(dir, fmt.Sprintf("run%02d-", i+1)); err != nil {
+			return err
+		}
+		if err = runChaos(ctx, o, sub, r, stderr); err != nil && o.chaosRuns > 1 {
+			err = fmt.Errorf("run %d of %d: %w", i+1, o.chaosRuns, err)
+		}
+	}
+	if len(o.recoveries) > 0 {
+		var times []string
+		for _, d := range o.recoveries {
+			times = append(times, d.Round(100*time.Millisecond).String())
+		}
+		sorted := slices.Sorted(slices.Values(o.recoveries))
+		p99 := sorted[(len(sorted)*99+99)/100-1] // nearest rank
+		r.section(fmt.Sprintf("Crash chaos recovery over %d passing run(s) (bound %s)", len(sorted), o.chaosBound))
+		r.line("recovery after the last SIGKILL", strings.Join(times, ", "))
+		r.line("p99 / max", fmt.Sprintf("%s / %s", p99.Round(100*time.Millisecond), sorted[len(sorted)-1].Round(100*time.Millisecond)))
+	}
+	return err
+}
+
 // runChaos runs `chainpay serve` on Postgres with a btcd regtest node, creates and pays
 // o.chaosInvoices invoices while killing serve with SIGKILL at random moments (exponential
 // gaps with mean o.chaosKills) and restarting it, then checks in the database: every paid
@@ -80,7 +111,12 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 	if err != nil {
 		return err
 	}
-	defer sc.drop()
+	if o.keep {
+		progress(stderr, "chaos: keeping schema "+sc.name)
+		defer sc.admin.Close()
+	} else {
+		defer sc.drop()
+	}
 	node, err := regtest.Start(ctx, regtest.Config{DataDir: dir + "/btcd"})
 	if err != nil {
 		return fmt.Errorf("start btcd (build it with scripts/tools.sh or set CHAINPAY_TOOLS_BIN): %w", err)
@@ -129,9 +165,10 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 
 	// The killer: SIGKILL at exponentially distributed moments, restart after up to 300 ms.
 	var (
-		mu     sync.Mutex // serialises kill/start against the final restart
-		kills  int
-		killWG sync.WaitGroup
+		mu       sync.Mutex // serialises kill/start against the final restart
+		kills    int
+		lastKill time.Time
+		killWG   sync.WaitGroup
 	)
 	kctx, stopKiller := context.WithCancel(ctx)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
@@ -146,6 +183,7 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 			mu.Lock()
 			cp.kill(syscall.SIGKILL)
 			kills++
+			lastKill = time.Now()
 			time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 			for cp.start(ctx) != nil && kctx.Err() == nil {
 				cp.kill(syscall.SIGKILL)
@@ -157,6 +195,7 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 
 	// The customers: create (retrying under one Idempotency-Key), pay, mine now and then.
 	var invoiceIDs []string
+	paidAbove := map[string]int64{} // invoice id → the tip when it was paid: its block is higher
 	start := time.Now()
 	for i := range o.chaosInvoices {
 		var inv invoiceResponse
@@ -192,6 +231,13 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 			killWG.Wait()
 			return fmt.Errorf("invoice %s: amount_due_atomic %q", inv.ID, inv.PaymentOptions[0].AmountDue)
 		}
+		tip, err := node.TipHeight(ctx)
+		if err != nil {
+			stopKiller()
+			killWG.Wait()
+			return err
+		}
+		paidAbove[inv.ID] = tip
 		if _, err := node.Pay(ctx, addr, sats); err != nil {
 			stopKiller()
 			killWG.Wait()
@@ -230,18 +276,25 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 	defer conn.Close(context.Background())
 	n := len(invoiceIDs)
 	var res chaosResult
-	deadline := time.Now().Add(4 * time.Minute)
-	for {
+	deadline := time.Now().Add(o.chaosWait)
+	var recovery time.Duration
+	for nextBlock := time.Now(); ; time.Sleep(250 * time.Millisecond) {
 		if res, err = checkChaos(ctx, conn, recv, m.storeID, invoiceIDs); err != nil {
 			return err
 		}
-		if res.complete(n) || time.Now().After(deadline) {
+		if res.complete(n) {
+			recovery = time.Since(lastKill)
 			break
 		}
-		if _, err := node.Mine(ctx, 1); err != nil { // confirmations keep moving, as on a real chain
-			return err
+		if time.Now().After(deadline) {
+			break
 		}
-		time.Sleep(2 * time.Second)
+		if time.Now().After(nextBlock) { // confirmations keep moving, as on a real chain
+			if _, err := node.Mine(ctx, 1); err != nil {
+				return err
+			}
+			nextBlock = time.Now().Add(2 * time.Second)
+		}
 	}
 	r.section(fmt.Sprintf("Crash chaos — chainpay serve on Postgres + btcd regtest, %d invoices paid, %d SIGKILLs in %s", n, kills, payPhase.Round(time.Second)))
 	r.line("invoices settled", fmt.Sprintf("%d of %d", res.settled, n))
@@ -250,13 +303,100 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 	r.line("journal records per payment", fmt.Sprintf("%d payments with exactly one, %d with none, %d with more", res.journalOnce, res.journalNone, res.journalMore))
 	r.line("events delivered at least once", fmt.Sprintf("%d of %d (redeliveries: %d)", res.delivered, res.events, res.redelivered))
 	r.line("receiver problems", fmt.Sprint(len(res.bad)))
+	if kills < max(o.chaosMinKills, 1) {
+		return fmt.Errorf("%d SIGKILLs, fewer than the %d asked for: raise -chaos-invoices or lower -chaos-kill-every", kills, max(o.chaosMinKills, 1))
+	}
 	if !res.complete(n) {
+		r.line("recovery after the last SIGKILL", fmt.Sprintf("NOT complete %s after it", time.Since(lastKill).Round(100*time.Millisecond)))
+		dumpChaos(ctx, conn, r, invoiceIDs, paidAbove)
 		return fmt.Errorf("invariants broken after %d SIGKILLs: %+v (serve log: %s)", kills, res, cp.log.Name())
 	}
-	if kills == 0 {
-		return errors.New("no SIGKILL happened: raise -chaos-invoices or lower -chaos-kill-every")
+	r.line("recovery after the last SIGKILL", fmt.Sprintf("%s (bound %s): everything recorded, settled, booked and delivered",
+		recovery.Round(100*time.Millisecond), o.chaosBound))
+	if err := verifyLedger(ctx, cp, m.storeID); err != nil {
+		dumpChaos(ctx, conn, r, invoiceIDs, paidAbove)
+		return fmt.Errorf("ledger verify after the chaos run: %w", err)
 	}
+	r.line("chainpay ledger verify", "every payment booked as the invariant requires")
+	if recovery > o.chaosBound {
+		dumpChaos(ctx, conn, r, invoiceIDs, paidAbove)
+		return fmt.Errorf("recovery took %s, more than the bound %s (-chaos-recovery-bound; docs/operations.md)", recovery.Round(100*time.Millisecond), o.chaosBound)
+	}
+	o.recoveries = append(o.recoveries, recovery)
 	return nil
+}
+
+// verifyLedger runs `chainpay ledger verify` for the chaos store once everything is booked:
+// the books invariant recomputed from the database (branch books), each difference printed.
+func verifyLedger(ctx context.Context, cp *chainpay, storeID string) error {
+	_, err := cp.run(ctx, "ledger", "verify", "--store", storeID)
+	return err
+}
+
+// dumpChaos prints what a failed chaos run left behind: leases, follower cursors and the
+// first block each follower scanned, invoices without a payment (with the tip when they were
+// paid), and the undelivered ledger outbox and webhook deliveries with holder, lease end,
+// attempts and next attempt. Query errors are printed in place: the dump is best effort.
+func dumpChaos(ctx context.Context, conn *pgx.Conn, r *report, ids []string, paidAbove map[string]int64) {
+	table := func(title, sql string, args ...any) {
+		r.section("  " + title)
+		rows, err := conn.Query(ctx, sql, args...)
+		if err != nil {
+			r.line("query failed", err.Error())
+			return
+		}
+		defer rows.Close()
+		var cols []string
+		for _, f := range rows.FieldDescriptions() {
+			cols = append(cols, f.Name)
+		}
+		fmt.Fprintf(r.w, "    %s\n", strings.Join(cols, " | "))
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				r.line("row failed", err.Error())
+				return
+			}
+			cells := make([]string, len(vals))
+			for i, v := range vals {
+				if t, ok := v.(time.Time); ok {
+					cells[i] = t.UTC().Format("15:04:05.000")
+				} else {
+					cells[i] = fmt.Sprint(v)
+				}
+			}
+			fmt.Fprintf(r.w, "    %s\n", strings.Join(cells, " | "))
+		}
+		if err := rows.Err(); err != nil {
+			r.line("rows failed", err.Error())
+		}
+	}
+	r.section(fmt.Sprintf("  Chaos dump at %s", time.Now().UTC().Format("15:04:05.000")))
+	table("leases", `SELECT name, holder, expires_at FROM leases ORDER BY name`)
+	table("follower cursors (first_block: the lowest block the follower recorded, where it started)",
+		`SELECT c.chain, c.height, c.updated_at, (SELECT min(height) FROM chain_blocks b WHERE b.chain = c.chain) AS first_block
+		FROM chain_cursors c ORDER BY c.chain`)
+	var unpaid []string
+	rows, err := conn.Query(ctx, `SELECT i.id FROM invoices i WHERE i.id = ANY($1)
+		AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.invoice_id = i.id) ORDER BY i.id`, ids)
+	if err == nil {
+		unpaid, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil {
+		r.line("invoices without a payment", "query failed: "+err.Error())
+	} else if len(unpaid) > 0 {
+		lo, hi := paidAbove[unpaid[0]], paidAbove[unpaid[0]]
+		for _, id := range unpaid {
+			lo, hi = min(lo, paidAbove[id]), max(hi, paidAbove[id])
+		}
+		r.line("invoices paid but without a payment", fmt.Sprintf("%d, paid when the tip was %d..%d (their blocks are above), e.g. %s",
+			len(unpaid), lo, hi, unpaid[0]))
+	}
+	table("ledger outbox not delivered", `SELECT id, key, status, attempts, lease_holder, lease_until, next_attempt,
+		left(last_error, 80) AS last_error FROM outbox WHERE status <> 'delivered' ORDER BY created_at, id LIMIT 50`)
+	table("webhook deliveries not delivered", `SELECT id, event_type, status, attempts, lease_holder, lease_until,
+		next_attempt, left(last_error, 80) AS last_error FROM webhook_deliveries WHERE status <> 'delivered'
+		ORDER BY created_at, id LIMIT 50`)
 }
 
 // chaosResult is what the database and the receiver hold after a chaos run.

@@ -56,7 +56,13 @@ type options struct {
 	chaos         bool
 	chaosInvoices int
 	chaosKills    time.Duration
+	chaosWait     time.Duration
+	chaosBound    time.Duration
+	chaosRuns     int
+	chaosMinKills int
 	keep          bool
+
+	recoveries []time.Duration // of the passing chaos runs
 }
 
 func main() {
@@ -96,7 +102,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.chaos, "chaos", false, "also run the crash-chaos test (scripts/chaos)")
 	fs.IntVar(&o.chaosInvoices, "chaos-invoices", 0, "invoices paid during the chaos run (default 200; -quick 40)")
 	fs.DurationVar(&o.chaosKills, "chaos-kill-every", 0, "mean time between SIGKILLs in the chaos run (default 2s; -quick 1.5s)")
-	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs) after the run")
+	fs.DurationVar(&o.chaosWait, "chaos-wait", 4*time.Minute, "how long the chaos run waits after the last SIGKILL for everything to be recorded and delivered")
+	fs.DurationVar(&o.chaosBound, "chaos-recovery-bound", 60*time.Second, "longest accepted time from the last SIGKILL to everything recorded, settled, booked and delivered")
+	fs.IntVar(&o.chaosRuns, "chaos-runs", 1, "chaos runs in a row (each with a fresh schema and node); the report ends with the recovery times and their p99")
+	fs.IntVar(&o.chaosMinKills, "chaos-min-kills", 1, "fewest SIGKILLs a chaos run must have had to count")
+	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs) and the chaos run's Postgres schema after the run")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -135,6 +145,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			o.chaosKills = 1500 * time.Millisecond
 		}
 	}
+	if o.chaosRuns < 1 || o.chaosBound <= 0 || o.chaosWait <= 0 {
+		return usageError{"-chaos-runs, -chaos-recovery-bound and -chaos-wait must be positive"}
+	}
 	if o.clients < 1 || o.watched < 1 || o.invoices < 1 || o.chainBlocks < 1 || o.exportRows < 10 || o.chaosInvoices < 1 {
 		return usageError{"-clients, -watched, -invoices, -blocks, -chaos-invoices must be positive and -export-rows at least 10"}
 	}
@@ -167,7 +180,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"watcher", o.only["watcher"], benchWatcher},
 		{"export", o.only["export"], benchExport},
 		{"load", o.load > 0, runLoad},
-		{"chaos", o.chaos, runChaos},
+		{"chaos", o.chaos, runChaosSeries},
 	}
 	var failed []string
 	for _, s := range steps {

@@ -142,7 +142,8 @@ func (c *chainpay) run(ctx context.Context, args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("chainpay %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("chainpay %s: %w: %s%s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()),
+			strings.TrimRight("\n"+stdout.String(), "\n")) // e.g. the differences ledger verify lists
 	}
 	return strings.TrimSpace(stdout.String()), nil
 }

@@ -96,6 +96,8 @@ type app struct {
 	handler http.Handler
 	metrics http.Handler // for the metrics listener
 	bg      []background
+	// sources are the followed chains; run fixes their cursors before serving (anchorCursors).
+	sources []watcher.Source
 }
 
 // buildApp wires every component over st. Nothing runs until start.
@@ -165,6 +167,7 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 			return nil, err
 		}
 		a.bg = append(a.bg, r)
+		a.sources = append(a.sources, src)
 		opsCfg.Chains = append(opsCfg.Chains, ops.Chain{Name: "bitcoin", Follower: r, Tip: tipOf(src)})
 	}
 	if w.eth != nil && len(w.eth.rpc) > 0 {
@@ -175,6 +178,7 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 		a.bg = append(a.bg, r)
 		a.bg = append(a.bg, bg...)
 		opsCfg.Sweepers = append(opsCfg.Sweepers, opsSweepers(w, bg)...)
+		a.sources = append(a.sources, src)
 		opsCfg.Chains = append(opsCfg.Chains, ops.Chain{Name: w.eth.chain, Follower: r, Tip: tipOf(src)})
 	}
 	health, err := ops.NewHealth(opsCfg)
@@ -245,7 +249,8 @@ func bitcoinRunner(ctx context.Context, st store.Store, inv *invoices.Service, w
 	if err != nil {
 		return nil, nil, err
 	}
-	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, Skipped: m.TransferSkipped("bitcoin")})
+	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, LeaseTTL: followerLease(w.btc.poll),
+		Skipped: m.TransferSkipped("bitcoin")})
 	// btcd's websocket wakes the follower on each block (bitcoind: polling only, one warning).
 	n, err := watcher.NewBtcdNotifier(watcher.BtcdNotifierConfig{URLs: w.btc.rpc, Logger: log})
 	if err != nil {
@@ -275,7 +280,8 @@ func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service,
 		}
 		return nil, nil, nil, fmt.Errorf("ethereum node check: %w", err)
 	}
-	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, Skipped: m.TransferSkipped(w.eth.chain)})
+	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, LeaseTTL: followerLease(w.eth.poll),
+		Skipped: m.TransferSkipped(w.eth.chain)})
 	var opts []watcher.RunnerOption
 	if len(w.eth.ws) > 0 {
 		n, err := watcher.NewEthereumNotifier(watcher.EthereumNotifierConfig{URLs: w.eth.ws, Chain: w.eth.chain, Logger: log})
@@ -317,6 +323,81 @@ func readFactory(ctx context.Context, rpcURL string, addr common.Address) (*ethe
 		return nil, fmt.Errorf("factory %s: no ForwarderFactory there: %w", addr.Hex(), err)
 	}
 	return ethereum.NewFactory(addr, impl)
+}
+
+// followerLease is the follower lease's TTL for a poll interval: the follower renews it at
+// every step (at least once per poll), so three polls leave room for a slow step, and a
+// replica killed while following delays the chain by at most this long (5 s at least, 15 s
+// at the default 5 s poll).
+func followerLease(poll time.Duration) time.Duration {
+	return max(5*time.Second, 3*poll)
+}
+
+// anchorCursors makes sure every followed chain has a cursor before the API hands out a
+// deposit address, so every payment lands in a block after the cursor. The follower would
+// create a missing cursor at the node's tip on its first step, but that step can come much
+// later than the first invoice: a process killed before it, or one waiting out the lease of
+// a killed predecessor, starts at a tip above blocks that already paid invoices, and those
+// payments are never seen (issue 29, run 1). With cursors in place this is one read per
+// chain; on a fresh database it waits for each node, retrying until ctx ends.
+func (a *app) anchorCursors(ctx context.Context) error {
+	for _, src := range a.sources {
+		for wait := time.Second; ; wait = min(2*wait, 15*time.Second) {
+			err := anchorCursor(ctx, a.st, src)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			a.log.Warn("fixing where the follower starts before serving; retrying", "chain", src.Chain(), "err", err, "retry_in", wait)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+	}
+	return nil
+}
+
+// anchorCursor creates src's cursor at the node's tip (scanning from the tip block, as the
+// follower's first step does) unless the chain has one.
+func anchorCursor(ctx context.Context, st store.Store, src watcher.Source) error {
+	chain := src.Chain()
+	exists := func(tx store.Tx) (bool, error) {
+		_, err := tx.Cursor(ctx, chain)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	var ok bool
+	if err := st.View(ctx, func(tx store.Tx) (err error) { ok, err = exists(tx); return }); err != nil || ok {
+		return err
+	}
+	nctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	tip, err := src.Tip(nctx)
+	if err != nil {
+		return fmt.Errorf("%s tip: %w", chain, err)
+	}
+	h, err := src.HeaderAt(nctx, max(tip.Height-1, 0))
+	if err != nil {
+		return fmt.Errorf("%s header %d: %w", chain, max(tip.Height-1, 0), err)
+	}
+	return st.Tx(ctx, func(tx store.Tx) error {
+		if ok, err := exists(tx); err != nil || ok { // another replica was first
+			return err
+		}
+		now := time.Now().UTC()
+		at := now // the chain time of the block, as the follower keeps it: never later than now
+		if !h.Time.IsZero() && h.Time.Before(now) {
+			at = h.Time.UTC()
+		}
+		return tx.SetCursor(ctx, store.Cursor{Chain: chain, Height: h.Height, Hash: h.Hash, ParentHash: h.Parent,
+			UpdatedAt: now, ChainTime: at})
+	})
 }
 
 // holderID names this process in leases.

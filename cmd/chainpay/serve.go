@@ -330,6 +330,9 @@ func (a *app) run(ctx context.Context, listen string, h http.Handler, w *wiring,
 		return err
 	}
 	defer w.rates.Stop()
+	if err := a.anchorCursors(ctx); err != nil {
+		return err
+	}
 	a.start(ctx)
 	defer a.stop()
 	if w.metricsListen == "" {
