@@ -356,6 +356,14 @@ func (t *tx) WatchedOptions(ctx context.Context, chain string, since, at time.Ti
 }
 
 func (t *tx) InvoicesToReview(ctx context.Context, chain string, at time.Time, tip int64) ([]string, error) {
+	// A confirmed payment still short of its target is above tip − (the chain's largest
+	// target): that bound, passed as a value, lets the planner range-scan payments by height
+	// instead of reading every confirmed payment of the chain.
+	var maxConf int64
+	if err := t.one(ctx, `SELECT COALESCE(MAX(confirmations), 0) FROM payment_options WHERE chain = $1`,
+		[]any{chain}, &maxConf); err != nil {
+		return nil, err
+	}
 	var ids []string
 	err := t.many(ctx, `SELECT i.id FROM invoices i WHERE i.status = 'new' AND i.expires_at <= $2
 			AND EXISTS (SELECT 1 FROM payment_options o WHERE o.invoice_id = i.id AND o.chain = $1)
@@ -363,10 +371,12 @@ func (t *tx) InvoicesToReview(ctx context.Context, chain string, at time.Time, t
 		SELECT i.id FROM invoices i WHERE i.status = 'processing'
 			AND EXISTS (SELECT 1 FROM payment_options o WHERE o.invoice_id = i.id AND o.chain = $1)
 		UNION
+		SELECT p.invoice_id FROM payments p WHERE p.chain = $1 AND p.status = 'mempool'
+		UNION
 		SELECT p.invoice_id FROM payments p JOIN payment_options o ON o.id = p.option_id
-			WHERE p.chain = $1 AND (p.status = 'mempool'
-				OR (p.status = 'confirmed' AND p.block_height > $3 - o.confirmations))
-		ORDER BY 1`, []any{chain, at, tip}, func(r Rows) error {
+			WHERE p.chain = $1 AND p.block_height > $4 AND p.status = 'confirmed'
+				AND p.block_height > $3 - o.confirmations
+		ORDER BY 1`, []any{chain, at, tip, tip - maxConf}, func(r Rows) error {
 		var id string
 		if err := r.Scan(&id); err != nil {
 			return err
