@@ -117,6 +117,10 @@ type Tx interface {
 	ClaimIdempotencyKey(ctx context.Context, r IdempotencyRecord) (*IdempotencyRecord, error)
 	// CompleteIdempotencyKey stores the response of a claimed key.
 	CompleteIdempotencyKey(ctx context.Context, r IdempotencyRecord) error
+	// DeleteIdempotencyKeysBefore deletes at most limit idempotency records created before
+	// before (oldest first) and returns how many it deleted; a retried request whose key is
+	// gone is processed anew. Callers repeat it until it deletes fewer than limit.
+	DeleteIdempotencyKeysBefore(ctx context.Context, before time.Time, limit int) (int64, error)
 
 	// Cursor returns the chain follower's position; ErrNotFound before the first block.
 	Cursor(ctx context.Context, chain string) (Cursor, error)
@@ -130,6 +134,10 @@ type Tx interface {
 	BlockHashes(ctx context.Context, chain string, from int64, limit int) ([]Cursor, error)
 	// ForgetBlocksAbove deletes recorded hashes above height (a rewind).
 	ForgetBlocksAbove(ctx context.Context, chain string, height int64) error
+	// ForgetBlocksBelow deletes at most limit recorded hashes below height (those beyond the
+	// reorg depth), lowest first, and returns how many it deleted. The limit bounds the
+	// work of one call when a long history is first pruned.
+	ForgetBlocksBelow(ctx context.Context, chain string, height int64, limit int) (int64, error)
 
 	// SweepPending lists payment options on chain whose invoice settled, that received a
 	// confirmed payment and that have not been swept: forwarders holding the merchant's

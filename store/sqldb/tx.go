@@ -445,6 +445,12 @@ func (t *tx) CompleteIdempotencyKey(ctx context.Context, r store.IdempotencyReco
 	return mustAffect(n, err)
 }
 
+func (t *tx) DeleteIdempotencyKeysBefore(ctx context.Context, before time.Time, limit int) (int64, error) {
+	return t.exec(ctx, `DELETE FROM idempotency_keys WHERE (merchant_id, key) IN (
+		SELECT merchant_id, key FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2)`,
+		before, limit)
+}
+
 // --- chain cursors
 
 func (t *tx) Cursor(ctx context.Context, chain string) (store.Cursor, error) {
@@ -491,6 +497,12 @@ func (t *tx) BlockHashes(ctx context.Context, chain string, from int64, limit in
 func (t *tx) ForgetBlocksAbove(ctx context.Context, chain string, height int64) error {
 	_, err := t.exec(ctx, `DELETE FROM chain_blocks WHERE chain = $1 AND height > $2`, chain, height)
 	return err
+}
+
+func (t *tx) ForgetBlocksBelow(ctx context.Context, chain string, height int64, limit int) (int64, error) {
+	return t.exec(ctx, `DELETE FROM chain_blocks WHERE chain = $1 AND height IN (
+		SELECT height FROM chain_blocks WHERE chain = $1 AND height < $2 ORDER BY height LIMIT $3)`,
+		chain, height, limit)
 }
 
 func (t *tx) DeleteCursor(ctx context.Context, chain string) error {
