@@ -24,6 +24,7 @@ import (
 	"github.com/chainpay/chainpay/ledger"
 	"github.com/chainpay/chainpay/ops"
 	"github.com/chainpay/chainpay/rates"
+	"github.com/chainpay/chainpay/retention"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/sweeper"
 	"github.com/chainpay/chainpay/watcher"
@@ -40,8 +41,10 @@ type wiring struct {
 	pairs     []rates.Pair
 	sink      ledger.Sink // nil: the built-in journal
 	feeBps    int64
-	guard     webhooks.Guard
-	holder    string // lease holder id ("" on SQLite: one process)
+	// idempotencyRetention is how long idempotency records are kept (0: retention.DefaultPeriod).
+	idempotencyRetention time.Duration
+	guard                webhooks.Guard
+	holder               string // lease holder id ("" on SQLite: one process)
 }
 
 type btcWiring struct {
@@ -141,7 +144,11 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	a.bg = append(a.bg, a.relay, disp, deliv)
+	pruner, err := retention.New(st, retention.Config{Period: w.idempotencyRetention, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	a.bg = append(a.bg, a.relay, disp, deliv, pruner)
 
 	// Operations: metrics and health see every chain follower.
 	opsCfg := &ops.Config{Store: st, Rates: w.rates, Pairs: w.pairs, Version: version, Logger: log}

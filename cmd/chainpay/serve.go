@@ -61,6 +61,7 @@ type serveSettings struct {
 	ethRPC, ethWS, ethChainID, ethFactory, ethTokens, ethConfs, ethPoll string
 	sweeperKeyFile, sweepInterval                                       string
 	ledgerSink, ledgerURL, ledgerSecret, ledgerSecretFile, feeBps       string
+	idempotencyRetention                                                string
 	webhooksAllowPrivate                                                string
 	rates                                                               rateSettings
 }
@@ -88,6 +89,7 @@ func (ss *serveSettings) register(fs *flag.FlagSet) {
 		{"ledger-secret", "CHAINPAY_LEDGER_SECRET", "", "HMAC secret of the http ledger sink (≥ 16 bytes)", &ss.ledgerSecret},
 		{"ledger-secret-file", "CHAINPAY_LEDGER_SECRET_FILE", "", "file holding CHAINPAY_LEDGER_SECRET", &ss.ledgerSecretFile},
 		{"fee-bps", "CHAINPAY_FEE_BPS", "0", "processing fee in basis points of each settlement", &ss.feeBps},
+		{"idempotency-retention", "CHAINPAY_IDEMPOTENCY_RETENTION", "168h", "how long Idempotency-Key records are kept (a retry after it is a new request)", &ss.idempotencyRetention},
 		{"webhooks-allow-private", "CHAINPAY_WEBHOOKS_ALLOW_PRIVATE", "false", "allow webhook URLs on loopback/private networks (development only)", &ss.webhooksAllowPrivate},
 	})
 	register(fs, ss.rates.register())
@@ -169,6 +171,9 @@ func (ss *serveSettings) wiring(ctx context.Context, logger *slog.Logger, dialec
 		return nil, err
 	}
 	w.feeBps = bps
+	if w.idempotencyRetention, err = parseDuration("CHAINPAY_IDEMPOTENCY_RETENTION", ss.idempotencyRetention); err != nil {
+		return nil, err
+	}
 	switch ss.ledgerSink {
 	case "journal":
 	case "http":
