@@ -76,10 +76,10 @@ func Expect(d invoices.Details) ([]Expectation, error) {
 		notAccepted = ReasonInvoiceExpired
 	case store.StatusInvalid:
 		switch {
+		case slices.Contains(inv.Flags, string(invoices.FlagCanceled)):
+			notAccepted = ReasonInvoiceCanceled
 		case marked:
 			notAccepted = ReasonResolvedInvalid
-		case inv.ResolutionReason != "":
-			notAccepted = ReasonInvoiceCanceled
 		default:
 			notAccepted = ReasonInvoiceInvalid
 		}
