@@ -79,12 +79,18 @@ type Tx interface {
 
 	CreatePaymentOption(ctx context.Context, o PaymentOption) error
 	PaymentOptions(ctx context.Context, invoiceID string) ([]PaymentOption, error)
+	// PaymentOptionsOf lists the options of several invoices in one query, ordered by
+	// invoice id and then as PaymentOptions orders them (a list page, without N+1 queries).
+	PaymentOptionsOf(ctx context.Context, invoiceIDs []string) ([]PaymentOption, error)
 
 	// UpsertPayment inserts a payment or, when one with the same (chain, txid, output index)
 	// exists, updates its status and block; a mempool sighting never downgrades a confirmed
 	// payment. It reports whether it inserted.
 	UpsertPayment(ctx context.Context, p Payment) (inserted bool, err error)
 	Payments(ctx context.Context, invoiceID string) ([]Payment, error)
+	// PaymentsOf lists the payments of several invoices in one query, ordered by invoice id
+	// and then as Payments orders them.
+	PaymentsOf(ctx context.Context, invoiceIDs []string) ([]Payment, error)
 	// PaymentsByStatus lists a chain's payments in one status (e.g. the mempool ones).
 	PaymentsByStatus(ctx context.Context, chain, status string) ([]Payment, error)
 	// OrphanPayments moves the chain's payments in blocks above height back to unconfirmed

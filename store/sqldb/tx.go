@@ -242,6 +242,31 @@ func (t *tx) PaymentOptions(ctx context.Context, invoiceID string) ([]store.Paym
 	return t.options(ctx, `SELECT `+optionCols+` FROM payment_options WHERE invoice_id = $1 ORDER BY id`, invoiceID)
 }
 
+func (t *tx) PaymentOptionsOf(ctx context.Context, invoiceIDs []string) ([]store.PaymentOption, error) {
+	if len(invoiceIDs) == 0 {
+		return nil, nil
+	}
+	return t.options(ctx, `SELECT `+optionCols+` FROM payment_options WHERE invoice_id IN (`+marks(1, len(invoiceIDs))+`)
+		ORDER BY invoice_id, id`, anys(invoiceIDs)...)
+}
+
+// marks returns n placeholders from $first: "$1, $2, ...".
+func marks(first, n int) string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("$%d", first+i)
+	}
+	return strings.Join(out, ", ")
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
 func (t *tx) options(ctx context.Context, q string, args ...any) ([]store.PaymentOption, error) {
 	var out []store.PaymentOption
 	err := t.many(ctx, q, args, func(r Rows) error {
@@ -301,6 +326,14 @@ func (t *tx) Payments(ctx context.Context, invoiceID string) ([]store.Payment, e
 	return t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE invoice_id = $1 ORDER BY seen_at, id`, invoiceID)
 }
 
+func (t *tx) PaymentsOf(ctx context.Context, invoiceIDs []string) ([]store.Payment, error) {
+	if len(invoiceIDs) == 0 {
+		return nil, nil
+	}
+	return t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE invoice_id IN (`+marks(1, len(invoiceIDs))+`)
+		ORDER BY invoice_id, seen_at, id`, anys(invoiceIDs)...)
+}
+
 func (t *tx) payments(ctx context.Context, q string, args ...any) ([]store.Payment, error) {
 	var out []store.Payment
 	err := t.many(ctx, q, args, func(r Rows) error {
@@ -324,14 +357,9 @@ func (t *tx) PaymentsSpending(ctx context.Context, chain string, outpoints []str
 	if len(outpoints) == 0 {
 		return nil, nil
 	}
-	args := []any{chain}
-	marks := make([]string, len(outpoints))
-	for i, op := range outpoints {
-		args = append(args, op)
-		marks[i] = fmt.Sprintf("$%d", i+2)
-	}
+	args := append([]any{chain}, anys(outpoints)...)
 	return t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE id IN (
-		SELECT payment_id FROM payment_spends WHERE chain = $1 AND outpoint IN (`+strings.Join(marks, ", ")+`))
+		SELECT payment_id FROM payment_spends WHERE chain = $1 AND outpoint IN (`+marks(2, len(outpoints))+`))
 		ORDER BY seen_at, id`, args...)
 }
 

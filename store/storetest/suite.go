@@ -56,6 +56,7 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 	tests = append(tests, webhookTests()...)
 	tests = append(tests, opsTests()...)
 	tests = append(tests, retentionTests()...)
+	tests = append(tests, namedTest{"BatchedReads", testBatchedReads})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
