@@ -27,7 +27,8 @@ var guarded = map[string]bool{
 	"events": true, "outbox": true, "ledger_books": true, "chain_blocks": true,
 }
 
-// TestHotQueriesUseIndexes runs the follower's, settler's and outbox relay's queries through
+// TestHotQueriesUseIndexes runs the follower's, settler's, outbox relay's and invoice list's
+// queries through
 // the real store methods on a seeded database and asserts with EXPLAIN (FORMAT JSON) that
 // none of them plans a Seq Scan on a table that grows with the invoices.
 func TestHotQueriesUseIndexes(t *testing.T) {
@@ -122,6 +123,22 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		_, err := tx.Events(ctx, "inv100")
 		return err
 	})
+	run("ListInvoices page", false, func(tx store.Tx) error {
+		_, err := tx.ListInvoices(ctx, store.InvoiceFilter{MerchantID: "m1", Limit: 21})
+		return err
+	})
+	run("ListInvoices by status", false, func(tx store.Tx) error {
+		_, err := tx.ListInvoices(ctx, store.InvoiceFilter{MerchantID: "m1", Status: "processing", Limit: 21})
+		return err
+	})
+	run("PaymentOptionsOf+PaymentsOf", false, func(tx store.Tx) error {
+		ids := []string{"inv100", "inv101", "inv19999"}
+		if _, err := tx.PaymentOptionsOf(ctx, ids); err != nil {
+			return err
+		}
+		_, err := tx.PaymentsOf(ctx, ids)
+		return err
+	})
 	run("SetCursor+BlockHashes", true, func(tx store.Tx) error {
 		if err := tx.SetCursor(ctx, store.Cursor{Chain: "bitcoin", Height: tip + 1, Hash: "h", ParentHash: "p",
 			UpdatedAt: now, ChainTime: now}); err != nil {
@@ -131,7 +148,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		return err
 	})
 
-	if len(stmts) < 12 {
+	if len(stmts) < 16 {
 		t.Fatalf("traced %d statements, want at least one per method", len(stmts))
 	}
 	for _, s := range stmts {
