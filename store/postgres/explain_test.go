@@ -28,9 +28,8 @@ var guarded = map[string]bool{
 }
 
 // TestHotQueriesUseIndexes runs the follower's, settler's, outbox relay's and invoice list's
-// queries through
-// the real store methods on a seeded database and asserts with EXPLAIN (FORMAT JSON) that
-// none of them plans a Seq Scan on a table that grows with the invoices.
+// queries through the real store methods on a seeded database and asserts with EXPLAIN
+// (FORMAT JSON) that none of them plans a Seq Scan on a table that grows with the invoices.
 func TestHotQueriesUseIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
