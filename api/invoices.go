@@ -332,22 +332,18 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) {
 	f.Limit++ // one more tells whether there is a next page
 	out := listJSON[invoiceJSON]{Object: "list", Data: []invoiceJSON{}}
 	err := s.cfg.Store.View(r.Context(), func(tx store.Tx) error {
-		invs, err := tx.ListInvoices(r.Context(), f)
+		ds, err := s.cfg.Invoices.ListTx(r.Context(), tx, f)
 		if err != nil {
 			return err
 		}
-		if len(invs) > limit {
-			invs, out.HasMore = invs[:limit], true
+		if len(ds) > limit {
+			ds, out.HasMore = ds[:limit], true
 		}
-		for _, inv := range invs {
-			d, err := s.cfg.Invoices.GetTx(r.Context(), tx, inv.MerchantID, inv.ID)
-			if err != nil {
-				return err
-			}
+		for _, d := range ds {
 			out.Data = append(out.Data, s.invoiceView(d))
 		}
 		if out.HasMore {
-			last := invs[len(invs)-1]
+			last := ds[len(ds)-1].Invoice
 			c := encodeCursor(last.CreatedAt, last.ID)
 			out.NextCursor = &c
 		}

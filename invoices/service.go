@@ -752,9 +752,55 @@ func (s *Service) load(ctx context.Context, tx store.Tx, merchantID, id string) 
 	if err != nil {
 		return Details{}, err
 	}
-	tips := tipsOf(cursors)
+	return details(inv, opts, pays, tipsOf(cursors)), nil
+}
+
+func details(inv store.Invoice, opts []store.PaymentOption, pays []store.Payment, tips map[string]int64) Details {
 	return Details{Invoice: inv, Options: opts, Payments: pays, Tips: tips,
-		Paid: Progress(stateOf(inv), optionsOf(opts), paymentsAt(pays, tips))}, nil
+		Paid: Progress(stateOf(inv), optionsOf(opts), paymentsAt(pays, tips))}
+}
+
+// ListTx returns the details of the invoices f selects, newest first, as GetTx returns
+// each, in a number of queries that does not grow with the page: the invoices, their
+// options, their payments, and one cursor per chain.
+func (s *Service) ListTx(ctx context.Context, tx store.Tx, f store.InvoiceFilter) ([]Details, error) {
+	invs, err := tx.ListInvoices(ctx, f)
+	if err != nil || len(invs) == 0 {
+		return nil, err
+	}
+	ids := make([]string, len(invs))
+	for i, inv := range invs {
+		ids[i] = inv.ID
+	}
+	opts, err := tx.PaymentOptionsOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	pays, err := tx.PaymentsOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	cursors, err := cursorsOf(ctx, tx, opts)
+	if err != nil {
+		return nil, err
+	}
+	optsBy := map[string][]store.PaymentOption{}
+	for _, o := range opts {
+		optsBy[o.InvoiceID] = append(optsBy[o.InvoiceID], o)
+	}
+	paysBy := map[string][]store.Payment{}
+	for _, p := range pays {
+		paysBy[p.InvoiceID] = append(paysBy[p.InvoiceID], p)
+	}
+	out := make([]Details, len(invs))
+	for i, inv := range invs {
+		own := map[string]int64{}
+		for _, o := range optsBy[inv.ID] {
+			own[o.Chain] = cursors[o.Chain].Height
+		}
+		out[i] = details(inv, optsBy[inv.ID], paysBy[inv.ID], own)
+	}
+	return out, nil
 }
 
 // List returns the merchant's invoices, newest first.

@@ -86,12 +86,18 @@ type Tx interface {
 
 	CreatePaymentOption(ctx context.Context, o PaymentOption) error
 	PaymentOptions(ctx context.Context, invoiceID string) ([]PaymentOption, error)
+	// PaymentOptionsOf lists the options of several invoices in one query, ordered by
+	// invoice id and then as PaymentOptions orders them (a list page, without N+1 queries).
+	PaymentOptionsOf(ctx context.Context, invoiceIDs []string) ([]PaymentOption, error)
 
 	// UpsertPayment inserts a payment or, when one with the same (chain, txid, output index)
 	// exists, updates its status and block; a mempool sighting never downgrades a confirmed
 	// payment. It reports whether it inserted.
 	UpsertPayment(ctx context.Context, p Payment) (inserted bool, err error)
 	Payments(ctx context.Context, invoiceID string) ([]Payment, error)
+	// PaymentsOf lists the payments of several invoices in one query, ordered by invoice id
+	// and then as Payments orders them.
+	PaymentsOf(ctx context.Context, invoiceIDs []string) ([]Payment, error)
 	// PaymentsByStatus lists a chain's payments in one status (e.g. the mempool ones).
 	PaymentsByStatus(ctx context.Context, chain, status string) ([]Payment, error)
 	// OrphanPayments moves the chain's payments in blocks above height back to unconfirmed
@@ -124,6 +130,10 @@ type Tx interface {
 	ClaimIdempotencyKey(ctx context.Context, r IdempotencyRecord) (*IdempotencyRecord, error)
 	// CompleteIdempotencyKey stores the response of a claimed key.
 	CompleteIdempotencyKey(ctx context.Context, r IdempotencyRecord) error
+	// DeleteIdempotencyKeysBefore deletes at most limit idempotency records created before
+	// before (oldest first) and returns how many it deleted; a retried request whose key is
+	// gone is processed anew. Callers repeat it until it deletes fewer than limit.
+	DeleteIdempotencyKeysBefore(ctx context.Context, before time.Time, limit int) (int64, error)
 
 	// Cursor returns the chain follower's position; ErrNotFound before the first block.
 	Cursor(ctx context.Context, chain string) (Cursor, error)
@@ -137,6 +147,10 @@ type Tx interface {
 	BlockHashes(ctx context.Context, chain string, from int64, limit int) ([]Cursor, error)
 	// ForgetBlocksAbove deletes recorded hashes above height (a rewind).
 	ForgetBlocksAbove(ctx context.Context, chain string, height int64) error
+	// ForgetBlocksBelow deletes at most limit recorded hashes below height (those beyond the
+	// reorg depth), lowest first, and returns how many it deleted. The limit bounds the
+	// work of one call when a long history is first pruned.
+	ForgetBlocksBelow(ctx context.Context, chain string, height int64, limit int) (int64, error)
 
 	// AcquireLease takes or renews the named lease for holder until the given time. It
 	// succeeds when the lease is free, expired at now, or already held by holder.

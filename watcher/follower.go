@@ -71,7 +71,8 @@ type Config struct {
 	// StartHeight is where a follower without a cursor starts; 0 means at the node's tip
 	// (blocks before the first start are not scanned).
 	StartHeight int64
-	// ReorgDepth is how many recent block hashes are kept to find a common ancestor.
+	// ReorgDepth is how many recent block hashes are kept to find a common ancestor; older
+	// ones are deleted as the cursor advances.
 	ReorgDepth int
 	Now        func() time.Time
 	Logger     *slog.Logger
@@ -411,6 +412,10 @@ func (f *Follower) cursor(ctx context.Context, tip Header) (store.Cursor, error)
 	return c, err
 }
 
+// forgetBatch is how many block hashes beyond the reorg depth one applied block deletes at
+// most (one in the steady state; a history recorded before pruning drains at this rate).
+const forgetBatch = 1000
+
 // Read-ahead and batching of follow: while one batch of blocks is being applied, the next
 // blocks are already being fetched, and the blocks fetched meanwhile are applied together in
 // one transaction, so catching up costs about the node's block fetch time, not fetch plus
@@ -561,6 +566,11 @@ func (f *Follower) applyBlock(ctx context.Context, tx store.Tx, b Block, now tim
 	}
 	if err := tx.SetCursor(ctx, store.Cursor{Chain: f.src.Chain(), Height: b.Height, Hash: b.Hash,
 		ParentHash: b.Parent, UpdatedAt: now, ChainTime: at}); err != nil {
+		return err
+	}
+	// Only the ReorgDepth newest hashes are ever read (rewind); older ones go, a bounded
+	// batch per block so that a long history recorded before pruning drains gradually.
+	if _, err := tx.ForgetBlocksBelow(ctx, f.src.Chain(), b.Height-int64(f.cfg.ReorgDepth)+1, forgetBatch); err != nil {
 		return err
 	}
 	// Confirmations moved for every payment still short of them; expiry may have passed.

@@ -25,6 +25,7 @@ import (
 	"github.com/chainpay/chainpay/ledger"
 	"github.com/chainpay/chainpay/ops"
 	"github.com/chainpay/chainpay/rates"
+	"github.com/chainpay/chainpay/retention"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/watcher"
 	"github.com/chainpay/chainpay/webhooks"
@@ -40,8 +41,10 @@ type wiring struct {
 	pairs     []rates.Pair
 	sink      ledger.Sink // nil: the built-in journal
 	feeBps    int64
-	guard     webhooks.Guard
-	holder    string // lease holder id ("" on SQLite: one process)
+	// idempotencyRetention is how long idempotency records are kept (0: retention.DefaultPeriod).
+	idempotencyRetention time.Duration
+	guard                webhooks.Guard
+	holder               string // lease holder id ("" on SQLite: one process)
 	// Metrics: on their own listener (metricsListen, "" for none), and on the main listener
 	// only behind metricsToken or, in dev, openly (metricsOnMain).
 	metricsListen string
@@ -153,7 +156,11 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	a.bg = append(a.bg, a.relay, disp, deliv)
+	pruner, err := retention.New(st, retention.Config{Period: w.idempotencyRetention, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	a.bg = append(a.bg, a.relay, disp, deliv, pruner)
 
 	// Operations: metrics and health see every chain follower.
 	opsCfg := &ops.Config{Store: st, Rates: w.rates, Pairs: w.pairs, Version: version, Logger: log}

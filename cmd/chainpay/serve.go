@@ -62,6 +62,7 @@ type serveSettings struct {
 	sweeperKeyFile, sweepInterval                                       string
 	sweepMinMultiple, sweeperGasWarn                                    string
 	ledgerSink, ledgerURL, ledgerSecret, ledgerSecretFile, feeBps       string
+	idempotencyRetention                                                string
 	webhooksAllowPrivate, metricsListen, metricsToken                   string
 	rates                                                               rateSettings
 }
@@ -91,6 +92,7 @@ func (ss *serveSettings) register(fs *flag.FlagSet) {
 		{"ledger-secret", "CHAINPAY_LEDGER_SECRET", "", "HMAC secret of the http ledger sink (≥ 16 bytes)", &ss.ledgerSecret},
 		{"ledger-secret-file", "CHAINPAY_LEDGER_SECRET_FILE", "", "file holding CHAINPAY_LEDGER_SECRET", &ss.ledgerSecretFile},
 		{"fee-bps", "CHAINPAY_FEE_BPS", "0", "processing fee in basis points of each settlement", &ss.feeBps},
+		{"idempotency-retention", "CHAINPAY_IDEMPOTENCY_RETENTION", "168h", "how long Idempotency-Key records are kept (a retry after it is a new request)", &ss.idempotencyRetention},
 		{"metrics-listen", "CHAINPAY_METRICS_LISTEN", "127.0.0.1:9464", "listen address of /metrics alone (off: none); keep it off the public network", &ss.metricsListen},
 		{"metrics-token", "CHAINPAY_METRICS_TOKEN", "", "also serve /metrics on the main listener, to requests with Authorization: Bearer <token> (at least 16 characters)", &ss.metricsToken},
 		{"webhooks-allow-private", "CHAINPAY_WEBHOOKS_ALLOW_PRIVATE", "false", "allow webhook URLs on loopback, private and CGNAT networks (development only; link-local/metadata stays refused)", &ss.webhooksAllowPrivate},
@@ -186,6 +188,9 @@ func (ss *serveSettings) wiring(ctx context.Context, logger *slog.Logger, dialec
 		return nil, err
 	}
 	w.feeBps = bps
+	if w.idempotencyRetention, err = parseDuration("CHAINPAY_IDEMPOTENCY_RETENTION", ss.idempotencyRetention); err != nil {
+		return nil, err
+	}
 	switch ss.ledgerSink {
 	case "journal":
 	case "http":

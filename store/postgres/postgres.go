@@ -26,6 +26,15 @@ const migrationLockID = 0x636861696e706179 // "chainpay"
 
 // Open connects to the database at url (postgres://...) and returns the store.
 func Open(ctx context.Context, url string) (*sqldb.DB, error) {
+	d, err := open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	return sqldb.New(d), nil
+}
+
+// open connects the driver's pool.
+func open(ctx context.Context, url string) (*driver, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: bad database URL: %w", err)
@@ -38,7 +47,7 @@ func Open(ctx context.Context, url string) (*sqldb.DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
-	return sqldb.New(&driver{pool: pool}), nil
+	return &driver{pool: pool}, nil
 }
 
 type driver struct{ pool *pgxpool.Pool }

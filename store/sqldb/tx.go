@@ -265,6 +265,31 @@ func (t *tx) PaymentOptions(ctx context.Context, invoiceID string) ([]store.Paym
 	return t.options(ctx, `SELECT `+optionCols+` FROM payment_options WHERE invoice_id = $1 ORDER BY id`, invoiceID)
 }
 
+func (t *tx) PaymentOptionsOf(ctx context.Context, invoiceIDs []string) ([]store.PaymentOption, error) {
+	if len(invoiceIDs) == 0 {
+		return nil, nil
+	}
+	return t.options(ctx, `SELECT `+optionCols+` FROM payment_options WHERE invoice_id IN (`+marks(1, len(invoiceIDs))+`)
+		ORDER BY invoice_id, id`, anys(invoiceIDs)...)
+}
+
+// marks returns n placeholders from $first: "$1, $2, ...".
+func marks(first, n int) string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("$%d", first+i)
+	}
+	return strings.Join(out, ", ")
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
 func (t *tx) options(ctx context.Context, q string, args ...any) ([]store.PaymentOption, error) {
 	var out []store.PaymentOption
 	err := t.many(ctx, q, args, func(r Rows) error {
@@ -324,6 +349,14 @@ func (t *tx) Payments(ctx context.Context, invoiceID string) ([]store.Payment, e
 	return t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE invoice_id = $1 ORDER BY seen_at, id`, invoiceID)
 }
 
+func (t *tx) PaymentsOf(ctx context.Context, invoiceIDs []string) ([]store.Payment, error) {
+	if len(invoiceIDs) == 0 {
+		return nil, nil
+	}
+	return t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE invoice_id IN (`+marks(1, len(invoiceIDs))+`)
+		ORDER BY invoice_id, seen_at, id`, anys(invoiceIDs)...)
+}
+
 func (t *tx) payments(ctx context.Context, q string, args ...any) ([]store.Payment, error) {
 	var out []store.Payment
 	err := t.many(ctx, q, args, func(r Rows) error {
@@ -347,14 +380,9 @@ func (t *tx) PaymentsSpending(ctx context.Context, chain string, outpoints []str
 	if len(outpoints) == 0 {
 		return nil, nil
 	}
-	args := []any{chain}
-	marks := make([]string, len(outpoints))
-	for i, op := range outpoints {
-		args = append(args, op)
-		marks[i] = fmt.Sprintf("$%d", i+2)
-	}
+	args := append([]any{chain}, anys(outpoints)...)
 	return t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE id IN (
-		SELECT payment_id FROM payment_spends WHERE chain = $1 AND outpoint IN (`+strings.Join(marks, ", ")+`))
+		SELECT payment_id FROM payment_spends WHERE chain = $1 AND outpoint IN (`+marks(2, len(outpoints))+`))
 		ORDER BY seen_at, id`, args...)
 }
 
@@ -379,6 +407,14 @@ func (t *tx) WatchedOptions(ctx context.Context, chain string, since, at time.Ti
 }
 
 func (t *tx) InvoicesToReview(ctx context.Context, chain string, at time.Time, tip int64) ([]string, error) {
+	// A confirmed payment still short of its target is above tip − (the chain's largest
+	// target): that bound, passed as a value, lets the planner range-scan payments by height
+	// instead of reading every confirmed payment of the chain.
+	var maxConf int64
+	if err := t.one(ctx, `SELECT COALESCE(MAX(confirmations), 0) FROM payment_options WHERE chain = $1`,
+		[]any{chain}, &maxConf); err != nil {
+		return nil, err
+	}
 	var ids []string
 	err := t.many(ctx, `SELECT i.id FROM invoices i WHERE i.status = 'new' AND i.expires_at <= $2
 			AND EXISTS (SELECT 1 FROM payment_options o WHERE o.invoice_id = i.id AND o.chain = $1)
@@ -386,10 +422,12 @@ func (t *tx) InvoicesToReview(ctx context.Context, chain string, at time.Time, t
 		SELECT i.id FROM invoices i WHERE i.status = 'processing'
 			AND EXISTS (SELECT 1 FROM payment_options o WHERE o.invoice_id = i.id AND o.chain = $1)
 		UNION
+		SELECT p.invoice_id FROM payments p WHERE p.chain = $1 AND p.status = 'mempool'
+		UNION
 		SELECT p.invoice_id FROM payments p JOIN payment_options o ON o.id = p.option_id
-			WHERE p.chain = $1 AND (p.status = 'mempool'
-				OR (p.status = 'confirmed' AND p.block_height > $3 - o.confirmations))
-		ORDER BY 1`, []any{chain, at, tip}, func(r Rows) error {
+			WHERE p.chain = $1 AND p.block_height > $4 AND p.status = 'confirmed'
+				AND p.block_height > $3 - o.confirmations
+		ORDER BY 1`, []any{chain, at, tip, tip - maxConf}, func(r Rows) error {
 		var id string
 		if err := r.Scan(&id); err != nil {
 			return err
@@ -458,6 +496,12 @@ func (t *tx) CompleteIdempotencyKey(ctx context.Context, r store.IdempotencyReco
 	return mustAffect(n, err)
 }
 
+func (t *tx) DeleteIdempotencyKeysBefore(ctx context.Context, before time.Time, limit int) (int64, error) {
+	return t.exec(ctx, `DELETE FROM idempotency_keys WHERE (merchant_id, key) IN (
+		SELECT merchant_id, key FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2)`,
+		before, limit)
+}
+
 // --- chain cursors
 
 func (t *tx) Cursor(ctx context.Context, chain string) (store.Cursor, error) {
@@ -504,6 +548,12 @@ func (t *tx) BlockHashes(ctx context.Context, chain string, from int64, limit in
 func (t *tx) ForgetBlocksAbove(ctx context.Context, chain string, height int64) error {
 	_, err := t.exec(ctx, `DELETE FROM chain_blocks WHERE chain = $1 AND height > $2`, chain, height)
 	return err
+}
+
+func (t *tx) ForgetBlocksBelow(ctx context.Context, chain string, height int64, limit int) (int64, error) {
+	return t.exec(ctx, `DELETE FROM chain_blocks WHERE chain = $1 AND height IN (
+		SELECT height FROM chain_blocks WHERE chain = $1 AND height < $2 ORDER BY height LIMIT $3)`,
+		chain, height, limit)
 }
 
 func (t *tx) DeleteCursor(ctx context.Context, chain string) error {

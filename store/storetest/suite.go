@@ -54,6 +54,8 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 	tests = append(tests, ledgerTests()...)
 	tests = append(tests, webhookTests()...)
 	tests = append(tests, opsTests()...)
+	tests = append(tests, retentionTests()...)
+	tests = append(tests, namedTest{"BatchedReads", testBatchedReads})
 	tests = append(tests, sweepTests()...)
 	tests = append(tests, heartbeatTests()...)
 	for _, tc := range tests {
