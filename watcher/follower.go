@@ -716,6 +716,19 @@ func (f *Follower) rewind(ctx context.Context, cur store.Cursor, tip Header) (st
 			for _, id := range ids {
 				touched[id] = true
 			}
+			// Payments that stay in blocks at or below the ancestor lost depth too: those
+			// now short of their confirmations must be judged (and booked) again.
+			c, err := tx.Cursor(ctx, f.src.Chain())
+			if err != nil {
+				return err
+			}
+			due, err := tx.InvoicesToReview(ctx, f.src.Chain(), knownTime(c.ChainTime), anc.Height)
+			if err != nil {
+				return err
+			}
+			for _, id := range due {
+				touched[id] = true
+			}
 			return f.review(ctx, tx, touched)
 		})
 		if err != nil {
