@@ -1,0 +1,327 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/chainpay/chainpay/ledger"
+	"github.com/chainpay/chainpay/money"
+	"github.com/chainpay/chainpay/store"
+	"github.com/chainpay/chainpay/watcher"
+)
+
+// The invariants, worded as in docs/invariants.md (one sentence each).
+const (
+	invRecorded = "1. Every transfer to a watched address on the final best chain is recorded exactly once, with the right amount and block."
+	invOutcome  = "2. An invoice paid in full in time (by chain time) whose payments reach their confirmations ends settled unless a merchant decided otherwise, an invoice nothing was paid to ends expired, and statuses change only along the documented transitions."
+	invBooks    = "3. The books invariant holds per payment (booked net = its fiat gross at the locked rate when it counts and its invoice is accepted, else 0), and records reach the sink in order, each exactly once."
+	invWebhooks = "4. Every event reaches every endpoint at least once, with an unchanged body and a valid signature."
+	invCursor   = "5. The follower's cursor is on the best chain and never ahead of it, and no confirmed payment refers to a block that is not on it."
+)
+
+// auditor holds what the auditor remembers between steps.
+type auditor struct {
+	status map[string]string // invoice id → status at the last check
+}
+
+func newAuditor() auditor { return auditor{status: map[string]string{}} }
+
+// snapshot is the store's money-path state, read in one transaction.
+type snapshot struct {
+	invoices []store.Invoice
+	options  map[string][]store.PaymentOption // by invoice id
+	payments map[string][]store.Payment       // by invoice id
+	cursors  map[string]store.Cursor          // by chain
+	outbox   []store.OutboxMessage
+}
+
+func (w *World) read(ctx context.Context) (snapshot, error) {
+	s := snapshot{options: map[string][]store.PaymentOption{}, payments: map[string][]store.Payment{}, cursors: map[string]store.Cursor{}}
+	err := w.raw.View(ctx, func(tx store.Tx) error {
+		for _, m := range w.merchants {
+			invs, err := tx.ListInvoices(ctx, store.InvoiceFilter{MerchantID: m.id, Limit: 1 << 20})
+			if err != nil {
+				return err
+			}
+			s.invoices = append(s.invoices, invs...)
+		}
+		slices.SortFunc(s.invoices, func(a, b store.Invoice) int { return a.CreatedAt.Compare(b.CreatedAt) })
+		for _, inv := range s.invoices {
+			opts, err := tx.PaymentOptions(ctx, inv.ID)
+			if err != nil {
+				return err
+			}
+			pays, err := tx.Payments(ctx, inv.ID)
+			if err != nil {
+				return err
+			}
+			s.options[inv.ID], s.payments[inv.ID] = opts, pays
+		}
+		for _, c := range w.chains {
+			cur, err := tx.Cursor(ctx, c.Name)
+			if err == nil {
+				s.cursors[c.Name] = cur
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		for _, st := range []string{store.OutboxPending, store.OutboxDelivered, store.OutboxParked} {
+			ms, err := tx.OutboxMessages(ctx, ledger.Topic, st)
+			if err != nil {
+				return err
+			}
+			s.outbox = append(s.outbox, ms...)
+		}
+		return nil
+	})
+	return s, err
+}
+
+// label names an invoice in failure messages: the simulation's number when it knows it.
+func (w *World) label(id string) string {
+	for _, si := range w.invoices {
+		if si.id == id {
+			return fmt.Sprintf("inv#%d", si.n)
+		}
+	}
+	return id
+}
+
+// checkChain checks invariants 1 and 5 for chain c, whose follower has just reached the
+// node's tip with a node that is neither behind nor failing.
+func (w *World) checkChain(s snapshot, c *Chain) {
+	cur, ok := s.cursors[c.Name]
+	if !ok {
+		w.fail(invCursor, "%s: the follower has no cursor after a successful step", c.Name)
+		return
+	}
+	if cur.Height > c.Height() || cur.Hash != c.HashAt(cur.Height) {
+		w.fail(invCursor, "%s: cursor at %d %s, best chain has %q there (tip %d)", c.Name, cur.Height, cur.Hash,
+			c.HashAt(cur.Height), c.Height())
+		return
+	}
+	type key struct {
+		txid string
+		idx  int64
+	}
+	pays := map[key]store.Payment{}
+	watched := map[string]store.Invoice{} // address → invoice
+	for _, inv := range s.invoices {
+		for _, o := range s.options[inv.ID] {
+			if o.Chain == c.Name {
+				watched[o.Address] = inv
+			}
+		}
+		for _, p := range s.payments[inv.ID] {
+			if p.Chain != c.Name {
+				continue
+			}
+			pays[key{p.TxID, p.OutputIndex}] = p
+			if p.Status == store.PaymentConfirmed {
+				if p.BlockHeight == nil || c.HashAt(*p.BlockHeight) != p.BlockHash {
+					w.fail(invCursor, "%s: confirmed payment %s:%d of %s is in block %s, not on the best chain",
+						c.Name, p.TxID, p.OutputIndex, w.label(inv.ID), p.BlockHash)
+					return
+				}
+			}
+		}
+	}
+	c.Confirmed(func(b watcher.Header, tx *Tx, i int, o Output) {
+		if w.failure != nil || b.Height > cur.Height || o.Amount.Sign() <= 0 {
+			return
+		}
+		inv, ok := watched[o.Address]
+		if !ok || b.Time.After(inv.MonitorUntil) || b.Time.Before(inv.CreatedAt) {
+			return
+		}
+		p, ok := pays[key{tx.ID, int64(i)}]
+		switch {
+		case !ok:
+			w.fail(invRecorded, "%s: output %s:%d (%s) to %s in block %d is not recorded", c.Name, tx.ID, i, o.Amount,
+				w.label(inv.ID), b.Height)
+		case p.Amount.Cmp(o.Amount) != 0:
+			w.fail(invRecorded, "%s: output %s:%d recorded with amount %s, sent %s", c.Name, tx.ID, i, p.Amount, o.Amount)
+		case p.Status != store.PaymentConfirmed || p.BlockHash != b.Hash:
+			w.fail(invRecorded, "%s: output %s:%d in block %d %s recorded as %s in block %q", c.Name, tx.ID, i,
+				b.Height, b.Hash, p.Status, p.BlockHash)
+		}
+	})
+}
+
+// checkTransitions checks the status changes since the last step (invariant 2, second
+// half): a status the merchant decided, and settled, are left only by a merchant's action.
+func (w *World) checkTransitions(s snapshot, touched map[string]bool) {
+	valid := []string{store.StatusNew, store.StatusProcessing, store.StatusSettled, store.StatusExpired, store.StatusInvalid}
+	for _, inv := range s.invoices {
+		if !slices.Contains(valid, inv.Status) {
+			w.fail(invOutcome, "%s has status %q", w.label(inv.ID), inv.Status)
+			return
+		}
+		prev, seen := w.aud.status[inv.ID]
+		w.aud.status[inv.ID] = inv.Status
+		if !seen || prev == inv.Status || touched[inv.ID] {
+			continue
+		}
+		if prev == store.StatusSettled {
+			w.fail(invOutcome, "%s went from settled to %s without a merchant's decision", w.label(inv.ID), inv.Status)
+			return
+		}
+		if si := w.byID(inv.ID); si != nil && si.decided != "" && !si.uncertain {
+			w.fail(invOutcome, "%s, which the merchant made %s, went from %s to %s", w.label(inv.ID), si.decided, prev, inv.Status)
+			return
+		}
+	}
+}
+
+// checkOutcomes checks invariant 2's expectations at the end of a run, after quiescence.
+func (w *World) checkOutcomes(s snapshot) {
+	byID := map[string]store.Invoice{}
+	for _, inv := range s.invoices {
+		byID[inv.ID] = inv
+	}
+	for _, si := range w.invoices {
+		inv, ok := byID[si.id]
+		if !ok || si.uncertain {
+			continue
+		}
+		want, why := w.expectedStatus(si, inv)
+		if want != "" && inv.Status != want {
+			w.fail(invOutcome, "%s ends %s %v, expected %s: %s", w.label(inv.ID), inv.Status, inv.Flags, want, why)
+			return
+		}
+	}
+}
+
+// expectedStatus is the status invariant 2 requires of an invoice at the end ("" when it
+// requires none), and why.
+func (w *World) expectedStatus(si *simInvoice, inv store.Invoice) (string, string) {
+	if si.decided != "" {
+		return si.decided, "the merchant decided so"
+	}
+	if len(si.sent) == 0 {
+		return store.StatusExpired, "nothing was ever sent to it"
+	}
+	paid := new(big.Rat)
+	for _, o := range si.opts {
+		c := w.chainOf(o.Chain)
+		sum := new(big.Int)
+		c.Confirmed(func(b watcher.Header, _ *Tx, _ int, out Output) {
+			if out.Address == o.Address && !b.Time.After(inv.ExpiresAt) {
+				sum.Add(sum, out.Amount)
+			}
+		})
+		paid.Add(paid, new(big.Rat).SetFrac(sum, o.AmountDue))
+	}
+	if paid.Cmp(big.NewRat(1, 1)) >= 0 {
+		return store.StatusSettled, fmt.Sprintf("%s of the amount due is confirmed on the best chain in blocks before expiry", paid.FloatString(3))
+	}
+	return "", ""
+}
+
+// checkBooks checks invariant 3 against the outbox (every record the process committed,
+// delivered or not): per option, the records of its payments add up to the fiat value of the
+// payments that count on an accepted invoice, and each counting payment has a record.
+func (w *World) checkBooks(s snapshot) {
+	booked := map[string]*big.Int{} // payment id → Σ gross
+	for _, m := range s.outbox {
+		if m.Status == store.OutboxParked {
+			w.fail(invBooks, "ledger record %s parked: %s", shortKey(m.Key), m.LastError)
+			return
+		}
+		rec, err := ledger.ParseRecord([]byte(m.Payload))
+		if err != nil {
+			w.fail(invBooks, "outbox record %s does not parse: %v", m.Key, err)
+			return
+		}
+		if rec.SourceType != ledger.SourceCryptoPayment ||
+			(rec.ReportingCategory != ledger.CategoryCharge && rec.ReportingCategory != ledger.CategoryChargeReversal) {
+			continue
+		}
+		if booked[rec.SourceID] == nil {
+			booked[rec.SourceID] = new(big.Int)
+		}
+		booked[rec.SourceID].Add(booked[rec.SourceID], rec.Gross)
+	}
+	for _, inv := range s.invoices {
+		accepted := inv.Status == store.StatusSettled
+		cur, _ := money.Currency(inv.Currency)
+		for _, o := range s.options[inv.ID] {
+			rate, err := decimal.NewFromString(o.Rate)
+			if err != nil {
+				w.fail(invBooks, "option of %s has rate %q", w.label(inv.ID), o.Rate)
+				return
+			}
+			counted, got := new(big.Int), new(big.Int)
+			for _, p := range s.payments[inv.ID] {
+				if p.OptionID != o.ID {
+					continue
+				}
+				b := booked[p.ID]
+				if b == nil {
+					b = new(big.Int)
+				}
+				got.Add(got, b)
+				counts := accepted && (p.Status == store.PaymentConfirmed || (p.Status == store.PaymentMempool && o.Confirmations == 0))
+				if counts {
+					counted.Add(counted, p.Amount)
+				}
+				own := money.FiatFromCrypto(p.Amount, o.Scale, rate, cur.Scale)
+				if counts && own.Sign() > 0 && b.Sign() == 0 {
+					w.fail(invBooks, "%s (%s, %v): payment %s:%d of %s %s counts but is not booked", w.label(inv.ID),
+						inv.Status, inv.Flags, p.TxID, p.OutputIndex, p.Amount, o.Asset)
+					return
+				}
+				if !counts && b.Sign() != 0 {
+					w.fail(invBooks, "%s (%s, %v): payment %s:%d (%s) does not count but %s is booked", w.label(inv.ID),
+						inv.Status, inv.Flags, p.TxID, p.OutputIndex, p.Status, b)
+					return
+				}
+			}
+			want := money.FiatFromCrypto(counted, o.Scale, rate, cur.Scale)
+			if got.Cmp(want) != 0 {
+				w.fail(invBooks, "%s (%s, %v): %s option booked %s, expected %s", w.label(inv.ID), inv.Status, inv.Flags,
+					o.Asset, got, want)
+				return
+			}
+		}
+	}
+}
+
+// checkDelivered checks at the end that every ledger record reached the sink and every
+// event reached its merchant's endpoint (invariants 3 and 4).
+func (w *World) checkDelivered(ctx context.Context, s snapshot) {
+	for _, m := range s.outbox {
+		if _, ok := w.sink.hashes[m.Key]; !ok {
+			w.fail(invBooks, "ledger record %s (%s) never reached the sink", shortKey(m.Key), m.Status)
+			return
+		}
+	}
+	if len(w.sink.hashes) != len(s.outbox) {
+		w.fail(invBooks, "the sink holds %d records, the outbox %d", len(w.sink.hashes), len(s.outbox))
+		return
+	}
+	err := w.raw.View(ctx, func(tx store.Tx) error {
+		for _, inv := range s.invoices {
+			evs, err := tx.Events(ctx, inv.ID)
+			if err != nil {
+				return err
+			}
+			host := inv.MerchantID + ".sim"
+			for _, e := range evs {
+				if !w.hooks.received(host, e.ID) {
+					w.fail(invWebhooks, "event %s %s of %s never reached %s", e.ID, e.Type, w.label(inv.ID), host)
+					return nil
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		w.fail("simulation", "read events: %v", err)
+	}
+}

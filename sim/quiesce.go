@@ -1,0 +1,123 @@
+package sim
+
+import (
+	"context"
+	"time"
+
+	"github.com/chainpay/chainpay/store"
+)
+
+// quiesce ends a run: every fault is healed, every pending transaction is mined and buried
+// under the confirmations, time passes beyond every monitoring window, the ledger outbox and
+// the webhook deliveries are drained, and the end-of-run invariants are checked.
+func (w *World) quiesce(ctx context.Context) {
+	w.step++
+	w.tracef("QUIESCE: faults healed, everything pending gets mined")
+	w.faultRate = 0
+	for _, c := range w.chains {
+		c.Lag, c.Down, c.Timeout = 0, false, false
+	}
+	w.sink.Down, w.sink.Timeout = false, false
+	w.hooks.mu.Lock()
+	w.hooks.Down, w.hooks.Timeout = false, false
+	w.hooks.mu.Unlock()
+
+	for range ethConfirmations + 3 {
+		for _, c := range w.chains {
+			w.mineOn(c, true)
+		}
+		if !w.followAll(ctx) {
+			return
+		}
+	}
+	// Past every monitoring window (expiry + 24 h) and the webhook retry schedule.
+	for range 4 {
+		w.clock.Advance(7 * time.Hour)
+		for _, c := range w.chains {
+			w.mineOn(c, true)
+		}
+		if !w.followAll(ctx) {
+			return
+		}
+	}
+	for range 50 {
+		if _, err := w.proc.relay.RunOnce(ctx); err != nil {
+			w.fail("simulation", "relay: %v", err)
+			return
+		}
+		pending, err := w.count(ctx, func(tx store.Tx) (int, error) {
+			ms, err := tx.OutboxMessages(ctx, "ledger", store.OutboxPending)
+			return len(ms), err
+		})
+		if err != nil || pending == 0 {
+			break
+		}
+		w.clock.Advance(time.Hour)
+	}
+	for {
+		n, err := w.proc.disp.Dispatch(ctx)
+		if err != nil {
+			w.fail("simulation", "dispatcher: %v", err)
+			return
+		}
+		if n == 0 {
+			break
+		}
+	}
+	for range 20 {
+		w.deliver(ctx)
+		pending, err := w.count(ctx, func(tx store.Tx) (int, error) {
+			ids, err := tx.DueWebhookEndpoints(ctx, w.clock.Peek().Add(1000*time.Hour), 1)
+			return len(ids), err
+		})
+		if err != nil || pending == 0 || w.failure != nil {
+			break
+		}
+		w.clock.Advance(7 * time.Hour)
+	}
+	if w.failure != nil {
+		return
+	}
+	s, err := w.read(ctx)
+	if err != nil {
+		w.fail("simulation", "read the store: %v", err)
+		return
+	}
+	for _, c := range w.chains {
+		if w.failure == nil {
+			w.checkChain(s, c)
+		}
+	}
+	for _, check := range []func(snapshot){
+		func(s snapshot) { w.checkTransitions(s, nil) }, w.checkBooks, w.checkOutcomes,
+		func(s snapshot) { w.checkDelivered(ctx, s) },
+	} {
+		if w.failure == nil {
+			check(s)
+		}
+	}
+	if w.failure == nil {
+		w.tracef("all invariants hold")
+	}
+}
+
+// followAll runs every follower to the tip; a follower that cannot get there with healthy
+// nodes and a healthy store has been stopped by something it saw (invariant 1).
+func (w *World) followAll(ctx context.Context) bool {
+	for i, c := range w.chains {
+		if _, err := w.proc.followers[i].Step(ctx); err != nil {
+			w.fail(invRecorded, "the %s follower cannot reach the tip with healthy nodes: %v", c.Name, err)
+			return false
+		}
+	}
+	return true
+}
+
+func (w *World) count(ctx context.Context, fn func(store.Tx) (int, error)) (int, error) {
+	var n int
+	err := w.raw.View(ctx, func(tx store.Tx) (err error) {
+		n, err = fn(tx)
+		return err
+	})
+	return n, err
+}

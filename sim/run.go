@@ -1,0 +1,254 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/chainpay/chainpay/store"
+	"github.com/chainpay/chainpay/store/sqlite"
+)
+
+// Config configures one run.
+type Config struct {
+	// Seed decides everything: the same seed runs the same simulation.
+	Seed uint64
+	// Steps is how many workload steps run before quiescence [150].
+	Steps int
+	// Open returns a fresh, migrated, empty store and a function that disposes of it
+	// [SQLite in a new temporary directory].
+	Open func(ctx context.Context) (store.Store, func(), error)
+	// Trace, when set, receives every trace line as it happens.
+	Trace io.Writer
+	// Logger receives the components' logs [discarded].
+	Logger *slog.Logger
+	// Bugs turns on deliberately injected bugs (for the test that shows they are caught).
+	Bugs Bugs
+}
+
+// Bugs are deliberately injected defects. The zero value injects none; only tests set them.
+type Bugs struct {
+	// NodeDropsDust makes the simulated node adapter drop transfers below 1000 atomic units
+	// (a source that loses data).
+	NodeDropsDust bool
+	// ForgetDecisions makes the simulated merchant forget that it cancelled invoices (the
+	// auditor's expectations are then wrong: proves invariant 2 compares, not echoes).
+	ForgetDecisions bool
+}
+
+// Failure is a violated invariant: the seed, the invariant, what was found, and the trace of
+// the run up to it.
+type Failure struct {
+	Seed      uint64
+	Step      int
+	Invariant string
+	Detail    string
+	Trace     []string
+}
+
+func (f *Failure) Error() string {
+	return fmt.Sprintf("seed %d, step %d: invariant %s\n  %s", f.Seed, f.Step, f.Invariant, f.Detail)
+}
+
+// Report is the failure with the last n lines of its trace and how to replay it.
+func (f *Failure) Report(n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\ntrace (last %d of %d lines):\n", f.Error(), min(n, len(f.Trace)), len(f.Trace))
+	for _, l := range f.Trace[max(0, len(f.Trace)-n):] {
+		b.WriteString("  " + l + "\n")
+	}
+	fmt.Fprintf(&b, "replay: go run ./cmd/sim -seed %d -trace\n", f.Seed)
+	return b.String()
+}
+
+// Result is the outcome of one run.
+type Result struct {
+	Seed    uint64
+	Steps   int // workload steps and quiescence rounds run
+	Crashes int
+	// Failure is the first invariant violated; nil when the run passed.
+	Failure *Failure
+}
+
+// fail records the first invariant violation of the run.
+func (w *World) fail(invariant, format string, args ...any) {
+	if w.failure != nil {
+		return
+	}
+	detail := fmt.Sprintf(format, args...)
+	w.tracef("VIOLATION of %s: %s", invariant, detail)
+	w.failure = &Failure{Seed: w.seed, Step: w.step, Invariant: invariant, Detail: detail}
+}
+
+// OpenSQLite opens a fresh migrated SQLite store in a new temporary directory; the returned
+// function closes and removes it.
+func OpenSQLite(ctx context.Context) (store.Store, func(), error) {
+	dir, err := os.MkdirTemp("", "chainpay-sim-")
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := sqlite.Open(filepath.Join(dir, "sim.db"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	done := func() { st.Close(); os.RemoveAll(dir) }
+	if err := st.Migrate(ctx); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return st, done, nil
+}
+
+// Run runs one seed: the workload for cfg.Steps steps, then quiescence (every fault healed,
+// the chains mined past every confirmation and monitoring window, every queue drained), with
+// the invariants checked after every step and at the end. An error means the simulation
+// itself could not run; a violated invariant is Result.Failure.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	if cfg.Steps == 0 {
+		cfg.Steps = 150
+	}
+	if cfg.Open == nil {
+		cfg.Open = OpenSQLite
+	}
+	st, done, err := cfg.Open(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("open store: %w", err)
+	}
+	defer done()
+	w, err := newWorld(cfg, st)
+	if err != nil {
+		return Result{}, err
+	}
+	defer w.proc.deliv.Stop()
+	w.tracef("seed %d: fault rate %.2f", cfg.Seed, w.pickFaultRate())
+	for w.step = 1; w.step <= cfg.Steps && w.failure == nil; w.step++ {
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
+		touched := w.act(ctx)
+		w.runProcess(ctx, touched)
+	}
+	if w.failure == nil {
+		w.quiesce(ctx)
+	}
+	res := Result{Seed: cfg.Seed, Steps: w.step, Crashes: w.crashes, Failure: w.failure}
+	if w.failure != nil {
+		w.failure.Trace = w.trace
+	}
+	return res, nil
+}
+
+// pickFaultRate sets the chance of a store fault per write transaction for this seed.
+func (w *World) pickFaultRate() float64 {
+	w.faultRate = []float64{0, 0, 0.01, 0.03, 0.08}[w.rng.IntN(5)]
+	return w.faultRate
+}
+
+// runProcess lets the process do its work for one step: the followers follow, the relay and
+// the dispatcher run once, the deliverer drains every few steps; then the auditor checks.
+func (w *World) runProcess(ctx context.Context, touched map[string]bool) {
+	if w.failure != nil {
+		return
+	}
+	fresh := make([]bool, len(w.chains))
+	for i, c := range w.chains {
+		_, err := w.proc.followers[i].Step(ctx)
+		if w.crashed() {
+			return
+		}
+		if err != nil {
+			w.tracef("%s follower: %v", c.Name, err)
+			continue
+		}
+		fresh[i] = c.Lag == 0 && !c.Down && !c.Timeout
+	}
+	if _, err := w.proc.relay.RunOnce(ctx); err != nil && !w.crashed() {
+		w.tracef("relay: %v", err)
+	}
+	if w.fs.crashed {
+		w.crashed()
+		return
+	}
+	if _, err := w.proc.disp.Dispatch(ctx); err != nil && !w.crashed() {
+		w.tracef("dispatcher: %v", err)
+	}
+	if w.fs.crashed {
+		w.crashed()
+		return
+	}
+	if w.step%5 == 0 {
+		w.deliver(ctx)
+	}
+	w.audit(ctx, fresh, touched)
+}
+
+// audit runs the checks that hold after every step.
+func (w *World) audit(ctx context.Context, fresh []bool, touched map[string]bool) {
+	s, err := w.read(ctx)
+	if err != nil {
+		w.fail("simulation", "read the store: %v", err)
+		return
+	}
+	for i, c := range w.chains {
+		if fresh[i] && w.failure == nil {
+			w.checkChain(s, c)
+		}
+	}
+	if w.failure == nil {
+		w.checkTransitions(s, touched)
+	}
+	if w.failure == nil {
+		w.checkBooks(s)
+	}
+}
+
+// deliver runs the webhook deliverer until nothing is due at the simulated time. The world
+// stands still meanwhile, so its goroutines' scheduling changes no decision.
+func (w *World) deliver(ctx context.Context) {
+	d := w.proc.deliv
+	d.Start(ctx)
+	defer d.Stop()
+	deadline := time.Now().Add(5 * time.Second)
+	last, quiet := -1, 0
+	for time.Now().Before(deadline) && quiet < 3 {
+		time.Sleep(200 * time.Microsecond)
+		var due []string
+		err := w.raw.View(ctx, func(tx store.Tx) (err error) {
+			due, err = tx.DueWebhookEndpoints(ctx, w.clock.Peek(), 1)
+			return err
+		})
+		if err != nil {
+			w.fail("simulation", "read due deliveries: %v", err)
+			return
+		}
+		w.hooks.mu.Lock()
+		n := w.hooks.requests
+		w.hooks.mu.Unlock()
+		if len(due) == 0 && n == last {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		last = n
+	}
+	w.hooks.mu.Lock()
+	problem := w.hooks.problem
+	w.hooks.mu.Unlock()
+	if problem != "" {
+		w.fail(invWebhooks, "%s", problem)
+	}
+}
+
+// OpenPostgres returns a Config.Open that gives every run a new schema on the Postgres at
+// url (dropped afterwards).
+func OpenPostgres(url string) func(ctx context.Context) (store.Store, func(), error) {
+	return func(ctx context.Context) (store.Store, func(), error) {
+		return openPostgres(ctx, url)
+	}
+}
