@@ -156,36 +156,56 @@ func (w *World) runProcess(ctx context.Context, touched map[string]bool) {
 	if w.failure != nil {
 		return
 	}
+	for id := range touched {
+		w.touched[id] = true
+	}
 	fresh := make([]bool, len(w.chains))
+	w.work(ctx, fresh)
+	w.audit(ctx, fresh, w.touched)
+	w.touched = map[string]bool{}
+}
+
+// work runs the process's components once; it stops at a crash (the next process takes over
+// at the next step).
+func (w *World) work(ctx context.Context, fresh []bool) {
 	for i, c := range w.chains {
 		_, err := w.proc.followers[i].Step(ctx)
 		if w.crashed() {
 			return
 		}
-		if err != nil {
-			w.tracef("%s follower: %v", c.Name, err)
-			continue
-		}
-		fresh[i] = c.Lag == 0 && !c.Down && !c.Timeout
+		w.noteErr(c.Name+" follower", err)
+		fresh[i] = err == nil && c.Lag == 0 && !c.Down && !c.Timeout
 	}
-	if _, err := w.proc.relay.RunOnce(ctx); err != nil && !w.crashed() {
-		w.tracef("relay: %v", err)
-	}
-	if w.fs.crashed {
-		w.crashed()
+	_, err := w.proc.relay.RunOnce(ctx)
+	if w.crashed() {
 		return
 	}
-	if _, err := w.proc.disp.Dispatch(ctx); err != nil && !w.crashed() {
-		w.tracef("dispatcher: %v", err)
-	}
-	if w.fs.crashed {
-		w.crashed()
+	w.noteErr("relay", err)
+	_, err = w.proc.disp.Dispatch(ctx)
+	if w.crashed() {
 		return
 	}
+	w.noteErr("dispatcher", err)
 	if w.step%5 == 0 {
 		w.deliver(ctx)
 	}
-	w.audit(ctx, fresh, touched)
+}
+
+// noteErr traces a component's error when it differs from its last one.
+func (w *World) noteErr(component string, err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if w.errs[component] == msg {
+		return
+	}
+	w.errs[component] = msg
+	if msg == "" {
+		w.tracef("%s: works again", component)
+	} else {
+		w.tracef("%s: %s", component, msg)
+	}
 }
 
 // audit runs the checks that hold after every step.

@@ -53,7 +53,7 @@ func (evmChain) DepositAddress(ctx context.Context, tx store.Tx, w store.Wallet,
 	if err != nil {
 		return "", nil, err
 	}
-	return fmt.Sprintf("0x%s%08x", w.Treasury[2:34], idx), &idx, nil
+	return fmt.Sprintf("0x%s%08x", w.Treasury[len(w.Treasury)-32:], idx), &idx, nil
 }
 func (evmChain) PaymentURI(o store.PaymentOption, amount *big.Int, _ string) string {
 	return "ethereum:" + o.Address + "?value=" + amount.String()
@@ -113,6 +113,8 @@ type World struct {
 	crashes   int
 
 	trace   []string
+	errs    map[string]string // component → its last error, traced once
+	touched map[string]bool   // invoices a merchant acted on since the last audit
 	step    int
 	failure *Failure
 	aud     auditor
@@ -131,7 +133,7 @@ func newWorld(cfg Config, st store.Store) (*World, error) {
 	w := &World{seed: cfg.Seed, cfg: cfg,
 		rng:   rand.New(rand.NewPCG(cfg.Seed, 0x5eed_0001)),
 		frng:  rand.New(rand.NewPCG(cfg.Seed, 0x5eed_0002)),
-		clock: NewClock(genesis), raw: st,
+		clock: NewClock(genesis), raw: st, errs: map[string]string{}, touched: map[string]bool{},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if cfg.Logger != nil {
 		w.log = cfg.Logger
