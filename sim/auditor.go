@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -26,10 +28,13 @@ const (
 
 // auditor holds what the auditor remembers between steps.
 type auditor struct {
-	status map[string]string // invoice id → status at the last check
+	status  map[string]string                // invoice id → status at the last check
+	options map[string][]store.PaymentOption // invoice id → its options
 }
 
-func newAuditor() auditor { return auditor{status: map[string]string{}} }
+func newAuditor() auditor {
+	return auditor{status: map[string]string{}, options: map[string][]store.PaymentOption{}}
+}
 
 // snapshot is the store's money-path state, read in one transaction.
 type snapshot struct {
@@ -52,15 +57,26 @@ func (w *World) read(ctx context.Context) (snapshot, error) {
 		}
 		slices.SortFunc(s.invoices, func(a, b store.Invoice) int { return a.CreatedAt.Compare(b.CreatedAt) })
 		for _, inv := range s.invoices {
-			opts, err := tx.PaymentOptions(ctx, inv.ID)
-			if err != nil {
-				return err
+			opts, ok := w.aud.options[inv.ID] // options never change once created
+			if !ok {
+				var err error
+				if opts, err = tx.PaymentOptions(ctx, inv.ID); err != nil {
+					return err
+				}
+				w.aud.options[inv.ID] = opts
 			}
-			pays, err := tx.Payments(ctx, inv.ID)
-			if err != nil {
-				return err
+			s.options[inv.ID] = opts
+		}
+		for _, c := range w.chains {
+			for _, st := range []string{store.PaymentMempool, store.PaymentConfirmed, store.PaymentRemoved} {
+				pays, err := tx.PaymentsByStatus(ctx, c.Name, st)
+				if err != nil {
+					return err
+				}
+				for _, p := range pays {
+					s.payments[p.InvoiceID] = append(s.payments[p.InvoiceID], p)
+				}
 			}
-			s.options[inv.ID], s.payments[inv.ID] = opts, pays
 		}
 		for _, c := range w.chains {
 			cur, err := tx.Cursor(ctx, c.Name)
@@ -191,7 +207,8 @@ func (w *World) checkOutcomes(s snapshot) {
 		}
 		want, why := w.expectedStatus(si, inv)
 		if want != "" && inv.Status != want {
-			w.fail(invOutcome, "%s ends %s %v, expected %s: %s", w.label(inv.ID), inv.Status, inv.Flags, want, why)
+			w.fail(invOutcome, "%s (expiring at %s) ends %s %v, expected %s: %s; its payments: %s", w.label(inv.ID),
+				w.at(inv.ExpiresAt), inv.Status, inv.Flags, want, why, w.describe(s.payments[inv.ID]))
 			return
 		}
 	}
@@ -324,4 +341,23 @@ func (w *World) checkDelivered(ctx context.Context, s snapshot) {
 	if err != nil {
 		w.fail("simulation", "read events: %v", err)
 	}
+}
+
+// at formats a time as the trace does: the simulated time since the start.
+func (w *World) at(t time.Time) string { return t.Sub(genesis).Round(time.Second).String() }
+
+// describe lists payments for a failure message.
+func (w *World) describe(pays []store.Payment) string {
+	var parts []string
+	for _, p := range pays {
+		where := ""
+		if p.BlockHeight != nil {
+			where = fmt.Sprintf(" in block %d %s", *p.BlockHeight, p.BlockHash)
+		}
+		parts = append(parts, fmt.Sprintf("%s:%d %s %s seen at %s%s", p.TxID, p.OutputIndex, p.Amount, p.Status, w.at(p.SeenAt), where))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "; ")
 }

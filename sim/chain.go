@@ -164,7 +164,22 @@ type Source struct {
 	watched map[string]bool
 	// Filter, when set, edits what the node reports (a simulated node or adapter bug).
 	Filter func([]watcher.Transfer) []watcher.Transfer
+	// cache, when set, keeps every block read by height and is never invalidated (an
+	// injected adapter bug).
+	cache map[int64]watcher.Block
+	// calls counts the calls of the current follower step; past callBudget the step is
+	// stuck in a loop: stuck is told and every call fails.
+	calls int
+	stuck func()
+	// gate, when set, is asked before a block is read; it may wait (see World.gate).
+	gate func(ctx context.Context, height int64) error
 }
+
+// callBudget is how many node calls one follower step may make (a catch-up over days of
+// blocks needs a few thousand).
+const callBudget = 200_000
+
+var errStuck = errors.New("sim node: the follower is stuck in a loop")
 
 var _ watcher.Source = (*Source)(nil)
 
@@ -183,6 +198,12 @@ func (s *Source) Watch(addresses []string) error {
 }
 
 func (s *Source) fail() error {
+	if s.calls++; s.calls > callBudget {
+		if s.calls == callBudget+1 && s.stuck != nil {
+			s.stuck()
+		}
+		return errStuck
+	}
 	switch {
 	case s.c.Down:
 		return errNodeDown
@@ -204,21 +225,37 @@ func (s *Source) Tip(context.Context) (watcher.Header, error) {
 }
 
 // HeaderAt implements watcher.Source.
-func (s *Source) HeaderAt(ctx context.Context, height int64) (watcher.Header, error) {
-	b, err := s.BlockAt(ctx, height)
+func (s *Source) HeaderAt(_ context.Context, height int64) (watcher.Header, error) {
+	b, err := s.block(height)
 	return b.Header, err
 }
 
 // BlockAt implements watcher.Source.
-func (s *Source) BlockAt(_ context.Context, height int64) (watcher.Block, error) {
+func (s *Source) BlockAt(ctx context.Context, height int64) (watcher.Block, error) {
+	if s.gate != nil {
+		if err := s.gate(ctx, height); err != nil {
+			return watcher.Block{}, err
+		}
+	}
+	return s.block(height)
+}
+
+func (s *Source) block(height int64) (watcher.Block, error) {
 	if err := s.fail(); err != nil {
 		return watcher.Block{}, err
 	}
 	if height < 0 || height > s.visible() {
 		return watcher.Block{}, fmt.Errorf("sim node: no block at height %d (tip %d)", height, s.visible())
 	}
+	if b, ok := s.cache[height]; ok {
+		return b, nil
+	}
 	b := s.c.blocks[height]
-	return watcher.Block{Header: b.Header, Transfers: s.transfers(b.Txs)}, nil
+	out := watcher.Block{Header: b.Header, Transfers: s.transfers(b.Txs)}
+	if s.cache != nil {
+		s.cache[height] = out
+	}
+	return out, nil
 }
 
 // Mempool implements watcher.Source: nil on a chain without a visible mempool.

@@ -5,9 +5,8 @@ import (
 	"time"
 )
 
-// Clock is the simulated wall clock. Now advances it by a millisecond per reading, so two
-// things written one after the other get distinct, ordered times (store ids sort by
-// millisecond); Peek reads it without moving it (for components that run in goroutines, whose
+// Clock is the simulated wall clock. Now advances it by a microsecond per reading, so two
+// things written one after the other get distinct, ordered times; Peek reads it without moving it (for components that run in goroutines, whose
 // number of readings is not deterministic). Only the simulation moves it further (Advance).
 type Clock struct {
 	mu  sync.Mutex
@@ -17,11 +16,11 @@ type Clock struct {
 // NewClock returns a clock at t.
 func NewClock(t time.Time) *Clock { return &Clock{now: t} }
 
-// Now returns the time and advances the clock by a millisecond.
+// Now returns the time and advances the clock by a microsecond.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Millisecond)
+	c.now = c.now.Add(time.Microsecond)
 	return c.now
 }
 

@@ -63,7 +63,11 @@ func (s *checkSink) Post(_ context.Context, rec ledger.Record) (ledger.Result, e
 	}
 	s.hashes[rec.IdempotencyKey] = h
 	s.records = append(s.records, rec)
-	s.w.tracef("ledger sink: %s %s %s", rec.ReportingCategory, shortKey(rec.IdempotencyKey), rec.Gross)
+	where := ""
+	if rec.Chain != nil {
+		where = fmt.Sprintf("%s:%d", rec.Chain.TxID, rec.Chain.OutputIndex)
+	}
+	s.w.tracef("ledger sink: %s of %s, %s %s", rec.ReportingCategory, where, rec.Gross, rec.Currency)
 	return res, nil
 }
 
@@ -155,4 +159,22 @@ func (e *checkEndpoint) received(host, id string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.got[host][id]
+}
+
+// droppingSink is an injected relay bug: every third new record is acknowledged without
+// reaching the sink.
+type droppingSink struct {
+	next *checkSink
+	seen map[string]bool
+	n    int
+}
+
+func (d *droppingSink) Post(ctx context.Context, rec ledger.Record) (ledger.Result, error) {
+	if !d.seen[rec.IdempotencyKey] {
+		d.seen[rec.IdempotencyKey] = true
+		if d.n++; d.n%3 == 0 {
+			return ledger.Result{IdempotencyKey: rec.IdempotencyKey}, nil
+		}
+	}
+	return d.next.Post(ctx, rec)
 }

@@ -105,7 +105,7 @@ func (w *World) quiesce(ctx context.Context) {
 // nodes and a healthy store has been stopped by something it saw (invariant 1).
 func (w *World) followAll(ctx context.Context) bool {
 	for i, c := range w.chains {
-		if _, err := w.proc.followers[i].Step(ctx); err != nil {
+		if err := w.followStep(ctx, i); err != nil {
 			w.fail(invRecorded, "the %s follower cannot reach the tip with healthy nodes: %v", c.Name, err)
 			return false
 		}

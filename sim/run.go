@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,16 +30,53 @@ type Config struct {
 	Logger *slog.Logger
 	// Bugs turns on deliberately injected bugs (for the test that shows they are caught).
 	Bugs Bugs
+	// Off names parts of the workload to leave out (see Features), to narrow a search or
+	// to look past a known defect.
+	Off []string
 }
 
-// Bugs are deliberately injected defects. The zero value injects none; only tests set them.
+// Features are the parts of the workload Config.Off can leave out.
+var Features = []string{
+	"zero",        // zero-value outputs
+	"dust",        // dust payments
+	"overpay",     // payments beyond the amount due, and paying twice
+	"rbf",         // replacements (RBF)
+	"doublespend", // double spends
+	"evict",       // mempool evictions
+	"reorg",       // reorgs
+	"outage",      // outages of hours to days
+	"lag",         // nodes that answer behind
+	"nodefail",    // nodes that are down or time out
+	"cancel",      // merchants cancelling
+	"resolve",     // merchants resolving
+	"crash",       // process crashes
+	"storefault",  // busy stores and retried transactions
+	"sinkfault",   // failing ledger sinks and webhook endpoints
+}
+
+// on reports whether the workload includes feature.
+func (w *World) on(feature string) bool { return !slices.Contains(w.cfg.Off, feature) }
+
+// Bugs are deliberately injected defects, for the test that shows the auditor catches each.
+// The zero value injects none; only tests set them. They live in the simulated world's own
+// seams (the node adapter, the sink wiring, the process clock, the endpoint's secret), so
+// production code carries no switch.
 type Bugs struct {
-	// NodeDropsDust makes the simulated node adapter drop transfers below 1000 atomic units
-	// (a source that loses data).
-	NodeDropsDust bool
-	// ForgetDecisions makes the simulated merchant forget that it cancelled invoices (the
-	// auditor's expectations are then wrong: proves invariant 2 compares, not echoes).
-	ForgetDecisions bool
+	// NodeLosesTransfers makes the node adapter lose the transfers of every fifth
+	// transaction.
+	NodeLosesTransfers bool
+	// StaleBlockCache makes the node adapter cache blocks by height and never invalidate the
+	// cache on a reorg.
+	StaleBlockCache bool
+	// RelayDropsRecords makes every third new ledger record count as posted without
+	// reaching the sink.
+	RelayDropsRecords bool
+	// WallClockAhead gives the followers (and their invoice reviews) a clock an hour ahead
+	// of the chains' time: payments and expiry are judged by a wall clock, not by chain time.
+	WallClockAhead bool
+	// WrongWebhookSecret signs the second merchant's webhooks with a secret the merchant
+	// does not have.
+	WrongWebhookSecret bool
 }
 
 // Failure is a violated invariant: the seed, the invariant, what was found, and the trace of
@@ -147,6 +185,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 // pickFaultRate sets the chance of a store fault per write transaction for this seed.
 func (w *World) pickFaultRate() float64 {
 	w.faultRate = []float64{0, 0, 0.01, 0.03, 0.08}[w.rng.IntN(5)]
+	if !w.on("storefault") && !w.on("crash") {
+		w.faultRate = 0
+	}
 	return w.faultRate
 }
 
@@ -169,8 +210,8 @@ func (w *World) runProcess(ctx context.Context, touched map[string]bool) {
 // at the next step).
 func (w *World) work(ctx context.Context, fresh []bool) {
 	for i, c := range w.chains {
-		_, err := w.proc.followers[i].Step(ctx)
-		if w.crashed() {
+		err := w.followStep(ctx, i)
+		if w.failure != nil || w.crashed() {
 			return
 		}
 		w.noteErr(c.Name+" follower", err)
@@ -189,6 +230,22 @@ func (w *World) work(ctx context.Context, fresh []bool) {
 	if w.step%5 == 0 {
 		w.deliver(ctx)
 	}
+}
+
+// stepTimeout bounds one follower step in real time: a step that does not end is a
+// follower stuck in a loop (the simulated nodes answer at once).
+const stepTimeout = 30 * time.Second
+
+// followStep runs chain i's follower once.
+func (w *World) followStep(ctx context.Context, i int) error {
+	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	w.proc.sources[i].calls = 0
+	_, err := w.proc.followers[i].Step(sctx)
+	if sctx.Err() != nil && ctx.Err() == nil {
+		w.fail(invCursor, "the %s follower's step did not end within %s (cursor stuck in a loop?): %v", w.chains[i].Name, stepTimeout, err)
+	}
+	return err
 }
 
 // noteErr traces a component's error when it differs from its last one.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/chainpay/chainpay/store"
 )
@@ -35,6 +36,28 @@ type faultyStore struct {
 	crashed bool
 	// onFault, when set, is told of every fault injected (for the trace).
 	onFault func(storeFault)
+	// mu guards committed, which is closed (and replaced) at every commit.
+	mu        sync.Mutex
+	committed chan struct{}
+}
+
+// commits returns a channel closed at the next commit.
+func (s *faultyStore) commits() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.committed == nil {
+		s.committed = make(chan struct{})
+	}
+	return s.committed
+}
+
+func (s *faultyStore) signal() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.committed != nil {
+		close(s.committed)
+		s.committed = nil
+	}
 }
 
 func (s *faultyStore) View(ctx context.Context, fn func(store.Tx) error) error {
@@ -45,6 +68,7 @@ func (s *faultyStore) View(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 func (s *faultyStore) Tx(ctx context.Context, fn func(store.Tx) error) error {
+	defer s.signal()
 	if s.crashed {
 		return errCrash
 	}

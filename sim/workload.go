@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/chainpay/chainpay/invoices"
@@ -58,6 +59,24 @@ func (w *World) sentTo(si *simInvoice, address string) *big.Int {
 	return sum
 }
 
+// remaining is what the customer believes is still due on the invoice, in o's asset: the
+// fraction not yet sent over all its options, rounded up.
+func (w *World) remaining(si *simInvoice, o store.PaymentOption) *big.Int {
+	left := big.NewRat(1, 1)
+	for _, so := range si.opts {
+		left.Sub(left, new(big.Rat).SetFrac(w.sentTo(si, so.Address), so.AmountDue))
+	}
+	if left.Sign() <= 0 {
+		return new(big.Int)
+	}
+	left.Mul(left, new(big.Rat).SetInt(o.AmountDue))
+	q, r := new(big.Int).QuoRem(left.Num(), left.Denom(), new(big.Int))
+	if r.Sign() > 0 {
+		q.Add(q, big.NewInt(1))
+	}
+	return q
+}
+
 // act performs one random action of the world and returns the invoices a merchant acted on.
 func (w *World) act(ctx context.Context) map[string]bool {
 	touched := map[string]bool{}
@@ -67,33 +86,51 @@ func (w *World) act(ctx context.Context) map[string]bool {
 	case r < 38:
 		w.pay()
 	case r < 42:
-		w.replace()
+		if w.on("rbf") {
+			w.replace()
+		}
 	case r < 45:
-		w.doubleSpend()
+		if w.on("doublespend") {
+			w.doubleSpend()
+		}
 	case r < 47:
-		w.evict()
+		if w.on("evict") {
+			w.evict()
+		}
 	case r < 51:
-		w.cancel(ctx, touched)
+		if w.on("cancel") {
+			w.cancel(ctx, touched)
+		}
 	case r < 55:
-		w.resolve(ctx, touched)
+		if w.on("resolve") {
+			w.resolve(ctx, touched)
+		}
 	case r < 73:
 		w.mine(w.chains[w.rng.IntN(len(w.chains))])
 	case r < 78:
-		w.reorg(w.chains[w.rng.IntN(len(w.chains))])
+		if w.on("reorg") {
+			w.reorg(w.chains[w.rng.IntN(len(w.chains))])
+		}
 	case r < 86:
 		d := time.Duration(1+w.rng.IntN(30)) * time.Minute
 		w.clock.Advance(d)
 		w.tracef("time passes: %s", d)
 	case r < 88:
-		w.outage()
+		if w.on("outage") {
+			w.outage()
+		}
 	case r < 94:
 		w.node(w.chains[w.rng.IntN(len(w.chains))])
 	case r < 98:
-		w.externals()
+		if w.on("sinkfault") {
+			w.externals()
+		}
 	default:
-		w.tracef("crash between transactions")
-		w.fs.crashed = true
-		w.crashed()
+		if w.on("crash") {
+			w.tracef("crash between transactions")
+			w.fs.crashed = true
+			w.crashed()
+		}
 	}
 	return touched
 }
@@ -145,7 +182,7 @@ func (w *World) pay() {
 	}
 	o := si.opts[w.rng.IntN(len(si.opts))]
 	c := w.chainOf(o.Chain)
-	remaining := new(big.Int).Sub(o.AmountDue, w.sentTo(si, o.Address))
+	remaining := w.remaining(si, o)
 	var amount *big.Int
 	var kind string
 	switch r := w.rng.IntN(10); {
@@ -153,18 +190,23 @@ func (w *World) pay() {
 		kind, amount = "the rest", remaining
 	case r < 7:
 		kind, amount = "half the rest", new(big.Int).Quo(remaining, big.NewInt(2))
-	case r < 8:
+	case r < 8 && w.on("overpay"):
 		kind, amount = "over", new(big.Int).Quo(new(big.Int).Mul(o.AmountDue, big.NewInt(13)), big.NewInt(10))
-	case r < 9:
+	case r < 9 && w.on("dust"):
 		kind, amount = "dust", big.NewInt(int64(1+w.rng.IntN(545)))
-	default:
+	case w.on("overpay"):
 		kind, amount = "in full again", new(big.Int).Set(o.AmountDue)
+	default:
+		kind, amount = "the rest", remaining
 	}
 	if amount.Sign() <= 0 {
+		if !w.on("dust") {
+			return
+		}
 		kind, amount = "dust", big.NewInt(int64(1+w.rng.IntN(545)))
 	}
 	outs := []Output{{Address: o.Address, Amount: amount}}
-	if w.rng.IntN(8) == 0 {
+	if w.rng.IntN(8) == 0 && w.on("zero") {
 		kind += " + a zero-value output"
 		outs = append(outs, Output{Address: o.Address, Amount: new(big.Int)})
 	}
@@ -278,7 +320,7 @@ func (w *World) reorg(c *Chain) {
 	depth := 1 + w.rng.IntN(min(4, limit))
 	back := c.Unwind(depth)
 	var extra []*Tx
-	if c.Mempool && len(back) > 0 && w.rng.IntN(4) == 0 {
+	if c.Mempool && len(back) > 0 && w.rng.IntN(4) == 0 && w.on("doublespend") {
 		old := back[w.rng.IntN(len(back))]
 		if old.Coin != "" {
 			extra = append(extra, c.NewTx(old.Coin, w.clock.Peek(), Output{Address: "customer-change", Amount: big.NewInt(40_000)}))
@@ -321,7 +363,11 @@ func (w *World) outage() {
 // node changes how c's node answers: healthy, behind, down, or timing out.
 func (w *World) node(c *Chain) {
 	c.Lag, c.Down, c.Timeout = 0, false, false
-	switch r := w.rng.IntN(10); {
+	r := w.rng.IntN(10)
+	if (r >= 4 && r < 8 && !w.on("lag")) || (r >= 8 && !w.on("nodefail")) {
+		r = 0
+	}
+	switch {
 	case r < 4:
 		w.tracef("%s node healthy", c.Name)
 	case r < 8:
@@ -381,9 +427,7 @@ func (w *World) decide(ctx context.Context, touched map[string]bool, what, statu
 		w.tracef("merchant %d: %s inv#%d refused: %v", si.m+1, what, si.n, err)
 		return
 	}
-	if !(w.cfg.Bugs.ForgetDecisions && what == "cancel") {
-		si.decided = status
-	}
+	si.decided = status
 	w.tracef("merchant %d: %s inv#%d", si.m+1, what, si.n)
 }
 
@@ -402,7 +446,10 @@ func (w *World) resolve(ctx context.Context, touched map[string]bool) {
 	})
 }
 
-// dropDust is an injected node adapter bug: it loses transfers below 1000 atomic units.
-func dropDust(ts []watcher.Transfer) []watcher.Transfer {
-	return slices.DeleteFunc(ts, func(t watcher.Transfer) bool { return t.Amount.Cmp(big.NewInt(1000)) < 0 })
+// loseEveryFifth is an injected node adapter bug: it loses the transfers of every fifth
+// transaction.
+func loseEveryFifth(ts []watcher.Transfer) []watcher.Transfer {
+	return slices.DeleteFunc(ts, func(t watcher.Transfer) bool {
+		return strings.HasSuffix(t.TxID, "0") || strings.HasSuffix(t.TxID, "5")
+	})
 }

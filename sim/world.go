@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -165,16 +166,22 @@ func (w *World) planFault() storeFault {
 	if w.faultRate == 0 || w.frng.Float64() >= w.faultRate {
 		return faultNone
 	}
+	f := faultCrashAfter
 	switch r := w.frng.IntN(10); {
 	case r < 5:
-		return faultRetry
+		f = faultRetry
 	case r < 7:
-		return faultBusy
+		f = faultBusy
 	case r < 8:
-		return faultCrashBefore
-	default:
-		return faultCrashAfter
+		f = faultCrashBefore
 	}
+	if (f == faultRetry || f == faultBusy) && !w.on("storefault") {
+		return faultNone
+	}
+	if (f == faultCrashBefore || f == faultCrashAfter) && !w.on("crash") {
+		return faultNone
+	}
+	return f
 }
 
 func (w *World) noteFault(f storeFault) { w.tracef("store fault: %s", f) }
@@ -217,6 +224,9 @@ func (w *World) setupMerchants(ctx context.Context) error {
 		}
 		w.merchants = append(w.merchants, m)
 		w.hooks.secrets[m.id+".sim"] = m.secret
+		if w.cfg.Bugs.WrongWebhookSecret && i == 1 {
+			w.hooks.secrets[m.id+".sim"] = "whsec_the_merchant_never_got_this"
+		}
 	}
 	return nil
 }
@@ -227,27 +237,49 @@ func (w *World) build() error {
 	w.gen++
 	w.fs.crashed = false
 	p := &process{}
-	svc, err := invoices.New(w.fs, invoices.Config{
-		Chains: map[string]invoices.Chain{
-			"bitcoin":  deposit.NewBitcoin(bitcoin.Regtest, 1),
-			"ethereum": evmChain{confs: ethConfirmations},
-		},
+	chains := map[string]invoices.Chain{
+		"bitcoin":  deposit.NewBitcoin(bitcoin.Regtest, 1),
+		"ethereum": evmChain{confs: ethConfirmations},
+	}
+	svc, err := invoices.New(w.fs, invoices.Config{Chains: chains,
 		Quoter: quoter{w.clock}, Settler: &ledger.Settler{}, Now: w.clock.Now, Logger: w.log})
 	if err != nil {
 		return err
 	}
 	p.svc = svc
+	// The followers get their own service over the same store; with WallClockAhead they
+	// and it judge by a clock an hour ahead of the chains.
+	now := w.clock.Now
+	if w.cfg.Bugs.WallClockAhead {
+		now = func() time.Time { return w.clock.Now().Add(time.Hour) }
+	}
+	fsvc, err := invoices.New(w.fs, invoices.Config{Chains: chains, Quoter: quoter{w.clock}, Settler: &ledger.Settler{},
+		Now: now, Logger: w.log})
+	if err != nil {
+		return err
+	}
 	for _, c := range w.chains {
 		src := c.Source()
-		if w.cfg.Bugs.NodeDropsDust {
-			src.Filter = dropDust
+		if w.cfg.Bugs.NodeLosesTransfers {
+			src.Filter = loseEveryFifth
+		}
+		src.gate = w.gate(c.Name)
+		src.stuck = func() {
+			w.fail(invCursor, "the %s follower's step is stuck in a loop (over %d node calls)", c.Name, callBudget)
+		}
+		if w.cfg.Bugs.StaleBlockCache {
+			src.cache = map[int64]watcher.Block{}
 		}
 		p.sources = append(p.sources, src)
-		p.followers = append(p.followers, watcher.NewFollower(w.fs, src, svc,
-			watcher.Config{StartHeight: 1, ReorgDepth: 50, Now: w.clock.Now, Logger: w.log}))
+		p.followers = append(p.followers, watcher.NewFollower(w.fs, src, fsvc,
+			watcher.Config{StartHeight: 1, ReorgDepth: 50, Now: now, Logger: w.log}))
 	}
 	jit := rand.New(rand.NewPCG(w.seed, uint64(w.gen)))
-	p.relay, err = ledger.NewRelay(w.fs, w.sink, ledger.RelayConfig{Holder: fmt.Sprintf("relay-%d", w.gen),
+	var sink ledger.Sink = w.sink
+	if w.cfg.Bugs.RelayDropsRecords {
+		sink = &droppingSink{next: w.sink, seen: map[string]bool{}}
+	}
+	p.relay, err = ledger.NewRelay(w.fs, sink, ledger.RelayConfig{Holder: fmt.Sprintf("relay-%d", w.gen),
 		BatchSize: 8, PostTimeout: 5 * time.Second, Lease: time.Minute, Now: w.clock.Now, Logger: w.log,
 		Jitter: func(d time.Duration) time.Duration {
 			if d <= 0 {
@@ -273,6 +305,34 @@ func (w *World) build() error {
 	}
 	w.proc = p
 	return nil
+}
+
+// gate makes the follower's read-ahead deterministic: block h is read only once the
+// follower's cursor (as committed) is at h-1 or above, so each batch holds exactly the blocks
+// ready when it starts, one at a time, whatever the goroutines' timing. It runs in the
+// follower's read-ahead goroutine and reads the store without faults.
+func (w *World) gate(chain string) func(ctx context.Context, h int64) error {
+	return func(ctx context.Context, h int64) error {
+		for {
+			next := w.fs.commits()
+			var cur store.Cursor
+			err := w.raw.View(ctx, func(tx store.Tx) (err error) {
+				cur, err = tx.Cursor(ctx, chain)
+				return err
+			})
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if err != nil || h <= cur.Height+1 {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-next:
+			}
+		}
+	}
 }
 
 // crashed reports whether the process died; if so it builds a new one.

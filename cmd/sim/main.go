@@ -14,6 +14,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/chainpay/chainpay/sim"
@@ -25,12 +28,23 @@ func main() {
 	from := flag.Uint64("from", 1, "first seed with -seeds")
 	steps := flag.Int("steps", 150, "workload steps per seed")
 	trace := flag.Bool("trace", false, "print the trace as the run goes")
+	off := flag.String("off", "", "comma-separated workload features to leave out: "+strings.Join(sim.Features, ","))
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	pg := flag.Bool("postgres", false, "run on Postgres (CHAINPAY_TEST_POSTGRES_URL) instead of SQLite")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
 	cfg := sim.Config{Steps: *steps}
+	if *off != "" {
+		cfg.Off = strings.Split(*off, ",")
+		for _, f := range cfg.Off {
+			if !slices.Contains(sim.Features, f) {
+				fmt.Fprintf(os.Stderr, "sim: unknown feature %q (features: %s)\n", f, strings.Join(sim.Features, ","))
+				os.Exit(2)
+			}
+		}
+	}
 	if *trace {
 		cfg.Trace = os.Stdout
 	}
@@ -41,6 +55,18 @@ func main() {
 			os.Exit(2)
 		}
 		cfg.Open = sim.OpenPostgres(url)
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sim:", err)
+			os.Exit(2)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "sim:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	list := []uint64{*seed}
 	if *seeds > 0 {

@@ -1,0 +1,227 @@
+package sim_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chainpay/chainpay/sim"
+	"github.com/chainpay/chainpay/store"
+	"github.com/chainpay/chainpay/store/storetest"
+)
+
+var ctx = context.Background()
+
+// regressionSeeds are seeds that once failed, with what they found. Each must pass with the
+// full workload (sim.Config defaults). They run with the CI budget (TestBudget's gate).
+var regressionSeeds = []struct {
+	seed  uint64
+	found string
+}{
+	{1, "issue 20 #2: an invoice resolved settled by the merchant while its ETH payments were unconfirmed: the payments confirm and are never booked"},
+	{3, "issue 19 #1: a zero-value Bitcoin output stops the Bitcoin follower for good (CHECK amount > 0)"},
+	{7, "issue 20 #1: a top-up paid after settlement, confirmed later, is never booked"},
+	{12, "issue 19 #5: after an outage beyond the monitoring window, a payment in an old block is left in the mempool status: its address is no longer watched"},
+	{14, "issue 19 #5: the EVM node down for 29 h; a payment made in time is never recorded, its address dropped from the watch list by wall clock"},
+	{19, "issue 20 #5: a settled (marked) invoice's payment orphaned back to the mempool stays booked"},
+	{20, "issue 19 #1 with crashes: the follower stalls on a zero-value output"},
+	{31, "issue 20 #6: a reversal reaches the sink before the settlement it reverses (the settlement sat in backoff)"},
+	{34, "issue 20 #5: a payment removed (double spend) on a settled invoice stays booked"},
+}
+
+// mainProfile leaves out the parts of the workload that trigger the defects issues 19 and 20
+// describe on main (see regressionSeeds): what remains passes on main, so a failure with it
+// comes from an injected bug. Drop names from it as those issues land.
+var mainProfile = []string{"zero", "dust", "overpay", "rbf", "evict", "reorg", "outage", "lag", "nodefail", "resolve"}
+
+// run runs one seed and fails the test on a simulation error (not on a violated invariant).
+func run(t *testing.T, cfg sim.Config) sim.Result {
+	t.Helper()
+	res, err := sim.Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("seed %d: %v", cfg.Seed, err)
+	}
+	return res
+}
+
+// TestDeterministic shows that a seed replays the same run: the same trace (but for the
+// order of ledger records of one millisecond, see docs/invariants.md) and the same outcome.
+func TestDeterministic(t *testing.T) {
+	t.Parallel()
+	for _, seed := range []uint64{5, 1000} {
+		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) {
+			t.Parallel()
+			var traces [2]bytes.Buffer
+			var res [2]sim.Result
+			for i := range 2 {
+				res[i] = run(t, sim.Config{Seed: seed, Steps: 80, Trace: &traces[i]})
+			}
+			a, b := comparable(traces[0].String()), comparable(traces[1].String())
+			if !slices.Equal(a, b) {
+				for i := range min(len(a), len(b)) {
+					if a[i] != b[i] {
+						t.Fatalf("replay differs at line %d:\n first  %s\n second %s", i, a[i], b[i])
+					}
+				}
+				t.Fatalf("replay has %d lines, first run %d", len(b), len(a))
+			}
+			if (res[0].Failure == nil) != (res[1].Failure == nil) ||
+				(res[0].Failure != nil && res[0].Failure.Invariant != res[1].Failure.Invariant) {
+				t.Fatalf("outcomes differ: %v / %v", res[0].Failure, res[1].Failure)
+			}
+		})
+	}
+}
+
+// comparable returns the trace's lines with each step's ledger sink lines sorted.
+func comparable(trace string) []string {
+	lines := strings.Split(strings.TrimSpace(trace), "\n")
+	out := slices.Clone(lines)
+	for i := 0; i < len(out); {
+		j := i
+		for j < len(out) && strings.Contains(out[j], "ledger sink:") {
+			j++
+		}
+		slices.Sort(out[i:j])
+		i = max(j, i+1)
+	}
+	return out
+}
+
+// TestInjectedBugs turns on each injected bug alone and shows the auditor catches it
+// within a bounded number of seeds, with the invariant it breaks; the same seeds pass
+// without the bug.
+func TestInjectedBugs(t *testing.T) {
+	t.Parallel()
+	const budget = 12
+	bugs := []struct {
+		name      string
+		bugs      sim.Bugs
+		invariant string // the prefixes of the invariants it may break
+	}{
+		{"node loses transfers", sim.Bugs{NodeLosesTransfers: true}, "1."},
+		{"stale block cache", sim.Bugs{StaleBlockCache: true}, "5."},
+		{"relay drops records", sim.Bugs{RelayDropsRecords: true}, "3."},
+		{"wall clock ahead", sim.Bugs{WallClockAhead: true}, "1. 2."},
+		{"wrong webhook secret", sim.Bugs{WrongWebhookSecret: true}, "4."},
+	}
+	for _, b := range bugs {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			off := slices.DeleteFunc(slices.Clone(mainProfile), func(f string) bool {
+				return b.bugs.StaleBlockCache && f == "reorg"
+			})
+			for seed := uint64(1); seed <= budget; seed++ {
+				cfg := sim.Config{Seed: seed, Steps: 80, Off: off, Bugs: b.bugs}
+				res := run(t, cfg)
+				if res.Failure == nil {
+					continue
+				}
+				if !slices.ContainsFunc(strings.Fields(b.invariant), func(p string) bool { return strings.HasPrefix(res.Failure.Invariant, p) }) {
+					t.Fatalf("seed %d: caught, but as invariant %s (want %s...):\n%s", seed, res.Failure.Invariant,
+						b.invariant, res.Failure.Report(15))
+				}
+				cfg.Bugs = sim.Bugs{}
+				if clean := run(t, cfg); clean.Failure != nil {
+					t.Fatalf("seed %d fails without the bug too:\n%s", seed, clean.Failure.Report(20))
+				}
+				t.Logf("caught at seed %d step %d: %s", seed, res.Failure.Step, res.Failure.Detail)
+				return
+			}
+			t.Fatalf("not caught within %d seeds", budget)
+		})
+	}
+}
+
+// TestBudget is the CI budget: CHAINPAY_SIM_SEEDS seeds on SQLite and CHAINPAY_SIM_PG_SEEDS
+// on Postgres with the full workload, then the regression seeds. ./scripts/test runs it in
+// its own step (it fails on main until the defects of issues 19 and 20 are fixed: see
+// regressionSeeds); without CHAINPAY_SIM_SEEDS it does not run.
+func TestBudget(t *testing.T) {
+	n, err := strconv.Atoi(os.Getenv("CHAINPAY_SIM_SEEDS"))
+	if err != nil {
+		t.Skip("set CHAINPAY_SIM_SEEDS (./scripts/test runs the simulator's budget in its own step)")
+	}
+	steps := 60
+	if s, err := strconv.Atoi(os.Getenv("CHAINPAY_SIM_STEPS")); err == nil {
+		steps = s
+	}
+	t.Run("sqlite", func(t *testing.T) { runSeeds(t, seedRange(1, n), steps, nil) })
+	if m, err := strconv.Atoi(os.Getenv("CHAINPAY_SIM_PG_SEEDS")); err == nil && m > 0 {
+		t.Run("postgres", func(t *testing.T) {
+			runSeeds(t, seedRange(1, m), steps, sim.OpenPostgres(storetest.PostgresURL(t)))
+		})
+	}
+	t.Run("regressions", func(t *testing.T) {
+		var seeds []uint64
+		for _, r := range regressionSeeds {
+			seeds = append(seeds, r.seed)
+		}
+		runSeeds(t, seeds, 150, nil)
+	})
+}
+
+func seedRange(from uint64, n int) []uint64 {
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = from + uint64(i)
+	}
+	return out
+}
+
+// runSeeds runs seeds on GOMAXPROCS workers and reports every failure and the throughput.
+func runSeeds(t *testing.T, seeds []uint64, steps int, open func(context.Context) (store.Store, func(), error)) {
+	start := time.Now()
+	var (
+		mu       sync.Mutex
+		failures []*sim.Failure
+		total    int
+		wg       sync.WaitGroup
+		next     = make(chan uint64)
+	)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seed := range next {
+				res, err := sim.Run(ctx, sim.Config{Seed: seed, Steps: steps, Open: open})
+				mu.Lock()
+				if err != nil {
+					failures = append(failures, &sim.Failure{Seed: seed, Invariant: "simulation", Detail: err.Error()})
+				} else if res.Failure != nil {
+					failures = append(failures, res.Failure)
+				}
+				total += res.Steps
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, s := range seeds {
+		next <- s
+	}
+	close(next)
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	t.Logf("%d seeds, %d steps in %.1fs: %.0f steps/s, %.0f seeds/min", len(seeds), total, el, float64(total)/el,
+		float64(len(seeds))/el*60)
+	slices.SortFunc(failures, func(a, b *sim.Failure) int { return int(a.Seed) - int(b.Seed) })
+	for i, f := range failures {
+		if i < 3 {
+			t.Errorf("%s", f.Report(25))
+		} else {
+			t.Errorf("%s", f.Error())
+		}
+	}
+	if len(failures) > 0 {
+		t.Logf("%d of %d seeds failed", len(failures), len(seeds))
+	}
+	_ = fmt.Sprint
+}
