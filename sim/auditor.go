@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,6 +79,12 @@ func (w *World) read(ctx context.Context) (snapshot, error) {
 				}
 			}
 		}
+		// Payment ids take random bits: order by what the simulation decided.
+		for _, pays := range s.payments {
+			slices.SortFunc(pays, func(a, b store.Payment) int {
+				return cmp.Or(cmp.Compare(a.Chain, b.Chain), cmp.Compare(a.TxID, b.TxID), cmp.Compare(a.OutputIndex, b.OutputIndex))
+			})
+		}
 		for _, c := range w.chains {
 			cur, err := tx.Cursor(ctx, c.Name)
 			if err == nil {
@@ -93,6 +100,7 @@ func (w *World) read(ctx context.Context) (snapshot, error) {
 			}
 			s.outbox = append(s.outbox, ms...)
 		}
+		slices.SortFunc(s.outbox, func(a, b store.OutboxMessage) int { return cmp.Compare(a.Key, b.Key) })
 		return nil
 	})
 	return s, err

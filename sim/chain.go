@@ -266,7 +266,11 @@ func (s *Source) Mempool(context.Context) ([]watcher.Transfer, error) {
 	if !s.c.Mempool {
 		return nil, nil
 	}
+	// A node behind the best tip still holds the transactions of the blocks it has not seen.
 	var shown []*Tx
+	for _, b := range s.c.blocks[s.visible()+1:] {
+		shown = append(shown, b.Txs...)
+	}
 	for _, t := range s.c.pool {
 		if !t.Hidden {
 			shown = append(shown, t)

@@ -37,6 +37,9 @@ func openPostgres(ctx context.Context, base string) (store.Store, func(), error)
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
+	// The simulated crashes are the process's, not the database server's: commits need not
+	// wait for the disk.
+	q.Set("synchronous_commit", "off")
 	u.RawQuery = q.Encode()
 	st, err := postgres.Open(ctx, u.String())
 	if err != nil {
