@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/chainpay/chainpay/watcher"
@@ -168,9 +169,8 @@ type Source struct {
 	// injected adapter bug).
 	cache map[int64]watcher.Block
 	// calls counts the calls of the current follower step; past callBudget the step is
-	// stuck in a loop: stuck is told and every call fails.
-	calls int
-	stuck func()
+	// stuck in a loop and every call fails.
+	calls atomic.Int64
 	// gate, when set, is asked before a block is read; it may wait (see World.gate).
 	gate func(ctx context.Context, height int64) error
 }
@@ -198,10 +198,7 @@ func (s *Source) Watch(addresses []string) error {
 }
 
 func (s *Source) fail() error {
-	if s.calls++; s.calls > callBudget {
-		if s.calls == callBudget+1 && s.stuck != nil {
-			s.stuck()
-		}
+	if s.calls.Add(1) > callBudget {
 		return errStuck
 	}
 	switch {

@@ -240,8 +240,11 @@ const stepTimeout = 30 * time.Second
 func (w *World) followStep(ctx context.Context, i int) error {
 	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
-	w.proc.sources[i].calls = 0
+	w.proc.sources[i].calls.Store(0)
 	_, err := w.proc.followers[i].Step(sctx)
+	if w.proc.sources[i].calls.Load() > callBudget {
+		w.fail(invCursor, "the %s follower's step is stuck in a loop (over %d node calls): %v", w.chains[i].Name, callBudget, err)
+	}
 	if sctx.Err() != nil && ctx.Err() == nil {
 		w.fail(invCursor, "the %s follower's step did not end within %s (cursor stuck in a loop?): %v", w.chains[i].Name, stepTimeout, err)
 	}

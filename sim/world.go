@@ -264,9 +264,6 @@ func (w *World) build() error {
 			src.Filter = loseEveryFifth
 		}
 		src.gate = w.gate(c.Name)
-		src.stuck = func() {
-			w.fail(invCursor, "the %s follower's step is stuck in a loop (over %d node calls)", c.Name, callBudget)
-		}
 		if w.cfg.Bugs.StaleBlockCache {
 			src.cache = map[int64]watcher.Block{}
 		}
