@@ -7,16 +7,11 @@
 // now): no I/O, no clock, no globals. The service loads an invoice with its options and
 // payments, calls them, and stores the returned state and events in one transaction.
 //
-// Statuses (DESIGN §4):
-//
-//	new ──► processing ──► settled
-//	 │           │            ▲
-//	 │           └──► invalid │
-//	 ├──► expired             │
-//	 └────────────────────────┘   paid and confirmed at once
-//
-// Cancel moves a new invoice without payments to invalid.
-// Resolve (the merchant's decision) moves any status to settled or invalid.
+// Statuses (DESIGN §4): new, processing, settled, expired, invalid. The transitions are the
+// table Transitions in state.go (rendered in docs/invoices.md by TransitionTable): only the
+// merchant's decisions (Resolve sets FlagMarked, Cancel sets FlagCanceled) are final;
+// expired and invalid are outcomes of the chain, recomputed whenever the payments change, and
+// a machine settlement stays settled (a payment lost after it sets FlagReorged).
 //
 // # Counting payments
 //
@@ -42,26 +37,25 @@
 //
 // # Transitions (Evaluate)
 //
-// Only payments seen at or before ExpiresAt ("in time") decide new and processing invoices:
+// Only payments seen at or before ExpiresAt ("in time") decide the status. now is the chain
+// time (DESIGN §4): the service passes the earliest chain time of the followers of the
+// invoice's chains, never the wall clock of a follower that is behind. The rules, in order:
 //
-//   - new → settled when the in-time payments that have enough confirmations alone reach the
-//     threshold (SettledAt = now; EventSettled only).
-//   - new → processing when the in-time payments reach the threshold (EventProcessing).
-//   - new → expired when now ≥ ExpiresAt and the in-time payments do not reach the threshold
-//     (EventExpired). Exactly at expiry is expired.
-//   - processing → settled as new → settled. Expiry does not block it: the invoice was paid
-//     in full in time.
+//   - new, processing, expired, invalid → settled when the in-time payments with enough
+//     confirmations reach the threshold (SettledAt = now; EventSettled), even after the
+//     monitoring window.
+//   - new, expired, invalid → processing when the in-time payments reach the threshold and
+//     now ≤ MonitorUntil (EventProcessing).
+//   - new, processing, expired → invalid when they reach it but now > MonitorUntil (not
+//     confirmed within the window: provisional, settles if they confirm later).
 //   - processing → invalid when the in-time payments drop below the threshold (a payment was
-//     removed: double spend, replacement or reorg), or when now > MonitorUntil and it has not
-//     settled (EventInvalid).
-//   - settled, expired and invalid are final for the machine.
+//     removed: double spend, reorg, eviction).
+//   - new → expired when now ≥ ExpiresAt (exactly at expiry is expired).
 //
-// Evaluate follows edges until none applies, so one call reaches the fixed point (an invoice
-// evaluated long after its window can go new → processing → invalid and emit both events),
-// and evaluating its result again emits nothing and changes nothing.
-//
-// Once an invoice carries FlagMarked (the merchant resolved it), Evaluate never changes its
-// status again; it still maintains paid_over, paid_late and reorged.
+// Evaluate follows rules until none applies, so one call reaches the fixed point and
+// evaluating its result again emits nothing and changes nothing. Once an invoice carries
+// FlagMarked or FlagCanceled, Evaluate never changes its status again; it still maintains
+// paid_over, paid_late and reorged.
 //
 // # Flags
 //

@@ -488,10 +488,14 @@ func (s *Service) GetTx(ctx context.Context, tx store.Tx, merchantID, id string)
 	return s.load(ctx, tx, merchantID, id)
 }
 
-// ReviewTx re-evaluates the invoice against its payments, the chains' tips (the followers'
-// cursors) and the clock, and writes the new state and its events inside tx. The watcher
-// calls it for invoices whose payments changed and for those InvoicesToReview lists. It
-// reports the events emitted; none means nothing changed.
+// ReviewTx re-evaluates the invoice against its payments, the chains' tips and the chain
+// time (the followers' cursors), and writes the new state and its events inside tx. The
+// watcher calls it for invoices whose payments changed and for those InvoicesToReview
+// lists. It reports the events emitted; none means nothing changed.
+//
+// The invoice is judged at the earliest chain time among the chains of its options (see
+// chainTime): expiry and the end of monitoring are never declared by the wall clock while
+// a follower of one of its chains is still behind.
 func (s *Service) ReviewTx(ctx context.Context, tx store.Tx, id string) ([]string, error) {
 	inv, err := tx.GetInvoice(ctx, "", id)
 	if err != nil {
@@ -505,15 +509,17 @@ func (s *Service) ReviewTx(ctx context.Context, tx store.Tx, id string) ([]strin
 	if err != nil {
 		return nil, err
 	}
-	tips, err := tipsOf(ctx, tx, opts)
+	cursors, err := cursorsOf(ctx, tx, opts)
 	if err != nil {
 		return nil, err
 	}
+	tips := tipsOf(cursors)
 	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
 	st := stateOf(inv)
-	next, evs := Evaluate(st, optionsOf(opts), paymentsAt(pays, tips), now)
+	next, evs := Evaluate(st, optionsOf(opts), paymentsAt(pays, tips), chainTime(cursors, now))
 	if len(evs) == 0 && sameState(st, next) {
-		return nil, nil
+		// Nothing to write, but the books follow confirmations that changed no status.
+		return nil, s.settle(ctx, tx, Details{Invoice: inv, Options: opts, Payments: pays, Tips: tips}, nil, now)
 	}
 	upd := apply(inv, next, now)
 	if err := tx.UpdateInvoice(ctx, upd); err != nil {
@@ -529,8 +535,10 @@ func (s *Service) ReviewTx(ctx context.Context, tx store.Tx, id string) ([]strin
 	return evs, nil
 }
 
+// settle hands the invoice to the Settler after every review and merchant action, events
+// or not: the books follow the payments (confirmations move without a status change).
 func (s *Service) settle(ctx context.Context, tx store.Tx, d Details, evs []string, now time.Time) error {
-	if s.cfg.Settler == nil || len(evs) == 0 {
+	if s.cfg.Settler == nil {
 		return nil
 	}
 	if err := s.cfg.Settler.SettleTx(ctx, tx, d, evs, now); err != nil {
@@ -551,25 +559,50 @@ func (s *Service) PaymentReceivedTx(ctx context.Context, tx store.Tx, p store.Pa
 		InvoiceID: inv.ID, Type: EventPaymentReceived, Data: string(data), CreatedAt: p.UpdatedAt})
 }
 
-// tipsOf reads the followers' tip heights of the chains the options are on (0 before a
-// follower's first block).
-func tipsOf(ctx context.Context, tx store.Tx, opts []store.PaymentOption) (map[string]int64, error) {
-	tips := map[string]int64{}
+// cursorsOf reads the followers' cursors of the chains the options are on; a chain without
+// a follower yet has a zero cursor (height 0, no chain time).
+func cursorsOf(ctx context.Context, tx store.Tx, opts []store.PaymentOption) (map[string]store.Cursor, error) {
+	out := map[string]store.Cursor{}
 	for _, o := range opts {
-		if _, ok := tips[o.Chain]; ok {
+		if _, ok := out[o.Chain]; ok {
 			continue
 		}
 		c, err := tx.Cursor(ctx, o.Chain)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			tips[o.Chain] = 0
+			out[o.Chain] = store.Cursor{Chain: o.Chain}
 		case err != nil:
 			return nil, err
 		default:
-			tips[o.Chain] = c.Height
+			out[o.Chain] = c
 		}
 	}
-	return tips, nil
+	return out, nil
+}
+
+// tipsOf is the followers' tip heights by chain (0 before a follower's first block).
+func tipsOf(cursors map[string]store.Cursor) map[string]int64 {
+	tips := make(map[string]int64, len(cursors))
+	for chain, c := range cursors {
+		tips[chain] = c.Height
+	}
+	return tips
+}
+
+// chainTime is the time an invoice on these chains is judged at: the earliest chain time of
+// the followers that have one (a follower still catching up holds the invoice back), or
+// wall when no follower has a chain time yet.
+func chainTime(cursors map[string]store.Cursor, wall time.Time) time.Time {
+	var at time.Time
+	for _, c := range cursors {
+		if c.ChainTime.After(time.Unix(0, 0)) && (at.IsZero() || c.ChainTime.Before(at)) {
+			at = c.ChainTime
+		}
+	}
+	if at.IsZero() {
+		return wall
+	}
+	return at.UTC()
 }
 
 func sameState(a, b State) bool {
@@ -607,10 +640,11 @@ func (s *Service) load(ctx context.Context, tx store.Tx, merchantID, id string) 
 	if err != nil {
 		return Details{}, err
 	}
-	tips, err := tipsOf(ctx, tx, opts)
+	cursors, err := cursorsOf(ctx, tx, opts)
 	if err != nil {
 		return Details{}, err
 	}
+	tips := tipsOf(cursors)
 	return Details{Invoice: inv, Options: opts, Payments: pays, Tips: tips,
 		Paid: Progress(stateOf(inv), optionsOf(opts), paymentsAt(pays, tips))}, nil
 }

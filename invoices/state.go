@@ -59,9 +59,10 @@ func Progress(s State, opts []Option, pays []Payment) Paid {
 	return out
 }
 
-// Evaluate applies the payments at time now and returns the new state and the event types it
-// emits, in order: status events (EventProcessing, EventSettled, EventExpired, EventInvalid)
-// first, then EventPaidLate, then EventReorged.
+// Evaluate applies the payments at chain time now and returns the new state and the event
+// types it emits, in order: status events (EventProcessing, EventSettled, EventExpired,
+// EventInvalid) first, then EventPaidLate, then EventReorged. now is the chain's time (see
+// DESIGN §4 "Chain time decides"), never the wall clock of a follower that is behind.
 //
 // It is idempotent: evaluating the returned state again with the same payments and time
 // returns the same state and no events. It never mutates s, opts or pays, never panics, and
@@ -73,18 +74,18 @@ func Evaluate(s State, opts []Option, pays []Payment, now time.Time) (State, []s
 	marked := slices.Contains(next.Flags, FlagMarked)
 	var events []string
 
-	// 1. Status. Walk the edges until none applies, so that one call reaches the fixed point
-	// (new → processing → invalid when evaluated long after the monitoring window, for
-	// instance) and a second call has nothing left to do. The graph has no cycle, so the walk
-	// takes at most two steps. A merchant's decision (FlagMarked) is final.
-	for !marked {
-		to := nextStatus(next, t, now)
-		if to == next.Status {
+	// 1. Status: follow Transitions until none applies, so that one call reaches the fixed
+	// point (new → processing → invalid when evaluated long after the monitoring window, for
+	// instance) and a second call has nothing left to do. The rules never lead back to a
+	// status they left within one evaluation, so the walk is short; the bound is a guard.
+	for range len(Transitions) {
+		tr, ok := nextTransition(next, t, now)
+		if !ok {
 			break
 		}
-		next.Status = to
-		events = append(events, statusEvent(to))
-		if to == StatusSettled {
+		next.Status = tr.To
+		events = append(events, tr.Event)
+		if tr.To == StatusSettled {
 			at := now
 			next.SettledAt = &at
 		}
@@ -109,45 +110,97 @@ func Evaluate(s State, opts []Option, pays []Payment, now time.Time) (State, []s
 	return next, events
 }
 
-// nextStatus returns the status s moves to along one edge of the machine, or s.Status when no
-// edge applies. Only payments seen at or before expiry decide new and processing invoices;
-// settled, expired and invalid are final here.
-func nextStatus(s State, t tally, now time.Time) Status {
-	switch s.Status {
-	case StatusNew:
-		switch {
-		case t.paid(t.inTimeConfirmed):
-			return StatusSettled
-		case t.paid(t.inTime):
-			return StatusProcessing
-		case !now.Before(s.ExpiresAt):
-			return StatusExpired
-		}
-	case StatusProcessing:
-		switch {
-		case t.paid(t.inTimeConfirmed):
-			return StatusSettled
-		case !t.paid(t.inTime): // a payment was removed: double spend or reorg
-			return StatusInvalid
-		case now.After(monitorUntil(s)): // never confirmed within the monitoring window
-			return StatusInvalid
-		}
-	}
-	return s.Status
+// Transition is one rule of the state machine: an invoice in one of the From statuses for
+// which When holds moves to To and emits Event. Transitions lists them in priority order;
+// docs/invoices.md shows the same table (TransitionTable renders it, a test compares).
+type Transition struct {
+	From   []Status
+	When   string // the condition in words
+	To     Status
+	Event  string
+	Ledger string // what the books do, in words (package ledger reconciles per payment)
+	cond   func(s State, t tally, now time.Time) bool
 }
 
-// statusEvent is the event emitted when an invoice enters status to.
-func statusEvent(to Status) string {
-	switch to {
-	case StatusProcessing:
-		return EventProcessing
-	case StatusSettled:
-		return EventSettled
-	case StatusExpired:
-		return EventExpired
-	default:
-		return EventInvalid
+// chainDecided are the statuses the chain decides. settled is not among them: a machine
+// settlement stays settled (a payment lost after it sets FlagReorged and its record is
+// reversed).
+var chainDecided = []Status{StatusNew, StatusProcessing, StatusExpired, StatusInvalid}
+
+// Transitions are the chain-driven edges, tried in order; the first that applies is taken.
+// They never apply to an invoice the merchant decided (FlagMarked or FlagCanceled): only
+// merchant decisions are final. Expired and invalid are outcomes of the chain and are
+// recomputed whenever the payments change: a payment that reappears, is mined again,
+// confirms late or replaces an in-time one restores what the payments justify.
+var Transitions = []Transition{
+	{From: chainDecided, To: StatusSettled, Event: EventSettled,
+		When:   "the payments seen by expiry pay it in full and have their confirmations (even after the monitoring window)",
+		Ledger: "the payments that pay the price are booked as charges once confirmed",
+		cond:   func(s State, t tally, now time.Time) bool { return t.paid(t.inTimeConfirmed) }},
+	{From: []Status{StatusNew, StatusExpired, StatusInvalid}, To: StatusProcessing, Event: EventProcessing,
+		When:   "the payments seen by expiry pay it in full, not all confirmed yet, and the monitoring window is open",
+		Ledger: "nothing is booked while unconfirmed; a confirmed payment waits as an unapplied receipt",
+		cond: func(s State, t tally, now time.Time) bool {
+			return t.paid(t.inTime) && !now.After(monitorUntil(s))
+		}},
+	{From: []Status{StatusNew, StatusProcessing, StatusExpired}, To: StatusInvalid, Event: EventInvalid,
+		When:   "the payments seen by expiry pay it in full but are not all confirmed when the monitoring window ends",
+		Ledger: "confirmed payments are unapplied receipts",
+		cond:   func(s State, t tally, now time.Time) bool { return t.paid(t.inTime) && now.After(monitorUntil(s)) }},
+	{From: []Status{StatusProcessing}, To: StatusInvalid, Event: EventInvalid,
+		When:   "a payment vanished (double spend, reorg, eviction) and what is left no longer pays in full",
+		Ledger: "confirmed payments left are unapplied receipts",
+		cond:   func(s State, t tally, now time.Time) bool { return !t.paid(t.inTime) }},
+	{From: []Status{StatusNew}, To: StatusExpired, Event: EventExpired,
+		When:   "the chain time reached expiry and the payments seen by then do not pay in full",
+		Ledger: "confirmed payments are unapplied receipts",
+		cond:   func(s State, t tally, now time.Time) bool { return !now.Before(s.ExpiresAt) }},
+}
+
+// nextTransition returns the first transition that applies to s, if any.
+func nextTransition(s State, t tally, now time.Time) (Transition, bool) {
+	if decided(s) {
+		return Transition{}, false
 	}
+	for _, tr := range Transitions {
+		if tr.To != s.Status && slices.Contains(tr.From, s.Status) && tr.cond(s, t, now) {
+			return tr, true
+		}
+	}
+	return Transition{}, false
+}
+
+// decided reports whether the merchant made the invoice's status final (resolve or cancel).
+func decided(s State) bool {
+	return slices.Contains(s.Flags, FlagMarked) || slices.Contains(s.Flags, FlagCanceled)
+}
+
+// TransitionTable renders Transitions and the merchant's actions as the Markdown table of
+// docs/invoices.md.
+func TransitionTable() string {
+	var b strings.Builder
+	b.WriteString("| from | what happened | to | event | ledger |\n|---|---|---|---|---|\n")
+	for _, tr := range Transitions {
+		from := make([]string, len(tr.From))
+		for i, f := range tr.From {
+			from[i] = string(f)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", strings.Join(from, ", "), tr.When, tr.To, tr.Event, tr.Ledger)
+	}
+	for _, m := range merchantActions {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", m.from, m.when, m.to, m.events, m.ledger)
+	}
+	return b.String()
+}
+
+// merchantActions are the table rows of Resolve and Cancel, the final decisions.
+var merchantActions = []struct{ from, when, to, events, ledger string }{
+	{"any but settled", "the merchant resolves it settled (reason required; sets marked)", "settled",
+		EventResolved + ", " + EventSettled, "its confirmed payments are booked as charges (unconfirmed ones when they confirm); unapplied receipts are cleared"},
+	{"any but invalid", "the merchant resolves it invalid (reason required; sets marked)", "invalid",
+		EventResolved + ", " + EventInvalid, "charges are reversed; its confirmed payments become unapplied receipts"},
+	{"new without any payment", "the merchant cancels it (sets canceled)", "invalid",
+		EventInvalid, "money paid to it later is an unapplied receipt"},
 }
 
 // Resolve records the merchant's manual decision: the invoice moves to StatusSettled or
@@ -174,12 +227,17 @@ func Resolve(s State, to Status, reason string, now time.Time) (State, []string,
 		at := now
 		next.SettledAt = &at
 	}
-	return next, []string{EventResolved, statusEvent(to)}, nil
+	ev := EventSettled
+	if to == StatusInvalid {
+		ev = EventInvalid
+	}
+	return next, []string{EventResolved, ev}, nil
 }
 
 // Cancel moves a new invoice that has no payment at all (of any status, removed included) to
-// StatusInvalid and emits EventInvalid. Anything else is ErrNotCancelable. now is accepted for
-// symmetry with the other transitions; State records no cancel time.
+// StatusInvalid with FlagCanceled (a final decision: money paid later never revives it) and
+// emits EventInvalid. Anything else is ErrNotCancelable. now is accepted for symmetry with
+// the other transitions; State records no cancel time.
 func Cancel(s State, pays []Payment, now time.Time) (State, []string, error) {
 	if s.Status != StatusNew {
 		return s, nil, fmt.Errorf("cancel %s invoice: %w", s.Status, ErrNotCancelable)
@@ -188,7 +246,7 @@ func Cancel(s State, pays []Payment, now time.Time) (State, []string, error) {
 		return s, nil, fmt.Errorf("cancel invoice with %d payment(s): %w", len(pays), ErrNotCancelable)
 	}
 	next := s
-	next.Flags = normalizeFlags(s.Flags)
+	next.Flags = setFlag(normalizeFlags(s.Flags), FlagCanceled, true)
 	next.Status = StatusInvalid
 	return next, []string{EventInvalid}, nil
 }

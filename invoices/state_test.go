@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/big"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -305,9 +306,9 @@ func TestEvaluate(t *testing.T) {
 		{name: "processing past the monitoring window becomes invalid",
 			state: inv(StatusProcessing), opts: btc1, pays: []Payment{mem("p1", "btc", 10000, before)}, now: mon.Add(time.Nanosecond),
 			wantStatus: StatusInvalid, wantEvents: []string{EventInvalid}},
-		{name: "new evaluated long after the window walks through processing to invalid",
+		{name: "new evaluated long after the window, paid in time but unconfirmed, is invalid at once",
 			state: inv(StatusNew), opts: btc6, pays: []Payment{conf("p1", "btc", 10000, 2, before)}, now: mon.Add(time.Hour),
-			wantStatus: StatusInvalid, wantEvents: []string{EventProcessing, EventInvalid}},
+			wantStatus: StatusInvalid, wantEvents: []string{EventInvalid}},
 		{name: "new evaluated long after the window but confirmed settles",
 			state: inv(StatusNew), opts: btc6, pays: []Payment{conf("p1", "btc", 10000, 6, before)}, now: mon.Add(time.Hour),
 			wantStatus: StatusSettled, wantEvents: []string{EventSettled}, settles: true},
@@ -315,15 +316,30 @@ func TestEvaluate(t *testing.T) {
 			state: func() State { s := inv(StatusNew); s.MonitorUntil = time.Time{}; return s }(),
 			opts:  btc1, pays: []Payment{mem("p1", "btc", 10000, before), mem("p2", "btc", 10000, exp.Add(time.Second))},
 			now:        late,
-			wantStatus: StatusInvalid, wantEvents: []string{EventProcessing, EventInvalid}},
+			wantStatus: StatusInvalid, wantEvents: []string{EventInvalid}},
 
-		// Final statuses.
-		{name: "expired is final even if an in-time payment shows up",
+		// Outcomes of the chain are recomputed; merchant decisions are final.
+		{name: "expired is recomputed when an in-time payment shows up (settles at 0 confirmations)",
 			state: inv(StatusExpired), opts: btc0, pays: []Payment{mem("p1", "btc", 10000, before)}, now: late,
-			wantStatus: StatusExpired},
-		{name: "invalid is final",
-			state: inv(StatusInvalid), opts: btc0, pays: []Payment{mem("p1", "btc", 10000, before)}, now: before,
+			wantStatus: StatusSettled, wantEvents: []string{EventSettled}, settles: true},
+		{name: "expired is recomputed when an in-time payment shows up unconfirmed (processing)",
+			state: inv(StatusExpired), opts: btc1, pays: []Payment{mem("p1", "btc", 10000, before)}, now: late,
+			wantStatus: StatusProcessing, wantEvents: []string{EventProcessing}},
+		{name: "expired stays expired when only a late payment shows up",
+			state: inv(StatusExpired), opts: btc0, pays: []Payment{mem("p1", "btc", 10000, exp.Add(time.Second))}, now: late,
+			wantStatus: StatusExpired, wantFlags: []Flag{FlagPaidLate}, wantEvents: []string{EventPaidLate}},
+		{name: "invalid (payment vanished) is recomputed when the payment is mined again",
+			state: inv(StatusInvalid), opts: btc1, pays: []Payment{conf("p1", "btc", 10000, 1, before)}, now: before,
+			wantStatus: StatusSettled, wantEvents: []string{EventSettled}, settles: true},
+		{name: "invalid at the end of the window settles when the in-time payment confirms after it",
+			state: inv(StatusInvalid), opts: btc1, pays: []Payment{conf("p1", "btc", 10000, 1, before)}, now: mon.Add(48 * time.Hour),
+			wantStatus: StatusSettled, wantEvents: []string{EventSettled}, settles: true},
+		{name: "invalid stays invalid while nothing pays in full",
+			state: inv(StatusInvalid), opts: btc1, pays: []Payment{gone("p1", "btc", 10000, before)}, now: before,
 			wantStatus: StatusInvalid},
+		{name: "canceled is final even if paid in time",
+			state: inv(StatusInvalid, FlagCanceled), opts: btc0, pays: []Payment{conf("p1", "btc", 10000, 1, before)}, now: before,
+			wantStatus: StatusInvalid, wantFlags: []Flag{FlagCanceled}},
 
 		// Merchant resolved (marked).
 		{name: "marked invalid never changes status",
@@ -578,11 +594,16 @@ func TestCancel(t *testing.T) {
 			if err != nil {
 				t.Fatalf("err = %v", err)
 			}
-			if got.Status != StatusInvalid || !slices.Equal(events, []string{EventInvalid}) || len(got.Flags) != 0 {
-				t.Errorf("got %s %v %v, want invalid, no flags, [%s]", got.Status, got.Flags, events, EventInvalid)
+			if got.Status != StatusInvalid || !slices.Equal(events, []string{EventInvalid}) || !slices.Equal(got.Flags, []Flag{FlagCanceled}) {
+				t.Errorf("got %s %v %v, want invalid, [canceled], [%s]", got.Status, got.Flags, events, EventInvalid)
 			}
 			if _, more := Evaluate(got, btc1, nil, mon.Add(time.Hour)); len(more) != 0 {
 				t.Errorf("Evaluate after Cancel emitted %v", more)
+			}
+			// Money paid in time after a cancel never revives the invoice.
+			paid := []Payment{conf("p1", "btc", 10000, 6, t0)}
+			if next, more := Evaluate(got, btc1, paid, t0); next.Status != StatusInvalid || slices.Contains(more, EventSettled) {
+				t.Errorf("a canceled invoice paid in time became %s %v", next.Status, more)
 			}
 		})
 	}
@@ -768,7 +789,11 @@ func FuzzEvaluate(f *testing.F) {
 var allowed = map[string]map[[2]Status]bool{
 	"evaluate": {
 		{StatusNew, StatusProcessing}: true, {StatusNew, StatusSettled}: true, {StatusNew, StatusExpired}: true,
+		{StatusNew, StatusInvalid}:        true,
 		{StatusProcessing, StatusSettled}: true, {StatusProcessing, StatusInvalid}: true,
+		// Outcomes of the chain are recomputed when the payments change.
+		{StatusExpired, StatusProcessing}: true, {StatusExpired, StatusSettled}: true, {StatusExpired, StatusInvalid}: true,
+		{StatusInvalid, StatusProcessing}: true, {StatusInvalid, StatusSettled}: true,
 	},
 	"cancel": {{StatusNew, StatusInvalid}: true},
 }
@@ -828,7 +853,7 @@ func checkScenario(t *testing.T, pick func(n int) int) {
 			to := []Status{StatusSettled, StatusInvalid, StatusExpired}[pick(3)]
 			next, events, err := Resolve(s, to, []string{"", "ok"}[pick(2)], now)
 			if err == nil {
-				if next.Status != to || !slices.Contains(next.Flags, FlagMarked) || !slices.Equal(events, []string{EventResolved, statusEvent(to)}) {
+				if next.Status != to || !slices.Contains(next.Flags, FlagMarked) || !slices.Equal(events, []string{EventResolved, map[Status]string{StatusSettled: EventSettled, StatusInvalid: EventInvalid}[to]}) {
 					t.Fatalf("step %d: Resolve to %s gave %s %v %v", step, to, next.Status, next.Flags, events)
 				}
 				s = next
@@ -1007,4 +1032,16 @@ func overByAUnit(fraction *big.Rat, s State, opts []Option, pays []Payment) bool
 		return false
 	}
 	return excess.Mul(excess, new(big.Rat).SetInt(due[last.OptionID])).Cmp(big.NewRat(1, 1)) >= 0
+}
+
+// TestDocsTransitionTable: docs/invoices.md shows the transition table the code runs.
+func TestDocsTransitionTable(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../docs/invoices.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := TransitionTable(); !strings.Contains(string(doc), want) {
+		t.Fatalf("docs/invoices.md does not contain the transition table of the code:\n%s", want)
+	}
 }

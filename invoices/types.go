@@ -15,8 +15,8 @@ const (
 	StatusNew        Status = "new"        // waiting for payment
 	StatusProcessing Status = "processing" // paid in full, waiting for confirmations
 	StatusSettled    Status = "settled"    // paid in full with enough confirmations
-	StatusExpired    Status = "expired"    // not paid in full before expiry
-	StatusInvalid    Status = "invalid"    // payment vanished or never confirmed in the monitoring window, or canceled
+	StatusExpired    Status = "expired"    // not paid in full before expiry (recomputed if the chain changes)
+	StatusInvalid    Status = "invalid"    // payment vanished or unconfirmed at the monitoring end (recomputed), or canceled/resolved (final)
 )
 
 // Flag is an exception flag beside the status.
@@ -28,6 +28,7 @@ const (
 	FlagPaidOver    Flag = "paid_over"    // more than the amount due was paid
 	FlagPaidLate    Flag = "paid_late"    // a payment arrived after expiry, inside the monitoring window
 	FlagMarked      Flag = "marked"       // the merchant resolved the invoice by hand
+	FlagCanceled    Flag = "canceled"     // the merchant canceled the invoice (final, like marked)
 	FlagReorged     Flag = "reorged"      // a payment counted for settlement left the chain after settlement
 )
 

@@ -32,6 +32,7 @@ type Metrics struct {
 	rpcDur     *prometheus.HistogramVec
 	rpcCalls   *prometheus.CounterVec
 	refreshErr *prometheus.CounterVec
+	skipped    *prometheus.CounterVec
 
 	mu   sync.Mutex // serialises refreshes
 	last *snapshot
@@ -64,12 +65,22 @@ func NewMetrics(cfg *Config) (*Metrics, error) {
 		Name: "chainpay_ops_refresh_errors_total",
 		Help: "Reads behind the metrics that failed, by part (store, tip:<chain>, rates); the part is left out of that scrape.",
 	}, []string{"part"})
+	m.skipped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "chainpay_watcher_transfers_skipped_total",
+		Help: "Transfers to deposit addresses a follower refused to store (zero or negative amount, ...), by chain and reason.",
+	}, []string{"chain", "reason"})
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "chainpay_build_info", Help: "Always 1; the version label names the build.",
 		ConstLabels: prometheus.Labels{"version": c.Version}})
 	build.Set(1)
-	m.reg.MustRegister(m.httpDur, m.rpcDur, m.rpcCalls, m.refreshErr, build, &figures{m: m},
+	m.reg.MustRegister(m.httpDur, m.rpcDur, m.rpcCalls, m.refreshErr, m.skipped, build, &figures{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m, nil
+}
+
+// TransferSkipped returns the recorder a chain's follower calls for every transfer it
+// refuses to store (watcher.Config.Skipped).
+func (m *Metrics) TransferSkipped(chain string) func(reason string) {
+	return func(reason string) { m.skipped.WithLabelValues(chain, reason).Inc() }
 }
 
 // Registry returns the registry, for tests and for registering further collectors.

@@ -89,16 +89,23 @@ type Tx interface {
 	PaymentsByStatus(ctx context.Context, chain, status string) ([]Payment, error)
 	// OrphanPayments moves the chain's payments in blocks above height back to unconfirmed
 	// (a reorg rewinds to height: their transactions normally return to the mempool; the
-	// follower removes those that do not) and returns the ids of their invoices.
+	// follower removes those that do not), records height as their OrphanedHeight, and
+	// returns the ids of their invoices.
 	OrphanPayments(ctx context.Context, chain string, height int64, at time.Time) ([]string, error)
+	// PaymentsSpending lists the chain's payments whose transactions spend any of the given
+	// outpoints ("txid:vout"): the payments a replacement (RBF) or double spend conflicts with.
+	PaymentsSpending(ctx context.Context, chain string, outpoints []string) ([]Payment, error)
 
 	// WatchedOptions lists the payment options on chain created at or after since whose
-	// invoices are still monitored at now (monitor_until > now): the deposit addresses a
-	// chain follower must watch.
-	WatchedOptions(ctx context.Context, chain string, since, now time.Time) ([]PaymentOption, error)
-	// InvoicesToReview lists ids of invoices whose status may change without a new payment:
-	// new ones past expiry, processing ones (confirmations move with the tip), at most limit.
-	InvoicesToReview(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// invoices are still monitored at chain time at (monitor_until > at): the deposit
+	// addresses a chain follower must watch while it applies blocks of time at or later.
+	WatchedOptions(ctx context.Context, chain string, since, at time.Time) ([]PaymentOption, error)
+	// InvoicesToReview lists ids of invoices with an option on chain whose state may change
+	// without a new payment: new ones past expiry at chain time at, processing ones, and any
+	// invoice with a payment on chain still in the mempool or whose depth at tip height tip
+	// is at most its option's required confirmations (up to the tip where it reaches them:
+	// the review that settles or books it). Every such invoice is listed: no page limit.
+	InvoicesToReview(ctx context.Context, chain string, at time.Time, tip int64) ([]string, error)
 
 	AppendEvent(ctx context.Context, e Event) error
 	// Events lists an invoice's events in CreatedAt order (then id).
@@ -113,8 +120,12 @@ type Tx interface {
 
 	// Cursor returns the chain follower's position; ErrNotFound before the first block.
 	Cursor(ctx context.Context, chain string) (Cursor, error)
-	// SetCursor moves the cursor and records the block hash at its height.
+	// SetCursor moves the cursor and records the block hash at its height. The cursor's
+	// ChainTime only moves forward: a smaller value keeps the stored one.
 	SetCursor(ctx context.Context, c Cursor) error
+	// AdvanceChainTime moves the chain's ChainTime forward to at (never back); it does
+	// nothing before the chain's first cursor.
+	AdvanceChainTime(ctx context.Context, chain string, at time.Time) error
 	// BlockHashes returns the recorded hashes from height down, newest first, at most limit.
 	BlockHashes(ctx context.Context, chain string, from int64, limit int) ([]Cursor, error)
 	// ForgetBlocksAbove deletes recorded hashes above height (a rewind).
@@ -279,8 +290,18 @@ type Payment struct {
 	Status      string
 	BlockHeight *int64
 	BlockHash   string
-	SeenAt      time.Time
-	UpdatedAt   time.Time
+	// SeenAt is when the payment was first seen: its first mempool sighting (the node's own
+	// first-seen time where it offers one), else its block's time; a replacement (RBF)
+	// keeps the sighting time of the payment it replaces.
+	SeenAt    time.Time
+	UpdatedAt time.Time
+	// Spends lists the outpoints ("txid:vout") the paying transaction spends (Bitcoin;
+	// empty on account chains). Two payments spending one outpoint conflict: at most one
+	// of them can be mined.
+	Spends []string
+	// OrphanedHeight is the common ancestor's height when a reorg took the payment out of
+	// its block and it has not been mined again since; nil otherwise.
+	OrphanedHeight *int64
 }
 
 // Event is a stored state change of an invoice; webhooks deliver them.
@@ -310,6 +331,11 @@ type Cursor struct {
 	Hash       string
 	ParentHash string
 	UpdatedAt  time.Time
+	// ChainTime is the follower's chain time: the time of the newest block it applied (never
+	// later than the wall clock), or the wall clock while it sits at the fresh tip of a
+	// synced node. Invoices on the chain are judged against it (expiry, monitoring end), so
+	// a follower that is behind never expires an invoice that was paid in time.
+	ChainTime time.Time
 }
 
 // SweepItem is a payment option whose forwarder holds settled funds.

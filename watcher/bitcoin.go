@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
+	"github.com/btcsuite/btcd/blockchain"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -23,6 +25,13 @@ type BitcoinNode interface {
 	RawTransaction(ctx context.Context, txid chainhash.Hash) (*wire.MsgTx, error)
 }
 
+// mempoolTimer is implemented by nodes that report when they first saw each mempool
+// transaction (bitcoin.Node: getrawmempool verbose). Without it a sighting is timed when
+// the follower reads it.
+type mempoolTimer interface {
+	MempoolTimes(ctx context.Context) (map[chainhash.Hash]time.Time, error)
+}
+
 var _ BitcoinNode = (*bitcoin.Node)(nil)
 
 // BitcoinSource reads Bitcoin blocks and mempool through a node and matches outputs against
@@ -34,8 +43,16 @@ type BitcoinSource struct {
 	mu    sync.Mutex
 	set   *bitcoin.ScriptSet
 	addrs []string // ScriptSet ref -> address
-	// pool caches the matched outputs of mempool transactions by txid.
-	pool map[chainhash.Hash][]Transfer
+	// pool caches what matching needs of each mempool transaction (its outputs and the
+	// outpoints it spends) by txid. Matching runs against the current watch set on every
+	// snapshot, so an address watched after a transaction was first fetched still matches.
+	pool map[chainhash.Hash]poolTx
+}
+
+// poolTx is the part of a mempool transaction the source keeps.
+type poolTx struct {
+	outs   []*wire.TxOut
+	spends []string
 }
 
 var _ Source = (*BitcoinSource)(nil)
@@ -46,13 +63,14 @@ func NewBitcoinSource(node BitcoinNode, n bitcoin.Network) (*BitcoinSource, erro
 	if err != nil {
 		return nil, err
 	}
-	return &BitcoinSource{node: node, params: p, set: bitcoin.NewScriptSet(1024), pool: map[chainhash.Hash][]Transfer{}}, nil
+	return &BitcoinSource{node: node, params: p, set: bitcoin.NewScriptSet(1024), pool: map[chainhash.Hash]poolTx{}}, nil
 }
 
 // Chain implements Source.
 func (s *BitcoinSource) Chain() string { return "bitcoin" }
 
-// Watch implements Source.
+// Watch implements Source. Mempool transactions fetched before are matched against the
+// new addresses too (the cache keeps outputs, not matches).
 func (s *BitcoinSource) Watch(addresses []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -111,23 +129,36 @@ func (s *BitcoinSource) BlockAt(ctx context.Context, height int64) (Block, error
 	defer s.mu.Unlock()
 	for _, m := range bitcoin.MatchBlock(b, s.set) {
 		out.Transfers = append(out.Transfers, Transfer{TxID: m.TxID.String(), Index: int64(m.Vout),
-			Address: s.addrs[m.Ref], Asset: "BTC", Amount: m.Amount})
+			Address: s.addrs[m.Ref], Asset: "BTC", Amount: m.Amount, Spends: spends(b.Transactions[m.TxIndex])})
 	}
 	return out, nil
 }
 
-// Mempool implements Source. Transactions already examined are not fetched again.
+// Mempool implements Source. Transactions already examined are not fetched again (until
+// an address is added). Each transfer carries the node's first-seen time where it has one.
 func (s *BitcoinSource) Mempool(ctx context.Context) ([]Transfer, error) {
-	ids, err := s.node.MempoolTxIDs(ctx)
-	if err != nil {
-		return nil, err
+	var ids []chainhash.Hash
+	var times map[chainhash.Hash]time.Time
+	if mt, ok := s.node.(mempoolTimer); ok {
+		var err error
+		if times, err = mt.MempoolTimes(ctx); err != nil {
+			return nil, err
+		}
+		for id := range times {
+			ids = append(ids, id)
+		}
+	} else {
+		var err error
+		if ids, err = s.node.MempoolTxIDs(ctx); err != nil {
+			return nil, err
+		}
 	}
 	live := make(map[chainhash.Hash]bool, len(ids))
 	var out []Transfer
 	for _, id := range ids {
 		live[id] = true
 		s.mu.Lock()
-		ts, seen := s.pool[id]
+		ptx, seen := s.pool[id]
 		s.mu.Unlock()
 		if !seen {
 			tx, err := s.node.RawTransaction(ctx, id)
@@ -137,12 +168,12 @@ func (s *BitcoinSource) Mempool(ctx context.Context) ([]Transfer, error) {
 				}
 				continue // left the mempool between the two calls
 			}
-			ts = s.match(tx)
+			ptx = poolTx{outs: tx.TxOut, spends: spends(tx)}
 			s.mu.Lock()
-			s.pool[id] = ts
+			s.pool[id] = ptx
 			s.mu.Unlock()
 		}
-		out = append(out, ts...)
+		out = append(out, s.match(id, ptx, times[id])...)
 	}
 	s.mu.Lock()
 	for id := range s.pool {
@@ -157,15 +188,28 @@ func (s *BitcoinSource) Mempool(ctx context.Context) ([]Transfer, error) {
 	return out, nil
 }
 
-func (s *BitcoinSource) match(tx *wire.MsgTx) []Transfer {
+// match returns the transfers of a mempool transaction to watched addresses.
+func (s *BitcoinSource) match(id chainhash.Hash, tx poolTx, seen time.Time) []Transfer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Transfer
-	txid := tx.TxHash().String()
-	for i, o := range tx.TxOut {
+	for i, o := range tx.outs {
 		if ref, ok := s.set.Lookup(o.PkScript); ok {
-			out = append(out, Transfer{TxID: txid, Index: int64(i), Address: s.addrs[ref], Asset: "BTC", Amount: bigInt(o.Value)})
+			out = append(out, Transfer{TxID: id.String(), Index: int64(i), Address: s.addrs[ref], Asset: "BTC",
+				Amount: bigInt(o.Value), Spends: tx.spends, SeenAt: seen})
 		}
+	}
+	return out
+}
+
+// spends lists the outpoints a transaction spends, as "txid:vout".
+func spends(tx *wire.MsgTx) []string {
+	if blockchain.IsCoinBaseTx(tx) {
+		return nil
+	}
+	out := make([]string, len(tx.TxIn))
+	for i, in := range tx.TxIn {
+		out[i] = in.PreviousOutPoint.String()
 	}
 	return out
 }

@@ -25,5 +25,16 @@
 // leaves the mempool without being mined (replaced, double-spent, evicted) is marked
 // removed after it has been missing from two consecutive snapshots; that is also how a
 // payment orphaned by a reorg and not mined again (a double spend) disappears, and how an
-// invoice settled on it gets the reorged flag.
+// invoice settled on it gets the reorged flag. On chains without a visible mempool an
+// orphaned payment stays pending for Config.OrphanGraceBlocks blocks before it is removed.
+//
+// Chain semantics (DESIGN §4, docs/invoices.md): the follower keeps a chain time with its
+// cursor (the applied block's time while catching up, the wall clock at the fresh tip of a
+// synced node) and invoices are judged against it; a payment's sighting time is its first
+// mempool sighting (the node's first-seen time where offered) or its block's time, and an
+// RBF replacement keeps the sighting time of the payment it replaces (same spent outpoint).
+// A node answering behind the cursor is waited for: the follower rewinds only on a proven
+// hash mismatch. Transfers that cannot be payments are skipped and counted. Every store
+// closure is retry-safe: in-memory state changes only after commit (the tests run every
+// closure twice through storetest.RetryTwice).
 package watcher

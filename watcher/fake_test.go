@@ -50,6 +50,7 @@ type fakeChain struct {
 	blocks    []watcher.Block // index = height
 	pool      []watcher.Transfer
 	noMempool bool // like an EVM chain: Mempool returns nil
+	lag       int  // the node answers this many blocks behind its best chain
 	watched   map[string]bool
 	branch    int
 	// calls, when set, receives the name of every method called (non-blocking).
@@ -97,7 +98,7 @@ func (c *fakeChain) Tip(context.Context) (watcher.Header, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.blocks[len(c.blocks)-1].Header, nil
+	return c.blocks[len(c.blocks)-1-c.lag].Header, nil
 }
 
 func (c *fakeChain) HeaderAt(ctx context.Context, height int64) (watcher.Header, error) {
@@ -108,7 +109,7 @@ func (c *fakeChain) HeaderAt(ctx context.Context, height int64) (watcher.Header,
 func (c *fakeChain) BlockAt(_ context.Context, height int64) (watcher.Block, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if height < 0 || height >= int64(len(c.blocks)) {
+	if height < 0 || height >= int64(len(c.blocks)-c.lag) {
 		return watcher.Block{}, fmt.Errorf("fake chain: no block at height %d (tip %d)", height, len(c.blocks)-1)
 	}
 	b := c.blocks[height]
@@ -190,8 +191,11 @@ func newFakeEnv(t *testing.T, confirmations int) *fakeEnv {
 	return newFakeEnvOn(t, storetest.SQLite(t), confirmations)
 }
 
+// newFakeEnvOn builds the env on st. Every store transaction closure runs twice
+// (storetest.RetryTwice): the follower and the invoice service must be retry-safe.
 func newFakeEnvOn(t *testing.T, st store.Store, confirmations int) *fakeEnv {
 	t.Helper()
+	st = storetest.RetryTwice(st)
 	clk := &clock{now: t0}
 	svc, err := invoices.New(st, invoices.Config{
 		Chains: map[string]invoices.Chain{"bitcoin": deposit.NewBitcoin(bitcoin.Regtest, confirmations)},
@@ -351,15 +355,17 @@ func TestFakeMempoolPaymentReplaced(t *testing.T) {
 // TestFakeDeepReorgAfterSettlement: the payment's block is reorged out after the invoice
 // settled, deeper than the required confirmations, and the payment is not mined again (a
 // double spend). With a visible mempool the payment goes back to unconfirmed, then is
-// removed after two snapshots without it; without one (EVM) it is removed at once. Either
-// way the invoice stays settled, gets the reorged flag and exactly one invoice.reorged event.
+// removed after two snapshots without it; without one (EVM) it stays pending for
+// OrphanGraceBlocks blocks of the new branch, then is removed. Either way the invoice stays
+// settled, gets the reorged flag and exactly one invoice.reorged event.
 func TestFakeDeepReorgAfterSettlement(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		noMempool bool
 		steps     int // steps after the reorg until the payment is removed
-	}{{"bitcoin mempool", false, 2}, {"no mempool", true, 1}} {
+		grace     int // blocks mined before the last of those steps
+	}{{"bitcoin mempool", false, 2, 0}, {"no mempool", true, 2, 12}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newFakeEnv(t, 2)
@@ -385,6 +391,9 @@ func TestFakeDeepReorgAfterSettlement(t *testing.T) {
 					t.Fatalf("step %d after the reorg: %+v %v", i, d.Payments[0], d.Invoice.Flags)
 				}
 			}
+			for i := range tc.grace {
+				e.chain.mine(t0.Add(time.Duration(10+i) * time.Minute))
+			}
 			e.step()
 			d := e.want(id, invoices.StatusSettled, invoices.FlagReorged)
 			if d.Payments[0].Status != store.PaymentRemoved {
@@ -405,9 +414,10 @@ func TestFakeDeepReorgAfterSettlement(t *testing.T) {
 }
 
 // TestFakeChainShorterThanCursor: the node's best chain becomes shorter than the cursor
-// (invalidateblock without a new branch yet, or a node restored from an older state). The
-// follower rewinds to the newest block the node still has, orphans the payments above it,
-// and follows the new blocks when they come.
+// (invalidateblock without a new branch yet, a node restored from an older state, or simply
+// a node that is behind). Lag is not a reorg: while the node's blocks agree with ours the
+// follower waits. Once the node shows another block at a height we applied, the follower
+// rewinds to the common ancestor, orphans the payments above it, and follows the new branch.
 func TestFakeChainShorterThanCursor(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -427,6 +437,20 @@ func TestFakeChainShorterThanCursor(t *testing.T) {
 			e.want(id, invoices.StatusSettled)
 			e.chain.fork(4)
 			e.chain.setPool(p) // the orphaned transaction is back in the node's mempool
+			if tc.newTips == 0 {
+				if n := e.step(); n != 0 {
+					t.Fatalf("applied %d blocks from a node behind us", n)
+				}
+				var c store.Cursor
+				_ = e.shop.st.View(ctx, func(tx store.Tx) (err error) { c, err = tx.Cursor(ctx, "bitcoin"); return })
+				if c.Height != 7 {
+					t.Fatalf("cursor moved to %d for a node that is only behind", c.Height)
+				}
+				if d := e.want(id, invoices.StatusSettled); d.Payments[0].Status != store.PaymentConfirmed {
+					t.Fatalf("payment %+v changed while the node was behind", d.Payments[0])
+				}
+				tc.newTips = 1 // now the new branch shows a different block 5
+			}
 			for range tc.newTips {
 				e.chain.mine(t0.Add(5 * time.Minute))
 			}

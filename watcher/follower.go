@@ -27,6 +27,12 @@ type Transfer struct {
 	Address string
 	Asset   string // asset code
 	Amount  *big.Int
+	// Spends lists the outpoints ("txid:vout") the transaction spends (Bitcoin; nil on
+	// account chains): a replacement (RBF) spends some of the same outpoints.
+	Spends []string
+	// SeenAt is the node's own first-seen time of an unconfirmed transaction, where the
+	// node reports one (zero otherwise).
+	SeenAt time.Time
 }
 
 // Block is a block with the transfers to watched addresses in it.
@@ -74,6 +80,22 @@ type Config struct {
 	Holder string
 	// LeaseTTL is how long a lease lasts without renewal; default 15 s.
 	LeaseTTL time.Duration
+	// TipFreshness is how recent the node's tip block must be (by its timestamp, against
+	// the wall clock) for the follower at that tip to count as current: only then does the
+	// chain time advance with the wall clock, so that invoices expire without a new block.
+	// A follower whose node is stuck further behind judges invoices by the tip block's
+	// time. Default 2 h (Bitcoin blocks are sometimes an hour apart); EVM chains can use
+	// minutes.
+	TipFreshness time.Duration
+	// OrphanGraceBlocks is how many blocks a payment that a reorg took out of its block
+	// stays pending on a chain without a visible mempool before it is marked removed, so
+	// that a transaction mined again a few blocks later keeps its payment row and its
+	// invoice its status. Default 12.
+	OrphanGraceBlocks int64
+	// Skipped, when set, is called once for every transfer the follower refuses to store
+	// (zero or negative amount, unknown asset): such a transfer is counted and skipped,
+	// never allowed to fail its block.
+	Skipped func(reason string)
 }
 
 // LeaseName is the lease that elects the replica following chain.
@@ -96,8 +118,11 @@ type Follower struct {
 	watched map[string]bool
 	// loadedUntil is the creation time up to which options have been loaded.
 	loadedUntil time.Time
-	// missing counts consecutive mempool snapshots that lacked a mempool payment.
+	// missing counts consecutive mempool snapshots that lacked a mempool payment. It is
+	// updated only after the transaction that judged the snapshot committed.
 	missing map[string]int
+	// tipTime is the time of the block at the cursor, once known (zero before).
+	tipTime time.Time
 }
 
 // NewFollower returns a follower of src.
@@ -113,6 +138,12 @@ func NewFollower(st store.Store, src Source, inv Invoices, cfg Config) *Follower
 	}
 	if cfg.LeaseTTL == 0 {
 		cfg.LeaseTTL = 15 * time.Second
+	}
+	if cfg.TipFreshness == 0 {
+		cfg.TipFreshness = 2 * time.Hour
+	}
+	if cfg.OrphanGraceBlocks == 0 {
+		cfg.OrphanGraceBlocks = 12
 	}
 	cfg.Logger = cfg.Logger.With("chain", src.Chain())
 	return &Follower{st: st, src: src, inv: inv, cfg: cfg, addr: map[watchKey]store.PaymentOption{},
@@ -130,14 +161,26 @@ func (f *Follower) option(t Transfer) (store.PaymentOption, bool) {
 // optionLookback covers options whose transaction committed after a newer one was loaded.
 const optionLookback = 10 * time.Minute
 
+// blockTimeSlack is how far a block's timestamp may lie before the time it was really
+// mined (Bitcoin allows a block up to about two hours off); the watch list reaches back
+// that much further.
+const blockTimeSlack = 2 * time.Hour
+
 // refreshWatchlist loads the deposit addresses created since the last load (with a lookback
-// for late commits) and hands new ones to the source.
-func (f *Follower) refreshWatchlist(ctx context.Context) error {
+// for late commits) and hands new ones to the source. Which invoices are still watched
+// depends on the chain time of the cursor, not on the wall clock: a follower returning
+// after an outage of any length still watches every invoice monitored when the blocks it
+// is about to apply were made.
+func (f *Follower) refreshWatchlist(ctx context.Context, chainTime time.Time) error {
 	now := f.cfg.Now().UTC()
 	since := f.loadedUntil.Add(-optionLookback)
+	monitoredAt := time.Time{} // before the first cursor: every option
+	if !chainTime.IsZero() {
+		monitoredAt = chainTime.Add(-blockTimeSlack)
+	}
 	var opts []store.PaymentOption
 	err := f.st.View(ctx, func(tx store.Tx) (err error) {
-		opts, err = tx.WatchedOptions(ctx, f.src.Chain(), since, now)
+		opts, err = tx.WatchedOptions(ctx, f.src.Chain(), since, monitoredAt)
 		return err
 	})
 	if err != nil {
@@ -186,19 +229,34 @@ func (f *Follower) Step(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("tip: %w", err)
 	}
-	// The watch list is loaded after the tip is read: a payment in a block up to the tip
-	// went to an invoice created before that block, so its address is in the list. Loaded
-	// before the tip, an invoice created and paid in between would be missed for good.
-	if err := f.refreshWatchlist(ctx); err != nil {
-		return 0, err
-	}
 	cur, err := f.cursor(ctx, tip)
 	if err != nil {
 		return 0, err
 	}
+	// The watch list is loaded after the tip is read: a payment in a block up to the tip
+	// went to an invoice created before that block, so its address is in the list. Loaded
+	// before the tip, an invoice created and paid in between would be missed for good.
+	if err := f.refreshWatchlist(ctx, knownTime(cur.ChainTime)); err != nil {
+		return 0, err
+	}
 	applied := 0
-	if tip.Height < cur.Height || (tip.Height == cur.Height && tip.Hash != cur.Hash) {
-		// The node's best chain is shorter than ours or ends in another block: a reorg.
+	switch {
+	case tip.Height < cur.Height:
+		// The node answers behind our cursor. Lag is not a reorg: only a different block at
+		// a height both sides have proves one.
+		ours, err := f.recordedHash(ctx, tip.Height)
+		if err != nil {
+			return 0, err
+		}
+		if ours == "" || ours == tip.Hash {
+			f.cfg.Logger.Info("node is behind the follower: waiting for it", "node_tip", tip.Height, "cursor", cur.Height)
+			return 0, nil
+		}
+		if cur, err = f.rewind(ctx, cur, tip); err != nil {
+			return 0, err
+		}
+	case tip.Height == cur.Height && tip.Hash != cur.Hash:
+		// Same height, another block: a reorg.
 		if cur, err = f.rewind(ctx, cur, tip); err != nil {
 			return 0, err
 		}
@@ -219,28 +277,104 @@ func (f *Follower) Step(ctx context.Context) (int, error) {
 			}
 		}
 	}
+	at, err := f.advanceChainTime(ctx, cur)
+	if err != nil {
+		return applied, fmt.Errorf("chain time: %w", err)
+	}
 	if err := f.mempool(ctx, tip); err != nil {
 		return applied, fmt.Errorf("mempool: %w", err)
 	}
-	if err := f.reviewDue(ctx); err != nil {
+	if err := f.reviewDue(ctx, at, cur.Height); err != nil {
 		return applied, fmt.Errorf("review due invoices: %w", err)
 	}
 	return applied, nil
 }
 
-// reviewDue re-evaluates invoices whose state may change with time alone (expiry, the
-// monitoring window), so they move even when no block arrives.
-func (f *Follower) reviewDue(ctx context.Context) error {
+// knownTime is t, or the zero time for the epoch a cursor stored before it had a chain time.
+func knownTime(t time.Time) time.Time {
+	if !t.After(time.Unix(0, 0)) {
+		return time.Time{}
+	}
+	return t
+}
+
+// blockTime is the chain time of a block, and the sighting time of the payments it holds:
+// its timestamp, but never later than the wall clock (a block may claim a time hours
+// ahead), and the wall clock when the source gives no time.
+func blockTime(h Header, now time.Time) time.Time {
+	if h.Time.IsZero() || h.Time.After(now) {
+		return now
+	}
+	return h.Time.UTC()
+}
+
+// recordedHash returns the hash of the block we applied at height, or "" when none is
+// recorded there (below the kept reorg depth).
+func (f *Follower) recordedHash(ctx context.Context, height int64) (string, error) {
+	var recent []store.Cursor
+	err := f.st.View(ctx, func(tx store.Tx) (err error) {
+		recent, err = tx.BlockHashes(ctx, f.src.Chain(), height, 1)
+		return err
+	})
+	if err != nil || len(recent) == 0 || recent[0].Height != height {
+		return "", err
+	}
+	return recent[0].Hash, nil
+}
+
+// advanceChainTime moves the chain time of a follower that has reached the node's tip: to
+// the wall clock while that tip is fresh (the node is synced), else to the tip block's
+// time (a node stuck behind holds invoices back instead of expiring them). It returns the
+// chain time to judge due invoices at.
+func (f *Follower) advanceChainTime(ctx context.Context, cur store.Cursor) (time.Time, error) {
+	if f.tipTime.IsZero() {
+		h, err := f.src.HeaderAt(ctx, cur.Height)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("header %d: %w", cur.Height, err)
+		}
+		f.tipTime = h.Time
+	}
+	now := f.cfg.Now().UTC()
+	at := blockTime(Header{Time: f.tipTime}, now)
+	if now.Sub(at) <= f.cfg.TipFreshness {
+		at = now
+	}
+	at = maxTime(at, knownTime(cur.ChainTime))
+	err := f.st.Tx(ctx, func(tx store.Tx) error {
+		if err := f.fence(ctx, tx, now); err != nil {
+			return err
+		}
+		return tx.AdvanceChainTime(ctx, f.src.Chain(), at)
+	})
+	return at, err
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// reviewDue re-evaluates the invoices whose state may change without a new payment (expiry
+// and the monitoring end at chain time at, confirmations at tip), so they move even when
+// no block arrives. Each is its own transaction.
+func (f *Follower) reviewDue(ctx context.Context, at time.Time, tip int64) error {
 	var ids []string
 	err := f.st.View(ctx, func(tx store.Tx) (err error) {
-		ids, err = tx.InvoicesToReview(ctx, f.cfg.Now().UTC(), 1000)
+		ids, err = tx.InvoicesToReview(ctx, f.src.Chain(), at, tip)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	for _, id := range ids {
-		err := f.st.Tx(ctx, func(tx store.Tx) error { return f.review(ctx, tx, map[string]bool{id: true}) })
+		err := f.st.Tx(ctx, func(tx store.Tx) error {
+			if err := f.fence(ctx, tx, f.cfg.Now().UTC()); err != nil {
+				return err
+			}
+			return f.review(ctx, tx, map[string]bool{id: true})
+		})
 		if err != nil && !errors.Is(err, store.ErrConflict) { // another writer got there first
 			return err
 		}
@@ -270,7 +404,8 @@ func (f *Follower) cursor(ctx context.Context, tip Header) (store.Cursor, error)
 	if err != nil {
 		return c, fmt.Errorf("header %d: %w", start, err)
 	}
-	c = store.Cursor{Chain: f.src.Chain(), Height: h.Height, Hash: h.Hash, ParentHash: h.Parent, UpdatedAt: f.cfg.Now().UTC()}
+	c = store.Cursor{Chain: f.src.Chain(), Height: h.Height, Hash: h.Hash, ParentHash: h.Parent, UpdatedAt: f.cfg.Now().UTC(),
+		ChainTime: blockTime(h, f.cfg.Now().UTC())}
 	err = f.st.Tx(ctx, func(tx store.Tx) error { return tx.SetCursor(ctx, c) })
 	f.cfg.Logger.Info("follower starts", "height", c.Height+1)
 	return c, err
@@ -365,6 +500,7 @@ func (f *Follower) follow(ctx context.Context, cur store.Cursor, tip Header) (ap
 			}
 			end := batch[len(batch)-1]
 			cur = store.Cursor{Chain: f.src.Chain(), Height: end.Height, Hash: end.Hash, ParentHash: end.Parent}
+			f.tipTime = end.Time // after commit: in-memory state never changes inside a closure
 			applied += len(batch)
 		}
 		if ferr != nil {
@@ -382,52 +518,53 @@ func (f *Follower) follow(ctx context.Context, cur store.Cursor, tip Header) (ap
 // all in one transaction: the blocks of a batch commit together or not at all.
 func (f *Follower) apply(ctx context.Context, bs []Block) error {
 	now := f.cfg.Now().UTC()
-	return f.st.Tx(ctx, func(tx store.Tx) error {
+	var skipped []string
+	err := f.st.Tx(ctx, func(tx store.Tx) error {
+		skipped = skipped[:0] // the closure may run again: start over
 		if err := f.fence(ctx, tx, now); err != nil {
 			return err
 		}
 		for _, b := range bs {
-			if err := f.applyBlock(ctx, tx, b, now); err != nil {
+			if err := f.applyBlock(ctx, tx, b, now, &skipped); err != nil {
 				return fmt.Errorf("block %d: %w", b.Height, err)
 			}
 		}
 		return nil
 	})
+	if err == nil {
+		f.reportSkipped(skipped)
+	}
+	return err
 }
 
-// applyBlock is one block of apply.
-func (f *Follower) applyBlock(ctx context.Context, tx store.Tx, b Block, now time.Time) error {
+// applyBlock is one block of apply. The block's time (never later than now) is the chain
+// time the block's invoices are judged at and the sighting time of what it pays.
+func (f *Follower) applyBlock(ctx context.Context, tx store.Tx, b Block, now time.Time, skipped *[]string) error {
+	at := blockTime(b.Header, now)
 	touched := map[string]bool{}
 	for _, t := range b.Transfers {
-		o, ok := f.option(t)
+		o, ok, reason := f.storable(t)
+		if reason != "" {
+			*skipped = append(*skipped, reason)
+		}
 		if !ok {
 			continue
-		}
-		seen := now
-		if !b.Time.IsZero() && b.Time.Before(seen) {
-			seen = b.Time // after downtime, the block's time is when it was paid
 		}
 		h := b.Height
 		p := store.Payment{ID: store.NewID("pay", now), InvoiceID: o.InvoiceID, OptionID: o.ID, Chain: f.src.Chain(),
 			TxID: t.TxID, OutputIndex: t.Index, Address: t.Address, Asset: t.Asset, Amount: t.Amount,
-			Status: store.PaymentConfirmed, BlockHeight: &h, BlockHash: b.Hash, SeenAt: seen, UpdatedAt: now}
-		inserted, err := tx.UpsertPayment(ctx, p)
-		if err != nil {
+			Status: store.PaymentConfirmed, BlockHeight: &h, BlockHash: b.Hash, SeenAt: at, UpdatedAt: now, Spends: t.Spends}
+		if _, err := f.record(ctx, tx, p); err != nil {
 			return err
-		}
-		if inserted {
-			if err := f.inv.PaymentReceivedTx(ctx, tx, p); err != nil {
-				return err
-			}
 		}
 		touched[o.InvoiceID] = true
 	}
 	if err := tx.SetCursor(ctx, store.Cursor{Chain: f.src.Chain(), Height: b.Height, Hash: b.Hash,
-		ParentHash: b.Parent, UpdatedAt: now}); err != nil {
+		ParentHash: b.Parent, UpdatedAt: now, ChainTime: at}); err != nil {
 		return err
 	}
-	// Confirmations moved for every processing invoice; expiry may have passed for new ones.
-	due, err := tx.InvoicesToReview(ctx, now, 1000)
+	// Confirmations moved for every payment still short of them; expiry may have passed.
+	due, err := tx.InvoicesToReview(ctx, f.src.Chain(), at, b.Height)
 	if err != nil {
 		return err
 	}
@@ -435,6 +572,58 @@ func (f *Follower) applyBlock(ctx context.Context, tx store.Tx, b Block, now tim
 		touched[id] = true
 	}
 	return f.review(ctx, tx, touched)
+}
+
+// storable returns the option a transfer pays and whether it can be stored. A transfer no
+// option watches is ignored silently; one that pays an option but cannot be a payment (no
+// positive amount, an amount beyond 256 bits, no transaction id) is refused with a reason,
+// so that no single transfer can stop the follower.
+func (f *Follower) storable(t Transfer) (o store.PaymentOption, ok bool, reason string) {
+	o, ok = f.option(t)
+	switch {
+	case !ok:
+		return o, false, ""
+	case t.Amount == nil || t.Amount.Sign() <= 0:
+		return o, false, "amount not positive"
+	case t.Amount.BitLen() > 256:
+		return o, false, "amount beyond 256 bits"
+	case t.TxID == "":
+		return o, false, "no transaction id"
+	}
+	return o, true, ""
+}
+
+// reportSkipped logs and counts refused transfers, after their transaction committed.
+func (f *Follower) reportSkipped(reasons []string) {
+	for _, r := range reasons {
+		f.cfg.Logger.Warn("transfer skipped", "reason", r)
+		if f.cfg.Skipped != nil {
+			f.cfg.Skipped(r)
+		}
+	}
+}
+
+// record stores a sighting of p and, for a new payment, its payment_received event. A
+// payment whose transaction spends an outpoint that an earlier payment to the same option
+// also spends is a replacement (RBF fee bump): it keeps the earliest sighting time, so a
+// payment broadcast in time and bumped after expiry is still in time.
+func (f *Follower) record(ctx context.Context, tx store.Tx, p store.Payment) (bool, error) {
+	if len(p.Spends) > 0 {
+		conflicts, err := tx.PaymentsSpending(ctx, p.Chain, p.Spends)
+		if err != nil {
+			return false, err
+		}
+		for _, c := range conflicts {
+			if c.OptionID == p.OptionID && c.SeenAt.Before(p.SeenAt) {
+				p.SeenAt = c.SeenAt
+			}
+		}
+	}
+	inserted, err := tx.UpsertPayment(ctx, p)
+	if err != nil || !inserted {
+		return inserted, err
+	}
+	return true, f.inv.PaymentReceivedTx(ctx, tx, p)
 }
 
 // Release gives up the follower's lease, so a standby replica takes over at once.
@@ -496,6 +685,8 @@ func (f *Follower) rewind(ctx context.Context, cur store.Cursor, tip Header) (st
 			continue
 		}
 		now := f.cfg.Now().UTC()
+		// The chain time stays where it was (SetCursor never moves it back): what was
+		// already judged at it stands until the new branch's payments say otherwise.
 		anc := store.Cursor{Chain: f.src.Chain(), Height: r.Height, Hash: r.Hash, ParentHash: r.ParentHash, UpdatedAt: now}
 		err = f.st.Tx(ctx, func(tx store.Tx) error {
 			if err := f.fence(ctx, tx, now); err != nil {
@@ -521,19 +712,22 @@ func (f *Follower) rewind(ctx context.Context, cur store.Cursor, tip Header) (st
 			return cur, err
 		}
 		f.cfg.Logger.Warn("reorg: rewound to common ancestor", "from", cur.Height, "to", anc.Height, "depth", cur.Height-anc.Height)
+		f.tipTime = h.Time
 		return anc, nil
 	}
 	return cur, fmt.Errorf("reorg deeper than the %d recorded blocks below height %d: no common ancestor", len(recent), cur.Height)
 }
 
 // mempool records unconfirmed transfers and removes mempool payments that disappeared.
+// Nothing in memory changes until its transaction has committed (the store may run the
+// closure twice).
 func (f *Follower) mempool(ctx context.Context, tip Header) error {
 	ts, err := f.src.Mempool(ctx)
 	if err != nil {
 		return err
 	}
 	if ts == nil {
-		return f.dropOrphans(ctx)
+		return f.dropOrphans(ctx, tip.Height)
 	}
 	// A block may have arrived while we read the mempool; its transactions left the mempool
 	// without being removed. Only judge absences against a stable tip.
@@ -547,27 +741,36 @@ func (f *Follower) mempool(ctx context.Context, tip Header) error {
 	for _, t := range ts {
 		inPool[t.TxID] = true
 	}
-	return f.st.Tx(ctx, func(tx store.Tx) error {
+	var missing map[string]int
+	var skipped, removed []string
+	err = f.st.Tx(ctx, func(tx store.Tx) error {
+		missing, skipped, removed = map[string]int{}, skipped[:0], removed[:0]
 		if err := f.fence(ctx, tx, now); err != nil {
 			return err
 		}
 		touched := map[string]bool{}
 		for _, t := range ts {
-			o, ok := f.option(t)
+			o, ok, reason := f.storable(t)
+			if reason != "" {
+				skipped = append(skipped, reason)
+			}
 			if !ok {
 				continue
 			}
+			// The node's own first-seen time where it has one (it may have seen the
+			// transaction before we watched the address), never before the invoice existed.
+			seen := now
+			if !t.SeenAt.IsZero() && t.SeenAt.Before(now) {
+				seen = maxTime(t.SeenAt.UTC(), o.CreatedAt)
+			}
 			p := store.Payment{ID: store.NewID("pay", now), InvoiceID: o.InvoiceID, OptionID: o.ID, Chain: f.src.Chain(),
 				TxID: t.TxID, OutputIndex: t.Index, Address: t.Address, Asset: t.Asset, Amount: t.Amount,
-				Status: store.PaymentMempool, SeenAt: now, UpdatedAt: now}
-			inserted, err := tx.UpsertPayment(ctx, p)
+				Status: store.PaymentMempool, SeenAt: seen, UpdatedAt: now, Spends: t.Spends}
+			inserted, err := f.record(ctx, tx, p)
 			if err != nil {
 				return err
 			}
 			if inserted {
-				if err := f.inv.PaymentReceivedTx(ctx, tx, p); err != nil {
-					return err
-				}
 				touched[o.InvoiceID] = true
 			}
 		}
@@ -577,32 +780,43 @@ func (f *Follower) mempool(ctx context.Context, tip Header) error {
 		}
 		for _, p := range pending {
 			if inPool[p.TxID] || !stable {
-				delete(f.missing, p.ID)
+				continue // seen (or not judged): the count starts over
+			}
+			if n := f.missing[p.ID] + 1; n < 2 {
+				missing[p.ID] = n
 				continue
 			}
-			if f.missing[p.ID]++; f.missing[p.ID] < 2 {
-				continue
-			}
-			delete(f.missing, p.ID)
 			p.Status, p.UpdatedAt = store.PaymentRemoved, now
 			if _, err := tx.UpsertPayment(ctx, p); err != nil {
 				return err
 			}
-			f.cfg.Logger.Warn("unconfirmed payment left the mempool", "txid", p.TxID, "invoice", p.InvoiceID)
+			removed = append(removed, p.TxID+" ("+p.InvoiceID+")")
 			touched[p.InvoiceID] = true
 		}
 		return f.review(ctx, tx, touched)
 	})
+	if err != nil {
+		return err
+	}
+	f.missing = missing
+	f.reportSkipped(skipped)
+	for _, r := range removed {
+		f.cfg.Logger.Warn("unconfirmed payment left the mempool", "payment", r)
+	}
+	return nil
 }
 
 func bigInt(v int64) *big.Int { return big.NewInt(v) }
 
 // dropOrphans handles chains without a visible mempool: a payment that a reorg moved out of
-// its block and that the new branch (already applied up to the tip) did not include again
-// is gone.
-func (f *Follower) dropOrphans(ctx context.Context) error {
+// its block stays pending for OrphanGraceBlocks blocks (a transaction mined again on the
+// new branch a little later keeps its row and its invoice its status); after that, not
+// mined again, it is gone.
+func (f *Follower) dropOrphans(ctx context.Context, height int64) error {
 	now := f.cfg.Now().UTC()
-	return f.st.Tx(ctx, func(tx store.Tx) error {
+	var removed []string
+	err := f.st.Tx(ctx, func(tx store.Tx) error {
+		removed = removed[:0]
 		if err := f.fence(ctx, tx, now); err != nil {
 			return err
 		}
@@ -612,13 +826,23 @@ func (f *Follower) dropOrphans(ctx context.Context) error {
 		}
 		touched := map[string]bool{}
 		for _, p := range pending {
+			if p.OrphanedHeight != nil && height-*p.OrphanedHeight < f.cfg.OrphanGraceBlocks {
+				continue
+			}
 			p.Status, p.UpdatedAt = store.PaymentRemoved, now
 			if _, err := tx.UpsertPayment(ctx, p); err != nil {
 				return err
 			}
-			f.cfg.Logger.Warn("payment dropped by a reorg", "txid", p.TxID, "invoice", p.InvoiceID)
+			removed = append(removed, p.TxID+" ("+p.InvoiceID+")")
 			touched[p.InvoiceID] = true
 		}
 		return f.review(ctx, tx, touched)
 	})
+	if err != nil {
+		return err
+	}
+	for _, r := range removed {
+		f.cfg.Logger.Warn("payment dropped by a reorg and not mined again", "payment", r)
+	}
+	return nil
 }

@@ -391,3 +391,44 @@ func decodeRPCTx(raw json.RawMessage, want chainhash.Hash) (*wire.MsgTx, error) 
 	}
 	return &tx, nil
 }
+
+// MempoolTimes returns the transactions in the node's mempool with the time the node first
+// saw each (getrawmempool verbose: the entry's "time", unix seconds). A payment's sighting
+// time comes from here, so a transaction the node saw before chainpay watched its address
+// keeps the time it was really broadcast.
+func (n *Node) MempoolTimes(ctx context.Context) (map[chainhash.Hash]time.Time, error) {
+	var out map[chainhash.Hash]time.Time
+	err := n.rpc.do(ctx, "bitcoin mempool times", func(ctx context.Context, ep *rpcEndpoint) error {
+		raw, err := n.rpc.request(ctx, ep, "getrawmempool", true)
+		if err != nil {
+			return err
+		}
+		if out, err = decodeRPCMempoolTimes(raw); err != nil {
+			return fmt.Errorf("%s: %w", ep.name, err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func decodeRPCMempoolTimes(raw json.RawMessage) (map[chainhash.Hash]time.Time, error) {
+	var entries map[string]struct {
+		Time int64 `json:"time"`
+	}
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		return nil, fmt.Errorf("%w: getrawmempool verbose: want an object of entries, got %s", ErrBadResponse, rpcSnippet(raw))
+	}
+	out := make(map[chainhash.Hash]time.Time, len(entries))
+	for id, e := range entries {
+		h, err := parseRPCHash(id)
+		if err != nil {
+			return nil, fmt.Errorf("%w: getrawmempool verbose: %v", ErrBadResponse, err)
+		}
+		var at time.Time
+		if e.Time > 0 {
+			at = time.Unix(e.Time, 0).UTC()
+		}
+		out[h] = at
+	}
+	return out, nil
+}

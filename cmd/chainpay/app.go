@@ -229,7 +229,7 @@ func bitcoinRunner(ctx context.Context, st store.Store, inv *invoices.Service, w
 	if err != nil {
 		return nil, nil, err
 	}
-	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder})
+	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, Skipped: m.TransferSkipped("bitcoin")})
 	// btcd's websocket wakes the follower on each block (bitcoind: polling only, one warning).
 	n, err := watcher.NewBtcdNotifier(watcher.BtcdNotifierConfig{URLs: w.btc.rpc, Logger: log})
 	if err != nil {
@@ -259,7 +259,7 @@ func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service,
 		}
 		return nil, nil, nil, fmt.Errorf("ethereum node check: %w", err)
 	}
-	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder})
+	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, Skipped: m.TransferSkipped(w.eth.chain)})
 	var opts []watcher.RunnerOption
 	if len(w.eth.ws) > 0 {
 		n, err := watcher.NewEthereumNotifier(watcher.EthereumNotifierConfig{URLs: w.eth.ws, Chain: w.eth.chain, Logger: log})

@@ -268,22 +268,32 @@ func (t *tx) options(ctx context.Context, q string, args ...any) ([]store.Paymen
 // --- payments
 
 const paymentCols = `id, invoice_id, option_id, chain, txid, output_index, address, asset, amount, status,
-	block_height, block_hash, seen_at, updated_at`
+	block_height, block_hash, seen_at, updated_at, spends, orphaned_height`
 
 func (t *tx) UpsertPayment(ctx context.Context, p store.Payment) (bool, error) {
 	n, err := t.exec(ctx, `INSERT INTO payments (`+paymentCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		ON CONFLICT (chain, txid, output_index) DO NOTHING`,
 		p.ID, p.InvoiceID, p.OptionID, p.Chain, p.TxID, p.OutputIndex, p.Address, p.Asset, p.Amount, p.Status,
-		p.BlockHeight, p.BlockHash, p.SeenAt, p.UpdatedAt)
-	if err != nil || n == 1 {
-		return n == 1, err
+		p.BlockHeight, p.BlockHash, p.SeenAt, p.UpdatedAt, p.Spends, p.OrphanedHeight)
+	if err != nil {
+		return false, err
+	}
+	if n == 1 {
+		for _, op := range p.Spends {
+			if _, err := t.exec(ctx, `INSERT INTO payment_spends (chain, outpoint, payment_id) VALUES ($1, $2, $3)
+				ON CONFLICT DO NOTHING`, p.Chain, op, p.ID); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
 	}
 	// A mempool sighting never downgrades a confirmed payment (the snapshot may predate the
 	// block); only OrphanPayments takes a payment out of a block.
-	_, err = t.exec(ctx, `UPDATE payments SET status = $4, block_height = $5, block_hash = $6, updated_at = $7
+	_, err = t.exec(ctx, `UPDATE payments SET status = $4, block_height = $5, block_hash = $6, updated_at = $7,
+		orphaned_height = $8
 		WHERE chain = $1 AND txid = $2 AND output_index = $3 AND NOT (status = 'confirmed' AND $4 = 'mempool')`,
-		p.Chain, p.TxID, p.OutputIndex, p.Status, p.BlockHeight, p.BlockHash, p.UpdatedAt)
+		p.Chain, p.TxID, p.OutputIndex, p.Status, p.BlockHeight, p.BlockHash, p.UpdatedAt, p.OrphanedHeight)
 	return false, err
 }
 
@@ -297,7 +307,7 @@ func (t *tx) payments(ctx context.Context, q string, args ...any) ([]store.Payme
 		var p store.Payment
 		if err := r.Scan(&p.ID, &p.InvoiceID, &p.OptionID, &p.Chain, &p.TxID, &p.OutputIndex, &p.Address,
 			&p.Asset, bigCol{&p.Amount}, &p.Status, nullInt{&p.BlockHeight}, &p.BlockHash,
-			timeCol{&p.SeenAt}, timeCol{&p.UpdatedAt}); err != nil {
+			timeCol{&p.SeenAt}, timeCol{&p.UpdatedAt}, listCol{&p.Spends}, nullInt{&p.OrphanedHeight}); err != nil {
 			return err
 		}
 		out = append(out, p)
@@ -310,9 +320,25 @@ func (t *tx) PaymentsByStatus(ctx context.Context, chain, status string) ([]stor
 	return t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE chain = $1 AND status = $2 ORDER BY seen_at, id`, chain, status)
 }
 
+func (t *tx) PaymentsSpending(ctx context.Context, chain string, outpoints []string) ([]store.Payment, error) {
+	if len(outpoints) == 0 {
+		return nil, nil
+	}
+	args := []any{chain}
+	marks := make([]string, len(outpoints))
+	for i, op := range outpoints {
+		args = append(args, op)
+		marks[i] = fmt.Sprintf("$%d", i+2)
+	}
+	return t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE id IN (
+		SELECT payment_id FROM payment_spends WHERE chain = $1 AND outpoint IN (`+strings.Join(marks, ", ")+`))
+		ORDER BY seen_at, id`, args...)
+}
+
 func (t *tx) OrphanPayments(ctx context.Context, chain string, height int64, at time.Time) ([]string, error) {
 	var ids []string
-	err := t.many(ctx, `UPDATE payments SET status = 'mempool', block_height = NULL, block_hash = '', updated_at = $3
+	err := t.many(ctx, `UPDATE payments SET status = 'mempool', block_height = NULL, block_hash = '', updated_at = $3,
+		orphaned_height = $2
 		WHERE chain = $1 AND block_height > $2 RETURNING invoice_id`, []any{chain, height, at}, func(r Rows) error {
 		var id string
 		if err := r.Scan(&id); err != nil {
@@ -324,15 +350,23 @@ func (t *tx) OrphanPayments(ctx context.Context, chain string, height int64, at 
 	return ids, err
 }
 
-func (t *tx) WatchedOptions(ctx context.Context, chain string, since, now time.Time) ([]store.PaymentOption, error) {
+func (t *tx) WatchedOptions(ctx context.Context, chain string, since, at time.Time) ([]store.PaymentOption, error) {
 	return t.options(ctx, `SELECT `+prefixed("o.", optionCols)+` FROM payment_options o JOIN invoices i ON i.id = o.invoice_id
-		WHERE o.chain = $1 AND o.created_at >= $2 AND i.monitor_until > $3 ORDER BY o.created_at, o.id`, chain, since, now)
+		WHERE o.chain = $1 AND o.created_at >= $2 AND i.monitor_until > $3 ORDER BY o.created_at, o.id`, chain, since, at)
 }
 
-func (t *tx) InvoicesToReview(ctx context.Context, now time.Time, limit int) ([]string, error) {
+func (t *tx) InvoicesToReview(ctx context.Context, chain string, at time.Time, tip int64) ([]string, error) {
 	var ids []string
-	err := t.many(ctx, `SELECT id FROM invoices WHERE (status = 'new' AND expires_at <= $1) OR status = 'processing'
-		ORDER BY id LIMIT $2`, []any{now, limit}, func(r Rows) error {
+	err := t.many(ctx, `SELECT i.id FROM invoices i WHERE i.status = 'new' AND i.expires_at <= $2
+			AND EXISTS (SELECT 1 FROM payment_options o WHERE o.invoice_id = i.id AND o.chain = $1)
+		UNION
+		SELECT i.id FROM invoices i WHERE i.status = 'processing'
+			AND EXISTS (SELECT 1 FROM payment_options o WHERE o.invoice_id = i.id AND o.chain = $1)
+		UNION
+		SELECT p.invoice_id FROM payments p JOIN payment_options o ON o.id = p.option_id
+			WHERE p.chain = $1 AND (p.status = 'mempool'
+				OR (p.status = 'confirmed' AND p.block_height > $3 - o.confirmations))
+		ORDER BY 1`, []any{chain, at, tip}, func(r Rows) error {
 		var id string
 		if err := r.Scan(&id); err != nil {
 			return err
@@ -405,16 +439,22 @@ func (t *tx) CompleteIdempotencyKey(ctx context.Context, r store.IdempotencyReco
 
 func (t *tx) Cursor(ctx context.Context, chain string) (store.Cursor, error) {
 	var c store.Cursor
-	err := t.one(ctx, `SELECT chain, height, hash, parent_hash, updated_at FROM chain_cursors WHERE chain = $1`,
-		[]any{chain}, &c.Chain, &c.Height, &c.Hash, &c.ParentHash, timeCol{&c.UpdatedAt})
+	err := t.one(ctx, `SELECT chain, height, hash, parent_hash, updated_at, chain_time FROM chain_cursors WHERE chain = $1`,
+		[]any{chain}, &c.Chain, &c.Height, &c.Hash, &c.ParentHash, timeCol{&c.UpdatedAt}, timeCol{&c.ChainTime})
 	return c, err
 }
 
+func (t *tx) AdvanceChainTime(ctx context.Context, chain string, at time.Time) error {
+	_, err := t.exec(ctx, `UPDATE chain_cursors SET chain_time = $2 WHERE chain = $1 AND chain_time < $2`, chain, at)
+	return err
+}
+
 func (t *tx) SetCursor(ctx context.Context, c store.Cursor) error {
-	if _, err := t.exec(ctx, `INSERT INTO chain_cursors (chain, height, hash, parent_hash, updated_at)
-		VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (chain) DO UPDATE SET height = $2, hash = $3, parent_hash = $4, updated_at = $5`,
-		c.Chain, c.Height, c.Hash, c.ParentHash, c.UpdatedAt); err != nil {
+	if _, err := t.exec(ctx, `INSERT INTO chain_cursors (chain, height, hash, parent_hash, updated_at, chain_time)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (chain) DO UPDATE SET height = $2, hash = $3, parent_hash = $4, updated_at = $5,
+			chain_time = CASE WHEN chain_cursors.chain_time > $6 THEN chain_cursors.chain_time ELSE $6 END`,
+		c.Chain, c.Height, c.Hash, c.ParentHash, c.UpdatedAt, c.ChainTime); err != nil {
 		return err
 	}
 	_, err := t.exec(ctx, `INSERT INTO chain_blocks (chain, height, hash, parent_hash) VALUES ($1, $2, $3, $4)

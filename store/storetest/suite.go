@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -42,6 +43,8 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 		{"Leases", testLeases},
 		{"Sweeps", testSweeps},
 		{"WatcherQueries", testWatcherQueries},
+		{"ReviewByConfirmations", testReviewByConfirmations},
+		{"ChainTime", testChainTime},
 		{"IdempotencyConcurrentClaims", testIdempotency},
 		{"CursorAndBlocks", testCursor},
 		{"OutboxClaimNoOverlap", testOutbox},
@@ -666,14 +669,20 @@ func testWatcherQueries(t *testing.T, s store.Store) {
 	if len(opts) != 0 {
 		t.Fatalf("options created since t0+1s: %+v", opts)
 	}
-	var ids []string
-	must(t, s.View(ctx, func(x store.Tx) (err error) { ids, err = x.InvoicesToReview(ctx, t0.Add(time.Minute), 10); return }))
-	if !reflect.DeepEqual(ids, []string{"inv_gone", "inv_proc"}) {
+	review := func(chain string, at time.Time, tip int64) []string {
+		t.Helper()
+		var ids []string
+		must(t, s.View(ctx, func(x store.Tx) (err error) { ids, err = x.InvoicesToReview(ctx, chain, at, tip); return }))
+		return ids
+	}
+	if ids := review("bitcoin", t0.Add(time.Minute), 0); !reflect.DeepEqual(ids, []string{"inv_gone", "inv_proc"}) {
 		t.Fatalf("to review before expiry: %v", ids)
 	}
-	must(t, s.View(ctx, func(x store.Tx) (err error) { ids, err = x.InvoicesToReview(ctx, t0.Add(15*time.Minute), 10); return }))
-	if !reflect.DeepEqual(ids, []string{"inv_gone", "inv_live", "inv_proc"}) {
+	if ids := review("bitcoin", t0.Add(15*time.Minute), 0); !reflect.DeepEqual(ids, []string{"inv_gone", "inv_live", "inv_proc"}) {
 		t.Fatalf("to review at expiry: %v", ids)
+	}
+	if ids := review("ethereum", t0.Add(15*time.Minute), 0); len(ids) != 0 {
+		t.Fatalf("invoices without an ethereum option reviewed by the ethereum follower: %v", ids)
 	}
 
 	// Payments: a mempool sighting never downgrades a confirmed payment; a reorg orphans.
@@ -706,9 +715,87 @@ func testWatcherQueries(t *testing.T, s store.Store) {
 		pays, err = x.PaymentsByStatus(ctx, "bitcoin", store.PaymentMempool)
 		return
 	}))
-	if len(pays) != 1 || pays[0].BlockHeight != nil || pays[0].BlockHash != "" {
+	if len(pays) != 1 || pays[0].BlockHeight != nil || pays[0].BlockHash != "" ||
+		pays[0].OrphanedHeight == nil || *pays[0].OrphanedHeight != 6 {
 		t.Fatalf("after reorg: %+v", pays)
 	}
+	// Mined again: no longer orphaned.
+	tx(t, s, func(x store.Tx) error { _, err := x.UpsertPayment(ctx, p); return err })
+	must(t, s.View(ctx, func(x store.Tx) (err error) { pays, err = x.Payments(ctx, "inv_live"); return }))
+	if len(pays) != 1 || pays[0].OrphanedHeight != nil || pays[0].Status != store.PaymentConfirmed {
+		t.Fatalf("re-mined payment: %+v", pays)
+	}
+}
+
+// testReviewByConfirmations: an invoice of any status with an unconfirmed payment, or one
+// below its option's confirmations, is due for review at every tip up to and including the
+// one where the payment reaches them (the review that settles or books it).
+func testReviewByConfirmations(t *testing.T, s store.Store) {
+	mid, wid := seed(t, s, "rc")
+	inv := invoice("inv_rc", mid, t0)
+	inv.Status = store.StatusSettled
+	o := option("opt_rc", "inv_rc", wid, "bcrt1qrc", 0)
+	o.Confirmations = 3
+	h := int64(10)
+	p := store.Payment{ID: "pay_rc", InvoiceID: "inv_rc", OptionID: "opt_rc", Chain: "bitcoin", TxID: "tx-rc",
+		Address: "bcrt1qrc", Asset: "BTC", Amount: big.NewInt(5), Status: store.PaymentConfirmed,
+		BlockHeight: &h, BlockHash: "b10", SeenAt: t0, UpdatedAt: t0, Spends: []string{"in:0", "in:1"}}
+	tx(t, s, func(x store.Tx) error {
+		if err := x.CreateInvoice(ctx, inv); err != nil {
+			return err
+		}
+		if err := x.CreatePaymentOption(ctx, o); err != nil {
+			return err
+		}
+		_, err := x.UpsertPayment(ctx, p)
+		return err
+	})
+	for tip, want := range map[int64]bool{10: true, 11: true, 12: true, 13: false, 40: false} {
+		var ids []string
+		must(t, s.View(ctx, func(x store.Tx) (err error) { ids, err = x.InvoicesToReview(ctx, "bitcoin", t0, tip); return }))
+		if got := slices.Contains(ids, "inv_rc"); got != want {
+			t.Fatalf("tip %d (payment at 10, 3 confirmations, reached at 12): listed %v, want %v", tip, got, want)
+		}
+	}
+	// Conflicts: a payment spending one of the same outpoints is found; others are not.
+	var got []store.Payment
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		got, err = x.PaymentsSpending(ctx, "bitcoin", []string{"other:0", "in:1"})
+		return
+	}))
+	if len(got) != 1 || got[0].ID != "pay_rc" || !slices.Equal(got[0].Spends, []string{"in:0", "in:1"}) {
+		t.Fatalf("payments spending in:1: %+v", got)
+	}
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		got, err = x.PaymentsSpending(ctx, "ethereum", []string{"in:1"})
+		return
+	}))
+	if len(got) != 0 {
+		t.Fatalf("another chain's outpoint matched: %+v", got)
+	}
+}
+
+// testChainTime: the cursor's chain time only moves forward.
+func testChainTime(t *testing.T, s store.Store) {
+	c := store.Cursor{Chain: "bitcoin", Height: 5, Hash: "h5", ParentHash: "h4", UpdatedAt: t0, ChainTime: t0}
+	tx(t, s, func(x store.Tx) error { return x.SetCursor(ctx, c) })
+	read := func() time.Time {
+		t.Helper()
+		var got store.Cursor
+		must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.Cursor(ctx, "bitcoin"); return }))
+		return got.ChainTime
+	}
+	c.Height, c.Hash, c.ChainTime = 6, "h6", t0.Add(-time.Hour) // an earlier block timestamp
+	tx(t, s, func(x store.Tx) error { return x.SetCursor(ctx, c) })
+	if got := read(); !got.Equal(t0) {
+		t.Fatalf("chain time went back to %v", got)
+	}
+	tx(t, s, func(x store.Tx) error { return x.AdvanceChainTime(ctx, "bitcoin", t0.Add(time.Minute)) })
+	tx(t, s, func(x store.Tx) error { return x.AdvanceChainTime(ctx, "bitcoin", t0) })
+	if got := read(); !got.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("chain time %v, want t0+1m", got)
+	}
+	tx(t, s, func(x store.Tx) error { return x.AdvanceChainTime(ctx, "ethereum", t0) }) // no cursor: nothing
 }
 
 func testLeases(t *testing.T, s store.Store) {
