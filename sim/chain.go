@@ -248,7 +248,7 @@ func (s *Source) block(height int64) (watcher.Block, error) {
 		return b, nil
 	}
 	b := s.c.blocks[height]
-	out := watcher.Block{Header: b.Header, Transfers: s.transfers(b.Txs)}
+	out := watcher.Block{Header: b.Header, Transfers: s.transfers(b.Txs, false)}
 	if s.cache != nil {
 		s.cache[height] = out
 	}
@@ -273,21 +273,31 @@ func (s *Source) Mempool(context.Context) ([]watcher.Transfer, error) {
 			shown = append(shown, t)
 		}
 	}
-	out := s.transfers(shown)
+	out := s.transfers(shown, true)
 	if out == nil {
 		out = []watcher.Transfer{}
 	}
 	return out, nil
 }
 
-func (s *Source) transfers(txs []*Tx) []watcher.Transfer {
+// transfers lists the outputs of txs to watched addresses, with the coins they spend and,
+// for unconfirmed ones, when the node first saw them (as bitcoind's getmempoolentry does).
+func (s *Source) transfers(txs []*Tx, unconfirmed bool) []watcher.Transfer {
 	var out []watcher.Transfer
 	for _, tx := range txs {
 		for i, o := range tx.Outputs {
-			if s.watched[o.Address] {
-				out = append(out, watcher.Transfer{TxID: tx.ID, Index: int64(i), Address: o.Address,
-					Asset: s.c.Asset, Amount: new(big.Int).Set(o.Amount)})
+			if !s.watched[o.Address] {
+				continue
 			}
+			t := watcher.Transfer{TxID: tx.ID, Index: int64(i), Address: o.Address, Asset: s.c.Asset,
+				Amount: new(big.Int).Set(o.Amount)}
+			if tx.Coin != "" {
+				t.Spends = []string{tx.Coin}
+			}
+			if unconfirmed {
+				t.SeenAt = tx.Broadcast
+			}
+			out = append(out, t)
 		}
 	}
 	if s.Filter != nil {

@@ -17,10 +17,7 @@ func (w *World) quiesce(ctx context.Context) {
 	for _, c := range w.chains {
 		c.Lag, c.Down, c.Timeout = 0, false, false
 	}
-	w.sink.Down, w.sink.Timeout = false, false
-	w.hooks.mu.Lock()
-	w.hooks.Down, w.hooks.Timeout = false, false
-	w.hooks.mu.Unlock()
+	w.healExternals()
 
 	for range ethConfirmations + 3 {
 		for _, c := range w.chains {

@@ -33,6 +33,9 @@ type Config struct {
 	// Off names parts of the workload to leave out (see Features), to narrow a search or
 	// to look past a known defect.
 	Off []string
+	// Ignore lists invariants (by number, "3") whose violations are only traced, to look
+	// past a known defect while its fix is under way. Never set in CI.
+	Ignore []string
 }
 
 // Features are the parts of the workload Config.Off can leave out.
@@ -119,6 +122,13 @@ func (w *World) fail(invariant, format string, args ...any) {
 		return
 	}
 	detail := fmt.Sprintf(format, args...)
+	if slices.ContainsFunc(w.cfg.Ignore, func(n string) bool { return strings.HasPrefix(invariant, n+".") }) {
+		if !w.ignored[invariant] {
+			w.ignored[invariant] = true
+			w.tracef("ignored violation of invariant %s: %s", invariant[:1], detail)
+		}
+		return
+	}
 	w.tracef("VIOLATION of %s: %s", invariant, detail)
 	w.failure = &Failure{Seed: w.seed, Step: w.step, Invariant: invariant, Detail: detail}
 }

@@ -80,6 +80,7 @@ func (w *World) remaining(si *simInvoice, o store.PaymentOption) *big.Int {
 // act performs one random action of the world and returns the invoices a merchant acted on.
 func (w *World) act(ctx context.Context) map[string]bool {
 	touched := map[string]bool{}
+	defer w.healExpired()
 	switch r := w.rng.IntN(100); {
 	case r < 14:
 		w.create(ctx)
@@ -382,12 +383,12 @@ func (w *World) node(c *Chain) {
 	}
 }
 
-// externals changes how the ledger sink and the webhook endpoints answer.
+// externals changes how the ledger sink and the webhook endpoints answer. An outage of
+// theirs lasts at most 12 hours: deliveries give up after their retry window (3 days), after
+// which only a merchant's redelivery helps, which is not what invariant 4 is about.
 func (w *World) externals() {
-	w.sink.Down, w.sink.Timeout = false, false
-	w.hooks.mu.Lock()
-	w.hooks.Down, w.hooks.Timeout = false, false
-	w.hooks.mu.Unlock()
+	w.healExternals()
+	w.externalsUntil = w.clock.Peek().Add(time.Duration(10+w.rng.IntN(710)) * time.Minute)
 	switch w.rng.IntN(6) {
 	case 0:
 		w.sink.Down = true
@@ -407,6 +408,23 @@ func (w *World) externals() {
 		w.tracef("webhook endpoints time out")
 	default:
 		w.tracef("ledger sink and webhook endpoints healthy")
+	}
+}
+
+// healExternals makes the sink and the endpoints answer again.
+func (w *World) healExternals() {
+	w.sink.Down, w.sink.Timeout = false, false
+	w.hooks.mu.Lock()
+	w.hooks.Down, w.hooks.Timeout = false, false
+	w.hooks.mu.Unlock()
+}
+
+// healExpired ends an outage of the sink or endpoints that has lasted its time.
+func (w *World) healExpired() {
+	if !w.externalsUntil.IsZero() && w.clock.Peek().After(w.externalsUntil) {
+		w.externalsUntil = time.Time{}
+		w.healExternals()
+		w.tracef("ledger sink and webhook endpoints answer again")
 	}
 }
 

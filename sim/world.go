@@ -112,10 +112,13 @@ type World struct {
 	// faultRate is the chance of a store fault per write transaction in this phase.
 	faultRate float64
 	crashes   int
+	// externalsUntil is when the current outage of the sink or endpoints ends.
+	externalsUntil time.Time
 
 	trace   []string
 	errs    map[string]string // component → its last error, traced once
 	touched map[string]bool   // invoices a merchant acted on since the last audit
+	ignored map[string]bool   // invariants whose (ignored) violation was traced
 	step    int
 	failure *Failure
 	aud     auditor
@@ -135,7 +138,8 @@ func newWorld(cfg Config, st store.Store) (*World, error) {
 		rng:   rand.New(rand.NewPCG(cfg.Seed, 0x5eed_0001)),
 		frng:  rand.New(rand.NewPCG(cfg.Seed, 0x5eed_0002)),
 		clock: NewClock(genesis), raw: st, errs: map[string]string{}, touched: map[string]bool{},
-		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		ignored: map[string]bool{},
+		log:     slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if cfg.Logger != nil {
 		w.log = cfg.Logger
 	}

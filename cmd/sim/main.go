@@ -29,6 +29,7 @@ func main() {
 	steps := flag.Int("steps", 150, "workload steps per seed")
 	trace := flag.Bool("trace", false, "print the trace as the run goes")
 	off := flag.String("off", "", "comma-separated workload features to leave out: "+strings.Join(sim.Features, ","))
+	ignore := flag.String("ignore", "", "comma-separated invariant numbers whose violations are only traced (to look past a known defect)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	pg := flag.Bool("postgres", false, "run on Postgres (CHAINPAY_TEST_POSTGRES_URL) instead of SQLite")
 	flag.Parse()
@@ -36,6 +37,9 @@ func main() {
 	defer stop()
 
 	cfg := sim.Config{Steps: *steps}
+	if *ignore != "" {
+		cfg.Ignore = strings.Split(*ignore, ",")
+	}
 	if *off != "" {
 		cfg.Off = strings.Split(*off, ",")
 		for _, f := range cfg.Off {
