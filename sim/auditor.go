@@ -28,6 +28,9 @@ const (
 	invCursor   = "5. The follower's cursor is on the best chain and never ahead of it, and no confirmed payment refers to a block that is not on it."
 )
 
+// orphanGrace is the grace of watcher.Config.OrphanGraceBlocks by default.
+const orphanGrace = 12
+
 // auditor holds what the auditor remembers between steps.
 type auditor struct {
 	status  map[string]string                // invoice id → status at the last check
@@ -156,6 +159,21 @@ func (w *World) checkChain(s snapshot, c *Chain) {
 			}
 		}
 	}
+	if !c.Mempool {
+		// Without a visible mempool, a payment a reorg took out of its block stays pending
+		// for the grace blocks (watcher.Config.OrphanGraceBlocks, 12) while it may be mined
+		// again.
+		for _, tx := range c.Pool() {
+			for i := range tx.Outputs {
+				p, ok := pays[key{tx.ID, int64(i)}]
+				if ok && p.Status == store.PaymentRemoved && tx.Unwound >= 0 && c.Height()-tx.Unwound < orphanGrace {
+					w.fail(invRecorded, "%s: payment %s:%d marked removed %d blocks after a reorg took it out of its block, while it waits to be mined again",
+						c.Name, tx.ID, i, c.Height()-tx.Unwound)
+					return
+				}
+			}
+		}
+	}
 	c.Confirmed(func(b watcher.Header, tx *Tx, i int, o Output) {
 		if w.failure != nil || b.Height > cur.Height || o.Amount.Sign() <= 0 {
 			return
@@ -193,6 +211,14 @@ func (w *World) checkTransitions(s snapshot, touched map[string]bool) {
 		w.aud.status[inv.ID] = inv.Status
 		if !seen || prev == inv.Status || touched[inv.ID] {
 			continue
+		}
+		if inv.Status == store.StatusExpired && !w.crashedInStep {
+			if c, ok := w.singleChain(s.options[inv.ID]); ok && inv.ExpiresAt.After(w.chainTime[c]) {
+				w.fail(invOutcome, "%s (%s only) expired at %s before its chain reached its expiry %s: the %s node's tip is %s old",
+					w.label(inv.ID), w.chains[c].Name, w.at(w.clock.Peek()), w.at(inv.ExpiresAt), w.chains[c].Name,
+					w.clock.Peek().Sub(w.chains[c].blocks[w.chains[c].Visible()].Time).Round(time.Minute))
+				return
+			}
 		}
 		if !reachable(prev, inv.Status) {
 			w.fail(invOutcome, "%s went from %s to %s without a merchant's decision: no documented transition leads there",
@@ -343,7 +369,19 @@ func (w *World) checkDelivered(ctx context.Context, s snapshot) {
 			host := inv.MerchantID + ".sim"
 			for _, e := range evs {
 				if !w.hooks.received(host, e.ID) {
-					w.fail(invWebhooks, "event %s %s of %s never reached %s", e.ID, e.Type, w.label(inv.ID), host)
+					dels, err := tx.WebhookDeliveries(ctx, store.WebhookDeliveryFilter{MerchantID: inv.MerchantID, Limit: 1 << 20})
+					if err != nil {
+						return err
+					}
+					state := "no delivery was created"
+					for _, d := range dels {
+						if d.EventID == e.ID {
+							state = fmt.Sprintf("its delivery is %s after %d attempts (created %s, retry until %s, next %s): %s",
+								d.Status, d.Attempts, w.at(d.CreatedAt), w.at(d.RetryUntil), w.at(d.NextAttempt), d.LastError)
+						}
+					}
+					w.fail(invWebhooks, "event %s %s of %s (at %s) never reached %s: %s", e.ID, e.Type, w.label(inv.ID),
+						w.at(e.CreatedAt), host, state)
 					return nil
 				}
 			}
@@ -389,4 +427,20 @@ func reachable(from, to string) bool {
 		}
 	}
 	return seen[to]
+}
+
+// singleChain returns the index of the one chain all options are on.
+func (w *World) singleChain(opts []store.PaymentOption) (int, bool) {
+	idx := -1
+	for _, o := range opts {
+		for i, c := range w.chains {
+			if c.Name == o.Chain {
+				if idx >= 0 && idx != i {
+					return 0, false
+				}
+				idx = i
+			}
+		}
+	}
+	return idx, idx >= 0
 }

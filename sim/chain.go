@@ -22,6 +22,9 @@ type Tx struct {
 	// Hidden means our node's mempool does not show it (evicted, or sent straight to a miner);
 	// miners may still mine it.
 	Hidden bool
+	// Unwound is the chain height after the reorg that last took it out of a block (-1:
+	// never).
+	Unwound int64
 }
 
 // Output is value sent to an address.
@@ -47,14 +50,16 @@ type Chain struct {
 	branch  int
 	nextTx  int
 	// Node behaviour for the next follower step.
-	Lag     int  // the node answers this many blocks behind the best tip
+	Lag int // the node answers this many blocks behind the best tip
+	// Stalled, when not -1, is the height a stuck node stays at while the chain goes on.
+	Stalled int64
 	Down    bool // every call fails
 	Timeout bool // every call times out
 }
 
 // NewChain returns a chain with a genesis block at time t.
 func NewChain(name, asset string, mempool bool, t time.Time) *Chain {
-	c := &Chain{Name: name, Asset: asset, Mempool: mempool}
+	c := &Chain{Name: name, Asset: asset, Mempool: mempool, Stalled: -1}
 	c.blocks = []simBlock{{Header: watcher.Header{Height: 0, Hash: name[:3] + "-0-0", Time: t}}}
 	return c
 }
@@ -76,7 +81,7 @@ func (c *Chain) HashAt(h int64) string {
 // NewTx makes a transaction id unique on this chain.
 func (c *Chain) NewTx(coin string, at time.Time, outs ...Output) *Tx {
 	c.nextTx++
-	return &Tx{ID: fmt.Sprintf("%s-tx%d", c.Name[:3], c.nextTx), Coin: coin, Outputs: outs, Broadcast: at}
+	return &Tx{ID: fmt.Sprintf("%s-tx%d", c.Name[:3], c.nextTx), Coin: coin, Outputs: outs, Broadcast: at, Unwound: -1}
 }
 
 // Send puts tx into the mempool; on the Bitcoin-like chain it replaces a pending transaction
@@ -132,6 +137,7 @@ func (c *Chain) Unwind(depth int) []*Tx {
 	c.branch++
 	for _, t := range back {
 		t.Hidden = false
+		t.Unwound = c.Height()
 	}
 	c.pool = append(back, c.pool...)
 	return back
@@ -211,7 +217,19 @@ func (s *Source) fail() error {
 }
 
 // visible is the height of the node's tip.
-func (s *Source) visible() int64 { return max(0, s.c.Height()-int64(s.c.Lag)) }
+func (s *Source) visible() int64 { return s.c.Visible() }
+
+// Visible is the height of the node's tip: behind the best tip by Lag, or stuck.
+func (c *Chain) Visible() int64 {
+	h := max(0, c.Height()-int64(c.Lag))
+	if c.Stalled >= 0 {
+		h = min(h, c.Stalled)
+	}
+	return h
+}
+
+// Healthy reports whether the node shows the best tip and answers.
+func (c *Chain) Healthy() bool { return c.Visible() == c.Height() && !c.Down && !c.Timeout }
 
 // Tip implements watcher.Source.
 func (s *Source) Tip(context.Context) (watcher.Header, error) {

@@ -80,6 +80,14 @@ type Bugs struct {
 	// WrongWebhookSecret signs the second merchant's webhooks with a secret the merchant
 	// does not have.
 	WrongWebhookSecret bool
+	// ExpiryByWallClock configures the real followers to take any tip as fresh
+	// (watcher.Config.TipFreshness of a century): chain time then follows the wall clock
+	// even while the node is stuck behind, so expiry is judged by the wall clock.
+	ExpiryByWallClock bool
+	// DropOrphansAtOnce configures the real followers to mark a payment that a reorg took
+	// out of its block removed after one block (watcher.Config.OrphanGraceBlocks 1) on
+	// chains without a visible mempool.
+	DropOrphansAtOnce bool
 }
 
 // Failure is a violated invariant: the seed, the invariant, what was found, and the trace of
@@ -210,8 +218,10 @@ func (w *World) runProcess(ctx context.Context, touched map[string]bool) {
 	for id := range touched {
 		w.touched[id] = true
 	}
+	crashes := w.crashes
 	fresh := make([]bool, len(w.chains))
 	w.work(ctx, fresh)
+	w.crashedInStep = w.crashes != crashes
 	w.audit(ctx, fresh, w.touched)
 	w.touched = map[string]bool{}
 }
@@ -225,7 +235,10 @@ func (w *World) work(ctx context.Context, fresh []bool) {
 			return
 		}
 		w.noteErr(c.Name+" follower", err)
-		fresh[i] = err == nil && c.Lag == 0 && !c.Down && !c.Timeout
+		fresh[i] = err == nil && c.Healthy()
+		if err == nil {
+			w.advanceChainTime(i)
+		}
 	}
 	_, err := w.proc.relay.RunOnce(ctx)
 	if w.crashed() {
@@ -239,6 +252,23 @@ func (w *World) work(ctx context.Context, fresh []bool) {
 	w.noteErr("dispatcher", err)
 	if w.step%5 == 0 {
 		w.deliver(ctx)
+	}
+}
+
+// tipFreshness is DESIGN §4's "fresh tip of a synced node", as watcher.Config.TipFreshness
+// defaults it: a tip block at most this old.
+const tipFreshness = 2 * time.Hour
+
+// advanceChainTime records the chain time chain i's follower may judge invoices by after a
+// successful step: its node's tip block's time, or the clock while that tip is fresh.
+func (w *World) advanceChainTime(i int) {
+	c := w.chains[i]
+	at := c.blocks[c.Visible()].Time
+	if now := w.clock.Peek(); now.Sub(at) <= tipFreshness {
+		at = now
+	}
+	if at.After(w.chainTime[i]) {
+		w.chainTime[i] = at
 	}
 }
 

@@ -44,10 +44,14 @@ var regressionSeeds = []struct {
 	{19, 100, []string{"rbf"}, "issue 20: a replaced payment's books differ from the invariant"},
 }
 
-// mainProfile leaves out the parts of the workload that trigger the defects issues 19 and 20
-// describe on main (see regressionSeeds): what remains passes on main, so a failure with it
-// comes from an injected bug. Drop names from it as those issues land.
-var mainProfile = []string{"zero", "dust", "overpay", "rbf", "evict", "reorg", "outage", "lag", "nodefail", "resolve"}
+// booksQuiet leaves out the parts of the workload that exercise what issue 20 (books follow
+// money) fixes: with it, invariant 3 holds on main before that issue lands.
+var booksQuiet = []string{"dust", "overpay", "rbf", "evict", "reorg", "resolve", "outage", "lag", "nodefail"}
+
+// only returns the features other than the given ones (for Config.Off).
+func only(features ...string) []string {
+	return slices.DeleteFunc(slices.Clone(sim.Features), func(f string) bool { return slices.Contains(features, f) })
+}
 
 // run runs one seed and fails the test on a simulation error (not on a violated invariant).
 func run(t *testing.T, cfg sim.Config) sim.Result {
@@ -108,33 +112,36 @@ func comparable(trace string) []string {
 }
 
 // TestInjectedBugs turns on each injected bug alone and shows the auditor catches it
-// within a bounded number of seeds, with the invariant it breaks; the same seeds pass
-// without the bug.
+// within a bounded number of seeds, as a violation of the invariant it breaks; the same seed
+// passes without the bug. Until issue 20 (books) lands, invariant 3 is ignored in these runs
+// (Config.Ignore), except for the relay's bug, whose workload avoids what issue 20 fixes.
 func TestInjectedBugs(t *testing.T) {
 	if raceDetector {
 		t.Skip("too slow under the race detector; ./scripts/test runs it in its simulation step")
 	}
 	t.Parallel()
-	const budget = 12
+	const budget = 15
+	noBooks := []string{"3"}
 	bugs := []struct {
 		name      string
 		bugs      sim.Bugs
+		off       []string // workload left out
+		ignore    []string
 		invariant string // the prefixes of the invariants it may break
 	}{
-		{"node loses transfers", sim.Bugs{NodeLosesTransfers: true}, "1."},
-		{"stale block cache", sim.Bugs{StaleBlockCache: true}, "5."},
-		{"relay drops records", sim.Bugs{RelayDropsRecords: true}, "3."},
-		{"wall clock ahead", sim.Bugs{WallClockAhead: true}, "1. 2."},
-		{"wrong webhook secret", sim.Bugs{WrongWebhookSecret: true}, "4."},
+		{"node loses transfers", sim.Bugs{NodeLosesTransfers: true}, nil, noBooks, "1."},
+		{"stale block cache", sim.Bugs{StaleBlockCache: true}, nil, noBooks, "5."},
+		{"relay drops records", sim.Bugs{RelayDropsRecords: true}, booksQuiet, nil, "3."},
+		{"wall clock ahead", sim.Bugs{WallClockAhead: true}, nil, noBooks, "1. 2."},
+		{"wrong webhook secret", sim.Bugs{WrongWebhookSecret: true}, nil, noBooks, "4."},
+		{"expiry by wall clock (watcher TipFreshness)", sim.Bugs{ExpiryByWallClock: true}, only("nodefail"), noBooks, "2."},
+		{"drop orphans at once (watcher OrphanGraceBlocks)", sim.Bugs{DropOrphansAtOnce: true}, only("reorg"), noBooks, "1."},
 	}
 	for _, b := range bugs {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			off := slices.DeleteFunc(slices.Clone(mainProfile), func(f string) bool {
-				return b.bugs.StaleBlockCache && f == "reorg"
-			})
 			for seed := uint64(1); seed <= budget; seed++ {
-				cfg := sim.Config{Seed: seed, Steps: 80, Off: off, Bugs: b.bugs}
+				cfg := sim.Config{Seed: seed, Steps: 100, Off: b.off, Ignore: b.ignore, Bugs: b.bugs}
 				res := run(t, cfg)
 				if res.Failure == nil {
 					continue
@@ -178,7 +185,7 @@ func TestBudget(t *testing.T) {
 		for _, r := range regressionSeeds {
 			cfg := sim.Config{Seed: r.seed, Steps: r.steps}
 			if len(r.only) > 0 {
-				cfg.Off = slices.DeleteFunc(slices.Clone(sim.Features), func(f string) bool { return slices.Contains(r.only, f) })
+				cfg.Off = only(r.only...)
 			}
 			if res := run(t, cfg); res.Failure != nil {
 				t.Errorf("regression seed %d %v (found: %s) fails:\n%s", r.seed, r.only, r.found, res.Failure.Report(20))

@@ -363,8 +363,8 @@ func (w *World) outage() {
 
 // node changes how c's node answers: healthy, behind, down, or timing out.
 func (w *World) node(c *Chain) {
-	c.Lag, c.Down, c.Timeout = 0, false, false
-	r := w.rng.IntN(10)
+	c.Lag, c.Down, c.Timeout, c.Stalled = 0, false, false, -1
+	r := w.rng.IntN(12)
 	if (r >= 4 && r < 8 && !w.on("lag")) || (r >= 8 && !w.on("nodefail")) {
 		r = 0
 	}
@@ -377,9 +377,12 @@ func (w *World) node(c *Chain) {
 	case r < 9:
 		c.Down = true
 		w.tracef("%s node down", c.Name)
-	default:
+	case r < 10:
 		c.Timeout = true
 		w.tracef("%s node times out", c.Name)
+	default:
+		c.Stalled = c.Height()
+		w.tracef("%s node stuck at block %d", c.Name, c.Stalled)
 	}
 }
 

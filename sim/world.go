@@ -114,6 +114,11 @@ type World struct {
 	crashes   int
 	// externalsUntil is when the current outage of the sink or endpoints ends.
 	externalsUntil time.Time
+	// chainTime is, per chain, the latest chain time its follower could judge by.
+	chainTime []time.Time
+	// crashedInStep means the process crashed during the last step's work (a committed
+	// change may lack the bookkeeping of the step that made it).
+	crashedInStep bool
 
 	trace   []string
 	errs    map[string]string // component → its last error, traced once
@@ -153,6 +158,7 @@ func newWorld(cfg Config, st store.Store) (*World, error) {
 			c.Mine(genesis.Add(time.Duration(i-3)*10*time.Minute), nil)
 		}
 	}
+	w.chainTime = make([]time.Time, len(w.chains))
 	w.sink = newCheckSink(w)
 	w.hooks = newCheckEndpoint(w)
 	w.aud = newAuditor()
@@ -272,8 +278,14 @@ func (w *World) build() error {
 			src.cache = map[int64]watcher.Block{}
 		}
 		p.sources = append(p.sources, src)
-		p.followers = append(p.followers, watcher.NewFollower(w.fs, src, fsvc,
-			watcher.Config{StartHeight: 1, ReorgDepth: 50, Now: now, Logger: w.log}))
+		fcfg := watcher.Config{StartHeight: 1, ReorgDepth: 50, Now: now, Logger: w.log}
+		if w.cfg.Bugs.ExpiryByWallClock {
+			fcfg.TipFreshness = 100 * 365 * 24 * time.Hour
+		}
+		if w.cfg.Bugs.DropOrphansAtOnce {
+			fcfg.OrphanGraceBlocks = 1
+		}
+		p.followers = append(p.followers, watcher.NewFollower(w.fs, src, fsvc, fcfg))
 	}
 	jit := rand.New(rand.NewPCG(w.seed, uint64(w.gen)))
 	var sink ledger.Sink = w.sink

@@ -12,6 +12,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -22,6 +23,17 @@ import (
 	"github.com/chainpay/chainpay/sim"
 )
 
+// bugs are the injectable bugs by name (sim.Bugs).
+var bugs = map[string]func(*sim.Bugs){
+	"node-loses-transfers": func(b *sim.Bugs) { b.NodeLosesTransfers = true },
+	"stale-block-cache":    func(b *sim.Bugs) { b.StaleBlockCache = true },
+	"relay-drops-records":  func(b *sim.Bugs) { b.RelayDropsRecords = true },
+	"wall-clock-ahead":     func(b *sim.Bugs) { b.WallClockAhead = true },
+	"wrong-webhook-secret": func(b *sim.Bugs) { b.WrongWebhookSecret = true },
+	"expiry-by-wall-clock": func(b *sim.Bugs) { b.ExpiryByWallClock = true },
+	"drop-orphans-at-once": func(b *sim.Bugs) { b.DropOrphansAtOnce = true },
+}
+
 func main() {
 	seed := flag.Uint64("seed", 0, "run this one seed")
 	seeds := flag.Int("seeds", 0, "run this many seeds")
@@ -30,6 +42,7 @@ func main() {
 	trace := flag.Bool("trace", false, "print the trace as the run goes")
 	off := flag.String("off", "", "comma-separated workload features to leave out: "+strings.Join(sim.Features, ","))
 	ignore := flag.String("ignore", "", "comma-separated invariant numbers whose violations are only traced (to look past a known defect)")
+	bug := flag.String("bug", "", "inject a known bug: "+strings.Join(slices.Sorted(maps.Keys(bugs)), ", "))
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	pg := flag.Bool("postgres", false, "run on Postgres (CHAINPAY_TEST_POSTGRES_URL) instead of SQLite")
 	flag.Parse()
@@ -37,6 +50,14 @@ func main() {
 	defer stop()
 
 	cfg := sim.Config{Steps: *steps}
+	if *bug != "" {
+		set, ok := bugs[*bug]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "sim: unknown bug %q\n", *bug)
+			os.Exit(2)
+		}
+		set(&cfg.Bugs)
+	}
 	if *ignore != "" {
 		cfg.Ignore = strings.Split(*ignore, ",")
 	}
