@@ -86,6 +86,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/webhooks/{id}/deliveries", s.auth(apikey.WebhooksManage, s.webhookDeliveries))
 	s.mux.Handle("POST /v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", s.auth(apikey.WebhooksManage, s.redeliverWebhook))
 	s.mux.Handle("GET /v1/ledger/parked", s.auth(apikey.ExportsRead, s.listParked))
+	s.mux.Handle("GET /v1/ledger/verify", s.auth(apikey.ExportsRead, s.verifyLedger))
 	s.mux.Handle("POST /v1/ledger/parked/{id}/retry", s.auth(apikey.InvoicesWrite, s.retryParked))
 }
 

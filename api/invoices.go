@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/ledger"
 	"github.com/chainpay/chainpay/money"
 	"github.com/chainpay/chainpay/store"
 )
@@ -86,6 +87,8 @@ type paymentJSON struct {
 	Address      string    `json:"address"`
 	Amount       string    `json:"amount"`
 	AmountAtomic string    `json:"amount_atomic"`
+	AmountFiat   *string   `json:"amount_fiat"` // ledger.PaymentFiat in Currency, as the ledger books it
+	Currency     string    `json:"currency"`
 	Status       string    `json:"status"`
 	BlockHeight  *int64    `json:"block_height"`
 	BlockHash    *string   `json:"block_hash"`
@@ -121,7 +124,7 @@ func (s *Server) invoiceView(d invoices.Details) invoiceJSON {
 	v := invoiceJSON{
 		ID: inv.ID, Object: "invoice", Status: inv.Status, Flags: inv.Flags,
 		Amount: money.FormatAmount(inv.Price, scale), Currency: inv.Currency,
-		AmountPaid: money.FormatAmount(paidInPrice(inv.Price, d.Paid.Fraction), scale),
+		AmountPaid: money.FormatAmount(amountPaid(d), scale),
 		OrderID:    strPtr(inv.OrderID), RedirectURL: strPtr(inv.RedirectURL),
 		CheckoutURL:      s.cfg.PublicURL + "/i/" + inv.ID,
 		TolerancePercent: inv.TolerancePercent, ToleranceFloor: money.FormatAmount(inv.ToleranceFloor, scale),
@@ -169,20 +172,46 @@ func priceScale(currency string, opts []store.PaymentOption) int32 {
 	return 0
 }
 
-// paidInPrice is price × fraction rounded down (what has been paid, never overstated).
-func paidInPrice(price *big.Int, fraction *big.Rat) *big.Int {
-	if fraction == nil {
-		return new(big.Int)
+// amountPaid is the fiat value of the payments that count (in the mempool or confirmed,
+// seen by the end of monitoring): the sum of each one's ledger.PaymentFiat, the rounding
+// rule the ledger records and exports use too.
+func amountPaid(d invoices.Details) *big.Int {
+	sum := new(big.Int)
+	for _, p := range d.Payments {
+		if p.Status == store.PaymentRemoved || p.SeenAt.After(d.Invoice.MonitorUntil) {
+			continue
+		}
+		if v := paymentFiat(d, p); v != nil {
+			sum.Add(sum, v)
+		}
 	}
-	n := new(big.Int).Mul(price, fraction.Num())
-	return n.Quo(n, fraction.Denom())
+	return sum
 }
 
-func paymentView(p store.Payment, scale int32) paymentJSON {
-	return paymentJSON{ID: p.ID, Object: "payment", OptionID: p.OptionID, Asset: p.Asset, Chain: p.Chain,
+// paymentFiat is ledger.PaymentFiat of p (nil when its option is unknown or unusable).
+func paymentFiat(d invoices.Details, p store.Payment) *big.Int {
+	for _, o := range d.Options {
+		if o.ID == p.OptionID {
+			v, err := ledger.PaymentFiat(d.Invoice, o, p.Amount)
+			if err != nil {
+				return nil
+			}
+			return v
+		}
+	}
+	return nil
+}
+
+func paymentView(d invoices.Details, p store.Payment, scale int32) paymentJSON {
+	v := paymentJSON{ID: p.ID, Object: "payment", OptionID: p.OptionID, Asset: p.Asset, Chain: p.Chain,
 		TxID: p.TxID, OutputIndex: p.OutputIndex, Address: p.Address, Amount: money.FormatAmount(p.Amount, scale),
 		AmountAtomic: p.Amount.String(), Status: p.Status, BlockHeight: p.BlockHeight, BlockHash: strPtr(p.BlockHash),
-		SeenAt: p.SeenAt}
+		SeenAt: p.SeenAt, Currency: d.Invoice.Currency}
+	if f := paymentFiat(d, p); f != nil {
+		s := money.FormatAmount(f, priceScale(d.Invoice.Currency, d.Options))
+		v.AmountFiat = &s
+	}
+	return v
 }
 
 // invoiceError maps service errors to problems.
@@ -405,7 +434,7 @@ func (s *Server) invoicePayments(w http.ResponseWriter, r *http.Request) {
 	}
 	out := listJSON[paymentJSON]{Object: "list", Data: []paymentJSON{}}
 	for _, p := range d.Payments {
-		out.Data = append(out.Data, paymentView(p, scales[p.OptionID]))
+		out.Data = append(out.Data, paymentView(d, p, scales[p.OptionID]))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -169,7 +169,8 @@ func unguard(s string) string {
 // and stored by asOf, from their double-entry postings (not from the records' payloads
 // the export reads): gross = credits − debits on the revenue accounts, fee = debits −
 // credits on the fee account, net = debits − credits on the balance account, crypto =
-// debits − credits on the wallet accounts; rows are the records counted.
+// debits − credits on the wallet accounts; rows are the records counted. An unapplied
+// receipt's gross is the credit to the suspense account.
 func (e *Exporter) JournalTotals(ctx context.Context, merchantID string, p Period, asOf time.Time) (Totals, error) {
 	t := newTotals()
 	var lt store.LedgerTotals
@@ -194,7 +195,8 @@ func (e *Exporter) JournalTotals(ctx context.Context, merchantID string, p Perio
 		debit := new(big.Int).Sub(p.Debits, p.Credits)
 		k := FiatKey{a.Code, p.ReportingCategory}
 		switch {
-		case strings.HasPrefix(p.Account, revenue):
+		case strings.HasPrefix(p.Account, revenue), p.Account == ledger.AccountSuspense(merchantID):
+			// An unapplied receipt's gross goes to suspense instead of revenue.
 			s := t.fiat(k).Gross
 			s.Sub(s, debit)
 		case p.Account == ledger.AccountFees(merchantID):

@@ -165,7 +165,7 @@ func TestCLI(t *testing.T) {
 	// --out writes the same bytes as the golden CSV (the CLI's clock is real, and every
 	// fixture record was stored long before now).
 	out := filepath.Join(dir, "nov.csv")
-	if _, msg, err := runCLI("--store", mid, "--from", "2026-11-10", "--to", "2026-11-11", "--format", "csv", "--out", out); err != nil || !strings.Contains(msg, "exported 7 records") {
+	if _, msg, err := runCLI("--store", mid, "--from", "2026-11-10", "--to", "2026-11-11", "--format", "csv", "--out", out); err != nil || !strings.Contains(msg, "exported 9 records") {
 		t.Fatalf("export: %v %s", err, msg)
 	}
 	got, _ := os.ReadFile(out)

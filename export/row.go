@@ -26,6 +26,7 @@ const (
 	ColStatus
 	ColExceptionFlags
 	ColReverses
+	ColReason
 	ColDescription
 	ColInvoiceID
 	ColOrderID
@@ -63,7 +64,7 @@ const (
 
 var columns = [numCols]string{
 	"record_id", "idempotency_key", "store_id", "reporting_category", "source_type", "source_id", "status",
-	"exception_flags", "reverses", "description", "invoice_id", "order_id", "payment_id", "chain", "network",
+	"exception_flags", "reverses", "reason", "description", "invoice_id", "order_id", "payment_id", "chain", "network",
 	"asset", "asset_contract", "asset_decimals", "txid", "output_index", "deposit_address", "block_height",
 	"block_hash", "block_time", "confirmations", "settled_at", "crypto_amount", "crypto_amount_atomic",
 	"exchange_rate", "exchange_rate_source", "exchange_rate_at", "currency", "gross", "fee", "net",
@@ -85,6 +86,10 @@ func Columns() []string { return slices.Clone(columns[:]) }
 const (
 	StatusSettled  = "settled"  // money moved in (or out, for a card refund) and stays
 	StatusReversal = "reversal" // the row undoes the record named in reverses
+	// StatusUnapplied marks an unapplied receipt: money that reached the merchant on an
+	// invoice that does not accept it, held in suspense (not revenue) until applied or
+	// refunded; reason says why.
+	StatusUnapplied = "unapplied"
 )
 
 // TimeFormat is how the canonical export writes times: RFC 3339, UTC, microseconds.
@@ -156,8 +161,15 @@ func buildRow(l store.LedgerRecord) (Row, error) {
 	v[ColSourceType] = rec.SourceType
 	v[ColSourceID] = rec.SourceID
 	v[ColStatus] = StatusSettled
-	if rec.Reverses != "" {
+	switch {
+	case rec.Reverses != "":
 		v[ColStatus] = StatusReversal
+	case rec.ReportingCategory == ledger.CategoryUnappliedReceipt:
+		v[ColStatus] = StatusUnapplied
+	}
+	v[ColReason] = rec.Metadata["unapplied_reason"]
+	if r := rec.Metadata["reversal_reason"]; r != "" || rec.Reverses != "" {
+		v[ColReason] = r
 	}
 	v[ColExceptionFlags] = exceptionFlags(rec)
 	v[ColReverses] = rec.Reverses

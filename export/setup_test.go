@@ -27,7 +27,7 @@ const mid = "sto_golden"
 // fixtureRecords are the ledger records of the golden files: a BTC settlement (with a fair
 // value and an order id a spreadsheet would evaluate), a USDC invoice paid in two
 // transactions settled at the same instant, the reversal of the BTC settlement after a
-// reorg, Stripe card rows (a charge, a refund, a EUR charge) with hostile descriptions, and
+// reorg, an unapplied receipt and its clearing, Stripe card rows (a charge, a refund, a EUR charge) with hostile descriptions, and
 // a card row after the period.
 func fixtureRecords(t testing.TB) []ledger.Record {
 	t.Helper()
@@ -80,8 +80,27 @@ func fixtureRecords(t testing.TB) []ledger.Record {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Money paid to an expired invoice: an unapplied receipt, cleared when the merchant
+	// accepted it.
+	unapplied, err := ledger.UnappliedRecords(ledger.Settlement{
+		Invoice: store.Invoice{ID: "inv_C", MerchantID: mid, Currency: "USD", Price: big.NewInt(1500)},
+		Option: store.PaymentOption{ID: "opt_C", InvoiceID: "inv_C", Asset: "BTC", Scale: 8, Chain: "bitcoin",
+			Rate: "64123.45", RateSource: "median(coinbase,kraken)", RateAt: t0},
+		Payments: []store.Payment{{ID: "pay_C", InvoiceID: "inv_C", OptionID: "opt_C", Chain: "bitcoin",
+			TxID: strings.Repeat("c3", 32), OutputIndex: 0, Address: "bc1qexpired", Amount: big.NewInt(23393),
+			BlockHeight: h(871210), BlockHash: strings.Repeat("0c", 32), SeenAt: t0.Add(4 * time.Hour)}},
+		Tip: 871211, SettledAt: t0.Add(4*time.Hour + time.Minute),
+	}, ledger.ReasonInvoiceExpired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleared, err := ledger.Reversal(unapplied[0], t0.Add(5*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleared.Metadata["reversal_reason"] = ledger.ReasonResolvedSettled
 	out := append(btc, usdc...)
-	out = append(out, rev)
+	out = append(out, rev, unapplied[0], cleared)
 	return append(out, cards...)
 }
 

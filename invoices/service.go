@@ -97,7 +97,9 @@ func (s *Service) Wallets(ctx context.Context, merchantID string) ([]store.Walle
 // Settler is told, inside the transaction that changes an invoice, about the changes that
 // move money: settlement (post settlement records) and a reorg after settlement (post
 // reversals). It writes into the same transaction (an outbox), so the state change and its
-// ledger records commit together or not at all.
+// ledger records commit together or not at all. It is called at the end of every review
+// and merchant transition, whether or not events were emitted (a payment may have reached
+// its confirmations without changing the status).
 type Settler interface {
 	SettleTx(ctx context.Context, tx store.Tx, d Details, events []string, now time.Time) error
 }
@@ -518,7 +520,7 @@ func (s *Service) ReviewTx(ctx context.Context, tx store.Tx, id string) ([]strin
 	st := stateOf(inv)
 	next, evs := Evaluate(st, optionsOf(opts), paymentsAt(pays, tips), chainTime(cursors, now))
 	if len(evs) == 0 && sameState(st, next) {
-		// Nothing to write, but the books follow confirmations that changed no status.
+		// The books follow the payments, not the status: a payment may have confirmed.
 		return nil, s.settle(ctx, tx, Details{Invoice: inv, Options: opts, Payments: pays, Tips: tips}, nil, now)
 	}
 	upd := apply(inv, next, now)

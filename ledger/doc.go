@@ -15,15 +15,21 @@
 //
 // # Exactly once
 //
-// When an invoice settles, SettlementRecords builds one record per payment
-// (crypto_payment:{payment_id}:settled) at the option's locked rate, and EnqueueTx writes it
-// to the outbox in the SAME transaction as the state change, so the record exists if and
-// only if the settlement committed. A deep reorg after settlement enqueues Reversal(record)
-// (…:reversed) with mirrored postings. The payload is frozen in the outbox: a retry never
-// re-prices.
+// The books follow the money, payment by payment (Expect, DESIGN §6): a confirmed payment
+// on an accepted invoice, within the price and the monitoring window, is applied (a charge
+// at the option's locked rate, PaymentFiat); any other confirmed payment is an unapplied
+// receipt (suspense); anything else is not booked. The Settler, called inside every
+// transaction that reviews or transitions an invoice, compares that with each payment's
+// latest book row and enqueues (EnqueueTx) exactly the records that move it — a charge
+// (crypto_payment:{id}:settled[:n]), an unapplied receipt (…:unapplied[:n]), the reversal
+// of a charge (…:reversed[:n]) or the clearing of a receipt (…:cleared[:n]) — numbered
+// 1, 2, 3, … per payment, in the SAME transaction as the change, so the records exist if
+// and only if it committed. The payload is frozen in the outbox: a retry never re-prices.
+// Verify recomputes the invariant and lists every payment whose books differ.
 //
 // A Relay claims due outbox rows under a lease (FOR UPDATE SKIP LOCKED on Postgres, so
-// several replicas share the work), posts each to a Sink and marks it delivered. Delivery
+// several replicas share the work), a payment's records strictly in their order, posts each
+// to a Sink and marks it delivered. Delivery
 // is at least once; every sink dedupes on the idempotency key forever, so the effect is
 // exactly once. A retryable failure is rescheduled with exponential backoff and jitter; a
 // conflict (same key, different payload) or an invalid record is parked for a human, listed

@@ -22,7 +22,7 @@ var testSecret = []byte("whsec_0123456789abcdef")
 // make it fail before committing or hang after committing. It logs every body per key.
 type receiver struct {
 	t       testing.TB
-	j       *Journal
+	j       Ledger
 	now     func() time.Time
 	mu      sync.Mutex
 	seen    map[string][][]byte // every body received, per key
@@ -31,7 +31,7 @@ type receiver struct {
 	hang    func(n int, key string) bool // commit, then hang until the client gives up
 }
 
-func newReceiver(t testing.TB, j *Journal, now func() time.Time) *receiver {
+func newReceiver(t testing.TB, j Ledger, now func() time.Time) *receiver {
 	return &receiver{t: t, j: j, now: now, seen: map[string][][]byte{}}
 }
 

@@ -42,6 +42,12 @@ const (
 	CategoryRefund         = "refund"
 	CategoryChargeReversal = "charge_reversal"
 	CategoryFee            = "fee"
+	// CategoryUnappliedReceipt books confirmed money that reached the merchant on an invoice
+	// that does not (or not yet) accept it: to the suspense account, not to revenue.
+	CategoryUnappliedReceipt = "unapplied_receipt"
+	// CategoryUnappliedCleared takes an unapplied receipt out of suspense (the money was
+	// applied to the invoice, refunded, or left the chain).
+	CategoryUnappliedCleared = "unapplied_receipt_cleared"
 )
 
 // Posting directions.

@@ -40,7 +40,10 @@ type RelayConfig struct {
 
 // Relay delivers the ledger outbox to a Sink at least once: it claims due records (with a
 // lease; concurrent relays on Postgres never claim the same record), posts each, and marks
-// it delivered. Retryable failures are rescheduled with exponential backoff and jitter;
+// it delivered. A payment's records are delivered in the order of its books: the n-th is
+// not claimed before the (n−1)-th is delivered, so a reversal or a clearing never reaches
+// the sink before the record it undoes (a parked record holds back the payment's later
+// ones until it is retried). Retryable failures are rescheduled with exponential backoff and jitter;
 // conflicts and invalid records are parked for a human (Parked, Retry). Because sinks dedupe
 // on the idempotency key, at-least-once delivery is exactly-once in the sink.
 type Relay struct {
@@ -157,8 +160,10 @@ func (r *Relay) loop(ctx context.Context, done chan struct{}) {
 			r.log.Warn("ledger relay: claim failed", "err", err)
 		}
 		wait := r.cfg.PollInterval
-		if err == nil && n == r.cfg.BatchSize {
-			wait = 0 // more may be due
+		if err == nil && n > 0 {
+			// More may be due: a full batch, or the next records of the payments just
+			// delivered (a payment's records are claimed one at a time, in order).
+			wait = 0
 		}
 		t.Reset(wait)
 	}
@@ -172,7 +177,7 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	var msgs []store.OutboxMessage
 	err := r.st.Tx(ctx, func(tx store.Tx) error {
 		var err error
-		msgs, err = tx.ClaimDue(ctx, Topic, r.cfg.Holder, now, now.Add(r.cfg.Lease), r.cfg.BatchSize)
+		msgs, err = tx.ClaimDueInOrder(ctx, Topic, r.cfg.Holder, now, now.Add(r.cfg.Lease), r.cfg.BatchSize)
 		return err
 	})
 	if err != nil {

@@ -34,6 +34,12 @@ func AccountWallet(merchantID, chain string) string {
 	return "merchants:" + merchantID + ":wallets:" + chain
 }
 
+// AccountSuspense holds the merchant's unapplied receipts: money received that no accepted
+// invoice claims yet (a liability until applied or refunded).
+func AccountSuspense(merchantID string) string {
+	return "merchants:" + merchantID + ":suspense:unapplied"
+}
+
 // AccountWorld is the outside world, where received money comes from.
 const AccountWorld = "world"
 
@@ -135,130 +141,194 @@ func SettlementKeyRound(paymentID string, round int) string {
 	return SettlementKey(paymentID) + ":" + strconv.Itoa(round)
 }
 
-// ReversalKey is the idempotency key of the record that reverses the record with key: its
-// last ":settled" becomes ":reversed" (crypto_payment:p:settled:2 → crypto_payment:p:reversed:2);
-// other keys get ":reversed" appended.
+// ReversalKey is the idempotency key of the record that reverses (or clears) the record with
+// key: its last ":settled" becomes ":reversed" (crypto_payment:p:settled:2 →
+// crypto_payment:p:reversed:2), its last ":unapplied" becomes ":cleared"; other keys get
+// ":reversed" appended.
 func ReversalKey(key string) string {
-	if i := strings.LastIndex(key, ":settled"); i >= 0 {
-		return key[:i] + ":reversed" + key[i+len(":settled"):]
+	for _, r := range [][2]string{{":settled", ":reversed"}, {":unapplied", ":cleared"}} {
+		if i := strings.LastIndex(key, r[0]); i >= 0 {
+			return key[:i] + r[1] + key[i+len(r[0]):]
+		}
 	}
 	return key + ":reversed"
 }
 
-// SettlementRecords builds one record per payment of a settled invoice (key
-// crypto_payment:{payment_id}:settled). Fiat is computed at the option's LOCKED rate with
-// one half-even rounding on the running total: payment i's gross is
-// Fiat(a₁+…+aᵢ) − Fiat(a₁+…+aᵢ₋₁), so the grosses add up to exactly the fiat value of
-// everything received (the invoice price when the exact amount due was paid) and one
-// payment alone gets exactly Fiat(amount). The fee is FeePolicy.Fee of each gross, the fixed
-// part on the first payment only. The records are valid (Validate passes) or an error says
-// what input is wrong; nothing is priced from a live rate.
+// SettlementRecords builds one charge record per payment of a settled invoice (key
+// SettlementKeyRound(payment_id, Round)). Each payment's gross is its own PaymentFiat (the
+// locked rate, one half-even rounding per payment: the one rounding rule shared by the API,
+// the ledger, the exports and the checkout), so a payment's record never depends on the
+// other payments. The fee is FeePolicy.Fee of each gross, the fixed part on the first
+// payment only. The records are valid (Validate passes) or an error says what input is
+// wrong; nothing is priced from a live rate.
 func SettlementRecords(s Settlement) ([]Record, error) {
-	inv, opt := s.Invoice, s.Option
-	if err := s.Fee.validate(); err != nil {
-		return nil, fmt.Errorf("settlement of invoice %s: %w", inv.ID, err)
-	}
+	inv := s.Invoice
 	if len(s.Payments) == 0 {
 		return nil, fmt.Errorf("settlement of invoice %s: no payments", inv.ID)
 	}
-	if s.SettledAt.IsZero() {
-		return nil, fmt.Errorf("settlement of invoice %s: settled_at is required", inv.ID)
-	}
-	asset := money.Asset{Code: opt.Asset, Scale: opt.Scale, Chain: opt.Chain, Contract: opt.Contract}
-	if err := asset.Validate(); err != nil {
-		return nil, fmt.Errorf("settlement of invoice %s: option %s: %w", inv.ID, opt.ID, err)
-	}
-	cur, ok := money.Currency(inv.Currency)
-	if !ok {
-		if inv.Currency != opt.Asset {
-			return nil, fmt.Errorf("settlement of invoice %s: currency %q is neither fiat nor the option's asset %s", inv.ID, inv.Currency, opt.Asset)
-		}
-		cur = asset
-	}
-	rate, err := parseRate(opt.Rate)
-	if err != nil {
-		return nil, fmt.Errorf("settlement of invoice %s: option %s: %w", inv.ID, opt.ID, err)
-	}
 	pays := append([]store.Payment(nil), s.Payments...)
 	sortPayments(pays)
-
-	total := new(big.Int)
-	prevFiat := new(big.Int)
 	out := make([]Record, 0, len(pays))
 	for i, p := range pays {
-		if p.OptionID != opt.ID || p.InvoiceID != inv.ID {
-			return nil, fmt.Errorf("settlement of invoice %s: payment %s belongs to option %s of invoice %s", inv.ID, p.ID, p.OptionID, p.InvoiceID)
+		var fv *Rate
+		if r, ok := s.FairValues[p.ID]; ok {
+			fv = &r
 		}
-		if p.Amount == nil || p.Amount.Sign() <= 0 {
-			return nil, fmt.Errorf("settlement of invoice %s: payment %s has no positive amount", inv.ID, p.ID)
-		}
-		total.Add(total, p.Amount)
-		fiat, err := money.CheckedFiatFromCrypto(total, asset.Scale, rate, cur.Scale)
+		rec, err := paymentRecord(booking{Invoice: inv, Option: s.Option, Payment: p, Tip: s.Tip, Fee: s.Fee,
+			FixedFee: i == 0, FairValue: fv, At: s.SettledAt, Key: SettlementKeyRound(p.ID, s.Round), Category: CategoryCharge})
 		if err != nil {
-			return nil, fmt.Errorf("settlement of invoice %s: %w", inv.ID, err)
-		}
-		gross := new(big.Int).Sub(fiat, prevFiat)
-		prevFiat = fiat
-		fee := s.Fee.Fee(gross, i == 0)
-		net := new(big.Int).Sub(gross, fee)
-		rec := Record{
-			IdempotencyKey:    SettlementKeyRound(p.ID, s.Round),
-			MerchantID:        inv.MerchantID,
-			SourceType:        SourceCryptoPayment,
-			SourceID:          p.ID,
-			ReportingCategory: CategoryCharge,
-			Description:       fmt.Sprintf("Invoice %s paid in %s", inv.ID, asset.Code),
-			Currency:          cur.Code,
-			Gross:             gross,
-			Fee:               fee,
-			Net:               net,
-			Original:          &Original{Asset: asset.String(), Amount: new(big.Int).Set(p.Amount), Scale: asset.Scale},
-			ExchangeRate:      &ExchangeRate{Rate: opt.Rate, Source: opt.RateSource, At: opt.RateAt},
-			OccurredAt:        s.SettledAt,
-			Chain:             &ChainEvidence{Chain: p.Chain, TxID: p.TxID, OutputIndex: p.OutputIndex, BlockHash: p.BlockHash},
-			Metadata:          map[string]string{"invoice_id": inv.ID, "option_id": opt.ID, "address": p.Address},
-		}
-		if opt.Network != "" {
-			rec.Metadata["network"] = truncate(opt.Network)
-		}
-		if len(inv.Flags) > 0 {
-			rec.Metadata["exception_flags"] = truncate(strings.Join(inv.Flags, " "))
-		}
-		if inv.OrderID != "" {
-			rec.Metadata["order_id"] = truncate(inv.OrderID)
-		}
-		if p.BlockHeight == nil {
-			// A store that settles at 0 confirmations books the payment unconfirmed: no block
-			// yet (height 0, 0 confirmations), said so in the metadata.
-			rec.Metadata["unconfirmed"] = "true"
-		} else {
-			rec.Chain.BlockHeight = *p.BlockHeight
-			if s.Tip >= *p.BlockHeight {
-				rec.Chain.Confirmations = s.Tip - *p.BlockHeight + 1
-			}
-		}
-		if fee.Sign() != 0 {
-			rec.FeeDetails = []FeeDetail{{Type: "processing_fee", Amount: new(big.Int).Set(fee), Description: "chainpay processing fee"}}
-		}
-		if fv, ok := s.FairValues[p.ID]; ok {
-			d, err := parseRate(fv.Rate)
-			if err != nil {
-				return nil, fmt.Errorf("settlement of invoice %s: fair value of payment %s: %w", inv.ID, p.ID, err)
-			}
-			amt, err := money.CheckedFiatFromCrypto(p.Amount, asset.Scale, d, cur.Scale)
-			if err != nil {
-				return nil, fmt.Errorf("settlement of invoice %s: fair value of payment %s: %w", inv.ID, p.ID, err)
-			}
-			rec.FairValue = &FairValue{Rate: fv.Rate, Source: fv.Source, At: fv.At, Amount: amt}
-		}
-		rec.Postings = MoneyPostings(inv.MerchantID, SourceCryptoPayment, cur, gross, fee, net)
-		rec.Postings = appendPair(rec.Postings, AccountWallet(inv.MerchantID, asset.Chain), AccountWorld, asset.String(), p.Amount)
-		if err := rec.Validate(); err != nil {
-			return nil, fmt.Errorf("settlement of invoice %s: %w", inv.ID, err)
+			return nil, err
 		}
 		out = append(out, rec)
 	}
 	return out, nil
+}
+
+// UnappliedRecords builds one unapplied receipt per payment (key UnappliedKey(payment_id,
+// Round)): confirmed money on an invoice that does not accept it, valued like
+// SettlementRecords (PaymentFiat) but without a fee and credited to the merchant's suspense
+// account. reason goes into the records' metadata unapplied_reason.
+func UnappliedRecords(s Settlement, reason string) ([]Record, error) {
+	if len(s.Payments) == 0 {
+		return nil, fmt.Errorf("unapplied receipts of invoice %s: no payments", s.Invoice.ID)
+	}
+	pays := append([]store.Payment(nil), s.Payments...)
+	sortPayments(pays)
+	out := make([]Record, 0, len(pays))
+	for _, p := range pays {
+		rec, err := paymentRecord(booking{Invoice: s.Invoice, Option: s.Option, Payment: p, Tip: s.Tip, At: s.SettledAt,
+			Key: UnappliedKey(p.ID, int64(s.Round)), Category: CategoryUnappliedReceipt, Reason: reason})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// booking is what paymentRecord needs to book one payment.
+type booking struct {
+	Invoice   store.Invoice
+	Option    store.PaymentOption
+	Payment   store.Payment
+	Tip       int64 // the option's chain tip: confirmations = Tip − height + 1
+	Fee       FeePolicy
+	FixedFee  bool  // charge the policy's fixed fee on this record
+	FairValue *Rate // market rate at receipt; nil for none
+	At        time.Time
+	Key       string
+	Category  string // CategoryCharge or CategoryUnappliedReceipt
+	Seq       int64  // the record's place in the payment's books (0: not numbered)
+	Reason    string // unapplied_reason of an unapplied receipt
+}
+
+// paymentRecord builds the record that books one payment: a charge (gross PaymentFiat,
+// fee per the policy, credited to revenue) or an unapplied receipt (gross PaymentFiat, no
+// fee, credited to the merchant's suspense account). Both debit the received asset to the
+// merchant's wallet account.
+func paymentRecord(b booking) (Record, error) {
+	inv, opt, p := b.Invoice, b.Option, b.Payment
+	fail := func(err error) (Record, error) {
+		return Record{}, fmt.Errorf("ledger record of payment %s (invoice %s): %w", p.ID, inv.ID, err)
+	}
+	if err := b.Fee.validate(); err != nil {
+		return fail(err)
+	}
+	if b.At.IsZero() {
+		return fail(errors.New("settled_at is required"))
+	}
+	asset := money.Asset{Code: opt.Asset, Scale: opt.Scale, Chain: opt.Chain, Contract: opt.Contract}
+	if err := asset.Validate(); err != nil {
+		return fail(fmt.Errorf("option %s: %w", opt.ID, err))
+	}
+	cur, err := settlementCurrency(inv, opt)
+	if err != nil {
+		return fail(err)
+	}
+	if p.OptionID != opt.ID || p.InvoiceID != inv.ID {
+		return fail(fmt.Errorf("payment belongs to option %s of invoice %s", p.OptionID, p.InvoiceID))
+	}
+	if p.Amount == nil || p.Amount.Sign() <= 0 {
+		return fail(errors.New("no positive amount"))
+	}
+	gross, err := PaymentFiat(inv, opt, p.Amount)
+	if err != nil {
+		return fail(err)
+	}
+	fee := new(big.Int)
+	desc := fmt.Sprintf("Invoice %s paid in %s", inv.ID, asset.Code)
+	if b.Category == CategoryCharge {
+		fee = b.Fee.Fee(gross, b.FixedFee)
+	} else {
+		desc = fmt.Sprintf("Unapplied receipt in %s on invoice %s", asset.Code, inv.ID)
+	}
+	net := new(big.Int).Sub(gross, fee)
+	rec := Record{
+		IdempotencyKey:    b.Key,
+		MerchantID:        inv.MerchantID,
+		SourceType:        SourceCryptoPayment,
+		SourceID:          p.ID,
+		ReportingCategory: b.Category,
+		Description:       desc,
+		Currency:          cur.Code,
+		Gross:             gross,
+		Fee:               fee,
+		Net:               net,
+		Original:          &Original{Asset: asset.String(), Amount: new(big.Int).Set(p.Amount), Scale: asset.Scale},
+		ExchangeRate:      &ExchangeRate{Rate: opt.Rate, Source: opt.RateSource, At: opt.RateAt},
+		OccurredAt:        b.At,
+		Chain:             &ChainEvidence{Chain: p.Chain, TxID: p.TxID, OutputIndex: p.OutputIndex, BlockHash: p.BlockHash},
+		Metadata:          map[string]string{"invoice_id": inv.ID, "option_id": opt.ID, "address": p.Address},
+	}
+	if opt.Network != "" {
+		rec.Metadata["network"] = truncate(opt.Network)
+	}
+	if len(inv.Flags) > 0 {
+		rec.Metadata["exception_flags"] = truncate(strings.Join(inv.Flags, " "))
+	}
+	if inv.OrderID != "" {
+		rec.Metadata["order_id"] = truncate(inv.OrderID)
+	}
+	if b.Seq > 0 {
+		rec.Metadata["payment_sequence"] = strconv.FormatInt(b.Seq, 10)
+	}
+	if b.Reason != "" {
+		rec.Metadata["unapplied_reason"] = b.Reason
+	}
+	if p.BlockHeight == nil {
+		// Booked unconfirmed (SettlementRecords for a 0-confirmation store): no block yet
+		// (height 0, 0 confirmations), said so in the metadata.
+		rec.Metadata["unconfirmed"] = "true"
+	} else {
+		rec.Chain.BlockHeight = *p.BlockHeight
+		if b.Tip >= *p.BlockHeight {
+			rec.Chain.Confirmations = b.Tip - *p.BlockHeight + 1
+		}
+	}
+	if fee.Sign() != 0 {
+		rec.FeeDetails = []FeeDetail{{Type: "processing_fee", Amount: new(big.Int).Set(fee), Description: "chainpay processing fee"}}
+	}
+	if fv := b.FairValue; fv != nil {
+		d, err := parseRate(fv.Rate)
+		if err != nil {
+			return fail(fmt.Errorf("fair value: %w", err))
+		}
+		amt, err := money.CheckedFiatFromCrypto(p.Amount, asset.Scale, d, cur.Scale)
+		if err != nil {
+			return fail(fmt.Errorf("fair value: %w", err))
+		}
+		rec.FairValue = &FairValue{Rate: fv.Rate, Source: fv.Source, At: fv.At, Amount: amt}
+	}
+	if b.Category == CategoryCharge {
+		rec.Postings = MoneyPostings(inv.MerchantID, SourceCryptoPayment, cur, gross, fee, net)
+	} else {
+		rec.Postings = appendPair(nil, AccountBalance(inv.MerchantID), AccountSuspense(inv.MerchantID), cur.String(), gross)
+	}
+	rec.Postings = appendPair(rec.Postings, AccountWallet(inv.MerchantID, asset.Chain), AccountWorld, asset.String(), p.Amount)
+	if err := rec.Validate(); err != nil {
+		return fail(err)
+	}
+	return rec, nil
 }
 
 func sortPayments(ps []store.Payment) {
@@ -277,7 +347,8 @@ func paymentBefore(a, b store.Payment) bool {
 }
 
 // Reversal returns the record that undoes rec at the given time: key ReversalKey(rec key),
-// category charge_reversal, every amount negated, every posting mirrored (direction
+// category charge_reversal (unapplied_receipt_cleared for an unapplied receipt), every
+// amount negated, every posting mirrored (direction
 // swapped), Reverses set to rec's key. Exchange rate, original asset and chain evidence are
 // rec's: a reversal is priced exactly like what it reverses, never re-priced.
 func Reversal(rec Record, at time.Time) (Record, error) {
@@ -292,6 +363,10 @@ func Reversal(rec Record, at time.Time) (Record, error) {
 	r.IdempotencyKey = ReversalKey(rec.IdempotencyKey)
 	r.ReportingCategory = CategoryChargeReversal
 	r.Description = "Reversal of " + rec.IdempotencyKey
+	if rec.ReportingCategory == CategoryUnappliedReceipt {
+		r.ReportingCategory = CategoryUnappliedCleared
+		r.Description = "Clearing of " + rec.IdempotencyKey
+	}
 	r.Gross, r.Fee, r.Net = neg(rec.Gross), neg(rec.Fee), neg(rec.Net)
 	r.FeeDetails = nil
 	for _, f := range rec.FeeDetails {
@@ -326,6 +401,7 @@ func Reversal(rec Record, at time.Time) (Record, error) {
 	for k, v := range rec.Metadata {
 		r.Metadata[k] = v
 	}
+	delete(r.Metadata, "unapplied_reason") // a clearing says why in reversal_reason
 	r.Reverses = rec.IdempotencyKey
 	if err := r.Validate(); err != nil {
 		return Record{}, fmt.Errorf("reverse %s: %w", rec.IdempotencyKey, err)

@@ -50,7 +50,7 @@ func TestSettlerPostsInTheSettlingTransaction(t *testing.T) {
 				Fees: func(context.Context, store.Tx, string) (ledger.FeePolicy, error) {
 					return ledger.FeePolicy{BasisPoints: 100}, nil
 				},
-				FairValue: func(context.Context, string, string) (ledger.Rate, bool) {
+				FairValue: func(string, string) (ledger.Rate, bool) {
 					return ledger.Rate{Rate: "50100", Source: "test", At: time.Now().UTC()}, true
 				},
 			}
@@ -99,8 +99,10 @@ func TestSettlerPostsInTheSettlingTransaction(t *testing.T) {
 			if err := st.View(ctx, func(tx store.Tx) (err error) { msgs, err = tx.OutboxMessages(ctx, ledger.Topic, ""); return }); err != nil {
 				t.Fatal(err)
 			}
-			if len(msgs) != 2 {
-				t.Fatalf("%d ledger messages after settlement, want one per payment", len(msgs))
+			// pay_a confirmed on an invoice not yet paid in full: an unapplied receipt; the
+			// settlement clears it and charges both payments.
+			if len(msgs) != 4 {
+				t.Fatalf("%d ledger messages after settlement, want the receipt, its clearing and two charges", len(msgs))
 			}
 			gross := new(big.Int)
 			for _, m := range msgs {
@@ -108,10 +110,12 @@ func TestSettlerPostsInTheSettlingTransaction(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if r.IdempotencyKey != m.Key || r.MerchantID != "sto_l" || r.Currency != "USD" || r.FairValue == nil {
+				if r.IdempotencyKey != m.Key || r.MerchantID != "sto_l" || r.Currency != "USD" || r.FairValue == nil && r.Reverses == "" {
 					t.Fatalf("record %+v", r)
 				}
-				gross.Add(gross, r.Gross)
+				if r.ReportingCategory == ledger.CategoryCharge {
+					gross.Add(gross, r.Gross)
+				}
 			}
 			if gross.Cmp(big.NewInt(10000)) != 0 {
 				t.Fatalf("gross %s minor units, want exactly the price 10000", gross)
@@ -123,7 +127,7 @@ func TestSettlerPostsInTheSettlingTransaction(t *testing.T) {
 			if err := st.View(ctx, func(tx store.Tx) (err error) { msgs, err = tx.OutboxMessages(ctx, ledger.Topic, ""); return }); err != nil {
 				t.Fatal(err)
 			}
-			if len(msgs) != 3 || msgs[2].Key != ledger.ReversalKey(ledger.SettlementKey("pay_b")) {
+			if len(msgs) != 5 || msgs[4].Key != ledger.ReversalKey(ledger.SettlementKey("pay_b")) {
 				var keys []string
 				for _, m := range msgs {
 					keys = append(keys, m.Key)
@@ -145,7 +149,9 @@ func TestSettlerPostsInTheSettlingTransaction(t *testing.T) {
 			for _, m := range msgs {
 				keys[m.Key] = true
 			}
-			if len(msgs) != 4 || !keys[ledger.ReversalKey(ledger.SettlementKey("pay_a"))] {
+			// pay_a leaves revenue (reversed) and, still being money the merchant holds on an
+			// invoice that no longer accepts it, becomes an unapplied receipt.
+			if len(msgs) != 7 || !keys[ledger.ReversalKey(ledger.SettlementKeyRound("pay_a", 3))] || !keys[ledger.UnappliedKey("pay_a", 5)] {
 				t.Fatalf("after resolving to invalid: %v", keys)
 			}
 			for _, m := range msgs {
@@ -153,19 +159,23 @@ func TestSettlerPostsInTheSettlingTransaction(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want := map[string]string{ledger.ReversalKey(ledger.SettlementKey("pay_a")): "resolved_invalid",
-					ledger.ReversalKey(ledger.SettlementKey("pay_b")): "reorg"}[m.Key]
+				want := map[string]string{ledger.ReversalKey(ledger.SettlementKeyRound("pay_a", 3)): "resolved_invalid",
+					ledger.ReversalKey(ledger.SettlementKey("pay_b")): "reorg", ledger.ReversalKey(ledger.UnappliedKey("pay_a", 1)): "applied"}[m.Key]
 				if r.Metadata["reversal_reason"] != want {
 					t.Fatalf("%s: reversal_reason %q, want %q", m.Key, r.Metadata["reversal_reason"], want)
+				}
+				if m.Key == ledger.UnappliedKey("pay_a", 5) && (r.ReportingCategory != ledger.CategoryUnappliedReceipt ||
+					r.Metadata["unapplied_reason"] != ledger.ReasonResolvedInvalid || r.Gross.Cmp(big.NewInt(5000)) != 0) {
+					t.Fatalf("unapplied receipt %+v", r)
 				}
 			}
 		})
 	}
 }
 
-// TestSettlerZeroConfirmations: a store that settles at 0 confirmations gets its record when
-// the payment is only in the mempool (it used to fail the whole review transaction, which
-// would have stalled the follower).
+// TestSettlerZeroConfirmations: a store that settles at 0 confirmations settles the invoice
+// on a mempool payment (the review must not fail: that would stall the follower) and books
+// the payment when it confirms.
 func TestSettlerZeroConfirmations(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -205,7 +215,28 @@ func TestSettlerZeroConfirmations(t *testing.T) {
 	if err := st.View(ctx, func(tx store.Tx) (err error) { msgs, err = tx.OutboxMessages(ctx, ledger.Topic, ""); return }); err != nil {
 		t.Fatal(err)
 	}
-	if len(msgs) != 1 || !strings.Contains(msgs[0].Payload, `"unconfirmed":"true"`) {
-		t.Fatalf("events %v, ledger messages %+v", evs, msgs)
+	// Settled at 0 confirmations, booked on the first: the journal holds confirmed money.
+	if len(msgs) != 0 || len(evs) == 0 {
+		t.Fatalf("events %v, ledger messages %+v before the payment confirmed", evs, msgs)
+	}
+	h := int64(5)
+	p.Status, p.BlockHeight, p.BlockHash = store.PaymentConfirmed, &h, "b5"
+	if err := st.Tx(ctx, func(tx store.Tx) error {
+		if _, err := tx.UpsertPayment(ctx, p); err != nil {
+			return err
+		}
+		if err := tx.SetCursor(ctx, store.Cursor{Chain: "bitcoin", Height: 5, Hash: "b5", UpdatedAt: now}); err != nil {
+			return err
+		}
+		evs, err = svc.ReviewTx(ctx, tx, d.Invoice.ID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.View(ctx, func(tx store.Tx) (err error) { msgs, err = tx.OutboxMessages(ctx, ledger.Topic, ""); return }); err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 || msgs[0].Key != ledger.SettlementKey("pay_z") || strings.Contains(msgs[0].Payload, `"unconfirmed"`) {
+		t.Fatalf("events %v, ledger messages %+v after the confirmation", evs, msgs)
 	}
 }

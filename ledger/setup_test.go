@@ -127,14 +127,42 @@ func openStore(t testing.TB, b storetest.Backend, mids ...string) store.Store {
 }
 
 // enqueue builds the records of ps and enqueues them, one transaction per settlement as the
-// invoice service does.
+// invoice service does. Every other payment gets a chain in its books: the settlement
+// (record 1), its reversal (2) and a second settlement (3), all due at once and enqueued
+// with outbox ids that sort in reverse, so only the relay's per-payment order delivers them
+// settlement first.
 func enqueue(t testing.TB, st store.Store, ps []paid) map[string]Record {
 	t.Helper()
 	want := map[string]Record{}
-	for _, p := range ps {
+	for i, p := range ps {
 		rec := p.record(t)
-		want[rec.IdempotencyKey] = rec
-		must(t, st.Tx(ctx, func(tx store.Tx) error { return EnqueueTx(ctx, tx, rec, t0) }))
+		rec.Metadata["payment_sequence"] = "1"
+		chain := []Record{rec}
+		if i%2 == 1 {
+			rev, err := Reversal(rec, t0)
+			must(t, err)
+			rev.Metadata["payment_sequence"] = "2"
+			again := rec
+			again.IdempotencyKey = SettlementKeyRound(p.pay.ID, 3)
+			again.Metadata = map[string]string{"payment_sequence": "3"}
+			chain = append(chain, rev, again)
+		}
+		must(t, st.Tx(ctx, func(tx store.Tx) error {
+			for seq, r := range chain {
+				want[r.IdempotencyKey] = r
+				state, amount := store.BookApplied, r.Gross
+				if r.Reverses != "" {
+					state, amount = store.BookNone, new(big.Int)
+				}
+				// Later records get earlier outbox ids and due times.
+				at := t0.Add(-time.Duration(seq) * time.Second)
+				if err := enqueueBook(ctx, tx, r, store.LedgerBook{PaymentID: p.pay.ID, Seq: int64(seq + 1), InvoiceID: p.inv.ID,
+					MerchantID: p.inv.MerchantID, State: state, Amount: amount, RecordKey: r.IdempotencyKey, CreatedAt: at}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
 	}
 	return want
 }

@@ -43,6 +43,44 @@ type LedgerTx interface {
 	// attempts and last error for the record. It returns ErrNotFound when no parked
 	// message has that id in topic.
 	RequeueOutbox(ctx context.Context, topic, id string, next time.Time) error
+
+	// AppendLedgerBook records that the record b.RecordKey (already enqueued in the outbox)
+	// is the b.Seq-th of payment b.PaymentID. A second row with the same (payment, seq) or
+	// record key is ErrConflict (two settlers raced; the store retries the loser).
+	AppendLedgerBook(ctx context.Context, b LedgerBook) error
+	// LatestLedgerBooks returns, for every payment of the invoice that has books, its row
+	// with the highest seq, ordered by payment id: one indexed read.
+	LatestLedgerBooks(ctx context.Context, invoiceID string) ([]LedgerBook, error)
+	// MerchantLedgerBooks returns the latest book row of every payment of the merchant
+	// with books, ordered by payment id (for ledger verification).
+	MerchantLedgerBooks(ctx context.Context, merchantID string) ([]LedgerBook, error)
+	// ClaimDueInOrder is ClaimDue for a topic whose messages may belong to a payment's
+	// books: a message that is the n-th record of a payment (n > 1) is only claimed once
+	// the (n−1)-th is delivered, so a payment's records reach the sink in order. Messages
+	// without books are claimed like ClaimDue does.
+	ClaimDueInOrder(ctx context.Context, topic, holder string, now, leaseUntil time.Time, limit int) ([]OutboxMessage, error)
+	// MerchantIDs lists every merchant id, sorted.
+	MerchantIDs(ctx context.Context) ([]string, error)
+}
+
+// Booked states of a payment (LedgerBook.State).
+const (
+	BookApplied   = "applied"   // booked as a charge (revenue)
+	BookUnapplied = "unapplied" // booked as an unapplied receipt (suspense)
+	BookNone      = "none"      // nothing booked (never confirmed, or reversed/cleared)
+)
+
+// LedgerBook is one row of a payment's books: its Seq-th ledger record (RecordKey) and the
+// payment's booked State and Amount (fiat minor units, ≥ 0) after that record.
+type LedgerBook struct {
+	PaymentID  string
+	Seq        int64
+	InvoiceID  string
+	MerchantID string
+	State      string
+	Amount     *big.Int
+	RecordKey  string
+	CreatedAt  time.Time
 }
 
 // LedgerRecord is one journal entry: the searchable columns of a ledger record, its

@@ -554,7 +554,8 @@ func sameTransfers(a, b []watcher.Transfer) bool {
 }
 
 // TestEthereumReorg: a reorg (simulated backend Fork) that replaces the paying transaction
-// removes the payment and the processing invoice becomes invalid; a reorg that re-includes a token
+// leaves the payment pending for the orphan grace, then removes it and the processing invoice
+// becomes invalid; a reorg that re-includes a token
 // payment in another block keeps the same payment (its key does not depend on the block).
 func TestEthereumReorg(t *testing.T) {
 	t.Parallel()
@@ -603,8 +604,16 @@ func TestEthereumReorg(t *testing.T) {
 		t.Fatalf("new branch does not start at the fork point")
 	}
 	e.step()
+	// DESIGN §4: an orphaned payment on a chain without a visible mempool stays pending for
+	// OrphanGraceBlocks (12) blocks, in case it is mined again; the invoice stays processing.
 	da := e.shop.get(t, idA)
-	// DESIGN §4: processing → invalid when the payment vanishes.
+	if da.Invoice.Status != store.StatusProcessing || len(da.Payments) != 1 || da.Payments[0].Status != store.PaymentMempool {
+		t.Fatalf("invoice A right after the reorg: %s %+v, want processing with the payment pending", da.Invoice.Status, da.Payments)
+	}
+	e.commit(12)
+	e.step()
+	da = e.shop.get(t, idA)
+	// Not mined again within the grace: processing → invalid, the payment vanished.
 	if da.Invoice.Status != store.StatusInvalid || len(confirmed(da.Payments)) != 0 {
 		t.Fatalf("invoice A after its payment was reorged out: %s %v %+v", da.Invoice.Status, da.Invoice.Flags, da.Payments)
 	}

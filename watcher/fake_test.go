@@ -15,6 +15,7 @@ import (
 	"github.com/chainpay/chainpay/chains/bitcoin"
 	"github.com/chainpay/chainpay/deposit"
 	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/ledger"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/store/storetest"
 	"github.com/chainpay/chainpay/watcher"
@@ -199,7 +200,7 @@ func newFakeEnvOn(t *testing.T, st store.Store, confirmations int) *fakeEnv {
 	clk := &clock{now: t0}
 	svc, err := invoices.New(st, invoices.Config{
 		Chains: map[string]invoices.Chain{"bitcoin": deposit.NewBitcoin(bitcoin.Regtest, confirmations)},
-		Quoter: fixedQuoter{}, Now: clk.Now, Logger: quiet()})
+		Quoter: fixedQuoter{}, Now: clk.Now, Logger: quiet(), Settler: &ledger.Settler{}})
 	if err != nil {
 		t.Fatal(err)
 	}

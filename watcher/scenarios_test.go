@@ -16,6 +16,7 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/ledger"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/store/storetest"
 	"github.com/chainpay/chainpay/watcher"
@@ -31,9 +32,25 @@ func onBackends(t *testing.T, confirmations int, scenario func(t *testing.T, e *
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
-			scenario(t, newFakeEnvOn(t, b.Open(t), confirmations))
+			e := newFakeEnvOn(t, b.Open(t), confirmations)
+			scenario(t, e)
+			e.verifyBooks()
 		})
 	}
+}
+
+// verifyBooks checks the books invariant (DESIGN §6) over everything the scenario did:
+// every payment's records, as enqueued by the settler, match what its state requires.
+func (e *fakeEnv) verifyBooks() {
+	e.t.Helper()
+	diffs, err := ledger.VerifyEnqueued(ctx, e.shop.st, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, d := range diffs {
+		e.t.Errorf("books: %+v", d)
+	}
+	e.t.Logf("ledger verify: %d differences", len(diffs))
 }
 
 // neverHad fails when the invoice's events include any of the given types.

@@ -113,13 +113,7 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 		Fees: func(context.Context, store.Tx, string) (ledger.FeePolicy, error) {
 			return ledger.FeePolicy{BasisPoints: w.feeBps}, nil
 		},
-		FairValue: func(ctx context.Context, asset, currency string) (ledger.Rate, bool) {
-			q, err := w.rates.Quote(ctx, rates.Pair{Base: asset, Quote: currency})
-			if err != nil {
-				return ledger.Rate{}, false // recorded without a fair value; the locked rate stands
-			}
-			return ledger.Rate{Rate: q.Rate.String(), Source: q.Method, At: q.At.UTC()}, true
-		},
+		FairValue: cachedFairValue(w.rates),
 	}
 	inv, err := invoices.New(st, invoices.Config{Chains: chains, Quoter: quoter{w.rates}, Settler: settler, Logger: log})
 	if err != nil {

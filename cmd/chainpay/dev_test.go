@@ -181,6 +181,14 @@ func TestDevEndToEnd(t *testing.T) {
 	if rows := strings.Count(strings.TrimSpace(string(raw)), "\n") + 1; rows != 3 {
 		t.Fatalf("export has %d rows, want 3:\n%s", rows, raw)
 	}
+	// The books invariant holds for every payment: `chainpay ledger verify` exits 0.
+	verify := exec.Command(bin, "ledger", "verify", "--store", info.StoreID)
+	verify.Env = env
+	out, err := verify.CombinedOutput()
+	t.Logf("chainpay ledger verify:\n%s", out)
+	if err != nil {
+		t.Fatalf("ledger verify: %v", err)
+	}
 	// The webhook echo saw each invoice settle.
 	deadlineHooks := time.Now().Add(30 * time.Second)
 	for {

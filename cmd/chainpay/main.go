@@ -36,7 +36,7 @@ func commands() []command {
 		{"wallet", "enable a chain for a store: wallet add --store ID --chain bitcoin --key XPUB_OR_DESCRIPTOR | wallet list --store ID", runWallet},
 		{"bitcoin", "bitcoin tools: bitcoin derive --key KEY --index N [--network NET]", runBitcoin},
 		{"export", "finance exports: export --store ID --from D --to D --format csv|jsonl|koinly|quickbooks|xero | export reconcile ...", runExport},
-		{"ledger", "ledger dead letters: ledger parked | ledger retry OUTBOX_ID", runLedger},
+		{"ledger", "ledger dead letters and checks: ledger parked | ledger retry OUTBOX_ID | ledger verify [--store ID]", runLedger},
 	}
 }
 

@@ -41,7 +41,10 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // the ledger outbox (conflicting or invalid records) and putting one back in the queue after
 // the cause is fixed.
 func runLedger(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	verb, rest, err := sub(args, "parked", "retry")
+	if len(args) > 0 && args[0] == "verify" {
+		return runLedgerVerify(ctx, args[1:], stdout, stderr)
+	}
+	verb, rest, err := sub(args, "parked", "retry", "verify")
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/chainpay/chainpay/chains/bitcoin/btcdtest"
 	"github.com/chainpay/chainpay/chains/bitcoin/regtest"
+	"github.com/chainpay/chainpay/ledger"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/store/postgres"
 	"github.com/chainpay/chainpay/store/storetest"
@@ -341,6 +342,13 @@ func TestReplicas(t *testing.T) {
 		if records[p.ID] != 1 {
 			t.Errorf("payment %s has %d ledger records, want 1 (all: %v)", p.ID, records[p.ID], records)
 		}
+	}
+	// The books invariant holds for every payment (what `chainpay ledger verify` checks).
+	diffs, err := ledger.Verify(ctx, st, storeID)
+	must(err)
+	t.Logf("ledger verify: %d differences", len(diffs))
+	for _, d := range diffs {
+		t.Errorf("ledger verify: %s", d)
 	}
 	waitFor("a settled webhook per invoice", 20*time.Second, func() bool {
 		mu.Lock()

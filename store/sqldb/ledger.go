@@ -244,3 +244,63 @@ func (t *tx) RequeueOutbox(ctx context.Context, topic, id string, next time.Time
 	return mustAffect(t.exec(ctx, `UPDATE outbox SET status = 'pending', next_attempt = $3, lease_holder = '',
 		lease_until = NULL WHERE topic = $1 AND id = $2 AND status = 'parked'`, topic, id, next))
 }
+
+// --- per-payment books
+
+const ledgerBookCols = `payment_id, seq, invoice_id, merchant_id, state, amount, record_key, created_at`
+
+func (t *tx) AppendLedgerBook(ctx context.Context, b store.LedgerBook) error {
+	if b.Amount == nil {
+		return fmt.Errorf("ledger book %s/%d: nil amount", b.PaymentID, b.Seq)
+	}
+	_, err := t.exec(ctx, `INSERT INTO ledger_books (`+ledgerBookCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		b.PaymentID, b.Seq, b.InvoiceID, b.MerchantID, b.State, b.Amount, b.RecordKey, b.CreatedAt)
+	return err
+}
+
+func (t *tx) latestBooks(ctx context.Context, col, id string) ([]store.LedgerBook, error) {
+	var out []store.LedgerBook
+	err := t.many(ctx, `SELECT `+ledgerBookCols+` FROM ledger_books b WHERE b.`+col+` = $1
+		AND b.seq = (SELECT MAX(m.seq) FROM ledger_books m WHERE m.payment_id = b.payment_id) ORDER BY b.payment_id`,
+		[]any{id}, func(r Rows) error {
+			var b store.LedgerBook
+			if err := r.Scan(&b.PaymentID, &b.Seq, &b.InvoiceID, &b.MerchantID, &b.State, bigCol{&b.Amount},
+				&b.RecordKey, timeCol{&b.CreatedAt}); err != nil {
+				return err
+			}
+			out = append(out, b)
+			return nil
+		})
+	return out, err
+}
+
+func (t *tx) LatestLedgerBooks(ctx context.Context, invoiceID string) ([]store.LedgerBook, error) {
+	return t.latestBooks(ctx, "invoice_id", invoiceID)
+}
+
+func (t *tx) MerchantLedgerBooks(ctx context.Context, merchantID string) ([]store.LedgerBook, error) {
+	return t.latestBooks(ctx, "merchant_id", merchantID)
+}
+
+// inOrder holds back a payment's n-th record until its (n−1)-th is delivered.
+const inOrder = `AND NOT EXISTS (SELECT 1 FROM ledger_books b
+	JOIN ledger_books pb ON pb.payment_id = b.payment_id AND pb.seq = b.seq - 1
+	JOIN outbox po ON po.topic = o.topic AND po.key = pb.record_key
+	WHERE b.record_key = o.key AND po.status <> 'delivered')`
+
+func (t *tx) ClaimDueInOrder(ctx context.Context, topic, holder string, now, leaseUntil time.Time, limit int) ([]store.OutboxMessage, error) {
+	return t.claim(ctx, inOrder, topic, holder, now, leaseUntil, limit)
+}
+
+func (t *tx) MerchantIDs(ctx context.Context) ([]string, error) {
+	var out []string
+	err := t.many(ctx, `SELECT id FROM merchants ORDER BY id`, nil, func(r Rows) error {
+		var id string
+		if err := r.Scan(&id); err != nil {
+			return err
+		}
+		out = append(out, id)
+		return nil
+	})
+	return out, err
+}

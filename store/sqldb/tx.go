@@ -564,9 +564,15 @@ func (t *tx) Enqueue(ctx context.Context, m store.OutboxMessage) error {
 }
 
 func (t *tx) ClaimDue(ctx context.Context, topic, holder string, now, leaseUntil time.Time, limit int) ([]store.OutboxMessage, error) {
+	return t.claim(ctx, "", topic, holder, now, leaseUntil, limit)
+}
+
+// claim leases due messages of topic that also satisfy the condition extra (on the outbox
+// row aliased o; "" for none).
+func (t *tx) claim(ctx context.Context, extra, topic, holder string, now, leaseUntil time.Time, limit int) ([]store.OutboxMessage, error) {
 	var ids []string
-	err := t.many(ctx, `SELECT id FROM outbox WHERE topic = $1 AND status = 'pending' AND next_attempt <= $2
-		AND (lease_until IS NULL OR lease_until < $2) ORDER BY next_attempt, id LIMIT $3 `+t.d.SkipLocked(),
+	err := t.many(ctx, `SELECT o.id FROM outbox o WHERE o.topic = $1 AND o.status = 'pending' AND o.next_attempt <= $2
+		AND (o.lease_until IS NULL OR o.lease_until < $2) `+extra+` ORDER BY o.next_attempt, o.id LIMIT $3 `+t.d.SkipLocked(),
 		[]any{topic, now, limit}, func(r Rows) error {
 			var id string
 			if err := r.Scan(&id); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"reflect"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ func ledgerTests() []namedTest {
 		{"LedgerBadAmountRejected", testLedgerConstraint},
 		{"LedgerRecordsKeysetAsOf", testLedgerKeyset},
 		{"LedgerTotalsExact", testLedgerTotals},
+		{"LedgerBooksLatestAndInOrderClaims", testLedgerBooks},
 	}
 }
 
@@ -448,5 +450,79 @@ func testLedgerConstraint(t *testing.T, s store.Store) {
 	r = ledgerRecord("lgr_2", "k2", "sto_unknown", 100, 0, t0)
 	if err := s.Tx(ctx, func(x store.Tx) error { _, err := x.InsertLedgerRecord(ctx, r); return err }); err == nil {
 		t.Fatal("a record of an unknown merchant was stored")
+	}
+}
+
+func testLedgerBooks(t *testing.T, s store.Store) {
+	a, _ := seed(t, s, "a")
+	b, _ := seed(t, s, "b")
+	book := func(pay string, seq int64, inv, mid, state string, amount int64, key string) store.LedgerBook {
+		return store.LedgerBook{PaymentID: pay, Seq: seq, InvoiceID: inv, MerchantID: mid, State: state,
+			Amount: big.NewInt(amount), RecordKey: key, CreatedAt: t0}
+	}
+	// Payment p1 of invoice i1 has three records, p2 one; p3 belongs to another merchant.
+	rows := []store.LedgerBook{
+		book("p1", 1, "i1", a, store.BookApplied, 2500, "p1:settled"),
+		book("p1", 2, "i1", a, store.BookNone, 0, "p1:reversed"),
+		book("p1", 3, "i1", a, store.BookUnapplied, 2500, "p1:unapplied:3"),
+		book("p2", 1, "i1", a, store.BookApplied, 1, "p2:settled"),
+		book("p3", 1, "i3", b, store.BookApplied, 7, "p3:settled"),
+	}
+	tx(t, s, func(x store.Tx) error {
+		// Enqueued with due times and ids in reverse, so plain ClaimDue would take p1's
+		// third record first.
+		for i := len(rows) - 1; i >= 0; i-- {
+			r := rows[i]
+			at := t0.Add(time.Duration(i) * time.Second)
+			if err := x.Enqueue(ctx, store.OutboxMessage{ID: fmt.Sprintf("obx_%d", 9-i), Topic: "ledger", Key: r.RecordKey,
+				Payload: "{}", NextAttempt: at, CreatedAt: at}); err != nil {
+				return err
+			}
+			if err := x.AppendLedgerBook(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	err := s.Tx(ctx, func(x store.Tx) error {
+		return x.AppendLedgerBook(ctx, book("p1", 3, "i1", a, store.BookNone, 0, "other"))
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a second record 3 of p1: got %v, want ErrConflict", err)
+	}
+	var latest []store.LedgerBook
+	must(t, s.View(ctx, func(x store.Tx) (err error) { latest, err = x.LatestLedgerBooks(ctx, "i1"); return }))
+	if len(latest) != 2 || latest[0].PaymentID != "p1" || latest[0].Seq != 3 || latest[0].State != store.BookUnapplied ||
+		latest[0].Amount.Cmp(big.NewInt(2500)) != 0 || latest[1].PaymentID != "p2" || latest[1].RecordKey != "p2:settled" {
+		t.Fatalf("LatestLedgerBooks(i1) = %+v", latest)
+	}
+	must(t, s.View(ctx, func(x store.Tx) (err error) { latest, err = x.MerchantLedgerBooks(ctx, b); return }))
+	if len(latest) != 1 || latest[0].PaymentID != "p3" {
+		t.Fatalf("MerchantLedgerBooks(b) = %+v", latest)
+	}
+	// Claims deliver each payment's records in order: one at a time per payment.
+	claim := func() []string {
+		var got []store.OutboxMessage
+		must(t, s.Tx(ctx, func(x store.Tx) (err error) {
+			got, err = x.ClaimDueInOrder(ctx, "ledger", "r", t0.Add(time.Hour), t0.Add(time.Hour+time.Minute), 10)
+			return
+		}))
+		var keys []string
+		for _, m := range got {
+			keys = append(keys, m.Key)
+			must(t, s.Tx(ctx, func(x store.Tx) error { return x.MarkDelivered(ctx, m.ID, "r", t0) }))
+		}
+		sort.Strings(keys)
+		return keys
+	}
+	for i, want := range [][]string{{"p1:settled", "p2:settled", "p3:settled"}, {"p1:reversed"}, {"p1:unapplied:3"}, nil} {
+		if got := claim(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("claim %d: %v, want %v", i+1, got, want)
+		}
+	}
+	var ids []string
+	must(t, s.View(ctx, func(x store.Tx) (err error) { ids, err = x.MerchantIDs(ctx); return }))
+	if !reflect.DeepEqual(ids, []string{a, b}) {
+		t.Fatalf("MerchantIDs = %v", ids)
 	}
 }

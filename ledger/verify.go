@@ -1,0 +1,240 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/money"
+	"github.com/chainpay/chainpay/store"
+)
+
+// Booking is what a payment has on the books: the fiat amount applied (charges minus their
+// reversals) and the amount unapplied (unapplied receipts minus their clearings), in minor
+// units of Currency.
+type Booking struct {
+	Currency  string
+	Applied   *big.Int
+	Unapplied *big.Int
+}
+
+func newBooking(currency string) Booking {
+	return Booking{Currency: currency, Applied: new(big.Int), Unapplied: new(big.Int)}
+}
+
+// Equal reports whether b and o book the same amounts.
+func (b Booking) Equal(o Booking) bool {
+	return b.Applied.Cmp(o.Applied) == 0 && b.Unapplied.Cmp(o.Unapplied) == 0
+}
+
+// String reads like "applied 25.00 USD", "unapplied 3.10 USD", "nothing" or both.
+func (b Booking) String() string {
+	f := func(v *big.Int) string {
+		if c, ok := money.Currency(b.Currency); ok {
+			return fmt.Sprintf("%s %s", money.FormatAmount(v, c.Scale), b.Currency)
+		}
+		return fmt.Sprintf("%s (atomic %s)", v, b.Currency)
+	}
+	switch {
+	case b.Applied.Sign() == 0 && b.Unapplied.Sign() == 0:
+		return "nothing"
+	case b.Unapplied.Sign() == 0:
+		return "applied " + f(b.Applied)
+	case b.Applied.Sign() == 0:
+		return "unapplied " + f(b.Unapplied)
+	}
+	return "applied " + f(b.Applied) + " + unapplied " + f(b.Unapplied)
+}
+
+// Difference is a payment whose books differ from the invariant.
+type Difference struct {
+	MerchantID string
+	InvoiceID  string
+	PaymentID  string
+	Expected   Booking // what the invariant requires (Expect)
+	Enqueued   Booking // what the settler committed to post (the payment's latest book row)
+	Booked     Booking // what the journal holds (zero when only the outbox is checked)
+	Reason     string  // Expect's reason for the expected state
+}
+
+func (d Difference) String() string {
+	return fmt.Sprintf("payment %s (invoice %s): expected %s, enqueued %s, booked %s", d.PaymentID, d.InvoiceID,
+		d.Expected, d.Enqueued, d.Booked)
+}
+
+// Verify recomputes the books invariant (DESIGN §6) for the merchant's payments ("" for
+// every merchant) from the invoices, payments and chain tips, and compares it with both the
+// outbox (what the settler enqueued: the payments' book rows) and the built-in journal (what
+// was delivered). It returns every payment where either differs. Run it after the relay has
+// drained the outbox; with an external sink use VerifyEnqueued.
+func Verify(ctx context.Context, st store.Store, merchantID string) ([]Difference, error) {
+	return verify(ctx, st, merchantID, true)
+}
+
+// VerifyEnqueued is Verify without the journal: for deployments whose sink is the
+// merchant's own ledger, it checks what chainpay committed to deliver.
+func VerifyEnqueued(ctx context.Context, st store.Store, merchantID string) ([]Difference, error) {
+	return verify(ctx, st, merchantID, false)
+}
+
+func verify(ctx context.Context, st store.Store, merchantID string, journal bool) ([]Difference, error) {
+	var mids []string
+	if merchantID != "" {
+		mids = []string{merchantID}
+	} else if err := st.View(ctx, func(tx store.Tx) (err error) { mids, err = tx.MerchantIDs(ctx); return err }); err != nil {
+		return nil, fmt.Errorf("ledger verify: %w", err)
+	}
+	var out []Difference
+	for _, mid := range mids {
+		diffs, err := verifyMerchant(ctx, st, mid, journal)
+		if err != nil {
+			return nil, fmt.Errorf("ledger verify of %s: %w", mid, err)
+		}
+		out = append(out, diffs...)
+	}
+	return out, nil
+}
+
+// verifyPage is how many invoices one read transaction of Verify covers.
+const verifyPage = 200
+
+func verifyMerchant(ctx context.Context, st store.Store, mid string, journal bool) ([]Difference, error) {
+	enqueued := map[string]store.LedgerBook{}
+	booked := map[string]Booking{}
+	err := st.View(ctx, func(tx store.Tx) error {
+		books, err := tx.MerchantLedgerBooks(ctx, mid)
+		if err != nil {
+			return err
+		}
+		for _, b := range books {
+			enqueued[b.PaymentID] = b
+		}
+		if !journal {
+			return nil
+		}
+		f := store.LedgerFilter{MerchantID: mid, SourceType: SourceCryptoPayment, Limit: 1000}
+		for {
+			rows, err := tx.LedgerRecords(ctx, f)
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				b, ok := booked[r.SourceID]
+				if !ok {
+					b = newBooking(r.Currency)
+					booked[r.SourceID] = b
+				}
+				switch r.ReportingCategory {
+				case CategoryCharge, CategoryChargeReversal:
+					b.Applied.Add(b.Applied, r.Gross)
+				case CategoryUnappliedReceipt, CategoryUnappliedCleared:
+					b.Unapplied.Add(b.Unapplied, r.Gross)
+				}
+			}
+			if len(rows) < f.Limit {
+				return nil
+			}
+			last := rows[len(rows)-1]
+			f.After = &store.LedgerCursor{OccurredAt: last.OccurredAt, ID: last.ID}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out    []Difference
+		before *time.Time
+		lastID string
+	)
+	for {
+		var exps []Expectation
+		var invs []store.Invoice
+		currency := map[string]string{}
+		err := st.View(ctx, func(tx store.Tx) error {
+			var err error
+			invs, err = tx.ListInvoices(ctx, store.InvoiceFilter{MerchantID: mid, BeforeCreated: before, BeforeID: lastID, Limit: verifyPage})
+			if err != nil {
+				return err
+			}
+			tips := map[string]int64{}
+			for _, inv := range invs {
+				currency[inv.ID] = inv.Currency
+				d, err := details(ctx, tx, inv, tips)
+				if err != nil {
+					return err
+				}
+				e, err := Expect(d)
+				if err != nil {
+					return fmt.Errorf("invoice %s: %w", inv.ID, err)
+				}
+				exps = append(exps, e...)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range exps {
+			cur := currency[e.Payment.InvoiceID]
+			want := newBooking(cur)
+			switch e.State {
+			case store.BookApplied:
+				want.Applied.Set(e.Amount)
+			case store.BookUnapplied:
+				want.Unapplied.Set(e.Amount)
+			}
+			enq := newBooking(cur)
+			if b, ok := enqueued[e.Payment.ID]; ok {
+				switch b.State {
+				case store.BookApplied:
+					enq.Applied.Set(b.Amount)
+				case store.BookUnapplied:
+					enq.Unapplied.Set(b.Amount)
+				}
+			}
+			got, ok := booked[e.Payment.ID]
+			if !ok {
+				got = newBooking(cur)
+			}
+			if !want.Equal(enq) || journal && !want.Equal(got) {
+				out = append(out, Difference{MerchantID: mid, InvoiceID: e.Payment.InvoiceID, PaymentID: e.Payment.ID,
+					Expected: want, Enqueued: enq, Booked: got, Reason: e.Reason})
+			}
+		}
+		if len(invs) < verifyPage {
+			return out, nil
+		}
+		last := invs[len(invs)-1]
+		before, lastID = &last.CreatedAt, last.ID
+	}
+}
+
+// details loads what Expect needs about an invoice; tips caches the chains' cursors.
+func details(ctx context.Context, tx store.Tx, inv store.Invoice, tips map[string]int64) (invoices.Details, error) {
+	opts, err := tx.PaymentOptions(ctx, inv.ID)
+	if err != nil {
+		return invoices.Details{}, err
+	}
+	pays, err := tx.Payments(ctx, inv.ID)
+	if err != nil {
+		return invoices.Details{}, err
+	}
+	for _, p := range pays {
+		if _, ok := tips[p.Chain]; ok {
+			continue
+		}
+		c, err := tx.Cursor(ctx, p.Chain)
+		switch {
+		case err == nil:
+			tips[p.Chain] = c.Height
+		case errors.Is(err, store.ErrNotFound):
+			tips[p.Chain] = 0
+		default:
+			return invoices.Details{}, err
+		}
+	}
+	return invoices.Details{Invoice: inv, Options: opts, Payments: pays, Tips: tips}, nil
+}
