@@ -10,11 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shopspring/decimal"
-
 	"github.com/chainpay/chainpay/invoices"
 	"github.com/chainpay/chainpay/ledger"
-	"github.com/chainpay/chainpay/money"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/watcher"
 )
@@ -23,7 +20,7 @@ import (
 const (
 	invRecorded = "1. Every transfer to a watched address on the final best chain is recorded exactly once, with the right amount and block."
 	invOutcome  = "2. An invoice paid in full in time (by chain time) whose payments reach their confirmations ends settled unless a merchant decided otherwise, an invoice nothing was paid to ends expired, and statuses change only along the documented transitions."
-	invBooks    = "3. The books invariant holds per payment (booked net = its fiat gross at the locked rate when it counts and its invoice is accepted, else 0), and records reach the sink in order, each exactly once."
+	invBooks    = "3. The books invariant of DESIGN §6 holds per payment (ledger verify finds no difference), and records reach the sink in order, each exactly once."
 	invWebhooks = "4. Every event reaches every endpoint at least once, with an unchanged body and a valid signature."
 	invCursor   = "5. The follower's cursor is on the best chain and never ahead of it, and no confirmed payment refers to a block that is not on it."
 )
@@ -278,73 +275,100 @@ func (w *World) expectedStatus(si *simInvoice, inv store.Invoice) (string, strin
 	return "", ""
 }
 
-// checkBooks checks invariant 3 against the outbox (every record the process committed,
-// delivered or not): per option, the records of its payments add up to the fiat value of the
-// payments that count on an accepted invoice, and each counting payment has a record.
-func (w *World) checkBooks(s snapshot) {
-	booked := map[string]*big.Int{} // payment id → Σ gross
+// checkBooks checks invariant 3 against what the process committed to deliver (the outbox):
+// ledger.VerifyEnqueued, the books issue's verification, finds no difference, and no record
+// is parked.
+func (w *World) checkBooks(ctx context.Context, s snapshot) {
 	for _, m := range s.outbox {
 		if m.Status == store.OutboxParked {
 			w.fail(invBooks, "ledger record %s parked: %s", shortKey(m.Key), m.LastError)
 			return
 		}
-		rec, err := ledger.ParseRecord([]byte(m.Payload))
-		if err != nil {
-			w.fail(invBooks, "outbox record %s does not parse: %v", m.Key, err)
-			return
-		}
-		if rec.SourceType != ledger.SourceCryptoPayment ||
-			(rec.ReportingCategory != ledger.CategoryCharge && rec.ReportingCategory != ledger.CategoryChargeReversal) {
+	}
+	diffs, err := ledger.VerifyEnqueued(ctx, w.raw, "")
+	if err != nil {
+		w.fail("simulation", "ledger verify: %v", err)
+		return
+	}
+	if len(diffs) > 0 {
+		slices.SortFunc(diffs, func(a, b ledger.Difference) int { return cmp.Compare(a.InvoiceID+a.PaymentID, b.InvoiceID+b.PaymentID) })
+		d := diffs[0]
+		inv := w.invoice(s, d.InvoiceID)
+		w.fail(invBooks, "ledger verify finds %d difference(s); %s (%s %v): payment %s: expected %s (%s), enqueued %s",
+			len(diffs), w.label(d.InvoiceID), inv.Status, inv.Flags, w.payment(s, d.InvoiceID, d.PaymentID), d.Expected, d.Reason, d.Enqueued)
+	}
+}
+
+// checkSinkBooks checks at the end that the sink books every payment as the process
+// enqueued it (which checkBooks compared with the invariant).
+func (w *World) checkSinkBooks(ctx context.Context, s snapshot) {
+	got := map[string]*[2]*big.Int{} // payment id → applied, unapplied
+	for _, r := range w.sink.records {
+		if r.SourceType != ledger.SourceCryptoPayment {
 			continue
 		}
-		if booked[rec.SourceID] == nil {
-			booked[rec.SourceID] = new(big.Int)
+		b := got[r.SourceID]
+		if b == nil {
+			b = &[2]*big.Int{new(big.Int), new(big.Int)}
+			got[r.SourceID] = b
 		}
-		booked[rec.SourceID].Add(booked[rec.SourceID], rec.Gross)
+		switch r.ReportingCategory {
+		case ledger.CategoryCharge, ledger.CategoryChargeReversal:
+			b[0].Add(b[0], r.Gross)
+		case ledger.CategoryUnappliedReceipt, ledger.CategoryUnappliedCleared:
+			b[1].Add(b[1], r.Gross)
+		}
 	}
-	for _, inv := range s.invoices {
-		accepted := inv.Status == store.StatusSettled
-		cur, _ := money.Currency(inv.Currency)
-		for _, o := range s.options[inv.ID] {
-			rate, err := decimal.NewFromString(o.Rate)
+	err := w.raw.View(ctx, func(tx store.Tx) error {
+		for _, m := range w.merchants {
+			books, err := tx.MerchantLedgerBooks(ctx, m.id)
 			if err != nil {
-				w.fail(invBooks, "option of %s has rate %q", w.label(inv.ID), o.Rate)
-				return
+				return err
 			}
-			counted, got := new(big.Int), new(big.Int)
-			for _, p := range s.payments[inv.ID] {
-				if p.OptionID != o.ID {
-					continue
+			for _, lb := range books {
+				want := [2]*big.Int{new(big.Int), new(big.Int)}
+				switch lb.State {
+				case store.BookApplied:
+					want[0].Set(lb.Amount)
+				case store.BookUnapplied:
+					want[1].Set(lb.Amount)
 				}
-				b := booked[p.ID]
-				if b == nil {
-					b = new(big.Int)
+				have := got[lb.PaymentID]
+				if have == nil {
+					have = &[2]*big.Int{new(big.Int), new(big.Int)}
 				}
-				got.Add(got, b)
-				counts := accepted && (p.Status == store.PaymentConfirmed || (p.Status == store.PaymentMempool && o.Confirmations == 0))
-				if counts {
-					counted.Add(counted, p.Amount)
+				if have[0].Cmp(want[0]) != 0 || have[1].Cmp(want[1]) != 0 {
+					w.fail(invBooks, "the sink books payment %s of %s as applied %s + unapplied %s, the process enqueued %s %s",
+						w.payment(s, lb.InvoiceID, lb.PaymentID), w.label(lb.InvoiceID), have[0], have[1], lb.State, lb.Amount)
+					return nil
 				}
-				own := money.FiatFromCrypto(p.Amount, o.Scale, rate, cur.Scale)
-				if counts && own.Sign() > 0 && b.Sign() == 0 {
-					w.fail(invBooks, "%s (%s, %v): payment %s:%d of %s %s counts but is not booked", w.label(inv.ID),
-						inv.Status, inv.Flags, p.TxID, p.OutputIndex, p.Amount, o.Asset)
-					return
-				}
-				if !counts && b.Sign() != 0 {
-					w.fail(invBooks, "%s (%s, %v): payment %s:%d (%s) does not count but %s is booked", w.label(inv.ID),
-						inv.Status, inv.Flags, p.TxID, p.OutputIndex, p.Status, b)
-					return
-				}
-			}
-			want := money.FiatFromCrypto(counted, o.Scale, rate, cur.Scale)
-			if got.Cmp(want) != 0 {
-				w.fail(invBooks, "%s (%s, %v): %s option booked %s, expected %s", w.label(inv.ID), inv.Status, inv.Flags,
-					o.Asset, got, want)
-				return
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		w.fail("simulation", "read ledger books: %v", err)
 	}
+}
+
+// invoice finds an invoice of the snapshot.
+func (w *World) invoice(s snapshot, id string) store.Invoice {
+	for _, inv := range s.invoices {
+		if inv.ID == id {
+			return inv
+		}
+	}
+	return store.Invoice{ID: id}
+}
+
+// payment names a payment by its transaction output, as the trace does.
+func (w *World) payment(s snapshot, invoiceID, paymentID string) string {
+	for _, p := range s.payments[invoiceID] {
+		if p.ID == paymentID {
+			return fmt.Sprintf("%s:%d (%s %s, %s)", p.TxID, p.OutputIndex, p.Amount, p.Asset, p.Status)
+		}
+	}
+	return paymentID
 }
 
 // checkDelivered checks at the end that every ledger record reached the sink and every

@@ -91,8 +91,8 @@ func (w *World) quiesce(ctx context.Context) {
 		}
 	}
 	for _, check := range []func(snapshot){
-		func(s snapshot) { w.checkTransitions(s, nil) }, w.checkBooks, w.checkOutcomes,
-		func(s snapshot) { w.checkDelivered(ctx, s) },
+		func(s snapshot) { w.checkTransitions(s, nil) }, func(s snapshot) { w.checkBooks(ctx, s) }, w.checkOutcomes,
+		func(s snapshot) { w.checkDelivered(ctx, s) }, func(s snapshot) { w.checkSinkBooks(ctx, s) },
 	} {
 		if w.failure == nil {
 			check(s)
@@ -111,7 +111,7 @@ func (w *World) followAll(ctx context.Context) bool {
 			w.fail(invRecorded, "the %s follower cannot reach the tip with healthy nodes: %v", c.Name, err)
 			return false
 		}
-		w.advanceChainTime(i)
+		w.advanceChainTime(ctx, i, true)
 	}
 	return true
 }

@@ -236,9 +236,7 @@ func (w *World) work(ctx context.Context, fresh []bool) {
 		}
 		w.noteErr(c.Name+" follower", err)
 		fresh[i] = err == nil && c.Healthy()
-		if err == nil {
-			w.advanceChainTime(i)
-		}
+		w.advanceChainTime(ctx, i, err == nil)
 	}
 	_, err := w.proc.relay.RunOnce(ctx)
 	if w.crashed() {
@@ -260,16 +258,34 @@ func (w *World) work(ctx context.Context, fresh []bool) {
 const tipFreshness = 2 * time.Hour
 
 // advanceChainTime records the chain time chain i's follower may judge invoices by after a
-// successful step: its node's tip block's time, or the clock while that tip is fresh.
-func (w *World) advanceChainTime(i int) {
+// step: the time of the block its committed cursor is at and, after a successful step, its
+// node's tip block's time, or the clock while that tip is fresh.
+func (w *World) advanceChainTime(ctx context.Context, i int, ok bool) {
 	c := w.chains[i]
-	at := c.blocks[c.Visible()].Time
-	if now := w.clock.Peek(); now.Sub(at) <= tipFreshness {
-		at = now
+	var at time.Time
+	var cur store.Cursor
+	err := w.raw.View(ctx, func(tx store.Tx) (err error) {
+		cur, err = tx.Cursor(ctx, c.Name)
+		return err
+	})
+	if err == nil && cur.Height <= c.Height() {
+		at = c.blocks[cur.Height].Time
 	}
-	if at.After(w.chainTime[i]) {
-		w.chainTime[i] = at
+	if ok {
+		tip := c.blocks[c.Visible()].Time
+		if now := w.clock.Peek(); now.Sub(tip) <= tipFreshness {
+			tip = now
+		}
+		at = maxTime(at, tip)
 	}
+	w.chainTime[i] = maxTime(w.chainTime[i], at)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // stepTimeout bounds one follower step in real time: a step that does not end is a
@@ -324,7 +340,7 @@ func (w *World) audit(ctx context.Context, fresh []bool, touched map[string]bool
 		w.checkTransitions(s, touched)
 	}
 	if w.failure == nil {
-		w.checkBooks(s)
+		w.checkBooks(ctx, s)
 	}
 }
 
