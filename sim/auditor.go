@@ -468,3 +468,8 @@ func (w *World) singleChain(opts []store.PaymentOption) (int, bool) {
 	}
 	return idx, idx >= 0
 }
+
+// Invariants returns the invariants' sentences, in order (docs/invariants.md lists the same).
+func Invariants() []string {
+	return []string{invRecorded, invOutcome, invBooks, invWebhooks, invCursor}
+}

@@ -259,3 +259,18 @@ func runSeeds(t *testing.T, seeds []uint64, steps int, open func(context.Context
 		t.Logf("%d of %d seeds failed", len(failures), len(seeds))
 	}
 }
+
+// TestInvariantsDocumented checks that docs/invariants.md states each invariant in the words
+// the auditor reports it with.
+func TestInvariantsDocumented(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../docs/invariants.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inv := range sim.Invariants() {
+		if !bytes.Contains(doc, []byte("\n"+inv+"\n")) {
+			t.Errorf("docs/invariants.md does not state, on its own line:\n%s", inv)
+		}
+	}
+}
