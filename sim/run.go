@@ -258,9 +258,11 @@ func (w *World) work(ctx context.Context, fresh []bool) {
 const tipFreshness = 2 * time.Hour
 
 // advanceChainTime records the chain time chain i's follower may judge invoices by after a
-// step: the time of the block its committed cursor is at and, after a successful step, its
-// node's tip block's time, or the clock while that tip is fresh.
+// step: the time of the block its committed cursor is at and, when its node answered (the
+// step may still have failed later, on the store), the node's tip block's time, or the clock
+// while that tip is fresh.
 func (w *World) advanceChainTime(ctx context.Context, i int, ok bool) {
+	ok = ok || (!w.chains[i].Down && !w.chains[i].Timeout)
 	c := w.chains[i]
 	var at time.Time
 	var cur store.Cursor
