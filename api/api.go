@@ -7,6 +7,7 @@ import (
 	"context"
 	_ "embed"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -36,6 +37,9 @@ type Config struct {
 	Now       func() time.Time
 	PublicURL string // base of checkout URLs, e.g. "https://pay.example.com"
 	MaxBody   int64  // request body limit in bytes; default 64 KiB
+	// BodyTimeout bounds the time a client may take to send a request body (default 10 s);
+	// a slower body is a 408. It is set per request, so streaming responses are not cut.
+	BodyTimeout time.Duration
 	// Exports serves GET /v1/exports/settlements; nil means an exporter over Store.
 	Exports *export.Exporter
 }
@@ -57,6 +61,9 @@ func New(cfg Config) *Server {
 	if cfg.MaxBody == 0 {
 		cfg.MaxBody = 64 << 10
 	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 10 * time.Second
+	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	s.routes()
@@ -76,8 +83,8 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/invoices/{id}/payments", s.auth(apikey.InvoicesRead, s.invoicePayments))
 	s.mux.Handle("GET /v1/invoices/{id}/events", s.auth(apikey.InvoicesRead, s.invoiceEvents))
 	s.mux.Handle("GET /v1/rates", s.auth(apikey.InvoicesRead, s.getRate))
-	s.mux.Handle("POST /v1/wallets", s.auth(apikey.InvoicesWrite, s.createWallet))
-	s.mux.Handle("GET /v1/wallets", s.auth(apikey.InvoicesRead, s.listWallets))
+	s.mux.Handle("POST /v1/wallets", s.auth(apikey.WalletsWrite, s.createWallet))
+	s.mux.Handle("GET /v1/wallets", s.auth(apikey.WalletsRead, s.listWallets))
 	s.mux.Handle("GET /v1/exports/settlements", s.auth(apikey.ExportsRead, s.exportSettlements))
 	s.mux.Handle("POST /v1/webhooks", s.auth(apikey.WebhooksManage, s.createWebhook))
 	s.mux.Handle("GET /v1/webhooks", s.auth(apikey.WebhooksManage, s.listWebhooks))
@@ -103,6 +110,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody+1)
+	if r.ContentLength != 0 { // a body follows (known length or chunked)
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout)) == nil {
+			r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+		}
+	}
+	if p := checkURL(r); p != nil {
+		writeProblem(w, *p)
+		return
+	}
 	// ServeMux answers unknown paths and methods in plain text; answer them as problems.
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {
@@ -117,6 +134,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r) // (not h.ServeHTTP: the mux sets the path values)
+}
+
+// deadlineBody clears the connection's read deadline once the body has been read: the deadline is for the body only, and a connection read that times out later
+// would cancel the request's context.
+type deadlineBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	cleared bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, io.EOF) && !b.cleared { // after a timeout the deadline stays: the connection is done
+		b.cleared = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 type statusRecorder struct {

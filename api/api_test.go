@@ -1,14 +1,22 @@
 package api_test
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/chainpay/chainpay/api"
 	"github.com/chainpay/chainpay/apikey"
+	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/store/storetest"
 )
 
@@ -329,4 +337,198 @@ func TestOpenAPIServed(t *testing.T) {
 	if r.status != 200 || !strings.HasPrefix(string(r.body), "openapi: 3") {
 		t.Fatalf("GET /openapi.yaml: %d", r.status)
 	}
+}
+
+// TestIdempotentReplayIsFaithful: a key that holds a response replays it even when the
+// request could not be priced or validated now; an empty or repeated header is a 400.
+func TestIdempotentReplayIsFaithful(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		m := e.newMerchant("Faithful")
+		body := map[string]any{"amount": "10.00", "currency": "USD"}
+		first := e.do("POST", "/v1/invoices", m.key, body, "Idempotency-Key", "k-1")
+		if first.status != 201 {
+			t.Fatalf("first: %d %s", first.status, first.body)
+		}
+		e.quoter.mu.Lock()
+		e.quoter.down = true
+		e.quoter.mu.Unlock()
+		again := e.do("POST", "/v1/invoices", m.key, body, "Idempotency-Key", "k-1")
+		if again.status != 201 || again.header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(again.body, first.body) {
+			t.Fatalf("retry while rates are down: %d %s", again.status, again.body)
+		}
+		problem(t, "same key, other body, rates down", e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "11.00", "currency": "USD"},
+			"Idempotency-Key", "k-1"), 409, "", "different request body")
+		// Without the key the rates outage shows.
+		problem(t, "new request, rates down", e.do("POST", "/v1/invoices", m.key, body), 503, "", "retry shortly")
+		// An empty key is not "no key".
+		problem(t, "empty key", e.do("POST", "/v1/invoices", m.key, body, "Idempotency-Key", ""), 400, "", "Idempotency-Key")
+	})
+}
+
+// TestAmountBounds: a tolerance floor at or above the price, an amount below a chain's dust
+// limit and an amount above the store's maximum are 422s naming the field.
+func TestAmountBounds(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		m := e.newMerchant("Bounds")
+		for _, floor := range []string{"5.00", "6.00"} {
+			problem(t, "floor "+floor, e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "5.00", "currency": "USD", "tolerance_floor": floor}),
+				422, "tolerance_floor", "less than the amount")
+		}
+		if r := e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "5.00", "currency": "USD", "tolerance_floor": "4.99"}); r.status != 201 {
+			t.Errorf("floor below the price: %d %s", r.status, r.body)
+		}
+
+		// Dust: 0.01 USD is 17 sat at 60000.12 USD/BTC, below the 294 sat a P2WPKH output needs.
+		if r := e.do("POST", "/v1/wallets", m.key, map[string]any{"chain": "bitcoin", "key": testZpub}); r.status != 201 {
+			t.Fatalf("add wallet: %d %s", r.status, r.body)
+		}
+		problem(t, "17 sat asked for", e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "0.01", "currency": "USD", "payment_methods": []string{"BTC"}}),
+			422, "amount", "0.00000017 BTC is below the smallest payable BTC amount (0.00000294)")
+		r := e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "0.01", "currency": "USD"})
+		if r.status != 201 {
+			t.Fatalf("dust option among others: %d %s", r.status, r.body)
+		}
+		for _, o := range r.json(t)["payment_options"].([]any) {
+			if o.(map[string]any)["asset"] == "BTC" {
+				t.Errorf("an unpayable BTC option was offered: %v", o)
+			}
+		}
+		r = e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "0.18", "currency": "USD", "payment_methods": []string{"BTC"}})
+		if r.status != 201 {
+			t.Errorf("300 sat: %d %s", r.status, r.body)
+		}
+
+		// A per-store maximum (chainpay store set --max-amount USD=100.00).
+		if err := e.st.Tx(context.Background(), func(tx store.Tx) error {
+			return tx.SetMerchantSettings(context.Background(), m.id, `{"max_amount":{"USD":"100.00"}}`)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		problem(t, "above the maximum", e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "100.01", "currency": "USD"}),
+			422, "amount", "above this store's maximum of 100.00 USD")
+		for _, c := range []map[string]any{{"amount": "100.00", "currency": "USD"}, {"amount": "5000.00", "currency": "EUR"}} {
+			if r := e.do("POST", "/v1/invoices", m.key, c); r.status != 201 {
+				t.Errorf("%v: %d %s", c, r.status, r.body)
+			}
+		}
+	})
+}
+
+// TestHostileInput: control characters and invalid UTF-8 (body, query, path), duplicate
+// keys, keys in the wrong case and wrong types are 400s naming every bad field at once, and
+// nothing is stored.
+func TestHostileInput(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		m := e.newMerchant("Hostile")
+		fields := func(r response) []string {
+			var p api.Problem
+			_ = json.Unmarshal(r.body, &p)
+			var out []string
+			for _, f := range p.Errors {
+				out = append(out, f.Field)
+			}
+			return out
+		}
+		for _, c := range []struct {
+			name, body string
+			status     int
+			fields     []string
+		}{
+			{"NUL in order_id", `{"amount":"1.00","currency":"USD","order_id":"a\u0000b"}`, 400, []string{"order_id"}},
+			{"escape in metadata", `{"amount":"1.00","currency":"USD","metadata":{"note":"x\u001by"}}`, 400, []string{"metadata.note"}},
+			{"invalid UTF-8", "{\"amount\":\"1.00\",\"currency\":\"USD\",\"order_id\":\"\xff\xfe\"}", 400, nil},
+			{"duplicate key", `{"amount":"1.00","amount":"1000.00","currency":"USD"}`, 400, []string{"amount"}},
+			{"duplicate nested key", `{"amount":"1.00","currency":"USD","metadata":{"a":1,"a":2}}`, 400, []string{"metadata.a"}},
+			{"key in another case", `{"Amount":"1.00","currency":"USD"}`, 400, []string{"Amount"}},
+			{"two wrong types", `{"amount":1,"currency":2,"expires_in":"600"}`, 400, []string{"amount", "currency", "expires_in"}},
+			{"every field error at once", `{"amount":"abc","currency":"USD","expires_in":-5,"redirect_url":"ftp://x","tolerance_percent":"150"}`, 422,
+				[]string{"amount", "expires_in", "redirect_url", "tolerance_percent"}},
+		} {
+			r := e.do("POST", "/v1/invoices", m.key, c.body)
+			if r.status != c.status || r.header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("%s: %d %s", c.name, r.status, r.body)
+				continue
+			}
+			if got := fields(r); fmt.Sprint(got) != fmt.Sprint(c.fields) {
+				t.Errorf("%s: fields %v, want %v: %s", c.name, got, c.fields, r.body)
+			}
+		}
+		for _, path := range []string{"/v1/invoices?order_id=a%00b", "/v1/invoices?order_id=%ff", "/v1/invoices/inv_%00", "/v1/invoices?x%01=1"} {
+			problem(t, path, e.do("GET", path, m.key, nil), 400, "", "not allowed")
+		}
+		if l := e.do("GET", "/v1/invoices", m.key, nil).json(t); len(l["data"].([]any)) != 0 {
+			t.Errorf("hostile requests stored invoices: %v", l["data"])
+		}
+	})
+}
+
+// TestSlowBodyTimesOut: a body trickling in one byte at a time is cut off after the body
+// timeout with a 408 problem instead of holding the connection.
+func TestSlowBodyTimesOut(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, b, func(c *api.Config) { c.BodyTimeout = 300 * time.Millisecond })
+			m := e.newMerchant("Slow")
+			conn, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			start := time.Now()
+			fmt.Fprintf(conn, "POST /v1/invoices HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{", m.key)
+			done := make(chan struct{})
+			go func() { // one byte every 50 ms, for up to 10 s
+				for range 200 {
+					select {
+					case <-done:
+						return
+					case <-time.After(50 * time.Millisecond):
+					}
+					if _, err := conn.Write([]byte(" ")); err != nil {
+						return
+					}
+				}
+			}()
+			defer close(done)
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("no answer to a slow body: %v", err)
+			}
+			resp.Body.Close()
+			if took := time.Since(start); resp.StatusCode != http.StatusRequestTimeout || took > 2*time.Second {
+				t.Fatalf("slow body: %d after %v, want 408 within 2 s", resp.StatusCode, took)
+			}
+		})
+	}
+}
+
+// TestFormBodiesGetAHelpfulProblem: a form-encoded body (Stripe style, or curl -d) is a 415
+// that explains JSON and major-unit decimal amounts, and creates nothing.
+func TestFormBodiesGetAHelpfulProblem(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		m := e.newMerchant("Form")
+		for _, ct := range []string{"application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
+			r := e.do("POST", "/v1/invoices", m.key, []byte("amount=2500&currency=usd"), "Content-Type", ct)
+			problem(t, ct, r, 415, "", `\"2500\" means 2,500.00`)
+		}
+		// docs/migrating-from-btcpay.md: a Greenfield body is refused field by field.
+		r := e.do("POST", "/v1/invoices", m.key, `{"amount":25,"currency":"USD","checkout":{"speedPolicy":"HighSpeed"}}`)
+		var p api.Problem
+		_ = json.Unmarshal(r.body, &p)
+		if r.status != 400 || len(p.Errors) != 2 || p.Errors[0].Field != "amount" || p.Errors[1].Field != "checkout" {
+			t.Errorf("Greenfield body: %d %s", r.status, r.body)
+		}
+		// docs/migrating-from-stripe.md: a lower-case currency says why.
+		problem(t, "usd", e.do("POST", "/v1/invoices", m.key, map[string]any{"amount": "25.00", "currency": "usd"}), 422, "currency", "upper case")
+		if l := e.do("GET", "/v1/invoices", m.key, nil).json(t); len(l["data"].([]any)) != 0 {
+			t.Errorf("a form body created an invoice")
+		}
+	})
 }

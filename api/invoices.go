@@ -252,16 +252,24 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request) {
 		Metadata: req.Metadata, Confirmations: req.Confirmations, PaymentMethods: req.PaymentMethods,
 		RedirectURL: req.RedirectURL, TolerancePercent: req.TolerancePercent, ToleranceFloor: req.ToleranceFloor}
 	if req.ExpiresIn != nil {
-		if *req.ExpiresIn <= 0 || *req.ExpiresIn > 30*24*3600 {
-			writeProblem(w, Problem{Type: typeValidation, Status: http.StatusUnprocessableEntity, Detail: "the request has invalid fields",
-				Errors: []FieldError{{Field: "expires_in", Detail: "must be between 60 seconds and 30 days"}}})
-			return
+		// Out-of-range values are clamped just outside the accepted range so that Prepare
+		// reports them together with every other field error.
+		cr.ExpiresIn = time.Duration(min(max(*req.ExpiresIn, -1), 31*24*3600)) * time.Second
+		if cr.ExpiresIn == 0 {
+			cr.ExpiresIn = -time.Second
 		}
-		cr.ExpiresIn = time.Duration(*req.ExpiresIn) * time.Second
+	}
+	// A key that holds a response replays it, whatever validation or quoting would say now
+	// (rates down, wallets changed): checked before Prepare, and again when Prepare fails in
+	// case a concurrent first request with the key finished meanwhile.
+	if s.replayed(w, r, k.MerchantID, raw) {
+		return
 	}
 	draft, err := s.cfg.Invoices.Prepare(r.Context(), k.MerchantID, cr)
 	if err != nil {
-		s.invoiceError(w, r, err)
+		if !s.replayed(w, r, k.MerchantID, raw) {
+			s.invoiceError(w, r, err)
+		}
 		return
 	}
 	s.idempotent(w, r, k.MerchantID, raw, func(tx store.Tx) (int, any, error) {
@@ -467,10 +475,9 @@ func decodeOptionalBody(r *http.Request, max int64) ([]byte, *Problem) {
 // retry with the same body replays it (Idempotent-Replayed: true); a different body is 409.
 // Without the header fn simply runs in a transaction. Errors roll back and store nothing.
 func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, merchantID string, body []byte, fn func(store.Tx) (int, any, error)) {
-	key := r.Header.Get("Idempotency-Key")
-	if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
-		writeProblem(w, Problem{Type: typeInvalidRequest, Status: http.StatusBadRequest,
-			Detail: "Idempotency-Key must be 1 to 255 visible ASCII characters"})
+	key, ok := idempotencyKey(r)
+	if !ok {
+		writeProblem(w, badIdempotencyKey)
 		return
 	}
 	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"), body...))
@@ -527,6 +534,47 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, merchantID s
 		w.WriteHeader(status)
 		_, _ = w.Write(out)
 	}
+}
+
+// idempotencyKey returns the request's Idempotency-Key ("" when absent); ok is false when the
+// header is present but not 1 to 255 visible ASCII characters (an empty header is not
+// "absent": a client that meant to send a key must not silently create duplicates).
+func idempotencyKey(r *http.Request) (key string, ok bool) {
+	vals := r.Header.Values("Idempotency-Key")
+	if len(vals) == 0 {
+		return "", true
+	}
+	key = vals[0]
+	ok = len(vals) == 1 && key != "" && len(key) <= 255 &&
+		!strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e })
+	return key, ok
+}
+
+var badIdempotencyKey = Problem{Type: typeInvalidRequest, Status: http.StatusBadRequest,
+	Detail: "Idempotency-Key must be one header of 1 to 255 visible ASCII characters (omit it to send no key)"}
+
+// replayed answers the request and returns true when its Idempotency-Key is malformed (400)
+// or already holds a response (replayed, or 409 for a different body). It changes nothing.
+func (s *Server) replayed(w http.ResponseWriter, r *http.Request, merchantID string, body []byte) bool {
+	key, ok := idempotencyKey(r)
+	if !ok {
+		writeProblem(w, badIdempotencyKey)
+		return true
+	}
+	if key == "" {
+		return false
+	}
+	used, err := s.idempotencyKeyUsed(r.Context(), merchantID, key)
+	if err != nil {
+		s.internal(w, r, err)
+		return true
+	}
+	if used {
+		s.idempotent(w, r, merchantID, body, func(store.Tx) (int, any, error) {
+			return 0, nil, errors.New("idempotency record vanished") // records are never deleted
+		})
+	}
+	return used
 }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

@@ -121,7 +121,7 @@ func (e *env) newMerchant(name string, perms ...string) merchant {
 			return err
 		}
 		return tx.CreateWallet(context.Background(), store.Wallet{ID: store.NewID("wal", now), MerchantID: m.ID,
-			Chain: "testchain", Network: "testnet", Descriptor: "test", CreatedAt: now})
+			Chain: "testchain", Network: "testnet", Descriptor: "test " + m.ID, CreatedAt: now})
 	})
 	if err != nil {
 		e.t.Fatal(err)

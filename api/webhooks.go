@@ -170,23 +170,10 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	k := keyFrom(r.Context())
-	key := r.Header.Get("Idempotency-Key")
-	if key != "" {
-		used := !validIdempotencyKey(key) // s.idempotent answers 400 without running fn
-		if !used {
-			var err error
-			if used, err = s.idempotencyKeyUsed(r.Context(), k.MerchantID, key); err != nil {
-				s.internal(w, r, err)
-				return
-			}
-		}
-		if used {
-			s.idempotent(w, r, k.MerchantID, raw, func(store.Tx) (int, any, error) {
-				return 0, nil, errors.New("idempotency record vanished") // records are never deleted
-			})
-			return
-		}
+	if s.replayed(w, r, k.MerchantID, raw) {
+		return
 	}
+	key := r.Header.Get("Idempotency-Key")
 	ep, err := svc.Create(r.Context(), k.MerchantID, req.URL, req.Events, req.Description)
 	if err != nil {
 		s.webhookError(w, r, err, http.StatusUnprocessableEntity)
@@ -206,11 +193,6 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	buf.copyTo(w)
-}
-
-// validIdempotencyKey is the rule s.idempotent enforces: 1 to 255 visible ASCII characters.
-func validIdempotencyKey(key string) bool {
-	return len(key) <= 255 && !strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e })
 }
 
 // errPeek rolls back the transaction of idempotencyKeyUsed.

@@ -211,6 +211,8 @@ func TestWebhookIdempotency(t *testing.T) {
 		}
 		problem(t, "same key, other body", e.do("POST", "/v1/webhooks", m.key,
 			map[string]any{"url": "https://hooks.example/b", "events": []string{"*"}}, "Idempotency-Key", "hook-a"), 409, "", "different request body")
+		problem(t, "empty key", e.do("POST", "/v1/webhooks", m.key,
+			map[string]any{"url": "https://hooks.example/b", "events": []string{"*"}}, "Idempotency-Key", ""), 400, "", "Idempotency-Key")
 		problem(t, "bad key", e.do("POST", "/v1/webhooks", m.key, body, "Idempotency-Key", "a b"), 400, "", "Idempotency-Key")
 		// A failed creation stores nothing: the key stays free for the corrected request.
 		problem(t, "invalid with key", e.do("POST", "/v1/webhooks", m.key,

@@ -19,16 +19,26 @@ import (
 	"github.com/chainpay/chainpay/store"
 )
 
-// Permissions a key may carry.
+// Permissions a key may carry. A shop plugin (storefront) needs only InvoicesRead and
+// InvoicesWrite; the wallet permissions guard where customers' money goes (WalletsWrite) and
+// the merchant's whole payment history (WalletsRead: an xpub reveals every address).
 const (
 	InvoicesRead   = "invoices:read"
 	InvoicesWrite  = "invoices:write"
 	WebhooksManage = "webhooks:manage"
 	ExportsRead    = "exports:read"
+	WalletsRead    = "wallets:read"
+	WalletsWrite   = "wallets:write"
 )
 
 // All lists every permission, the default for a new key.
-func All() []string { return []string{InvoicesRead, InvoicesWrite, WebhooksManage, ExportsRead} }
+func All() []string {
+	return []string{InvoicesRead, InvoicesWrite, WebhooksManage, ExportsRead, WalletsRead, WalletsWrite}
+}
+
+// Storefront lists the permissions a shop plugin needs: create and read invoices, nothing
+// else. ParsePermissions accepts "storefront" as a name for this set.
+func Storefront() []string { return []string{InvoicesRead, InvoicesWrite} }
 
 // Errors.
 var (
@@ -50,7 +60,8 @@ func random(n int) string {
 	return string(b)
 }
 
-// ParsePermissions validates a comma-separated permission list; empty means All.
+// ParsePermissions validates a comma-separated permission list; empty means All, and the
+// name "storefront" stands for Storefront.
 func ParsePermissions(s string) ([]string, error) {
 	if strings.TrimSpace(s) == "" {
 		return All(), nil
@@ -58,11 +69,16 @@ func ParsePermissions(s string) ([]string, error) {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
 		p = strings.TrimSpace(p)
-		if !slices.Contains(All(), p) {
-			return nil, fmt.Errorf("unknown permission %q (want one of %s)", p, strings.Join(All(), ", "))
+		set := []string{p}
+		if p == "storefront" {
+			set = Storefront()
+		} else if !slices.Contains(All(), p) {
+			return nil, fmt.Errorf("unknown permission %q (want storefront or one of %s)", p, strings.Join(All(), ", "))
 		}
-		if !slices.Contains(out, p) {
-			out = append(out, p)
+		for _, q := range set {
+			if !slices.Contains(out, q) {
+				out = append(out, q)
+			}
 		}
 	}
 	return out, nil

@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,8 +54,12 @@ func TestParsePermissions(t *testing.T) {
 	if err != nil || len(got) != 2 || got[0] != InvoicesRead || got[1] != ExportsRead {
 		t.Fatalf("got %v, %v", got, err)
 	}
-	if all, _ := ParsePermissions(""); len(all) != 4 {
+	if all, _ := ParsePermissions(""); len(all) != 6 || !slices.Contains(all, WalletsWrite) || !slices.Contains(all, WalletsRead) {
 		t.Fatalf("empty list = %v, want all", all)
+	}
+	// A storefront key can create and read invoices, and nothing touching wallets.
+	if sf, err := ParsePermissions("storefront"); err != nil || !slices.Equal(sf, []string{InvoicesRead, InvoicesWrite}) {
+		t.Fatalf("storefront = %v, %v", sf, err)
 	}
 	if _, err := ParsePermissions("invoices:delete"); err == nil || !strings.Contains(err.Error(), "invoices:delete") {
 		t.Fatalf("unknown permission: %v", err)

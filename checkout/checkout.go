@@ -56,12 +56,19 @@ type Config struct {
 	// RedirectDelay is how long the paid page shows before going to the merchant's redirect
 	// URL (default 3 s).
 	RedirectDelay time.Duration
+	// MaxStreamsPerInvoice and MaxStreamsPerClient bound the live-status streams this
+	// process holds open for one invoice (default 20) and for one client address (default
+	// 50; behind a reverse proxy every client has the proxy's address, so raise it there).
+	// A stream beyond either limit is refused with 429; the page then polls instead.
+	MaxStreamsPerInvoice int
+	MaxStreamsPerClient  int
 }
 
 // Handler serves the hosted checkout page; see the package documentation for its routes.
 // It keeps no per-invoice state, so any number of replicas may serve the same invoice.
 type Handler struct {
 	cfg     Config
+	streams *streamLimiter
 	mux     *http.ServeMux
 	cat     *catalog
 	page    *template.Template
@@ -119,11 +126,18 @@ func newHandler(cfg Config) (*Handler, error) {
 	if cfg.RedirectDelay <= 0 {
 		cfg.RedirectDelay = 3 * time.Second
 	}
+	if cfg.MaxStreamsPerInvoice <= 0 {
+		cfg.MaxStreamsPerInvoice = 20
+	}
+	if cfg.MaxStreamsPerClient <= 0 {
+		cfg.MaxStreamsPerClient = 50
+	}
 	cat, err := loadCatalog()
 	if err != nil {
 		return nil, fmt.Errorf("checkout: %w", err)
 	}
-	h := &Handler{cfg: cfg, cat: cat, mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, cat: cat, mux: http.NewServeMux(),
+		streams: &streamLimiter{perKey: map[string]int{}, maxInvoice: cfg.MaxStreamsPerInvoice, maxClient: cfg.MaxStreamsPerClient}}
 	if h.page, err = template.ParseFS(templateFiles, "templates/layout.html", "templates/page.html"); err != nil {
 		return nil, fmt.Errorf("checkout: page template: %w", err)
 	}
@@ -408,10 +422,21 @@ func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
+// writeJSONError answers an RFC 9457 problem, like the merchant API.
 func writeJSONError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	b, _ := json.Marshal(map[string]string{"error": msg})
+	kind := map[int]string{http.StatusNotFound: "not-found", http.StatusServiceUnavailable: "unavailable",
+		http.StatusTooManyRequests: "too-many-streams"}[code]
+	if kind == "" {
+		kind = "internal"
+	}
+	b, _ := json.Marshal(struct {
+		Type   string `json:"type"`
+		Title  string `json:"title"`
+		Status int    `json:"status"`
+		Detail string `json:"detail"`
+	}{"/problems/" + kind, http.StatusText(code), code, msg})
 	_, _ = w.Write(append(b, '\n'))
 }

@@ -124,8 +124,8 @@ func TestNotFound(t *testing.T) {
 		{"/i/" + d.Invoice.ID + "/qr/opt_nope.png", "text/html; charset=utf-8"},
 		{"/i/" + d.Invoice.ID + "/qr/" + d.Options[0].ID + ".gif", "text/html; charset=utf-8"},
 		{"/i/" + other + "/qr/" + d.Options[0].ID + ".png", "text/html; charset=utf-8"},
-		{"/i/" + other + "/status", "application/json"},
-		{"/i/" + other + "/events", "application/json"},
+		{"/i/" + other + "/status", "application/problem+json"},
+		{"/i/" + other + "/events", "application/problem+json"},
 		{"/i/" + d.Invoice.ID + "/elsewhere", "text/html; charset=utf-8"},
 		{"/i/", "text/html; charset=utf-8"},
 	} {
@@ -559,4 +559,50 @@ func FuzzRequests(f *testing.F) {
 			t.Fatalf("%s: no CSP", path)
 		}
 	})
+}
+
+// TestEventStreamLimits: live-status streams are bounded per invoice and per client address;
+// one beyond a limit is a 429 problem, and a closed stream frees its slot.
+func TestEventStreamLimits(t *testing.T) {
+	t.Parallel()
+	st := storetest.SQLite(t)
+	e := newEnv(t, st, false, checkout.Config{PollInterval: 10 * time.Millisecond, MaxStreamsPerInvoice: 2, MaxStreamsPerClient: 3})
+	a, b := e.invoice(t, invoices.CreateRequest{}), e.invoice(t, invoices.CreateRequest{})
+	open := func(id string) (*http.Response, context.CancelFunc) {
+		t.Helper()
+		sctx, cancel := context.WithCancel(ctx)
+		req, _ := http.NewRequestWithContext(sctx, http.MethodGet, e.srv.URL+"/i/"+id+"/events", nil)
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == 200 {
+			if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil || !strings.HasPrefix(line, "retry: ") {
+				t.Fatalf("first line %q, %v", line, err)
+			}
+		}
+		t.Cleanup(func() { cancel(); resp.Body.Close() })
+		return resp, cancel
+	}
+	_, closeA1 := open(a.Invoice.ID)
+	open(a.Invoice.ID)
+	if r, _ := open(a.Invoice.ID); r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("third stream of one invoice: %d %s", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	open(b.Invoice.ID) // the client's third stream
+	if r, _ := open(b.Invoice.ID); r.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("fourth stream of one client: %d", r.StatusCode)
+	}
+	closeA1()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r, _ := open(a.Invoice.ID)
+		if r.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a closed stream's slot was not freed: %d", r.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

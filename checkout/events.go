@@ -6,9 +6,41 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"sync"
 	"time"
 )
+
+// streamLimiter counts the open event streams of this process per invoice and per client
+// address.
+type streamLimiter struct {
+	mu                    sync.Mutex
+	perKey                map[string]int // "i:"+invoice id, "c:"+client address
+	maxInvoice, maxClient int
+}
+
+// acquire takes a stream slot for the invoice and the client, or reports false when either
+// is at its limit. release gives the slot back; call it exactly once.
+func (l *streamLimiter) acquire(invoiceID, client string) (release func(), ok bool) {
+	ik, ck := "i:"+invoiceID, "c:"+client
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.perKey[ik] >= l.maxInvoice || l.perKey[ck] >= l.maxClient {
+		return nil, false
+	}
+	l.perKey[ik]++
+	l.perKey[ck]++
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, k := range []string{ik, ck} {
+			if l.perKey[k]--; l.perKey[k] <= 0 {
+				delete(l.perKey, k)
+			}
+		}
+	}, true
+}
 
 // serveEvents streams the invoice's Status as Server-Sent Events: one event at once, then
 // one whenever the status changes. The invoice is re-read from the database every
@@ -32,6 +64,17 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusServiceUnavailable, "temporarily unavailable")
 		return
 	}
+	client, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		client = r.RemoteAddr
+	}
+	release, ok := h.streams.acquire(id, client)
+	if !ok {
+		w.Header().Set("Retry-After", "10")
+		writeJSONError(w, http.StatusTooManyRequests, "too many live status connections for this invoice or from this address; poll the status instead")
+		return
+	}
+	defer release()
 	rc := http.NewResponseController(w)
 	// A server WriteTimeout would cut the stream; this stream bounds itself with MaxStream.
 	_ = rc.SetWriteDeadline(time.Time{})

@@ -139,6 +139,9 @@ func evaluate(d invoices.Details, now time.Time) view {
 		switch {
 		case flag(invoices.FlagMarked):
 			v.state, v.detail = StateInvalid, "detail.invalid_marked"
+		case flag(invoices.FlagCanceled) && len(d.Payments) > 0:
+			// A payment that came after the merchant cancelled: it did not vanish.
+			v.state, v.detail = StateInvalid, "detail.canceled_paid"
 		case len(d.Payments) == 0:
 			v.state, v.detail = StateInvalid, "detail.canceled"
 		default:

@@ -17,6 +17,10 @@ func TestEvaluate(t *testing.T) {
 	pay := func(status string, height *int64) store.Payment {
 		return store.Payment{ID: "pay", OptionID: "opt_a", Chain: "bitcoin", Amount: big.NewInt(1000), Status: status, BlockHeight: height}
 	}
+	canceled := func(d invoices.Details) invoices.Details { // as invoices.Service.CancelTx leaves it
+		d.Invoice.Flags = append(d.Invoice.Flags, string(invoices.FlagCanceled))
+		return d
+	}
 	details := func(status string, flags []string, frac *big.Rat, remaining int64, tip int64, pays ...store.Payment) invoices.Details {
 		return invoices.Details{
 			Invoice: store.Invoice{ID: "inv_x", Status: status, Flags: flags, ExpiresAt: now.Add(time.Minute),
@@ -57,6 +61,7 @@ func TestEvaluate(t *testing.T) {
 		{"expired paid late", details("expired", []string{"paid_late"}, full, 0, 0, pay("mempool", nil)), now, StateExpired, "detail.expired_late", 0, nil, false},
 		{"canceled", details("invalid", nil, zero, 1000, 0), now, StateInvalid, "detail.canceled", 1000, nil, false},
 		{"invalid payment", details("invalid", nil, zero, 1000, 0, pay("removed", nil)), now, StateInvalid, "detail.invalid", 1000, nil, false},
+		{"canceled, then paid", canceled(details("invalid", nil, full, 0, 9, pay("confirmed", h(1)))), now, StateInvalid, "detail.canceled_paid", 0, nil, false},
 		{"marked invalid", details("invalid", []string{"marked"}, full, 0, 9, pay("confirmed", h(1))), now, StateInvalid, "detail.invalid_marked", 0, nil, false},
 		{"unknown status", details("weird", nil, zero, 1000, 0), now, StateInvalid, "detail.canceled", 1000, nil, false},
 	} {

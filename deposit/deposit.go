@@ -54,6 +54,28 @@ func (b *Bitcoin) Assets(w store.Wallet) ([]money.Asset, error) {
 	return []money.Asset{money.BTC()}, nil
 }
 
+var _ invoices.DustLimiter = (*Bitcoin)(nil)
+
+// DustLimit implements invoices.DustLimiter: the smallest output Bitcoin Core relays to the
+// wallet's address type at its default dust relay fee (3 sat/vB): 294 sat for P2WPKH, 330
+// for P2TR, 540 for P2SH-P2WPKH, 546 for P2PKH.
+func (b *Bitcoin) DustLimit(w store.Wallet, _ money.Asset) *big.Int {
+	pw, err := b.wallet(w)
+	if err != nil {
+		return big.NewInt(546) // the largest, for a wallet that does not parse
+	}
+	switch pw.AddressType() {
+	case bitcoin.P2WPKH:
+		return big.NewInt(294)
+	case bitcoin.P2TR:
+		return big.NewInt(330)
+	case bitcoin.P2SHP2WPKH:
+		return big.NewInt(540)
+	default:
+		return big.NewInt(546)
+	}
+}
+
 // DepositAddress implements invoices.Chain.
 func (b *Bitcoin) DepositAddress(ctx context.Context, tx store.Tx, w store.Wallet, _ string) (string, *uint32, error) {
 	pw, err := b.wallet(w)

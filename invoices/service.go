@@ -44,6 +44,32 @@ type WalletInput struct {
 	Tokens   []string
 }
 
+// DustLimiter is implemented by chains on which an output below some amount cannot be paid
+// (Bitcoin relay policy). A payment option whose amount is below it is not offered.
+type DustLimiter interface {
+	// DustLimit is the smallest payable amount, in atomic units of a, to an address of w.
+	DustLimit(w store.Wallet, a money.Asset) *big.Int
+}
+
+// StoreSettings are the merchant's settings the service reads (store.Merchant.Settings).
+type StoreSettings struct {
+	// MaxAmount caps an invoice's price per currency: decimal strings by currency code,
+	// e.g. {"USD": "10000.00"}. A currency without an entry has no cap.
+	MaxAmount map[string]string `json:"max_amount,omitempty"`
+}
+
+// ParseStoreSettings reads a merchant's settings JSON ("" is no settings).
+func ParseStoreSettings(raw string) (StoreSettings, error) {
+	var st StoreSettings
+	if strings.TrimSpace(raw) == "" {
+		return st, nil
+	}
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		return st, fmt.Errorf("store settings: %w", err)
+	}
+	return st, nil
+}
+
 // WalletMaker is implemented by chains that can validate a merchant's wallet input.
 type WalletMaker interface {
 	// NewWallet validates the input and returns the wallet row to store (without id,
@@ -51,8 +77,14 @@ type WalletMaker interface {
 	NewWallet(in WalletInput) (store.Wallet, error)
 }
 
-// ErrWalletExists means the merchant already has a wallet on that chain.
-var ErrWalletExists = errors.New("this store already has a wallet on that chain")
+// Wallet conflicts, both answered 409 by the API.
+var (
+	// ErrWalletExists means the merchant already has a wallet on that chain.
+	ErrWalletExists = errors.New("this store already has a wallet on that chain")
+	// ErrKeyInUse means another wallet (of this or another store) already derives from the
+	// same key: both would hand out the same addresses.
+	ErrKeyInUse = errors.New("this key or descriptor is already used by another wallet; a key can serve one wallet only (derive a new account in your wallet)")
+)
 
 // AddWallet enables a chain for the merchant. Input problems are *ValidationError.
 func (s *Service) AddWallet(ctx context.Context, merchantID string, in WalletInput) (store.Wallet, error) {
@@ -79,9 +111,44 @@ func (s *Service) AddWallet(ctx context.Context, merchantID string, in WalletInp
 	w.ID, w.MerchantID, w.CreatedAt = store.NewID("wal", now), merchantID, now
 	err = s.st.Tx(ctx, func(tx store.Tx) error { return tx.CreateWallet(ctx, w) })
 	if errors.Is(err, store.ErrConflict) {
-		return store.Wallet{}, ErrWalletExists
+		// Two unique constraints: one wallet per store and chain, one wallet per descriptor.
+		own, lerr := s.Wallets(ctx, merchantID)
+		if lerr != nil {
+			return store.Wallet{}, lerr
+		}
+		if slices.ContainsFunc(own, func(x store.Wallet) bool { return x.Chain == w.Chain }) {
+			return store.Wallet{}, ErrWalletExists
+		}
+		return store.Wallet{}, ErrKeyInUse
 	}
 	return w, err
+}
+
+// GapWarning is the gap at which a wallet with the common fixed gap limit of 20 (Ledger
+// Live, Trezor Suite, BlueWallet, Electrum's default) stops seeing new payments: the next
+// address handed out lies 21 or more past the last one it knows to be used.
+const GapWarning = 20
+
+// Gap is the number of derivation indexes handed out after the highest paid one (every index
+// handed out when none was paid): next is the wallet's next index, highestPaid the highest
+// index that received a payment.
+func Gap(next uint32, highestPaid *uint32) uint32 {
+	if highestPaid == nil {
+		return next
+	}
+	if *highestPaid >= next { // not handed out by this database (restored from a backup)
+		return 0
+	}
+	return next - 1 - *highestPaid
+}
+
+// GapAdvice is a warning for a wallet whose gap reached GapWarning, or "".
+func GapAdvice(gap uint32) string {
+	if gap < GapWarning {
+		return ""
+	}
+	return fmt.Sprintf("%d unpaid addresses were handed out after the last paid one: wallets with a gap limit of 20 "+
+		"(Ledger Live, Trezor Suite, BlueWallet) will not show later payments until you raise the gap limit or rescan (docs/wallets.md)", gap)
 }
 
 // Wallets lists the merchant's wallets.
@@ -241,12 +308,22 @@ func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequ
 	if isFiat {
 		priceAsset = fiat
 	}
-	var wallets []store.Wallet
+	var (
+		wallets  []store.Wallet
+		merchant store.Merchant
+	)
 	if err := s.st.View(ctx, func(tx store.Tx) (err error) {
+		if merchant, err = tx.GetMerchant(ctx, merchantID); err != nil {
+			return err
+		}
 		wallets, err = tx.Wallets(ctx, merchantID)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("read wallets: %w", err)
+	}
+	settings, err := ParseStoreSettings(merchant.Settings)
+	if err != nil {
+		return nil, err
 	}
 	type accepted struct {
 		asset  money.Asset
@@ -296,6 +373,12 @@ func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequ
 			price = p
 		}
 	}
+	if max, ok := settings.MaxAmount[priceAsset.Code]; ok && price != nil {
+		m, err := money.ParseAmount(max, priceAsset.Scale)
+		if err == nil && price.Cmp(m) > 0 {
+			bad["amount"] = fmt.Sprintf("above this store's maximum of %s %s", money.FormatAmount(m, priceAsset.Scale), priceAsset.Code)
+		}
+	}
 	if len(req.OrderID) > 200 {
 		bad["order_id"] = "at most 200 characters"
 	}
@@ -336,9 +419,13 @@ func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequ
 	tolFloor := new(big.Int)
 	if req.ToleranceFloor != "" && priceAsset.Code != "" {
 		f, err := money.ParseAmount(req.ToleranceFloor, priceAsset.Scale)
-		if err != nil {
+		switch {
+		case err != nil:
 			bad["tolerance_floor"] = err.Error()
-		} else {
+		case price != nil && f.Cmp(price) >= 0:
+			// A floor at or above the price would settle the invoice on any dust payment.
+			bad["tolerance_floor"] = "must be less than the amount"
+		default:
 			tolFloor = f
 		}
 	}
@@ -379,6 +466,10 @@ func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequ
 
 	confs := map[string]int{}
 	d := &Draft{merchantID: merchantID}
+	var (
+		dust      []string // options below their chain's dust limit
+		dustAsked bool     // one of them was named in payment_methods
+	)
 	for _, a := range chosen {
 		n, ok := req.Confirmations[a.asset.Chain]
 		if !ok {
@@ -401,7 +492,22 @@ func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequ
 			q.At = q.At.UTC().Truncate(time.Microsecond)
 			o.due, o.rate, o.quote = due, eff, q
 		}
+		if dl, ok := s.cfg.Chains[a.asset.Chain].(DustLimiter); ok {
+			if min := dl.DustLimit(a.wallet, a.asset); min != nil && o.due.Cmp(min) < 0 {
+				// Unpayable: no wallet can send it. Offer the other assets; refuse the
+				// invoice when this one was asked for or nothing is left.
+				dust = append(dust, fmt.Sprintf("%s %s is below the smallest payable %s amount (%s)",
+					money.FormatAmount(o.due, a.asset.Scale), a.asset.Code, a.asset.Code, money.FormatAmount(min, a.asset.Scale)))
+				if want[a.asset.Code] {
+					dustAsked = true
+				}
+				continue
+			}
+		}
 		d.options = append(d.options, o)
+	}
+	if len(dust) > 0 && (dustAsked || len(d.options) == 0) {
+		return nil, &ValidationError{Fields: map[string]string{"amount": "too small to pay: " + strings.Join(dust, "; ")}}
 	}
 	confJSON, _ := json.Marshal(confs)
 	d.inv = store.Invoice{

@@ -53,6 +53,8 @@ type Chain struct {
 type Config struct {
 	Store  Store // required
 	Chains []Chain
+	// Sweepers are the EVM sweepers this process runs (ops/sweep.go).
+	Sweepers []Sweeper
 	// Rates and Pairs: the pairs whose freshness is reported and checked. Pairs nobody
 	// quotes (rates.ErrUnsupportedPair) are skipped.
 	Rates Rates
@@ -114,6 +116,11 @@ func (c *Config) withDefaults() (Config, error) {
 		}
 		if ch.MaxLag < 0 || ch.MaxFailing < 0 {
 			return Config{}, fmt.Errorf("ops: chain %s: MaxLag and MaxFailing must not be negative", ch.Name)
+		}
+	}
+	for i, sw := range out.Sweepers {
+		if sw.Chain == "" || sw.GasBalance == nil {
+			return Config{}, fmt.Errorf("ops: sweeper %d: Chain and GasBalance are required", i)
 		}
 	}
 	for _, p := range out.Pairs {

@@ -1,5 +1,6 @@
-// Package ops is what an operator watches: Prometheus metrics at /metrics, liveness at
-// /healthz and readiness at /readyz.
+// Package ops is what an operator watches: Prometheus metrics at /metrics (served on a
+// listener of its own, or behind a bearer token: GuardedHandler), liveness at /healthz and
+// readiness at /readyz.
 //
 // Figures come from three places:
 //

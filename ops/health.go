@@ -37,6 +37,8 @@ func NewHealth(cfg *Config) (*Health, error) {
 type Check struct {
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail"`
+	// Warning marks a check that passes but needs an operator (a sweeper low on gas).
+	Warning bool `json:"warning,omitempty"`
 }
 
 // Report is the body of /readyz.
@@ -88,6 +90,9 @@ func (h *Health) Check(ctx context.Context, exclude ...string) Report {
 	}
 	if len(h.cfg.Pairs) > 0 {
 		all = append(all, named{"rates", h.rates})
+	}
+	for _, sw := range h.cfg.Sweepers {
+		all = append(all, named{"sweeper:" + sw.Chain, func(ctx context.Context) Check { return h.sweeper(ctx, sw) }})
 	}
 	rep := Report{Status: "ready", Checks: map[string]Check{}}
 	var (

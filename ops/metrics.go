@@ -2,6 +2,8 @@ package ops
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/chainpay/chainpay/invoices"
 	"github.com/chainpay/chainpay/rates"
 	"github.com/chainpay/chainpay/store"
 )
@@ -92,6 +95,25 @@ func (m *Metrics) Handler() http.Handler {
 		ErrorHandling: promhttp.ContinueOnError, Timeout: 2*m.cfg.Timeout + 5*time.Second})
 }
 
+// GuardedHandler is Handler behind a bearer token, for serving the metrics on a public
+// listener: a request without "Authorization: Bearer <token>" gets a 401 problem. The token
+// is compared in constant time.
+func (m *Metrics) GuardedHandler(token string) http.Handler {
+	want := sha256.Sum256([]byte("Bearer " + token))
+	h := m.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="chainpay metrics"`)
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"type":"/problems/unauthorized","title":"Unauthorized","status":401,"detail":"send the metrics token as Authorization: Bearer <token> (CHAINPAY_METRICS_TOKEN)"}` + "\n"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // snapshot is what one refresh read.
 type snapshot struct {
 	at       time.Time
@@ -102,6 +124,7 @@ type snapshot struct {
 	outbox   []store.Backlog
 	webhooks store.WebhookBacklog
 	cursors  []store.Cursor
+	gaps     []store.WalletGap
 	tips     map[string]int64
 	rates    []rateFigure
 }
@@ -189,6 +212,9 @@ func readStore(ctx context.Context, cfg Config, now time.Time, s *snapshot) erro
 		if s.outbox, err = tx.OutboxBacklog(ctx); err != nil {
 			return err
 		}
+		if s.gaps, err = tx.WalletGaps(ctx); err != nil {
+			return err
+		}
 		cur, err := tx.WebhookCursor(ctx, dispatcherCursor)
 		if err != nil {
 			return err
@@ -264,6 +290,9 @@ var (
 		"1 when the pair has a fresh rate (enough fresh agreeing sources), 0 when quoting it fails.", []string{"pair"}, nil)
 	descRateAge = prometheus.NewDesc("chainpay_rate_age_seconds",
 		"Age of the oldest source quote behind the pair's current rate.", []string{"pair"}, nil)
+	descWalletGap = prometheus.NewDesc("chainpay_wallet_gap",
+		"Derivation indexes handed out after the wallet's highest paid one (database). Wallets with a fixed gap limit of 20 "+
+			"miss later payments once it reaches 20: alert on >= 20 (docs/wallets.md).", []string{"chain", "wallet"}, nil)
 	descRateSources = prometheus.NewDesc("chainpay_rate_sources",
 		"Source quotes behind the pair's current rate.", []string{"pair"}, nil)
 )
@@ -271,7 +300,7 @@ var (
 func (f *figures) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInvoices, descPayments, descPaymentStatus, descAwaiting, descConfLag,
 		descOutboxPending, descOutboxParked, descOutboxAge, descCursor, descCursorAge, descTip, descLag, descLeader,
-		descFailures, descLastOK, descRateOK, descRateAge, descRateSources} {
+		descFailures, descLastOK, descRateOK, descRateAge, descRateSources, descWalletGap} {
 		ch <- d
 	}
 }
@@ -299,6 +328,9 @@ func (f *figures) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		detected := map[[2]string]int64{}
+		for _, g := range s.gaps {
+			gauge(descWalletGap, float64(invoices.Gap(g.NextIndex, g.HighestPaid)), g.Chain, g.WalletID)
+		}
 		for _, p := range s.payments {
 			gauge(descPaymentStatus, float64(p.Count), p.Chain, p.Asset, p.Status)
 			detected[[2]string{p.Chain, p.Asset}] += p.Count

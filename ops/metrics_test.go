@@ -29,6 +29,11 @@ func TestMetricsFromStoreAndProcess(t *testing.T) {
 				return err
 			}
 		}
+		for range 10 { // indexes 0..9 handed out; 2, 3 and 4 paid above
+			if _, err := x.AllocateIndex(ctx, "wal_ops"); err != nil {
+				return err
+			}
+		}
 		return x.SetCursor(ctx, store.Cursor{Chain: "bitcoin", Height: 100, Hash: "h100", ParentHash: "h99", UpdatedAt: t0.Add(-20 * time.Second)})
 	})
 	b.btcTip.set(104, nil)
@@ -58,6 +63,7 @@ func TestMetricsFromStoreAndProcess(t *testing.T) {
 	mustValue(t, reg, 1, "chainpay_rate_available", "pair", "BTC/USD")
 	mustValue(t, reg, 1, "chainpay_rate_sources", "pair", "BTC/USD")
 	mustValue(t, reg, 1, "chainpay_build_info", "version", "test")
+	mustValue(t, reg, 5, "chainpay_wallet_gap", "chain", "bitcoin", "wallet", "wal_ops") // 5..9 unpaid
 	if _, ok := value(t, reg, "chainpay_rate_available", "pair", "ETH/USD"); ok {
 		t.Fatal("a pair no source quotes is reported")
 	}

@@ -33,6 +33,17 @@ type OpsTx interface {
 	Leases(ctx context.Context) ([]Lease, error)
 	// WalletCounts counts wallets per chain and network, ordered by those columns.
 	WalletCounts(ctx context.Context) ([]WalletCount, error)
+	// WalletGaps lists every wallet that derives addresses (Bitcoin), ordered by chain and
+	// id, with its highest paid derivation index (see Tx.HighestPaidIndex).
+	WalletGaps(ctx context.Context) ([]WalletGap, error)
+}
+
+// WalletGap is a deriving wallet's position: NextIndex is the next index to hand out,
+// HighestPaid the highest index that received a payment (nil when none did).
+type WalletGap struct {
+	WalletID, MerchantID, Chain, Network string
+	NextIndex                            uint32
+	HighestPaid                          *uint32
 }
 
 // PaymentCount is the number of payments of one chain, asset and status.

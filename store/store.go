@@ -50,9 +50,12 @@ type Tx interface {
 	LedgerTx  // store/ledger.go
 	WebhookTx // store/webhooks.go
 	OpsTx     // store/ops.go
+	SweepTx   // store/sweeps.go
 
 	CreateMerchant(ctx context.Context, m Merchant) error
 	GetMerchant(ctx context.Context, id string) (Merchant, error)
+	// SetMerchantSettings replaces the merchant's settings (a JSON object).
+	SetMerchantSettings(ctx context.Context, id, settings string) error
 
 	CreateAPIKey(ctx context.Context, k APIKey) error
 	// APIKeyByPrefix returns the key with the given lookup prefix, revoked or not.
@@ -67,6 +70,10 @@ type Tx interface {
 	// concurrent callers never get the same index and a rolled-back transaction gives its
 	// index back, so the allocated range stays dense.
 	AllocateIndex(ctx context.Context, walletID string) (uint32, error)
+	// HighestPaidIndex returns the highest derivation index of the wallet whose payment option
+	// received a payment, or nil when none did. Its cost is proportional to the number of
+	// unpaid indexes above it (the wallet's gap), not to the wallet's history.
+	HighestPaidIndex(ctx context.Context, walletID string) (*uint32, error)
 
 	CreateInvoice(ctx context.Context, inv Invoice) error
 	// GetInvoice returns the invoice if it belongs to merchantID ("" means any merchant,
@@ -130,13 +137,6 @@ type Tx interface {
 	BlockHashes(ctx context.Context, chain string, from int64, limit int) ([]Cursor, error)
 	// ForgetBlocksAbove deletes recorded hashes above height (a rewind).
 	ForgetBlocksAbove(ctx context.Context, chain string, height int64) error
-
-	// SweepPending lists payment options on chain whose invoice settled, that received a
-	// confirmed payment and that have not been swept: forwarders holding the merchant's
-	// funds. Oldest first, at most limit, each with its wallet's treasury.
-	SweepPending(ctx context.Context, chain string, limit int) ([]SweepItem, error)
-	// MarkSwept records that the options were swept by txHash; marking twice is harmless.
-	MarkSwept(ctx context.Context, optionIDs []string, txHash string, at time.Time) error
 
 	// AcquireLease takes or renews the named lease for holder until the given time. It
 	// succeeds when the lease is free, expired at now, or already held by holder.
@@ -336,14 +336,6 @@ type Cursor struct {
 	// synced node. Invoices on the chain are judged against it (expiry, monitoring end), so
 	// a follower that is behind never expires an invoice that was paid in time.
 	ChainTime time.Time
-}
-
-// SweepItem is a payment option whose forwarder holds settled funds.
-type SweepItem struct {
-	OptionID  string
-	InvoiceID string
-	Treasury  string
-	Contract  string // token contract, "" for the native asset
 }
 
 // Outbox message statuses.

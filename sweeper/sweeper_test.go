@@ -2,399 +2,428 @@ package sweeper_test
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
-	geth "github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/ethclient/simulated"
 	"go.uber.org/goleak"
 
 	"github.com/chainpay/chainpay/chains/ethereum"
 	"github.com/chainpay/chainpay/contracts/bindings"
+	"github.com/chainpay/chainpay/ledger"
+	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/sweeper"
 )
 
-var ctx = context.Background()
-
-// fakeQueue is an in-memory Queue.
-type fakeQueue struct {
-	mu    sync.Mutex
-	items []sweeper.Item
-	swept map[string]common.Hash
-	marks int
-}
-
-func newQueue(items ...sweeper.Item) *fakeQueue {
-	return &fakeQueue{items: items, swept: map[string]common.Hash{}}
-}
-
-func (q *fakeQueue) Pending(_ context.Context, limit int) ([]sweeper.Item, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var out []sweeper.Item
-	for _, it := range q.items {
-		if _, ok := q.swept[it.ID]; !ok && len(out) < limit {
-			out = append(out, it)
-		}
-	}
-	return out, nil
-}
-
-func (q *fakeQueue) MarkSwept(_ context.Context, ids []string, h common.Hash) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.marks++
-	for _, id := range ids {
-		q.swept[id] = h
-	}
-	return nil
-}
-
-func (q *fakeQueue) sweptIDs() []string {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var out []string
-	for id := range q.swept {
-		out = append(out, id)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// chain is a simulated chain with the factory, a 6-decimal token and funded actors.
-type chain struct {
-	t        *testing.T
-	backend  *simulated.Backend
-	client   simulated.Client
-	factory  *ethereum.Factory
-	usdc     common.Address
-	deployer *ecdsa.PrivateKey
-	payer    *ecdsa.PrivateKey
-	gasKey   *ecdsa.PrivateKey // the sweeper's key
-	treasury common.Address
-	attacker common.Address
-	mu       sync.Mutex // serialises sends from the test (nonces)
-}
-
-func key(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := crypto.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func addrOf(k *ecdsa.PrivateKey) common.Address { return crypto.PubkeyToAddress(k.PublicKey) }
-
-func ether(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(1e18)) }
-
-func newChain(t *testing.T) *chain {
-	t.Helper()
-	c := &chain{t: t, deployer: key(t), payer: key(t), gasKey: key(t), treasury: addrOf(key(t)), attacker: addrOf(key(t))}
-	alloc := types.GenesisAlloc{}
-	for _, k := range []*ecdsa.PrivateKey{c.deployer, c.payer, c.gasKey} {
-		alloc[addrOf(k)] = types.Account{Balance: ether(1000)}
-	}
-	c.backend = simulated.NewBackend(alloc)
-	t.Cleanup(func() { _ = c.backend.Close() })
-	c.client = c.backend.Client()
-	fa := c.mustSend(c.deployer, nil, nil, common.FromHex(bindings.ForwarderFactoryMetaData.Bin)).ContractAddress
-	fabi := bindings.NewForwarderFactory()
-	impl, err := fabi.UnpackImplementation(c.call(fa, fabi.PackImplementation()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.factory, err = ethereum.NewFactory(fa, impl); err != nil {
-		t.Fatal(err)
-	}
-	tabi := bindings.NewTestToken()
-	c.usdc = c.mustSend(c.deployer, nil, nil, append(common.FromHex(bindings.TestTokenMetaData.Bin), tabi.PackConstructor("USD Coin", "USDC", 6, false)...)).ContractAddress
-	c.mustSend(c.payer, &c.usdc, nil, tabi.PackMint(addrOf(c.payer), big.NewInt(1e12)))
-	return c
-}
-
-func (c *chain) call(to common.Address, data []byte) []byte {
-	c.t.Helper()
-	out, err := c.client.CallContract(ctx, geth.CallMsg{To: &to, Data: data}, nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return out
-}
-
-func (c *chain) mustSend(from *ecdsa.PrivateKey, to *common.Address, value *big.Int, data []byte) *types.Receipt {
-	c.t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if value == nil {
-		value = new(big.Int)
-	}
-	nonce, err := c.client.PendingNonceAt(ctx, addrOf(from))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	gas, err := c.client.EstimateGas(ctx, geth.CallMsg{From: addrOf(from), To: to, Value: value, Data: data})
-	if err != nil {
-		c.t.Fatalf("estimate: %v", err)
-	}
-	tx, err := types.SignNewTx(from, types.LatestSignerForChainID(big.NewInt(1337)), &types.DynamicFeeTx{
-		ChainID: big.NewInt(1337), Nonce: nonce, GasTipCap: big.NewInt(1e9), GasFeeCap: big.NewInt(100e9), Gas: gas, To: to, Value: value, Data: data})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if err := c.client.SendTransaction(ctx, tx); err != nil {
-		c.t.Fatal(err)
-	}
-	c.backend.Commit()
-	r, err := c.client.TransactionReceipt(ctx, tx.Hash())
-	if err != nil || r.Status != types.ReceiptStatusSuccessful {
-		c.t.Fatalf("transaction failed: %v %+v", err, r)
-	}
-	return r
-}
-
-func (c *chain) balance(a common.Address) *big.Int {
-	c.t.Helper()
-	b, err := c.client.BalanceAt(ctx, a, nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return b
-}
-
-func (c *chain) tokenBalance(a common.Address) *big.Int {
-	c.t.Helper()
-	tabi := bindings.NewTestToken()
-	v, err := tabi.UnpackBalanceOf(c.call(c.usdc, tabi.PackBalanceOf(a)))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return v
-}
-
-func (c *chain) deposit(invoiceID string, dest common.Address) common.Address {
-	c.t.Helper()
-	a, err := c.factory.DepositAddress(invoiceID, dest)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return a
-}
-
-// pay sends wei and token units from the payer to a.
-func (c *chain) pay(a common.Address, wei, units int64) {
-	c.t.Helper()
-	if wei > 0 {
-		c.mustSend(c.payer, &a, big.NewInt(wei), nil)
-	}
-	if units > 0 {
-		c.mustSend(c.payer, &c.usdc, nil, bindings.NewTestToken().PackTransfer(a, big.NewInt(units)))
-	}
-}
-
-// mining commits a block every 2 ms until the returned stop is called, as a live chain
-// would mine the sweeper's transactions.
-func (c *chain) mining() (stop func()) {
-	done, quit := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(2 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-t.C:
-				c.mu.Lock()
-				c.backend.Commit()
-				c.mu.Unlock()
-			}
-		}
-	}()
-	return func() { close(quit); <-done }
-}
-
-func (c *chain) service(t *testing.T, q sweeper.Queue, maxBatch int) *sweeper.Service {
-	t.Helper()
-	s, err := sweeper.New(sweeper.Config{Client: c.client, Queue: q, Factory: c.factory, ChainID: 1337, Key: c.gasKey,
-		MaxBatch: maxBatch, PollInterval: 5 * time.Millisecond, ReceiptTimeout: 30 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func (c *chain) sweep(t *testing.T, s *sweeper.Service) sweeper.Result {
-	t.Helper()
-	stop := c.mining()
-	defer stop()
-	res, err := s.SweepOnce(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
-}
-
-// gasSpent sums gas × price of the sweeps.
-func gasSpent(res sweeper.Result) *big.Int {
-	sum := new(big.Int)
-	for _, s := range res.Sweeps {
-		sum.Add(sum, new(big.Int).Mul(new(big.Int).SetUint64(s.GasUsed), s.GasPrice))
-	}
-	return sum
-}
-
-func TestSweepBatchesToTreasury(t *testing.T) {
+// TestSweepByBalanceWhateverStatus: a partial payment to an expired invoice, a payment to
+// a cancelled one, a settled one and ETH sent to a USDC-only invoice all end in the
+// treasury, in one batched transaction that is marked confirmed and booked only once it
+// has the confirmations.
+func TestSweepByBalanceWhateverStatus(t *testing.T) {
 	t.Parallel()
-	c := newChain(t)
-	var items []sweeper.Item
-	wantWei, wantUnits := new(big.Int), new(big.Int)
-	for i := range 7 {
-		id := fmt.Sprintf("inv_sweep_%d", i)
-		wei, units := int64(1e15+i), int64(1_000_000*(i+1))
-		c.pay(c.deposit(id, c.treasury), wei, units)
-		wantWei.Add(wantWei, big.NewInt(wei))
-		wantUnits.Add(wantUnits, big.NewInt(units))
-		// Two queue items for the same invoice (its ETH and USDC options) are swept once.
-		items = append(items, sweeper.Item{ID: "opt_eth_" + id, InvoiceID: id, Destination: c.treasury},
-			sweeper.Item{ID: "opt_usdc_" + id, InvoiceID: id, Destination: c.treasury, Tokens: []common.Address{c.usdc}})
+	e := setup(t)
+	expired := e.invoice("inv_expired", store.StatusExpired, false, "ETH", "USDC")
+	cancelled := e.invoice("inv_cancelled", store.StatusInvalid, false, "ETH", "USDC")
+	settled := e.invoice("inv_settled", store.StatusSettled, true, "ETH", "USDC")
+	usdcOnly := e.invoice("inv_usdc_only", store.StatusNew, true, "USDC")
+	e.invoice("inv_unpaid", store.StatusNew, true, "ETH", "USDC")
+	e.pay(expired, 0, 1_000_000)
+	e.pay(cancelled, 1e15, 2_000_000)
+	e.pay(settled, 0, 5_000_000)
+	e.pay(usdcOnly, 3e15, 0)
+	wantWei, wantUnits := big.NewInt(4e15), big.NewInt(8_000_000)
+	s := e.service(nil)
+	gasBefore := e.balance(s.Address())
+
+	res := e.round(s)
+	if len(res.Sent) != 1 || res.Read != 5 {
+		t.Fatalf("first round: read %d, sent %d sweeps, want 5 read and 1 batched sweep", res.Read, len(res.Sent))
 	}
-	q := newQueue(items...)
-	s := c.service(t, q, 3)
-	gasBefore := c.balance(s.Address())
-	res := c.sweep(t, s)
-	if len(res.Sweeps) != 3 || len(res.Failed) != 0 {
-		t.Fatalf("7 invoices with MaxBatch 3: %d sweeps, %d failures, want 3 and 0", len(res.Sweeps), len(res.Failed))
+	if got := res.Sent[0].Addresses; len(got) != 4 || slices.Contains(got, ethereum.FormatAddress(e.deposit("inv_unpaid", e.treasury))) {
+		t.Fatalf("swept %v, want the 4 paid forwarders", got)
 	}
-	if got := c.balance(c.treasury); got.Cmp(wantWei) != 0 {
+	// Mined (the treasury has the money) but not 3 deep: nothing is marked or booked yet,
+	// and the balances still show as unswept.
+	if e.tokenBalance(e.treasury).Cmp(wantUnits) != 0 {
+		t.Fatalf("treasury USDC %s after the sweep was mined, want %s", e.tokenBalance(e.treasury), wantUnits)
+	}
+	if res := e.round(s); len(res.Finished) != 0 || len(e.open()) != 1 || len(e.feeRecords()) != 0 {
+		t.Fatalf("at depth 1: finished %d, open %d, fee records %d; want 0, 1, 0", len(res.Finished), len(e.open()), len(e.feeRecords()))
+	}
+	if u := e.unswept(); u["USDC"].Cmp(wantUnits) != 0 || u["ETH"].Cmp(wantWei) != 0 {
+		t.Fatalf("unswept before confirmation %v, want %s wei and %s units", u, wantWei, wantUnits)
+	}
+	done := e.settle(s)
+	if len(done) != 1 || done[0].Status != store.SweepConfirmed {
+		t.Fatalf("finished %+v, want one confirmed sweep", done)
+	}
+	if got := e.balance(e.treasury); got.Cmp(wantWei) != 0 {
 		t.Fatalf("treasury ETH %s, want %s", got, wantWei)
 	}
-	if got := c.tokenBalance(c.treasury); got.Cmp(wantUnits) != 0 {
-		t.Fatalf("treasury USDC %s, want %s", got, wantUnits)
+	for _, dep := range []common.Address{expired, cancelled, settled, usdcOnly} {
+		if e.balance(dep).Sign() != 0 || e.tokenBalance(dep).Sign() != 0 {
+			t.Fatalf("forwarder %s not emptied", dep.Hex())
+		}
 	}
-	if got := len(q.sweptIDs()); got != len(items) {
-		t.Fatalf("%d items marked swept, want %d", got, len(items))
+	if u := e.unswept(); len(u) != 0 {
+		t.Fatalf("unswept after the sweep: %v", u)
 	}
-	if got, want := c.balance(s.Address()), new(big.Int).Sub(gasBefore, gasSpent(res)); got.Cmp(want) != 0 {
-		t.Fatalf("sweeper balance %s, want %s (it only pays gas)", got, want)
+	recs := e.feeRecords()
+	rec, ok := recs[done[0].TxHash]
+	if len(recs) != 1 || !ok {
+		t.Fatalf("fee records %v, want one for %s", recs, done[0].TxHash)
 	}
-	for _, sw := range res.Sweeps {
-		t.Logf("sweep of %d invoices (deploy + ETH + USDC each): %d gas, %d per invoice", len(sw.InvoiceIDs), sw.GasUsed, sw.GasUsed/uint64(len(sw.InvoiceIDs)))
+	if rec.ReportingCategory != ledger.CategoryFee || rec.Fee.Cmp(done[0].Fee) != 0 || rec.Gross.Sign() != 0 || rec.Chain.Confirmations < 3 {
+		t.Fatalf("fee record %+v, want a fee of %s wei with 3 confirmations", rec, done[0].Fee)
 	}
-	// Nothing pending: the next round sends nothing.
-	if res := c.sweep(t, s); len(res.Sweeps) != 0 {
-		t.Fatalf("second round swept %d batches", len(res.Sweeps))
+	// The sweeper key paid exactly the booked gas and nothing else.
+	if got, want := e.balance(s.Address()), new(big.Int).Sub(gasBefore, done[0].Fee); got.Cmp(want) != 0 {
+		t.Fatalf("sweeper balance %s, want %s", got, want)
+	}
+	t.Logf("one sweep of 4 forwarders (deploy + ETH/USDC): %d gas", *done[0].GasUsed)
+}
+
+// TestSecondPaymentAfterSweep: funds arriving after a sweep are swept again, as often as
+// they come; ETH sent to a deployed forwarder goes straight to the treasury.
+func TestSecondPaymentAfterSweep(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	dep := e.invoice("inv_twice", store.StatusSettled, true, "ETH", "USDC")
+	s := e.service(nil)
+	e.pay(dep, 0, 5_000_000)
+	if done := e.settle(s); len(done) != 1 {
+		t.Fatalf("first sweep: %+v", done)
+	}
+	e.pay(dep, 2e15, 7_000_000)
+	if got := e.balance(e.treasury); got.Cmp(big.NewInt(2e15)) != 0 {
+		t.Fatalf("ETH to a deployed forwarder: treasury has %s, want it forwarded on receipt", got)
+	}
+	if done := e.settle(s); len(done) != 1 || done[0].Status != store.SweepConfirmed {
+		t.Fatalf("second sweep: %+v", done)
+	}
+	if got := e.tokenBalance(e.treasury); got.Cmp(big.NewInt(12_000_000)) != 0 {
+		t.Fatalf("treasury USDC %s, want both payments (12000000)", got)
+	}
+	if n := len(e.feeRecords()); n != 2 {
+		t.Fatalf("%d fee records, want one per sweep (2)", n)
+	}
+	if res := e.round(s); len(res.Sent) != 0 {
+		t.Fatalf("nothing left, yet %d sweeps sent", len(res.Sent))
 	}
 }
 
-// TestSweeperCannotRedirectFunds: whatever destination the sweeper is handed (an
-// attacker's, its own gas account's), it computes other addresses and moves nothing; the
-// funds stay at the deposit address until swept to the treasury it was derived for, and
-// only the treasury's balance grows.
-func TestSweeperCannotRedirectFunds(t *testing.T) {
+// TestBelowThresholdWaits: a balance worth less than MinValueMultiple × its sweep's gas
+// waits (visible as unswept) until it grows.
+func TestBelowThresholdWaits(t *testing.T) {
 	t.Parallel()
-	c := newChain(t)
-	id := "inv_redirect"
-	dep := c.deposit(id, c.treasury)
-	c.pay(dep, 5e17, 42_000_000)
-	q := newQueue()
-	s := c.service(t, q, 0)
-	for _, wrong := range []common.Address{c.attacker, s.Address(), addrOf(c.payer)} {
-		if c.deposit(id, wrong) == dep {
-			t.Fatalf("destination %s derives the same deposit address", wrong)
-		}
-		before := map[common.Address]*big.Int{wrong: c.balance(wrong), c.treasury: c.balance(c.treasury)}
-		beforeUnits := c.tokenBalance(wrong)
-		q.items = append(q.items, sweeper.Item{ID: "item_" + wrong.Hex(), InvoiceID: id, Destination: wrong, Tokens: []common.Address{c.usdc}})
-		res := c.sweep(t, s)
-		if len(res.Sweeps) != 1 {
-			t.Fatalf("sweep to %s: %+v", wrong, res)
-		}
-		spent := new(big.Int)
-		if wrong == s.Address() {
-			spent = gasSpent(res)
-		}
-		if got, want := c.balance(wrong), new(big.Int).Sub(before[wrong], spent); got.Cmp(want) != 0 {
-			t.Fatalf("%s balance %s after a sweep naming it, want %s", wrong, got, want)
-		}
-		if got := c.tokenBalance(wrong); got.Cmp(beforeUnits) != 0 {
-			t.Fatalf("%s token balance %s, want %s", wrong, got, beforeUnits)
-		}
-		if c.balance(c.treasury).Cmp(before[c.treasury]) != 0 || c.balance(dep).Cmp(big.NewInt(5e17)) != 0 || c.tokenBalance(dep).Cmp(big.NewInt(42_000_000)) != 0 {
-			t.Fatal("funds left the deposit address")
+	e := setup(t)
+	dep := e.invoice("inv_dust", store.StatusExpired, true, "ETH", "USDC")
+	s := e.service(func(c *sweeper.Config) { c.MinValueMultiple = 10 })
+	e.pay(dep, 1e12, 0)
+	for range 3 {
+		if res := e.round(s); len(res.Sent) != 0 || !slices.Equal(res.Waiting, []string{ethereum.FormatAddress(dep)}) {
+			t.Fatalf("dust: sent %d, waiting %v", len(res.Sent), res.Waiting)
 		}
 	}
-	// The right destination sweeps exactly the deposit to the treasury.
-	q.items = append(q.items, sweeper.Item{ID: "item_ok", InvoiceID: id, Destination: c.treasury, Tokens: []common.Address{c.usdc}})
-	c.sweep(t, s)
-	if c.balance(c.treasury).Cmp(big.NewInt(5e17)) != 0 || c.tokenBalance(c.treasury).Cmp(big.NewInt(42_000_000)) != 0 {
-		t.Fatalf("treasury got %s wei, %s units", c.balance(c.treasury), c.tokenBalance(c.treasury))
+	if u := e.unswept(); u["ETH"].Cmp(big.NewInt(1e12)) != 0 {
+		t.Fatalf("unswept %v, want the waiting 1e12 wei visible", u)
 	}
-	if c.balance(dep).Sign() != 0 || c.tokenBalance(dep).Sign() != 0 {
-		t.Fatal("deposit address not emptied")
+	e.pay(dep, 1e16, 0)
+	if done := e.settle(s); len(done) != 1 {
+		t.Fatalf("grown balance: %+v", done)
+	}
+	if got, want := e.balance(e.treasury), big.NewInt(1e16+1e12); got.Cmp(want) != 0 {
+		t.Fatalf("treasury %s, want %s", got, want)
+	}
+	// A token below the threshold waits too when its price is known.
+	dep2 := e.invoice("inv_dust_usdc", store.StatusExpired, true, "USDC")
+	priced := e.service(func(c *sweeper.Config) {
+		c.Worth = func(_ context.Context, code string, amount *big.Int) (*big.Int, bool) {
+			return new(big.Int).Mul(amount, big.NewInt(1e9)), code == "USDC" // 1 unit = 1 gwei
+		}
+	})
+	e.pay(dep2, 0, 1000)
+	if res := e.round(priced); len(res.Sent) != 0 || len(res.Waiting) != 1 {
+		t.Fatalf("priced token dust: sent %d, waiting %v", len(res.Sent), res.Waiting)
 	}
 }
 
-// TestRevertingInvoiceIsSplitOut: a destination that refuses ETH (a contract without
-// receive) makes the flush of an invoice holding ETH revert; the batch is split, the other
-// invoices are swept and the bad one is reported and skipped.
-func TestRevertingInvoiceIsSplitOut(t *testing.T) {
+// TestFlushUnconfiguredToken: a token chainpay is not configured for is invisible to the
+// rounds and flushed on request, per invoice or for every forwarder.
+func TestFlushUnconfiguredToken(t *testing.T) {
 	t.Parallel()
-	c := newChain(t)
-	refuser := c.usdc // the token contract has no receive function
-	ids := []string{"inv_r0", "inv_r1", "inv_bad", "inv_r3"}
-	var items []sweeper.Item
-	for _, id := range ids {
+	e := setup(t)
+	a := e.invoice("inv_dai_a", store.StatusSettled, true, "USDC")
+	b := e.invoice("inv_dai_b", store.StatusExpired, false, "USDC")
+	tabi := bindings.NewTestToken()
+	for _, dep := range []common.Address{a, b} {
+		e.mustSend(e.payer, &e.dai, nil, tabi.PackTransfer(dep, ether(3)))
+	}
+	e.pay(a, 0, 1_000_000)
+	s := e.service(nil)
+	e.settle(s)
+	if e.daiBalance(a).Cmp(ether(3)) != 0 || e.tokenBalance(a).Sign() != 0 {
+		t.Fatal("rounds must sweep the configured token and leave the unconfigured one")
+	}
+	stop := e.mining()
+	defer stop()
+	out, err := s.Flush(ctx, e.dai, "inv_dai_b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Holding != 1 || len(out.Sweeps) != 1 || out.Sweeps[0].Status != store.SweepConfirmed {
+		t.Fatalf("flush of one invoice: %+v", out)
+	}
+	if e.daiBalance(b).Sign() != 0 || e.daiBalance(a).Cmp(ether(3)) != 0 || e.daiBalance(e.treasury).Cmp(ether(3)) != 0 {
+		t.Fatal("flush of inv_dai_b moved the wrong funds")
+	}
+	out, err = s.Flush(ctx, e.dai, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Holding != 1 || e.daiBalance(a).Sign() != 0 || e.daiBalance(e.treasury).Cmp(ether(6)) != 0 {
+		t.Fatalf("flush of all: %+v, treasury DAI %s", out, e.daiBalance(e.treasury))
+	}
+	if n := len(e.feeRecords()); n != 3 {
+		t.Fatalf("%d fee records, want 3 (one sweep, two flushes)", n)
+	}
+}
+
+// TestReorgedSweepRetried: a sweep mined and then reorged out is not confirmed on the
+// orphaned block; the node mines it again on the new branch, and it is confirmed and
+// booked once, with the new branch's block.
+func TestReorgedSweepRetried(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	dep := e.invoice("inv_reorg", store.StatusSettled, true, "USDC")
+	e.pay(dep, 0, 5_000_000)
+	s := e.service(nil)
+	head, err := e.client.HeaderByNumber(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := e.round(s) // sent and mined in the next block
+	if len(res.Sent) != 1 || e.tokenBalance(e.treasury).Cmp(big.NewInt(5_000_000)) != 0 {
+		t.Fatalf("sweep not mined: %+v", res)
+	}
+	first := res.Sent[0]
+	r, err := e.client.TransactionReceipt(ctx, common.HexToHash(first.TxHash))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := r.BlockHash
+	if res := e.round(s); len(res.Finished) != 0 {
+		t.Fatalf("finished at depth 2 of 3: %+v", res.Finished)
+	}
+	// Reorg: a longer branch from before the sweep.
+	if err := e.backend.Fork(head.Hash()); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		e.backend.Commit()
+	}
+	done := e.settle(s)
+	if len(done) != 1 || done[0].TxHash != first.TxHash || done[0].Status != store.SweepConfirmed {
+		t.Fatalf("finished %+v, want the sweep confirmed on the new branch", done)
+	}
+	canon, err := e.client.HeaderByNumber(ctx, big.NewInt(*done[0].BlockNumber))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done[0].BlockHash == orphan.Hex() || done[0].BlockHash != canon.Hash().Hex() {
+		t.Fatalf("confirmed in block %s, want the canonical %s (not the orphaned %s)", done[0].BlockHash, canon.Hash().Hex(), orphan.Hex())
+	}
+	if e.tokenBalance(e.treasury).Cmp(big.NewInt(5_000_000)) != 0 || e.tokenBalance(dep).Sign() != 0 {
+		t.Fatal("the treasury does not hold the sweep after the reorg")
+	}
+	if recs := e.feeRecords(); len(recs) != 1 || recs[first.TxHash].Chain.BlockHash != canon.Hash().Hex() {
+		t.Fatalf("fee records %v: want one, on the canonical block", recs)
+	}
+}
+
+// TestDroppedSweepRetried: a sweep whose nonce another transaction took (replaced in the
+// pool, or reorged out with its nonce used on the new branch) is never confirmed or
+// booked; it is dropped and the forwarder, still holding the funds, is swept again.
+func TestDroppedSweepRetried(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	dep := e.invoice("inv_dropped", store.StatusExpired, true, "USDC")
+	e.pay(dep, 0, 5_000_000)
+	s := e.service(nil)
+	res, err := s.SweepOnce(ctx) // sent, not mined
+	if err != nil || len(res.Sent) != 1 {
+		t.Fatalf("first round: %+v, %v", res, err)
+	}
+	first := res.Sent[0]
+	self := s.Address()
+	tx, err := types.SignNewTx(e.gasKey, types.LatestSignerForChainID(big.NewInt(1337)), &types.DynamicFeeTx{
+		ChainID: big.NewInt(1337), Nonce: uint64(first.Nonce), GasTipCap: big.NewInt(50e9), GasFeeCap: big.NewInt(500e9),
+		Gas: 21_000, To: &self})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.client.SendTransaction(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	e.backend.Commit()
+	if e.tokenBalance(e.treasury).Sign() != 0 {
+		t.Fatal("the sweep was mined; the replacement should have taken its nonce")
+	}
+	done := e.settle(s)
+	if len(done) != 2 || done[0].TxHash != first.TxHash || done[0].Status != store.SweepDropped ||
+		done[1].Status != store.SweepConfirmed {
+		t.Fatalf("finished %+v, want the first dropped and a new one confirmed", done)
+	}
+	if e.tokenBalance(e.treasury).Cmp(big.NewInt(5_000_000)) != 0 || e.tokenBalance(dep).Sign() != 0 {
+		t.Fatal("the retried sweep did not reach the treasury")
+	}
+	recs := e.feeRecords()
+	if _, ok := recs[first.TxHash]; ok || len(recs) != 1 {
+		t.Fatalf("fee records %v: want only the confirmed retry booked", recs)
+	}
+}
+
+// TestNotDerivedForwarderIsLeftAlone: a forwarder row naming another treasury than the
+// one its address was derived for (a tampered row) is never swept: the factory would
+// deploy and flush another, empty address, paying gas for nothing, round after round.
+func TestNotDerivedForwarderIsLeftAlone(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.addWallet("sto_tampered", e.attacker)
+	dep := e.invoiceIn("sto_tampered", w, e.deposit("inv_tampered", e.treasury), "inv_tampered", store.StatusSettled, true, "USDC")
+	e.pay(dep, 0, 5_000_000)
+	s := e.service(nil)
+	res := e.round(s)
+	if len(res.Sent) != 0 || len(res.Failed) != 1 || !errors.Is(res.Failed[0].Err, sweeper.ErrNotDerived) {
+		t.Fatalf("tampered forwarder: %+v", res)
+	}
+	if e.tokenBalance(dep).Cmp(big.NewInt(5_000_000)) != 0 || e.tokenBalance(e.attacker).Sign() != 0 {
+		t.Fatal("funds moved")
+	}
+}
+
+// TestRevertingForwarderIsSplitOut: a treasury that refuses ETH (a contract without
+// receive) makes the flush of a forwarder holding ETH revert; the batch is split, the
+// others are swept and the bad one is reported and skipped.
+func TestRevertingForwarderIsSplitOut(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	refuser := e.usdc // the token contract has no receive function
+	w := e.addWallet("sto_refuser", refuser)
+	var bad common.Address
+	for i, id := range []string{"inv_r0", "inv_r1", "inv_bad", "inv_r3"} {
+		dep := e.invoiceIn("sto_refuser", w, e.deposit(id, refuser), id, store.StatusSettled, true, "ETH", "USDC")
 		if id == "inv_bad" {
-			c.pay(c.deposit(id, refuser), 1e15, 0)
+			bad = dep
+			e.pay(dep, 1e15, 0)
 		} else {
-			c.pay(c.deposit(id, refuser), 0, 1_000_000)
+			e.pay(dep, 0, int64(1_000_000*(i+1)))
 		}
-		items = append(items, sweeper.Item{ID: id, InvoiceID: id, Destination: refuser, Tokens: []common.Address{c.usdc}})
 	}
-	q := newQueue(items...)
-	s := c.service(t, q, 0)
-	res := c.sweep(t, s)
+	s := e.service(nil)
+	res := e.round(s)
 	if len(res.Failed) != 1 || res.Failed[0].InvoiceID != "inv_bad" || !errors.Is(res.Failed[0].Err, sweeper.ErrReverted) {
 		t.Fatalf("failures %+v, want inv_bad reverting", res.Failed)
 	}
-	if got, want := q.sweptIDs(), []string{"inv_r0", "inv_r1", "inv_r3"}; !slices.Equal(got, want) {
-		t.Fatalf("swept %v, want %v", got, want)
+	e.settle(s)
+	if got := e.tokenBalance(refuser); got.Cmp(big.NewInt(1_000_000+2_000_000+4_000_000)) != 0 {
+		t.Fatalf("destination got %s units, want 7000000", got)
 	}
-	if got := c.tokenBalance(refuser); got.Cmp(big.NewInt(3_000_000)) != 0 {
-		t.Fatalf("destination got %s units, want 3000000", got)
+	if e.balance(bad).Cmp(big.NewInt(1e15)) != 0 {
+		t.Fatal("the reverting forwarder's ETH moved")
 	}
-	// Within RetryAfter the failed invoice is not attempted again.
-	if res := c.sweep(t, s); len(res.Sweeps) != 0 || len(res.Failed) != 0 {
-		t.Fatalf("second round %+v, want nothing", res)
+	if res := e.round(s); len(res.Sent) != 0 || len(res.Failed) != 0 {
+		t.Fatalf("within RetryAfter: %+v, want nothing attempted", res)
+	}
+}
+
+// TestSweepGasFigures measures what the gas constants that price the threshold stand for,
+// and checks they are not below the real cost nor more than twice it.
+func TestSweepGasFigures(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	s := e.service(nil)
+	// The treasury exists and holds USDC already: the first payment's account and storage
+	// creation is a one-time cost, not a forwarder's.
+	e.pay(e.treasury, 1, 1)
+	cases := []struct {
+		name              string
+		wei, units        int64
+		deployed          bool
+		native            bool
+		tokens            int
+		prepaid, prepaidU int64
+	}{
+		{name: "deploy + ETH", wei: 1e16, native: true},
+		{name: "deploy + USDC", units: 1_000_000, tokens: 1},
+		{name: "deploy + ETH + USDC", wei: 1e16, units: 1_000_000, native: true, tokens: 1},
+		{name: "deployed + USDC", units: 1_000_000, tokens: 1, deployed: true, prepaidU: 1_000_000},
+	}
+	for i, c := range cases {
+		id := "inv_gas_" + string(rune('a'+i))
+		dep := e.invoice(id, store.StatusSettled, true, "ETH", "USDC")
+		if c.deployed {
+			e.pay(dep, 0, c.prepaidU)
+			e.settle(s)
+		}
+		e.pay(dep, c.wei, c.units)
+		done := e.settle(s)
+		if len(done) != 1 {
+			t.Fatalf("%s: %+v", c.name, done)
+		}
+		got := uint64(*done[0].GasUsed)
+		est := ethereum.SweepGasBase + ethereum.ForwarderSweepGas(c.deployed, c.native, c.tokens)
+		t.Logf("%s: %d gas used, estimate %d", c.name, got, est)
+		if est < got || est > 2*got {
+			t.Errorf("%s: estimate %d for %d gas used: outside [1, 2] × used", c.name, est, got)
+		}
+	}
+}
+
+// TestOneSweeperPerChain: with several replicas, only the lease holder sweeps.
+func TestOneSweeperPerChain(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	dep := e.invoice("inv_lease", store.StatusSettled, true, "USDC")
+	e.pay(dep, 0, 5_000_000)
+	a := e.service(func(c *sweeper.Config) { c.Holder = "replica-a" })
+	b := e.service(func(c *sweeper.Config) { c.Holder = "replica-b" })
+	if res := e.round(a); len(res.Sent) != 1 {
+		t.Fatalf("holder: %+v", res)
+	}
+	for range 3 {
+		if res := e.round(b); res.Read != 0 || len(res.Sent) != 0 || len(res.Finished) != 0 {
+			t.Fatalf("second replica swept: %+v", res)
+		}
+	}
+	if done := e.settle(a); len(done) != 1 || done[0].Status != store.SweepConfirmed {
+		t.Fatalf("holder settles: %+v", done)
 	}
 }
 
 func TestNewValidates(t *testing.T) {
 	t.Parallel()
-	c := newChain(t)
-	good := sweeper.Config{Client: c.client, Queue: newQueue(), Factory: c.factory, ChainID: 1337, Key: c.gasKey}
+	e := setup(t)
+	good := sweeper.Config{Client: e.client, Store: e.st, Chain: "ethereum", Factory: e.factory, ChainID: 1337, Key: e.gasKey}
 	for name, mut := range map[string]func(*sweeper.Config){
 		"no client":    func(cfg *sweeper.Config) { cfg.Client = nil },
-		"no queue":     func(cfg *sweeper.Config) { cfg.Queue = nil },
+		"no store":     func(cfg *sweeper.Config) { cfg.Store = nil },
+		"no chain":     func(cfg *sweeper.Config) { cfg.Chain = "" },
 		"no factory":   func(cfg *sweeper.Config) { cfg.Factory = nil },
 		"no chain id":  func(cfg *sweeper.Config) { cfg.ChainID = 0 },
 		"no key":       func(cfg *sweeper.Config) { cfg.Key = nil },
 		"negative":     func(cfg *sweeper.Config) { cfg.MaxBatch = -1 },
 		"zero max fee": func(cfg *sweeper.Config) { cfg.MaxFeePerGas = new(big.Int) },
+		"zero token":   func(cfg *sweeper.Config) { cfg.Tokens = []sweeper.Token{{Code: "USDC"}} },
+		"dup token": func(cfg *sweeper.Config) {
+			cfg.Tokens = []sweeper.Token{{Code: "A", Contract: e.usdc}, {Code: "B", Contract: e.usdc}}
+		},
 	} {
 		cfg := good
 		mut(&cfg)
@@ -405,11 +434,6 @@ func TestNewValidates(t *testing.T) {
 	if _, err := sweeper.New(good); err != nil {
 		t.Fatal(err)
 	}
-	// A zero destination is an error naming the item, not a panic.
-	s := c.service(t, newQueue(sweeper.Item{ID: "x", InvoiceID: "inv_x"}), 0)
-	if _, err := s.SweepOnce(ctx); !errors.Is(err, ethereum.ErrZeroAddress) {
-		t.Fatalf("zero destination: %v", err)
-	}
 }
 
 func TestStartStop(t *testing.T) {
@@ -419,32 +443,31 @@ func TestStartStop(t *testing.T) {
 	t.Cleanup(func() {
 		goleak.VerifyNone(t, ignore,
 			goleak.IgnoreTopFunction("github.com/ethereum/go-ethereum/core.(*txSenderCacher).cache"),
-			goleak.IgnoreTopFunction("github.com/syndtr/goleveldb/leveldb.(*DB).mpoolDrain"))
+			goleak.IgnoreTopFunction("github.com/syndtr/goleveldb/leveldb.(*DB).mpoolDrain"),
+			goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"))
 	})
-	c := newChain(t)
-	id := "inv_loop"
-	c.pay(c.deposit(id, c.treasury), 1e15, 0)
-	q := newQueue(sweeper.Item{ID: id, InvoiceID: id, Destination: c.treasury})
-	s, err := sweeper.New(sweeper.Config{Client: c.client, Queue: q, Factory: c.factory, ChainID: 1337, Key: c.gasKey,
-		Interval: 10 * time.Millisecond, PollInterval: 5 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := c.mining()
+	e := setup(t)
+	dep := e.invoice("inv_loop", store.StatusExpired, true, "ETH")
+	e.pay(dep, 1e16, 0)
+	s := e.service(func(c *sweeper.Config) {
+		c.Interval = 10 * time.Millisecond
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	})
+	stop := e.mining()
 	s.Start(ctx)
 	s.Start(ctx) // no-op
 	deadline := time.After(20 * time.Second)
-	for len(q.sweptIDs()) == 0 {
+	for len(e.feeRecords()) == 0 {
 		select {
 		case <-deadline:
-			t.Fatal("loop did not sweep")
+			t.Fatal("loop did not sweep and confirm")
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
 	s.Stop()
 	s.Stop()
 	stop()
-	if c.balance(c.treasury).Cmp(big.NewInt(1e15)) != 0 {
+	if e.balance(e.treasury).Cmp(big.NewInt(1e16)) != 0 {
 		t.Fatal("treasury not paid by the loop")
 	}
 }

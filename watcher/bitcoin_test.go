@@ -13,6 +13,8 @@ import (
 
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/txscript"
+	"github.com/btcsuite/btcd/wire"
 
 	"github.com/chainpay/chainpay/chains/bitcoin"
 	"github.com/chainpay/chainpay/chains/bitcoin/btcdtest"
@@ -376,5 +378,57 @@ func TestTwoFollowersOneLeader(t *testing.T) {
 	}
 	if _, err := a.Step(ctx); err != nil {
 		t.Fatalf("after release: %v", err)
+	}
+}
+
+// TestScenario6FeeBumpRealBtcd: on real btcd, a payment replaced by a fee bump (BIP 125,
+// same inputs, built by the regtest wallet like a wallet's "bump fee") keeps the sighting
+// time of the transaction it replaces; the invoice stays processing and settles on the
+// replacement, never invalid.
+func TestScenario6FeeBumpRealBtcd(t *testing.T) {
+	t.Parallel()
+	e := newBTCEnv(t, storetest.Backend{Name: "sqlite", Open: storetest.SQLite}, 1)
+	e.step(t)
+	inv, opt := e.shop.invoice(t, "7.00")
+	script, err := txscript.PayToAddrScript(addr(t, opt.Address))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := e.node.Send(t, wire.NewTxOut(sats(t, opt), script))
+	e.step(t)
+	d := e.shop.get(t, inv.Invoice.ID)
+	if d.Invoice.Status != store.StatusProcessing || len(d.Payments) != 1 {
+		t.Fatalf("before the bump: %s %+v", d.Invoice.Status, d.Payments)
+	}
+	firstSeen := d.Payments[0].SeenAt
+	time.Sleep(1100 * time.Millisecond) // the node times first sightings in whole seconds
+	bump := e.node.BumpFee(t, orig, 1000)
+	e.step(t)
+	e.step(t) // the original is missing from two snapshots: removed
+	d = e.shop.get(t, inv.Invoice.ID)
+	byTx := map[string]store.Payment{}
+	for _, p := range d.Payments {
+		byTx[p.TxID] = p
+	}
+	o, b := byTx[orig.TxHash().String()], byTx[bump.TxHash().String()]
+	if o.Status != store.PaymentRemoved || b.Status != store.PaymentMempool || !b.SeenAt.Equal(firstSeen) {
+		t.Fatalf("original %s, replacement %s seen %v (first sighting %v)", o.Status, b.Status, b.SeenAt, firstSeen)
+	}
+	if d.Invoice.Status != store.StatusProcessing {
+		t.Fatalf("after the bump: %s", d.Invoice.Status)
+	}
+	e.node.Mine(t, 1)
+	e.step(t)
+	if s := e.shop.get(t, inv.Invoice.ID).Invoice.Status; s != store.StatusSettled {
+		t.Fatalf("after mining the replacement: %s", s)
+	}
+	evs, err := e.shop.svc.Events(ctx, "", inv.Invoice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if ev.Type == "invoice.invalid" || ev.Type == "invoice.paid_late" {
+			t.Fatalf("event %s for a fee-bumped payment", ev.Type)
+		}
 	}
 }

@@ -472,8 +472,51 @@ func (s *EthereumSource) header(ctx context.Context, tag string) (Header, error)
 	return h.header()
 }
 
-// Tip implements Source: the latest block.
-func (s *EthereumSource) Tip(ctx context.Context) (Header, error) { return s.header(ctx, "latest") }
+// Tip implements Source: the latest block of the node that is furthest ahead. With several
+// endpoints each is asked (a load-balanced or lagging node must never make the follower
+// step backwards), and the one with the highest block becomes the preferred endpoint for
+// the block reads that follow. Endpoints that fail are skipped; all failing is an error.
+func (s *EthereumSource) Tip(ctx context.Context) (Header, error) {
+	if len(s.endpoints) == 1 {
+		return s.header(ctx, "latest")
+	}
+	var best Header
+	bestIdx := -1
+	var errs []error
+	for i, e := range s.endpoints {
+		actx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+		var h *rpcHeader
+		err := e.c.CallContext(actx, &h, "eth_getBlockByNumber", "latest", false)
+		cancel()
+		if err == nil && h == nil {
+			err = fmt.Errorf("%w at latest", ErrBlockNotFound)
+		}
+		var hd Header
+		if err == nil {
+			hd, err = h.header()
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", e.name, err))
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		if bestIdx < 0 || hd.Height > best.Height {
+			best, bestIdx = hd, i
+		}
+	}
+	if bestIdx < 0 {
+		return Header{}, fmt.Errorf("header latest: %w", errors.Join(errs...))
+	}
+	s.mu.Lock()
+	if s.pref != bestIdx {
+		s.log.Info("ethereum: following the node furthest ahead", "endpoint", s.endpoints[bestIdx].name, "height", best.Height)
+	}
+	s.pref = bestIdx
+	s.mu.Unlock()
+	return best, nil
+}
 
 // Finalized returns the block the node's `finalized` tag names (for operators and a future
 // finality-based confirmation policy).

@@ -333,43 +333,14 @@ func (e *simEnv) hasCode(a string) bool {
 	return len(c) > 0
 }
 
-// listQueue is a sweeper.Queue over a fixed list.
-type listQueue struct {
-	mu    sync.Mutex
-	items []sweeper.Item
-	swept map[string]common.Hash
-}
-
-func (q *listQueue) Pending(context.Context, int) ([]sweeper.Item, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var out []sweeper.Item
-	for _, it := range q.items {
-		if _, ok := q.swept[it.ID]; !ok {
-			out = append(out, it)
-		}
-	}
-	return out, nil
-}
-
-func (q *listQueue) MarkSwept(_ context.Context, ids []string, h common.Hash) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for _, id := range ids {
-		q.swept[id] = h
-	}
-	return nil
-}
-
-// sweep sweeps the invoices with the sweeper service while a goroutine mines blocks.
-func (e *simEnv) sweep(ids ...string) sweeper.Result {
+// sweep sweeps the store's forwarders by balance with the sweeper service (1
+// confirmation) while a goroutine mines blocks, and returns its confirmed sweeps, which
+// must cover the invoices ids.
+func (e *simEnv) sweep(ids ...string) []store.EVMSweep {
 	e.t.Helper()
-	q := &listQueue{swept: map[string]common.Hash{}}
-	for _, id := range ids {
-		q.items = append(q.items, sweeper.Item{ID: id, InvoiceID: id, Destination: e.shop.treasury, Tokens: []common.Address{e.usdc}})
-	}
-	s, err := sweeper.New(sweeper.Config{Client: e.client, Queue: q, Factory: e.factory, ChainID: 1337, Key: e.gasKey,
-		PollInterval: 5 * time.Millisecond, ReceiptTimeout: 30 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := sweeper.New(sweeper.Config{Client: e.client, Store: e.shop.st, Chain: "ethereum", Factory: e.factory, ChainID: 1337,
+		Key: e.gasKey, Tokens: []sweeper.Token{{Code: "USDC", Contract: e.usdc, Decimals: 6}},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -385,16 +356,38 @@ func (e *simEnv) sweep(ids ...string) sweeper.Result {
 			}
 		}
 	}()
-	res, err := s.SweepOnce(ctx)
-	close(quit)
-	<-done
-	if err != nil {
-		e.t.Fatal(err)
+	defer func() { close(quit); <-done }()
+	return sweepAll(e.t, s, ids)
+}
+
+// sweepAll runs sweeper rounds until sweeps covering ids are confirmed.
+func sweepAll(t *testing.T, s *sweeper.Service, ids []string) []store.EVMSweep {
+	t.Helper()
+	var out []store.EVMSweep
+	covered := map[string]bool{}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(covered) < len(ids) {
+		if time.Now().After(deadline) {
+			t.Fatalf("sweeps confirmed %+v do not cover %v", out, ids)
+		}
+		res, err := s.SweepOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range res.Finished {
+			if f.Status != store.SweepConfirmed {
+				t.Fatalf("sweep %s: %s", f.TxHash, f.Status)
+			}
+			out = append(out, f)
+			for _, id := range f.InvoiceIDs {
+				if slices.Contains(ids, id) {
+					covered[id] = true
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	if len(q.swept) != len(ids) {
-		e.t.Fatalf("swept %d of %d invoices: %+v", len(q.swept), len(ids), res)
-	}
-	return res
+	return out
 }
 
 func confirmed(ps []store.Payment) []store.Payment {
@@ -455,7 +448,7 @@ func TestEthereumPayBeforeDeploySettleSweep(t *testing.T) {
 	if got := e.tokenBalance(e.shop.treasury); got.Cmp(usdcB.AmountDue) != 0 {
 		t.Fatalf("treasury holds %s USDC units, want %s", got, usdcB.AmountDue)
 	}
-	t.Logf("sweep of 2 invoices (deploy + ETH + USDC flush each): %d gas", res.Sweeps[0].GasUsed)
+	t.Logf("sweep of 2 invoices (deploy + ETH + USDC flush each): %d gas", *res[0].GasUsed)
 	// Following the sweep blocks: the forwarders' balances fell, which is no payment.
 	e.commit(1)
 	e.step()
@@ -732,23 +725,20 @@ func TestEthereumGethEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	node.Fund(t, evmAddr(gasKey), big.NewInt(1e18))
-	q := &listQueue{swept: map[string]common.Hash{}}
-	for _, id := range []string{idA, idB, idC} {
-		q.items = append(q.items, sweeper.Item{ID: id, InvoiceID: id, Destination: shop.treasury, Tokens: []common.Address{usdc}})
-	}
-	sw, err := sweeper.New(sweeper.Config{Client: node.Client(), Queue: q, Factory: f, ChainID: gethtest.ChainID, Key: gasKey,
-		PollInterval: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	sw, err := sweeper.New(sweeper.Config{Client: node.Client(), Store: shop.st, Chain: "ethereum", Factory: f, ChainID: gethtest.ChainID,
+		Key: gasKey, Tokens: []sweeper.Token{{Code: "USDC", Contract: usdc, Decimals: 6}}, Confirmations: 2,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := sw.SweepOnce(ctx)
-	if err != nil {
-		t.Fatal(err)
+	// geth --dev mines only with transactions: a background payer makes blocks.
+	stopMining := mineGeth(t, node)
+	res := sweepAll(t, sw, []string{idA, idB, idC})
+	stopMining()
+	if len(res) != 1 || len(res[0].Addresses) != 3 {
+		t.Fatalf("sweeps %+v, want one batch of 3", res)
 	}
-	if len(res.Sweeps) != 1 || len(q.swept) != 3 {
-		t.Fatalf("sweep result %+v", res)
-	}
-	t.Logf("geth: sweep of 3 invoices (deploy + ETH + USDC flush each): %d gas, %d per invoice", res.Sweeps[0].GasUsed, res.Sweeps[0].GasUsed/3)
+	t.Logf("geth: sweep of 3 invoices (deploy + ETH + USDC flush each): %d gas, %d per invoice", *res[0].GasUsed, *res[0].GasUsed/3)
 	wantWei := new(big.Int).Add(ethA.AmountDue, ethC.AmountDue)
 	if got := node.Balance(t, shop.treasury); got.Cmp(wantWei) != 0 {
 		t.Fatalf("treasury %s wei, want %s", got, wantWei)
@@ -762,4 +752,24 @@ func TestEthereumGethEndToEnd(t *testing.T) {
 			t.Fatalf("invoice %s has %d payments after the sweep", id, n)
 		}
 	}
+}
+
+// mineGeth makes geth --dev (which seals only when a transaction arrives) produce blocks
+// until the returned stop is called.
+func mineGeth(t *testing.T, node *gethtest.Node) (stop func()) {
+	t.Helper()
+	quit, done := make(chan struct{}), make(chan struct{})
+	self := node.DevAddress()
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			case <-time.After(20 * time.Millisecond):
+				_, _ = node.TrySend(nil, &self, nil, nil, 21_000)
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
 }

@@ -165,3 +165,36 @@ func TestScenario3ReminedAfterReorgSimulatedBackend(t *testing.T) {
 		t.Fatalf("events %v: the invoice left its rightful state", types)
 	}
 }
+
+// With several EVM endpoints the source follows the one furthest ahead: a first endpoint
+// that answers two blocks behind never makes the tip go backwards.
+func TestEthereumTipFollowsNodeFurthestAhead(t *testing.T) {
+	t.Parallel()
+	e := newSimEnv(t)
+	e.commit(3)
+	proxy, lag := laggingProxy(t, e.url, func() uint64 {
+		n, err := e.client.BlockNumber(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		return n
+	})
+	lag.Store(2)
+	src, err := watcher.NewEthereumSource(ctx, watcher.EthereumConfig{Chain: "ethereum", ChainID: 1337,
+		URLs: []string{proxy.URL, e.url}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(src.Close)
+	want, err := e.client.BlockNumber(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tip, err := src.Tip(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uint64(tip.Height) != want {
+		t.Fatalf("tip %d from two nodes, the furthest is at %d", tip.Height, want)
+	}
+}

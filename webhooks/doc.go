@@ -39,9 +39,12 @@
 //
 // # SSRF guard
 //
-// Endpoint URLs must be http(s) and, unless Guard.AllowPrivate (development, tests), must not
-// point to loopback, private (RFC 1918, fc00::/7), link-local (169.254/16 with cloud
-// metadata, fe80::/10), CGNAT (100.64/10), unspecified, multicast or reserved addresses. The
+// Endpoint URLs must be http(s) and must not point to an address the IANA special-purpose
+// registries do not mark globally reachable: loopback, private (RFC 1918, fc00::/7),
+// link-local (169.254/16 with cloud metadata, fe80::/10), CGNAT (100.64/10), documentation,
+// benchmarking, 6to4, Teredo, NAT64 and IPv4-mapped forms of those, unspecified, multicast
+// or reserved addresses. Guard.AllowPrivate (development, tests) allows loopback, private
+// and CGNAT addresses, never link-local. The
 // URL is checked when saved, and the default HTTP client checks the address of every
 // connection it dials (a net.Dialer Control hook), which defeats DNS rebinding; it uses no
 // proxy.

@@ -131,7 +131,7 @@ func newChainpay(bin, dir, dbURL string, extra ...string) (*chainpay, error) {
 	}
 	env := append([]string{"CHAINPAY_DATA_DIR=" + dir, "CHAINPAY_DATABASE_URL=" + dbURL, "CHAINPAY_LISTEN=" + listen,
 		"CHAINPAY_LOG_LEVEL=warn", "CHAINPAY_RATE_SOURCES=none", "CHAINPAY_RATE_MIN_SOURCES=1",
-		"CHAINPAY_RATE_MAX_AGE=24h"}, extra...)
+		"CHAINPAY_RATE_MAX_AGE=24h", "CHAINPAY_METRICS_LISTEN=off"}, extra...) // several processes share the host
 	return &chainpay{bin: bin, env: env, listen: listen, log: logf}, nil
 }
 

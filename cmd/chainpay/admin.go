@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +18,8 @@ import (
 
 	"github.com/chainpay/chainpay/chains/bitcoin"
 	"github.com/chainpay/chainpay/chains/ethereum"
+	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/money"
 	"github.com/chainpay/chainpay/store"
 )
 
@@ -61,10 +65,13 @@ func sub(args []string, want ...string) (string, []string, error) {
 }
 
 func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if _, rest, err := sub(args, "create"); err != nil {
+	verb, rest, err := sub(args, "create", "set")
+	if err != nil {
 		return err
-	} else {
-		args = rest
+	}
+	args = rest
+	if verb == "set" {
+		return runStoreSet(ctx, args, stdout, stderr)
 	}
 	var name string
 	return withStore(ctx, "store create", args, stderr, func(fs *flag.FlagSet) {
@@ -81,6 +88,68 @@ func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		fmt.Fprintln(stdout, m.ID)
 		return nil
+	})
+}
+
+// runStoreSet changes a store's settings: --max-amount USD=10000.00,EUR=9000 caps invoice
+// prices per currency (an empty amount, USD=, removes the cap).
+func runStoreSet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var storeID, maxAmount string
+	return withStore(ctx, "store set", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&storeID, "store", "", "store id (sto_...)")
+		fs.StringVar(&maxAmount, "max-amount", "", "per-currency invoice maximum, e.g. USD=10000.00,EUR=9000 (CUR= removes one)")
+	}, func(_ *flag.FlagSet, st store.Store) error {
+		if storeID == "" || maxAmount == "" {
+			return &usageError{"usage: chainpay store set --store ID --max-amount CUR=AMOUNT[,CUR=AMOUNT]"}
+		}
+		var out string
+		err := st.Tx(ctx, func(tx store.Tx) error {
+			m, err := tx.GetMerchant(ctx, storeID)
+			if err != nil {
+				return err
+			}
+			var raw map[string]any // keep settings this build does not know
+			if err := json.Unmarshal([]byte(m.Settings), &raw); err != nil || raw == nil {
+				raw = map[string]any{}
+			}
+			set, err := invoices.ParseStoreSettings(m.Settings)
+			if err != nil {
+				return err
+			}
+			if set.MaxAmount == nil {
+				set.MaxAmount = map[string]string{}
+			}
+			for _, kv := range splitList(maxAmount) {
+				cur, amt, ok := strings.Cut(kv, "=")
+				a, known := money.Currency(cur)
+				if !ok || !known {
+					return &usageError{fmt.Sprintf("--max-amount %q: want CUR=AMOUNT with an ISO 4217 currency", kv)}
+				}
+				if amt == "" {
+					delete(set.MaxAmount, cur)
+					continue
+				}
+				v, err := money.ParseAmount(amt, a.Scale)
+				if err != nil || v.Sign() <= 0 {
+					return &usageError{fmt.Sprintf("--max-amount %q: want a positive amount in %s", kv, cur)}
+				}
+				set.MaxAmount[cur] = money.FormatAmount(v, a.Scale)
+			}
+			raw["max_amount"] = set.MaxAmount
+			b, err := json.Marshal(raw)
+			if err != nil {
+				return err
+			}
+			out = string(b)
+			return tx.SetMerchantSettings(ctx, storeID, out)
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			return &usageError{fmt.Sprintf("no store %q", storeID)}
+		}
+		if err == nil {
+			fmt.Fprintln(stdout, out)
+		}
+		return err
 	})
 }
 
@@ -155,8 +224,23 @@ func runWallet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return &usageError{"--store is required"}
 		}
 		if verb == "list" {
-			var ws []store.Wallet
-			if err := st.View(ctx, func(tx store.Tx) (err error) { ws, err = tx.Wallets(ctx, storeID); return }); err != nil {
+			var (
+				ws   []store.Wallet
+				paid = map[string]*uint32{}
+			)
+			if err := st.View(ctx, func(tx store.Tx) (err error) {
+				if ws, err = tx.Wallets(ctx, storeID); err != nil {
+					return err
+				}
+				for _, w := range ws {
+					if w.Descriptor != "" {
+						if paid[w.ID], err = tx.HighestPaidIndex(ctx, w.ID); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			}); err != nil {
 				return err
 			}
 			for _, w := range ws {
@@ -164,9 +248,18 @@ func runWallet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				if w.NextIndex > 0 {
 					highest = strconv.FormatUint(uint64(w.NextIndex-1), 10)
 				}
-				fmt.Fprintf(stdout, "%s\t%s\t%s\thighest index handed out: %s\t%s\n", w.ID, w.Chain, w.Network, highest, w.Descriptor+w.Treasury)
+				gap := "-"
+				if w.Descriptor != "" {
+					gap = strconv.FormatUint(uint64(invoices.Gap(w.NextIndex, paid[w.ID])), 10)
+				}
+				fmt.Fprintf(stdout, "%s\t%s\t%s\thighest index handed out: %s\tgap: %s\t%s\n", w.ID, w.Chain, w.Network, highest, gap, w.Descriptor+w.Treasury)
+				if w.Descriptor != "" {
+					if adv := invoices.GapAdvice(invoices.Gap(w.NextIndex, paid[w.ID])); adv != "" {
+						fmt.Fprintf(stderr, "warning: wallet %s: %s\n", w.ID, adv)
+					}
+				}
 			}
-			return nil
+			return printUnswept(ctx, st, storeID, stdout)
 		}
 		now := time.Now().UTC()
 		w := store.Wallet{ID: store.NewID("wal", now), MerchantID: storeID, Chain: chain, Network: network, CreatedAt: now}
@@ -212,7 +305,14 @@ func runWallet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		case errors.Is(err, store.ErrNotFound):
 			return &usageError{fmt.Sprintf("no store %q", storeID)}
 		case errors.Is(err, store.ErrConflict):
-			return &usageError{fmt.Sprintf("store %s already has a %s wallet", storeID, chain)}
+			var own []store.Wallet
+			if err := st.View(ctx, func(tx store.Tx) (err error) { own, err = tx.Wallets(ctx, storeID); return }); err != nil {
+				return err
+			}
+			if slices.ContainsFunc(own, func(x store.Wallet) bool { return x.Chain == chain }) {
+				return &usageError{fmt.Sprintf("store %s already has a %s wallet", storeID, chain)}
+			}
+			return &usageError{"--key: already used by another wallet (possibly of another store); one key serves one wallet: derive a new account"}
 		case err != nil:
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"os"
 	"time"
@@ -25,7 +26,6 @@ import (
 	"github.com/chainpay/chainpay/ops"
 	"github.com/chainpay/chainpay/rates"
 	"github.com/chainpay/chainpay/store"
-	"github.com/chainpay/chainpay/sweeper"
 	"github.com/chainpay/chainpay/watcher"
 	"github.com/chainpay/chainpay/webhooks"
 )
@@ -42,6 +42,11 @@ type wiring struct {
 	feeBps    int64
 	guard     webhooks.Guard
 	holder    string // lease holder id ("" on SQLite: one process)
+	// Metrics: on their own listener (metricsListen, "" for none), and on the main listener
+	// only behind metricsToken or, in dev, openly (metricsOnMain).
+	metricsListen string
+	metricsToken  string
+	metricsOnMain bool
 }
 
 type btcWiring struct {
@@ -68,6 +73,10 @@ type ethWiring struct {
 	poll          time.Duration
 	sweeperKey    *ecdsa.PrivateKey // nil: no sweeping
 	sweepInterval time.Duration
+	// sweepMinMultiple: a forwarder is swept when it holds this many times its sweep's
+	// gas (0: the sweeper's default); sweeperGasWarn: /readyz warns below this balance.
+	sweepMinMultiple int64
+	sweeperGasWarn   *big.Int
 }
 
 // background is a component with its own goroutines.
@@ -85,6 +94,7 @@ type app struct {
 	hooks   *webhooks.Service
 	relay   *ledger.Relay
 	handler http.Handler
+	metrics http.Handler // for the metrics listener
 	bg      []background
 }
 
@@ -164,16 +174,28 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 		}
 		a.bg = append(a.bg, r)
 		a.bg = append(a.bg, bg...)
+		opsCfg.Sweepers = append(opsCfg.Sweepers, opsSweepers(w, bg)...)
 		opsCfg.Chains = append(opsCfg.Chains, ops.Chain{Name: w.eth.chain, Follower: r, Tip: tipOf(src)})
 	}
 	health, err := ops.NewHealth(opsCfg)
 	if err != nil {
 		return nil, err
 	}
+	sweeps, err := ops.NewSweepCollector(opsCfg) // after the chains: it sees their sweepers
+	if err != nil {
+		return nil, err
+	}
+	metrics.Registry().MustRegister(sweeps)
 
 	mux := http.NewServeMux()
 	mux.Handle("/i/", checkout.New(checkout.Config{Store: st, Invoices: inv, Logger: log}))
-	mux.Handle("GET /metrics", metrics.Handler())
+	a.metrics = metrics.Handler()
+	switch {
+	case w.metricsOnMain:
+		mux.Handle("GET /metrics", metrics.Handler())
+	case w.metricsToken != "":
+		mux.Handle("GET /metrics", metrics.GuardedHandler(w.metricsToken))
+	}
 	mux.Handle("GET /healthz", health.Live())
 	mux.Handle("GET /readyz", health.Ready())
 	mux.Handle("/", a.api)
@@ -269,8 +291,7 @@ func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service,
 		if err != nil {
 			return nil, nil, nil, &settingError{"CHAINPAY_ETHEREUM_RPC", err.Error()}
 		}
-		sw, err := sweeper.New(sweeper.Config{Client: client, Queue: sweepQueue{st: st, chain: w.eth.chain},
-			Factory: w.eth.factory, ChainID: w.eth.chainID, Key: w.eth.sweeperKey, Interval: w.eth.sweepInterval, Logger: log})
+		sw, err := newSweeper(st, w, client, log)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -296,32 +317,6 @@ func readFactory(ctx context.Context, rpcURL string, addr common.Address) (*ethe
 		return nil, fmt.Errorf("factory %s: no ForwarderFactory there: %w", addr.Hex(), err)
 	}
 	return ethereum.NewFactory(addr, impl)
-}
-
-// sweepQueue is the sweeper's queue over the store.
-type sweepQueue struct {
-	st    store.Store
-	chain string
-}
-
-func (q sweepQueue) Pending(ctx context.Context, limit int) ([]sweeper.Item, error) {
-	var items []store.SweepItem
-	if err := q.st.View(ctx, func(tx store.Tx) (err error) { items, err = tx.SweepPending(ctx, q.chain, limit); return }); err != nil {
-		return nil, err
-	}
-	out := make([]sweeper.Item, 0, len(items))
-	for _, it := range items {
-		i := sweeper.Item{ID: it.OptionID, InvoiceID: it.InvoiceID, Destination: common.HexToAddress(it.Treasury)}
-		if it.Contract != "" {
-			i.Tokens = []common.Address{common.HexToAddress(it.Contract)}
-		}
-		out = append(out, i)
-	}
-	return out, nil
-}
-
-func (q sweepQueue) MarkSwept(ctx context.Context, ids []string, txHash common.Hash) error {
-	return q.st.Tx(ctx, func(tx store.Tx) error { return tx.MarkSwept(ctx, ids, txHash.Hex(), time.Now().UTC()) })
 }
 
 // holderID names this process in leases.

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,11 +47,20 @@ type devInfo struct {
 
 // Demo settings of dev mode.
 const (
-	devRates     = "BTC-USD=60000,ETH-USD=3000,BTC-EUR=55000,ETH-EUR=2750"
-	devBTCConfs  = 1
-	devEVMConfs  = 2
-	devStoreName = "Demo Store"
+	// devRates price every asset dev offers in every currency it refreshes (devCurrencies),
+	// so no dev invoice waits for a rate that never comes.
+	devRates = "BTC-USD=60000,ETH-USD=3000,USDC-USD=1,BTC-EUR=55000,ETH-EUR=2750,USDC-EUR=0.92," +
+		"BTC-GBP=47000,ETH-GBP=2350,USDC-GBP=0.79"
+	devCurrencies = "USD,EUR,GBP"
+	devBTCConfs   = 1
+	devEVMConfs   = 2
+	devStoreName  = "Demo Store"
 )
+
+// devRateSettings are the fixed rates of dev mode.
+func devRateSettings() *rateSettings {
+	return &rateSettings{sources: "none", fixed: devRates, minSources: "1", maxAge: "24h", currencies: devCurrencies}
+}
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "pay" {
@@ -93,6 +103,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := checkFree(evmListen, "CHAINPAY_DEV_EVM_LISTEN"); err != nil {
 		return err
 	}
+	unlock, err := lockDataDir(c.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel}))
 	if *fresh {
 		for _, f := range []string{"chainpay.db", "chainpay.db-wal", "chainpay.db-shm", "dev.json"} {
@@ -100,28 +115,38 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 
-	// The chains: btcd regtest as a child process, the EVM chain in-process.
+	// The chains: btcd regtest as a child process, the EVM chain in-process. Each step says
+	// what it does and how long it took, so a first run never sits silent.
+	step := progress(stderr)
 	btcd, err := regtest.FindBtcd()
 	if err != nil {
-		fmt.Fprintln(stderr, "chainpay dev: building the pinned btcd (first run only, about a minute)...")
+		done := step("building the pinned btcd v0.24.2 from the Go module proxy (first run only; about 1-2 minutes, output below)")
 		if btcd, err = regtest.BuildBtcd(ctx, stderr); err != nil {
 			return fmt.Errorf("build btcd: %w (or run ./scripts/tools.sh)", err)
 		}
+		done()
 	}
+	done := step("starting btcd (regtest)")
 	bnode, err := regtest.Start(ctx, regtest.Config{Binary: btcd, DataDir: filepath.Join(c.DataDir, "btcd"), Logger: logger})
 	if err != nil {
 		return fmt.Errorf("start btcd: %w", err)
 	}
 	defer bnode.Stop()
+	done()
+	done = step("funding the dev bitcoin wallet (mining past segwit activation)")
 	if err := bnode.Fund(ctx); err != nil {
 		return fmt.Errorf("fund the dev bitcoin wallet: %w", err)
 	}
+	done()
+	done = step("starting the EVM dev chain and deploying the forwarder factory and USDC")
 	evm, err := devchain.Start(ctx, devchain.Config{Listen: evmListen, BlockEvery: evmPeriod, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("start the EVM dev chain: %w", err)
 	}
 	defer evm.Stop()
+	done()
 
+	done = step("opening the dev database " + filepath.Join(c.DataDir, "chainpay.db"))
 	st, err := openStore(ctx, c)
 	if err != nil {
 		return err
@@ -130,6 +155,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := st.Migrate(ctx); err != nil {
 		return err
 	}
+	done()
 	// The dev chains start from genesis on every run: forget where the followers were.
 	if err := st.Tx(ctx, func(tx store.Tx) error {
 		for _, chain := range []string{"bitcoin", "ethereum"} {
@@ -142,15 +168,15 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 
-	rs := rateSettings{sources: "none", fixed: devRates, minSources: "1", maxAge: "24h", currencies: "USD,EUR"}
-	rateSvc, pairs, err := rs.build(logger)
+	rateSvc, pairs, err := devRateSettings().build(logger)
 	if err != nil {
 		return err
 	}
 	apiURL := "http://" + listen
 	w := &wiring{
 		publicURL: apiURL, rates: rateSvc, pairs: pairs, guard: webhooks.Guard{AllowPrivate: true},
-		btc: &btcWiring{network: bitcoin.Regtest, confs: devBTCConfs, rpc: []string{bnode.RPCURL()}, poll: time.Second},
+		metricsOnMain: true, // dev listens on loopback only
+		btc:           &btcWiring{network: bitcoin.Regtest, confs: devBTCConfs, rpc: []string{bnode.RPCURL()}, poll: time.Second},
 		eth: &ethWiring{chain: "ethereum", chainID: evm.ChainID(), rpc: []string{evm.RPCURL()}, ws: []string{evm.WSURL()}, factory: evm.Factory(),
 			tokens: []ethToken{{code: "USDC", contract: evm.USDC(), decimals: 6}}, confs: devEVMConfs, poll: time.Second,
 			sweeperKey: evm.SweeperKey(), sweepInterval: 10 * time.Second},
@@ -204,6 +230,18 @@ Pay it from the dev wallets:
 			info.WebhookEcho, apiURL, filepath.Join(c.DataDir, "dev.json"), apiURL, info.APIKey)
 	}
 	return a.run(ctx, listen, mux, w, banner)
+}
+
+// progress returns a function that announces a step on w and returns the function that
+// reports its end with the time it took ("chainpay dev: starting btcd ... done in 0.4s").
+func progress(w io.Writer) func(what string) (done func()) {
+	return func(what string) func() {
+		start := time.Now()
+		fmt.Fprintf(w, "chainpay dev: %s ...\n", what)
+		return func() {
+			fmt.Fprintf(w, "chainpay dev: %s: done in %.1fs\n", what, time.Since(start).Seconds())
+		}
+	}
 }
 
 // checkFree fails with a clear message when addr is already taken.
@@ -309,6 +347,7 @@ type devPayRequest struct {
 	InvoiceID string `json:"invoice_id"`
 	Asset     string `json:"asset"`
 	Amount    string `json:"amount"` // decimal in the asset; "" = the remaining amount
+	Force     bool   `json:"force"`  // pay an invoice that takes no payment (settled, expired, cancelled)
 }
 
 type devPayResponse struct {
@@ -320,9 +359,9 @@ type devPayResponse struct {
 
 func (d *devServer) pay(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, msg string) {
-		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+		_ = json.NewEncoder(w).Encode(devProblem{Type: "/problems/dev-pay", Title: http.StatusText(status), Status: status, Detail: msg})
 	}
 	if r.Header.Get("Authorization") != "Bearer "+d.info.APIKey {
 		fail(http.StatusUnauthorized, "send the dev API key")
@@ -336,6 +375,10 @@ func (d *devServer) pay(w http.ResponseWriter, r *http.Request) {
 	det, err := d.inv.Get(r.Context(), d.info.StoreID, req.InvoiceID)
 	if err != nil {
 		fail(http.StatusNotFound, "no invoice "+req.InvoiceID+" in the dev store")
+		return
+	}
+	if why := closedBecause(det.Invoice); why != "" && !req.Force {
+		fail(http.StatusConflict, fmt.Sprintf("invoice %s %s: paying it sends money the store would have to refund; pass --force to pay anyway", req.InvoiceID, why))
 		return
 	}
 	var opt *store.PaymentOption
@@ -401,45 +444,103 @@ func (d *devServer) pay(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(devPayResponse{TxID: txid, Asset: opt.Asset, Amount: money.FormatAmount(amount, opt.Scale), Address: opt.Address})
 }
 
+// devProblem is an RFC 9457 problem, as the API answers.
+type devProblem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// closedBecause says why an invoice takes no payment ("is settled", "expired", "was
+// cancelled"), or "" when it is open.
+func closedBecause(inv store.Invoice) string {
+	switch inv.Status {
+	case store.StatusSettled:
+		return "is settled"
+	case store.StatusExpired:
+		return "expired"
+	case store.StatusInvalid:
+		switch {
+		case slices.Contains(inv.Flags, string(invoices.FlagCanceled)):
+			return "was cancelled by the merchant"
+		case slices.Contains(inv.Flags, string(invoices.FlagMarked)):
+			return "was resolved invalid by the merchant"
+		}
+		return "is invalid"
+	}
+	return ""
+}
+
 // webhookEcho receives the dev store's webhooks, verifies their signature and keeps the last
-// hundred for GET /dev/webhooks.
+// hundred for GET /dev/webhooks, listed in event order (created_at, then id: deliveries run
+// concurrently and retry, so arrival order differs), each with whether its signature verified.
 type webhookEcho struct {
 	secret string
 	log    *slog.Logger
 	mu     sync.Mutex
-	got    []json.RawMessage
+	got    []echoEntry // in arrival order
+}
+
+// echoEntry is one received delivery as GET /dev/webhooks shows it.
+type echoEntry struct {
+	SignatureVerified bool            `json:"signature_verified"`
+	SignatureError    string          `json:"signature_error,omitempty"`
+	ReceivedAt        time.Time       `json:"received_at"`
+	Event             json.RawMessage `json:"event"`
+	id                string
+	createdAt         time.Time
 }
 
 func (e *webhookEcho) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 		e.mu.Lock()
-		defer e.mu.Unlock()
+		out := slices.Clone(e.got)
+		e.mu.Unlock()
+		slices.SortStableFunc(out, func(a, b echoEntry) int {
+			if c := a.createdAt.Compare(b.createdAt); c != 0 {
+				return c
+			}
+			return strings.Compare(a.id, b.id)
+		})
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": append([]json.RawMessage{}, e.got...)})
+		_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": out})
 	case http.MethodPost:
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil {
 			http.Error(w, "read", http.StatusBadRequest)
 			return
 		}
-		if err := webhooks.Verify(e.secret, r.Header.Get("Chainpay-Signature"), body, 5*time.Minute, time.Now()); err != nil {
-			e.log.Warn("dev webhook echo: bad signature", "err", err)
-			http.Error(w, "bad signature", http.StatusBadRequest)
-			return
-		}
 		var ev struct {
-			ID   string `json:"id"`
-			Type string `json:"type"`
+			ID        string    `json:"id"`
+			Type      string    `json:"type"`
+			CreatedAt time.Time `json:"created_at"`
 		}
 		_ = json.Unmarshal(body, &ev)
-		e.log.Info("webhook received", "type", ev.Type, "event", ev.ID)
+		ent := echoEntry{SignatureVerified: true, ReceivedAt: time.Now().UTC(), id: ev.ID, createdAt: ev.CreatedAt}
+		if json.Valid(body) {
+			ent.Event = json.RawMessage(bytes.TrimSpace(body))
+		} else {
+			ent.Event, _ = json.Marshal(string(body))
+		}
+		verr := webhooks.Verify(e.secret, r.Header.Get("Chainpay-Signature"), body, 5*time.Minute, time.Now())
+		if verr != nil {
+			ent.SignatureVerified, ent.SignatureError = false, verr.Error()
+			e.log.Warn("dev webhook echo: bad signature", "event", ev.ID, "err", verr)
+		} else {
+			e.log.Info("webhook received", "type", ev.Type, "event", ev.ID)
+		}
 		e.mu.Lock()
-		e.got = append(e.got, json.RawMessage(bytes.TrimSpace(body)))
+		e.got = append(e.got, ent)
 		if len(e.got) > 100 {
 			e.got = e.got[len(e.got)-100:]
 		}
 		e.mu.Unlock()
+		if verr != nil {
+			http.Error(w, "bad signature", http.StatusBadRequest)
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		http.Error(w, "GET or POST", http.StatusMethodNotAllowed)
@@ -452,6 +553,7 @@ func runDevPay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	load := commonSettings(fs)
 	asset := fs.String("asset", "BTC", "BTC, ETH or USDC")
 	amount := fs.String("amount", "", "amount in the asset (default: what is still due); less or more to test partial and over payments")
+	force := fs.Bool("force", false, "pay even an invoice that takes no payment (settled, expired, cancelled)")
 	// Flags may follow the invoice id: parse twice.
 	var id string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -478,7 +580,7 @@ func runDevPay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := json.Unmarshal(b, &info); err != nil {
 		return fmt.Errorf("dev.json: %w", err)
 	}
-	body, _ := json.Marshal(devPayRequest{InvoiceID: id, Asset: strings.ToUpper(*asset), Amount: *amount})
+	body, _ := json.Marshal(devPayRequest{InvoiceID: id, Asset: strings.ToUpper(*asset), Amount: *amount, Force: *force})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, info.APIURL+"/dev/pay", bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -492,12 +594,13 @@ func runDevPay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error string }
+		var e devProblem
 		_ = json.Unmarshal(out, &e)
-		if resp.StatusCode == http.StatusUnprocessableEntity || resp.StatusCode == http.StatusNotFound {
-			return &usageError{e.Error}
+		switch resp.StatusCode {
+		case http.StatusUnprocessableEntity, http.StatusNotFound, http.StatusConflict:
+			return &usageError{e.Detail}
 		}
-		return errors.New(e.Error)
+		return errors.New(e.Detail)
 	}
 	var r devPayResponse
 	if err := json.Unmarshal(out, &r); err != nil {

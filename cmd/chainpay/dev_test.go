@@ -195,7 +195,10 @@ func TestDevEndToEnd(t *testing.T) {
 		hooks := call("GET", "/dev/webhooks", "")
 		settled := map[string]bool{}
 		for _, h := range hooks["data"].([]any) {
-			hm := h.(map[string]any)
+			if h.(map[string]any)["signature_verified"] != true {
+				t.Fatalf("a dev webhook did not verify: %v", h)
+			}
+			hm := h.(map[string]any)["event"].(map[string]any)
 			if hm["type"] == "invoice.settled" {
 				if d, ok := hm["data"].(map[string]any); ok {
 					if inv, ok := d["invoice"].(map[string]any); ok {

@@ -31,11 +31,12 @@ func commands() []command {
 			fmt.Fprintln(out, "chainpay", version)
 			return nil
 		}},
-		{"store", "manage stores: store create --name NAME", runStore},
+		{"store", "manage stores: store create --name NAME; store set --store ID --max-amount USD=10000", runStore},
 		{"apikey", "manage API keys: apikey create --store ID [--perm P,...] | apikey revoke KEY_ID", runAPIKey},
 		{"wallet", "enable a chain for a store: wallet add --store ID --chain bitcoin --key XPUB_OR_DESCRIPTOR | wallet list --store ID", runWallet},
 		{"bitcoin", "bitcoin tools: bitcoin derive --key KEY --index N [--network NET]", runBitcoin},
 		{"export", "finance exports: export --store ID --from D --to D --format csv|jsonl|koinly|quickbooks|xero | export reconcile ...", runExport},
+		{"sweep", "flush any ERC-20 from EVM deposit addresses to their treasuries: sweep --network CHAIN_ID --token 0x... [--invoice ID]", runSweep},
 		{"ledger", "ledger dead letters and checks: ledger parked | ledger retry OUTBOX_ID | ledger verify [--store ID]", runLedger},
 	}
 }

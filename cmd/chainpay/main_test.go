@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -99,8 +100,17 @@ func TestAdminCommandsSQLite(t *testing.T) {
 		t.Fatal("wallet add failed")
 	}
 	out, _, _ := cli(t, env, "wallet", "list", "--store", id)
-	if !strings.Contains(out, "highest index handed out: none") {
+	if !strings.Contains(out, "highest index handed out: none") || !strings.Contains(out, "gap: 0") {
 		t.Fatalf("wallet list: %q", out)
+	}
+	if out, stderr, code := cli(t, env, "store", "set", "--store", id, "--max-amount", "USD=100,EUR=90.5"); code != 0 || !strings.Contains(out, `"max_amount":{"EUR":"90.50","USD":"100.00"}`) {
+		t.Fatalf("store set: %d %q %q", code, out, stderr)
+	}
+	if out, _, code := cli(t, env, "store", "set", "--store", id, "--max-amount", "EUR="); code != 0 || strings.Contains(out, "EUR") {
+		t.Fatalf("store set EUR=: %d %q", code, out)
+	}
+	if _, stderr, code := cli(t, env, "store", "set", "--store", id, "--max-amount", "XYZ=5"); code != 2 || !strings.Contains(stderr, "ISO 4217") {
+		t.Fatalf("store set XYZ: %d %q", code, stderr)
 	}
 	if _, stderr, code := cli(t, env, "wallet", "add", "--store", id, "--chain", "ethereum", "--treasury", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"); code != 2 || !strings.Contains(stderr, "treasury") {
 		t.Fatalf("bad EIP-55 checksum: %d %q", code, stderr)
@@ -137,9 +147,9 @@ func TestServeBinary(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	for _, db := range []struct{ name, url string }{
-		{"sqlite", ""},
-		{"postgres", storetest.PostgresSchemaURL(t)},
+	for _, db := range []struct{ name, url, metricsToken string }{
+		{"sqlite", "", "metrics-token-0123456789"},
+		{"postgres", storetest.PostgresSchemaURL(t), ""},
 	} {
 		t.Run(db.name, func(t *testing.T) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -148,8 +158,15 @@ func TestServeBinary(t *testing.T) {
 			}
 			addr := ln.Addr().String()
 			ln.Close()
+			mln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			maddr := mln.Addr().String()
+			mln.Close()
 			env := append(os.Environ(), "CHAINPAY_DATA_DIR="+t.TempDir(), "CHAINPAY_LISTEN="+addr,
-				"CHAINPAY_DATABASE_URL="+db.url, "CHAINPAY_RATE_SOURCES=none")
+				"CHAINPAY_DATABASE_URL="+db.url, "CHAINPAY_RATE_SOURCES=none", "CHAINPAY_METRICS_LISTEN="+maddr,
+				"CHAINPAY_METRICS_TOKEN="+db.metricsToken)
 			mig := exec.Command(bin, "migrate")
 			mig.Env = env
 			if out, err := mig.CombinedOutput(); err != nil || !strings.Contains(string(out), db.name) {
@@ -177,6 +194,38 @@ func TestServeBinary(t *testing.T) {
 					t.Fatalf("serve did not answer: %v\n%s", err, logs.String())
 				}
 				time.Sleep(50 * time.Millisecond)
+			}
+			// /metrics: open on its own (loopback) listener; on the public one only with the token.
+			get := func(url, auth string) int {
+				t.Helper()
+				req, _ := http.NewRequest("GET", url, nil)
+				if auth != "" {
+					req.Header.Set("Authorization", "Bearer "+auth)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 && !strings.Contains(string(body), "chainpay_build_info") {
+					t.Fatalf("%s: not the metrics: %.300s", url, body)
+				}
+				return resp.StatusCode
+			}
+			if c := get("http://"+maddr+"/metrics", ""); c != 200 {
+				t.Errorf("metrics listener: %d", c)
+			}
+			if db.metricsToken == "" {
+				if c := get("http://"+addr+"/metrics", ""); c != 404 {
+					t.Errorf("public /metrics without a token configured: %d, want 404", c)
+				}
+			} else {
+				for auth, want := range map[string]int{"": 401, "wrong-token-0123456789": 401, db.metricsToken: 200} {
+					if c := get("http://"+addr+"/metrics", auth); c != want {
+						t.Errorf("public /metrics with token %q: %d, want %d", auth, c, want)
+					}
+				}
 			}
 			if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)

@@ -85,7 +85,7 @@ func TestReplicas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.cmd = exec.Command(bin, "serve", "--listen", strings.TrimPrefix(r.url, "http://"))
+		r.cmd = exec.Command(bin, "serve", "--listen", strings.TrimPrefix(r.url, "http://"), "--metrics-listen", "off")
 		r.cmd.Env, r.cmd.Stdout, r.cmd.Stderr = env, f, f
 		if err := r.cmd.Start(); err != nil {
 			t.Fatal(err)

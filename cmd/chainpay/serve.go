@@ -60,8 +60,9 @@ type serveSettings struct {
 	btcNetwork, btcConfs, btcRPC, btcPoll                               string
 	ethRPC, ethWS, ethChainID, ethFactory, ethTokens, ethConfs, ethPoll string
 	sweeperKeyFile, sweepInterval                                       string
+	sweepMinMultiple, sweeperGasWarn                                    string
 	ledgerSink, ledgerURL, ledgerSecret, ledgerSecretFile, feeBps       string
-	webhooksAllowPrivate                                                string
+	webhooksAllowPrivate, metricsListen, metricsToken                   string
 	rates                                                               rateSettings
 }
 
@@ -82,13 +83,17 @@ func (ss *serveSettings) register(fs *flag.FlagSet) {
 		{"ethereum-confirmations", "CHAINPAY_ETHEREUM_CONFIRMATIONS", "12", "default confirmations for EVM payments", &ss.ethConfs},
 		{"ethereum-poll", "CHAINPAY_ETHEREUM_POLL", "2s", "how often the EVM watcher polls the node", &ss.ethPoll},
 		{"sweeper-key-file", "CHAINPAY_SWEEPER_KEY_FILE", "", "file with the hex private key that PAYS GAS for sweeps (it can move no customer funds)", &ss.sweeperKeyFile},
-		{"sweep-interval", "CHAINPAY_SWEEP_INTERVAL", "1m", "how often settled forwarders are swept", &ss.sweepInterval},
+		{"sweep-interval", "CHAINPAY_SWEEP_INTERVAL", "1m", "how often forwarders (deposit addresses) are read and swept by balance", &ss.sweepInterval},
+		{"sweep-min-multiple", "CHAINPAY_SWEEP_MIN_MULTIPLE", strconv.Itoa(defaultSweepMinMultiple), "sweep a forwarder once it holds this many times the gas its sweep costs", &ss.sweepMinMultiple},
+		{"sweeper-gas-warn", "CHAINPAY_SWEEPER_GAS_WARN", defaultSweeperGasWarn, "ETH balance of the sweeper key below which /readyz and metrics warn", &ss.sweeperGasWarn},
 		{"ledger-sink", "CHAINPAY_LEDGER_SINK", "journal", "journal (built-in double-entry journal) or http (your ledger)", &ss.ledgerSink},
 		{"ledger-url", "CHAINPAY_LEDGER_URL", "", "URL the http ledger sink posts records to", &ss.ledgerURL},
 		{"ledger-secret", "CHAINPAY_LEDGER_SECRET", "", "HMAC secret of the http ledger sink (≥ 16 bytes)", &ss.ledgerSecret},
 		{"ledger-secret-file", "CHAINPAY_LEDGER_SECRET_FILE", "", "file holding CHAINPAY_LEDGER_SECRET", &ss.ledgerSecretFile},
 		{"fee-bps", "CHAINPAY_FEE_BPS", "0", "processing fee in basis points of each settlement", &ss.feeBps},
-		{"webhooks-allow-private", "CHAINPAY_WEBHOOKS_ALLOW_PRIVATE", "false", "allow webhook URLs on loopback/private networks (development only)", &ss.webhooksAllowPrivate},
+		{"metrics-listen", "CHAINPAY_METRICS_LISTEN", "127.0.0.1:9464", "listen address of /metrics alone (off: none); keep it off the public network", &ss.metricsListen},
+		{"metrics-token", "CHAINPAY_METRICS_TOKEN", "", "also serve /metrics on the main listener, to requests with Authorization: Bearer <token> (at least 16 characters)", &ss.metricsToken},
+		{"webhooks-allow-private", "CHAINPAY_WEBHOOKS_ALLOW_PRIVATE", "false", "allow webhook URLs on loopback, private and CGNAT networks (development only; link-local/metadata stays refused)", &ss.webhooksAllowPrivate},
 	})
 	register(fs, ss.rates.register())
 }
@@ -133,7 +138,19 @@ func (ss *serveSettings) wiring(ctx context.Context, logger *slog.Logger, dialec
 	if err := validateListen(ss.listen); err != nil {
 		return nil, err
 	}
-	w := &wiring{publicURL: ss.publicURL}
+	w := &wiring{publicURL: ss.publicURL, metricsToken: ss.metricsToken}
+	if ss.metricsListen != "off" && ss.metricsListen != "" {
+		if _, _, err := net.SplitHostPort(ss.metricsListen); err != nil {
+			return nil, &settingError{"CHAINPAY_METRICS_LISTEN", fmt.Sprintf("%q is not host:port (or off)", ss.metricsListen)}
+		}
+		if ss.metricsListen == ss.listen {
+			return nil, &settingError{"CHAINPAY_METRICS_LISTEN", "must differ from CHAINPAY_LISTEN (use CHAINPAY_METRICS_TOKEN to serve /metrics there)"}
+		}
+		w.metricsListen = ss.metricsListen
+	}
+	if ss.metricsToken != "" && len(ss.metricsToken) < 16 {
+		return nil, &settingError{"CHAINPAY_METRICS_TOKEN", "must be at least 16 characters"}
+	}
 	if w.publicURL == "" {
 		w.publicURL = "http://" + ss.listen
 	}
@@ -214,6 +231,9 @@ func (ss *serveSettings) ethWiring(ctx context.Context, urls []string) (*ethWiri
 		return nil, err
 	}
 	w := &ethWiring{chain: "ethereum", chainID: id, rpc: urls, ws: splitList(ss.ethWS), confs: int(confs), poll: poll, sweepInterval: sweepEvery}
+	if err := parseSweepSettings(w, ss.sweepMinMultiple, ss.sweeperGasWarn); err != nil {
+		return nil, err
+	}
 	if len(w.ws) == 0 {
 		for _, u := range urls {
 			if strings.HasPrefix(u, "ws://") || strings.HasPrefix(u, "wss://") {
@@ -312,7 +332,18 @@ func (a *app) run(ctx context.Context, listen string, h http.Handler, w *wiring,
 	defer w.rates.Stop()
 	a.start(ctx)
 	defer a.stop()
-	return serveHTTP(ctx, listen, h, a.log, a.st, ready)
+	if w.metricsListen == "" {
+		return serveHTTP(ctx, listen, h, a.log, a.st, ready)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveHTTP(gctx, listen, h, a.log, a.st, ready) })
+	g.Go(func() error {
+		if err := serveHTTP(gctx, w.metricsListen, a.metrics, a.log, a.st, nil); err != nil {
+			return fmt.Errorf("metrics listener (CHAINPAY_METRICS_LISTEN): %w", err)
+		}
+		return nil
+	})
+	return g.Wait()
 }
 
 // serveHTTP listens on addr until ctx is canceled, then shuts down gracefully. Long-lived

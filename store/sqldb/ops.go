@@ -131,3 +131,30 @@ func (t *tx) WalletCounts(ctx context.Context) ([]store.WalletCount, error) {
 		})
 	return out, err
 }
+
+func (t *tx) WalletGaps(ctx context.Context) ([]store.WalletGap, error) {
+	var out []store.WalletGap
+	err := t.many(ctx, `SELECT w.id, w.merchant_id, w.chain, w.network, w.next_index,
+		(SELECT o.derivation_index FROM payment_options o
+			WHERE o.wallet_id = w.id AND o.derivation_index IS NOT NULL
+			AND EXISTS (SELECT 1 FROM payments p WHERE p.invoice_id = o.invoice_id AND p.option_id = o.id)
+			ORDER BY o.derivation_index DESC LIMIT 1)
+		FROM wallets w WHERE w.descriptor <> '' ORDER BY w.chain, w.id`, nil, func(r Rows) error {
+		var (
+			g    store.WalletGap
+			next int64
+			paid *int64
+		)
+		if err := r.Scan(&g.WalletID, &g.MerchantID, &g.Chain, &g.Network, &next, nullInt{&paid}); err != nil {
+			return err
+		}
+		g.NextIndex = uint32(next)
+		if paid != nil {
+			p := uint32(*paid)
+			g.HighestPaid = &p
+		}
+		out = append(out, g)
+		return nil
+	})
+	return out, err
+}

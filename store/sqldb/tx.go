@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -66,6 +67,11 @@ func (t *tx) GetMerchant(ctx context.Context, id string) (store.Merchant, error)
 	err := t.one(ctx, `SELECT id, name, settings, created_at FROM merchants WHERE id = $1`, []any{id},
 		&m.ID, &m.Name, &m.Settings, timeCol{&m.CreatedAt})
 	return m, err
+}
+
+func (t *tx) SetMerchantSettings(ctx context.Context, id, settings string) error {
+	n, err := t.exec(ctx, `UPDATE merchants SET settings = $2 WHERE id = $1`, id, settings)
+	return mustAffect(n, err)
 }
 
 // --- API keys
@@ -135,6 +141,23 @@ func (t *tx) AllocateIndex(ctx context.Context, walletID string) (uint32, error)
 		return 0, fmt.Errorf("wallet %s: derivation indexes exhausted (non-hardened limit 2^31)", walletID)
 	}
 	return uint32(next - 1), nil
+}
+
+func (t *tx) HighestPaidIndex(ctx context.Context, walletID string) (*uint32, error) {
+	// Walks the (wallet_id, derivation_index) index downwards and stops at the first paid one.
+	var idx *int64
+	err := t.one(ctx, `SELECT o.derivation_index FROM payment_options o
+		WHERE o.wallet_id = $1 AND o.derivation_index IS NOT NULL
+		AND EXISTS (SELECT 1 FROM payments p WHERE p.invoice_id = o.invoice_id AND p.option_id = o.id)
+		ORDER BY o.derivation_index DESC LIMIT 1`, []any{walletID}, nullInt{&idx})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil || idx == nil {
+		return nil, err
+	}
+	v := uint32(*idx)
+	return &v, nil
 }
 
 // --- invoices
@@ -489,36 +512,6 @@ func (t *tx) DeleteCursor(ctx context.Context, chain string) error {
 	}
 	_, err := t.exec(ctx, `DELETE FROM chain_cursors WHERE chain = $1`, chain)
 	return err
-}
-
-// --- sweeps
-
-func (t *tx) SweepPending(ctx context.Context, chain string, limit int) ([]store.SweepItem, error) {
-	var out []store.SweepItem
-	err := t.many(ctx, `SELECT o.id, o.invoice_id, w.treasury, o.contract FROM payment_options o
-		JOIN invoices i ON i.id = o.invoice_id JOIN wallets w ON w.id = o.wallet_id
-		WHERE o.chain = $1 AND i.status = 'settled'
-		AND NOT EXISTS (SELECT 1 FROM sweeps s WHERE s.option_id = o.id)
-		AND EXISTS (SELECT 1 FROM payments p WHERE p.option_id = o.id AND p.status = 'confirmed')
-		ORDER BY o.created_at, o.id LIMIT $2`, []any{chain, limit}, func(r Rows) error {
-		var it store.SweepItem
-		if err := r.Scan(&it.OptionID, &it.InvoiceID, &it.Treasury, &it.Contract); err != nil {
-			return err
-		}
-		out = append(out, it)
-		return nil
-	})
-	return out, err
-}
-
-func (t *tx) MarkSwept(ctx context.Context, optionIDs []string, txHash string, at time.Time) error {
-	for _, id := range optionIDs {
-		if _, err := t.exec(ctx, `INSERT INTO sweeps (option_id, tx_hash, swept_at) VALUES ($1, $2, $3)
-			ON CONFLICT (option_id) DO NOTHING`, id, txHash, at); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // --- leases

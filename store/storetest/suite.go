@@ -41,7 +41,6 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 		{"PaymentUpsertOnce", testPayments},
 		{"Events", testEvents},
 		{"Leases", testLeases},
-		{"Sweeps", testSweeps},
 		{"WatcherQueries", testWatcherQueries},
 		{"ReviewByConfirmations", testReviewByConfirmations},
 		{"ChainTime", testChainTime},
@@ -55,6 +54,7 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 	tests = append(tests, ledgerTests()...)
 	tests = append(tests, webhookTests()...)
 	tests = append(tests, opsTests()...)
+	tests = append(tests, sweepTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -89,7 +89,7 @@ func seed(t *testing.T, s store.Store, name string) (merchantID, walletID string
 			return err
 		}
 		return x.CreateWallet(ctx, store.Wallet{ID: walletID, MerchantID: merchantID, Chain: "bitcoin",
-			Network: "regtest", Descriptor: "wpkh(tpub/0/*)", CreatedAt: t0})
+			Network: "regtest", Descriptor: "wpkh(tpub" + name + "/0/*)", CreatedAt: t0}) // one wallet per descriptor
 	})
 	return merchantID, walletID
 }
@@ -852,54 +852,5 @@ func testLeases(t *testing.T, s store.Store) {
 	wg.Wait()
 	if wins != 1 {
 		t.Fatalf("%d replicas took the lease at once", wins)
-	}
-}
-
-func testSweeps(t *testing.T, s store.Store) {
-	mid, _ := seed(t, s, "sw")
-	settled := invoice("inv_sw1", mid, t0)
-	settled.Status = store.StatusSettled
-	open := invoice("inv_sw2", mid, t0)
-	tx(t, s, func(x store.Tx) error {
-		if err := x.CreateWallet(ctx, store.Wallet{ID: "wal_evm", MerchantID: mid, Chain: "ethereum", Network: "1337",
-			Treasury: "0xTreasury", CreatedAt: t0}); err != nil {
-			return err
-		}
-		for i, inv := range []store.Invoice{settled, open} {
-			if err := x.CreateInvoice(ctx, inv); err != nil {
-				return err
-			}
-			for j, asset := range []string{"ETH", "USDC"} {
-				o := option(fmt.Sprintf("opt_%s_%s", inv.ID, asset), inv.ID, "wal_evm", fmt.Sprintf("0xdep%d", i), 0)
-				o.Chain, o.Asset, o.DerivationIndex, o.CreatedAt = "ethereum", asset, nil, t0.Add(time.Duration(j)*time.Second)
-				if asset == "USDC" {
-					o.Contract = "0xUSDC"
-				}
-				if err := x.CreatePaymentOption(ctx, o); err != nil {
-					return err
-				}
-			}
-			h := int64(5)
-			p := store.Payment{ID: "pay_" + inv.ID, InvoiceID: inv.ID, OptionID: "opt_" + inv.ID + "_USDC", Chain: "ethereum",
-				TxID: "0xtx" + inv.ID, Address: "0xdep", Asset: "USDC", Amount: big.NewInt(5), Status: store.PaymentConfirmed,
-				BlockHeight: &h, SeenAt: t0, UpdatedAt: t0}
-			if _, err := x.UpsertPayment(ctx, p); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	var items []store.SweepItem
-	must(t, s.View(ctx, func(x store.Tx) (err error) { items, err = x.SweepPending(ctx, "ethereum", 10); return }))
-	want := []store.SweepItem{{OptionID: "opt_inv_sw1_USDC", InvoiceID: "inv_sw1", Treasury: "0xTreasury", Contract: "0xUSDC"}}
-	if !reflect.DeepEqual(items, want) {
-		t.Fatalf("pending %+v, want %+v (settled, paid, not swept)", items, want)
-	}
-	for range 2 {
-		tx(t, s, func(x store.Tx) error { return x.MarkSwept(ctx, []string{"opt_inv_sw1_USDC"}, "0xsweep", t0) })
-	}
-	must(t, s.View(ctx, func(x store.Tx) (err error) { items, err = x.SweepPending(ctx, "ethereum", 10); return }))
-	if len(items) != 0 {
-		t.Fatalf("pending after sweep: %+v", items)
 	}
 }

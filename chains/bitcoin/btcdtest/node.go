@@ -184,6 +184,17 @@ func (n *Node) Pay(t testing.TB, address btcutil.Address, sats int64) chainhash.
 	return txid
 }
 
+// BumpFee replaces a harness transaction still in the mempool by one paying the same
+// outputs with extraFee satoshi more fee (BIP 125 replace-by-fee), and returns it.
+func (n *Node) BumpFee(t testing.TB, tx *wire.MsgTx, extraFee int64) *wire.MsgTx {
+	t.Helper()
+	bumped, err := n.node.BumpFee(context.Background(), tx, extraFee)
+	if err != nil {
+		t.Fatalf("btcdtest: %v", err)
+	}
+	return bumped
+}
+
 // Send broadcasts a transaction with the given outputs (plus change to the
 // harness), signed by the harness key, and returns it.
 func (n *Node) Send(t testing.TB, outputs ...*wire.TxOut) *wire.MsgTx {

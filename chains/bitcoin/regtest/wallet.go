@@ -38,6 +38,9 @@ type wallet struct {
 	coins   []coin
 	spent   map[wire.OutPoint]bool
 	scanned int // number of mined blocks already scanned for coinbases
+	// prevs keeps the outputs each sent transaction spends, so BumpFee can sign a
+	// replacement.
+	prevs map[chainhash.Hash]map[wire.OutPoint]*wire.TxOut
 }
 
 type coin struct {
@@ -47,7 +50,7 @@ type coin struct {
 }
 
 func (w *wallet) reset() {
-	*w = wallet{spent: make(map[wire.OutPoint]bool)}
+	*w = wallet{spent: make(map[wire.OutPoint]bool), prevs: make(map[chainhash.Hash]map[wire.OutPoint]*wire.TxOut)}
 }
 
 // Fund makes sure the wallet can pay: it mines the chain up to SegwitHeight
@@ -186,7 +189,9 @@ func (n *Node) spend(ctx context.Context, outputs []*wire.TxOut) (*wire.MsgTx, e
 		if !usable {
 			continue
 		}
-		tx.AddTxIn(wire.NewTxIn(&c.op, nil, nil))
+		in := wire.NewTxIn(&c.op, nil, nil)
+		in.Sequence = rbfSequence // every wallet payment can be fee-bumped (BIP 125)
+		tx.AddTxIn(in)
 		prev[c.op] = wire.NewTxOut(c.value, n.pkScript)
 		have += c.value
 		fee = feeRate * estimateVSize(len(tx.TxIn), len(tx.TxOut)+1)
@@ -202,30 +207,14 @@ func (n *Node) spend(ctx context.Context, outputs []*wire.TxOut) (*wire.MsgTx, e
 		tx.AddTxOut(wire.NewTxOut(change, n.pkScript))
 	}
 
-	fetcher := txscript.NewMultiPrevOutFetcher(prev)
-	hashes := txscript.NewTxSigHashes(tx, fetcher)
-	for i, in := range tx.TxIn {
-		wit, err := txscript.WitnessSignature(tx, hashes, i, prev[in.PreviousOutPoint].Value,
-			n.pkScript, txscript.SigHashAll, n.key, true)
-		if err != nil {
-			return nil, fmt.Errorf("sign input %d: %w", i, err)
-		}
-		in.Witness = wit
-	}
-
-	var buf bytes.Buffer
-	if err := tx.Serialize(&buf); err != nil {
-		return nil, fmt.Errorf("serialize: %w", err)
-	}
-	raw, err := n.Call(ctx, "sendrawtransaction", hex.EncodeToString(buf.Bytes()))
-	if err != nil {
+	if err := n.signAndSend(ctx, tx, prev); err != nil {
 		return nil, err
 	}
 	txid := tx.TxHash()
-	var got string
-	if err := json.Unmarshal(raw, &got); err != nil || got != txid.String() {
-		return nil, fmt.Errorf("sendrawtransaction answered %s, want txid %s", abbreviate(raw), txid)
+	if n.wallet.prevs == nil {
+		n.wallet.prevs = make(map[chainhash.Hash]map[wire.OutPoint]*wire.TxOut)
 	}
+	n.wallet.prevs[txid] = prev
 	for _, in := range tx.TxIn {
 		n.wallet.spent[in.PreviousOutPoint] = true
 	}
@@ -235,6 +224,77 @@ func (n *Node) spend(ctx context.Context, outputs []*wire.TxOut) (*wire.MsgTx, e
 			value: change,
 		})
 	}
+	return tx, nil
+}
+
+// rbfSequence is the input sequence number that signals replaceability (BIP 125).
+const rbfSequence = wire.MaxTxInSequenceNum - 2
+
+// signAndSend signs every input of tx (P2WPKH of the wallet key, spending prev) and
+// broadcasts it.
+func (n *Node) signAndSend(ctx context.Context, tx *wire.MsgTx, prev map[wire.OutPoint]*wire.TxOut) error {
+	fetcher := txscript.NewMultiPrevOutFetcher(prev)
+	hashes := txscript.NewTxSigHashes(tx, fetcher)
+	for i, in := range tx.TxIn {
+		wit, err := txscript.WitnessSignature(tx, hashes, i, prev[in.PreviousOutPoint].Value,
+			n.pkScript, txscript.SigHashAll, n.key, true)
+		if err != nil {
+			return fmt.Errorf("sign input %d: %w", i, err)
+		}
+		in.Witness = wit
+	}
+	var buf bytes.Buffer
+	if err := tx.Serialize(&buf); err != nil {
+		return fmt.Errorf("serialize: %w", err)
+	}
+	raw, err := n.Call(ctx, "sendrawtransaction", hex.EncodeToString(buf.Bytes()))
+	if err != nil {
+		return err
+	}
+	var got string
+	if err := json.Unmarshal(raw, &got); err != nil || got != tx.TxHash().String() {
+		return fmt.Errorf("sendrawtransaction answered %s, want txid %s", abbreviate(raw), tx.TxHash())
+	}
+	return nil
+}
+
+// BumpFee replaces a wallet transaction still in the mempool by one that spends the same
+// coins, pays the same outputs and takes extraFee more satoshi out of the change, like a
+// wallet's "bump fee" (BIP 125 replace-by-fee). It returns the replacement.
+func (n *Node) BumpFee(ctx context.Context, orig *wire.MsgTx, extraFee int64) (*wire.MsgTx, error) {
+	n.walletMu.Lock()
+	defer n.walletMu.Unlock()
+	prev, ok := n.wallet.prevs[orig.TxHash()]
+	if !ok {
+		return nil, fmt.Errorf("regtest: bump fee: %s is not a wallet transaction", orig.TxHash())
+	}
+	tx := orig.Copy()
+	change := -1
+	for i, o := range tx.TxOut {
+		if bytes.Equal(o.PkScript, n.pkScript) {
+			change = i
+		}
+	}
+	if change < 0 || tx.TxOut[change].Value-extraFee < dustLimit {
+		return nil, fmt.Errorf("regtest: bump fee: no change output that can pay %d sat more", extraFee)
+	}
+	tx.TxOut[change].Value -= extraFee
+	for _, in := range tx.TxIn {
+		in.Witness = nil
+	}
+	if err := n.signAndSend(ctx, tx, prev); err != nil {
+		return nil, fmt.Errorf("regtest: bump fee: %w", err)
+	}
+	txid := tx.TxHash()
+	n.wallet.prevs[txid] = prev
+	// The replaced transaction's change no longer exists; the replacement's does.
+	kept := n.wallet.coins[:0]
+	for _, c := range n.wallet.coins {
+		if c.op.Hash != orig.TxHash() {
+			kept = append(kept, c)
+		}
+	}
+	n.wallet.coins = append(kept, coin{op: wire.OutPoint{Hash: txid, Index: uint32(change)}, value: tx.TxOut[change].Value})
 	return tx, nil
 }
 
