@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"github.com/chainpay/chainpay/watcher"
 	"io"
 	"log/slog"
 	"os"
@@ -253,9 +254,16 @@ func (w *World) work(ctx context.Context, fresh []bool) {
 	}
 }
 
-// tipFreshness is DESIGN §4's "fresh tip of a synced node", as watcher.Config.TipFreshness
-// defaults it: a tip block at most this old.
-const tipFreshness = 2 * time.Hour
+// TipFreshness is DESIGN §4's "fresh tip of a synced node" for a chain, as the follower is
+// configured with it (watcher.Config.TipFreshness): a tip block at most this old. Chains
+// without a visible mempool are EVM-like, with blocks seconds apart: a node whose tip is
+// more than EVMTipFreshness old is stuck, not synced.
+func TipFreshness(c *Chain) time.Duration {
+	if !c.Mempool {
+		return watcher.EVMTipFreshness
+	}
+	return 2 * time.Hour
+}
 
 // advanceChainTime records the chain time chain i's follower may judge invoices by after a
 // step: the time of the block its committed cursor is at and, when its node answered (the
@@ -275,7 +283,7 @@ func (w *World) advanceChainTime(ctx context.Context, i int, ok bool) {
 	}
 	if ok {
 		tip := c.blocks[c.Visible()].Time
-		if now := w.clock.Peek(); now.Sub(tip) <= tipFreshness {
+		if now := w.clock.Peek(); now.Sub(tip) <= TipFreshness(c) {
 			tip = now
 		}
 		at = maxTime(at, tip)

@@ -278,7 +278,7 @@ func (w *World) build() error {
 			src.cache = map[int64]watcher.Block{}
 		}
 		p.sources = append(p.sources, src)
-		fcfg := watcher.Config{StartHeight: 1, ReorgDepth: 50, Now: now, Logger: w.log}
+		fcfg := watcher.Config{StartHeight: 1, ReorgDepth: 50, Now: now, Logger: w.log, TipFreshness: TipFreshness(c)}
 		if w.cfg.Bugs.ExpiryByWallClock {
 			fcfg.TipFreshness = 100 * 365 * 24 * time.Hour
 		}

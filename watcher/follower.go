@@ -102,6 +102,11 @@ type Config struct {
 // LeaseName is the lease that elects the replica following chain.
 func LeaseName(chain string) string { return "follower:" + chain }
 
+// EVMTipFreshness is the TipFreshness for EVM chains, whose blocks come seconds apart: a
+// node whose tip is older than this is stuck or syncing, and must not let invoices expire
+// by the wall clock (an hour-old tip passes the 2 h Bitcoin default; simulator seed 1167).
+const EVMTipFreshness = 10 * time.Minute
+
 // ErrNotLeader means another replica holds the follower's lease.
 var ErrNotLeader = errors.New("another replica follows this chain")
 

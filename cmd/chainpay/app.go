@@ -288,7 +288,8 @@ func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service,
 		return nil, nil, nil, fmt.Errorf("ethereum node check: %w", err)
 	}
 	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, LeaseTTL: followerLease(w.eth.poll),
-		Skipped: m.TransferSkipped(w.eth.chain)})
+		Skipped:      m.TransferSkipped(w.eth.chain),
+		TipFreshness: watcher.EVMTipFreshness})
 	var opts []watcher.RunnerOption
 	if len(w.eth.ws) > 0 {
 		n, err := watcher.NewEthereumNotifier(watcher.EthereumNotifierConfig{URLs: w.eth.ws, Chain: w.eth.chain, Logger: log})

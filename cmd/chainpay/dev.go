@@ -496,7 +496,7 @@ func (e *webhookEcho) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 		e.mu.Lock()
-		out := slices.Clone(e.got)
+		out := append([]echoEntry{}, e.got...) // an empty list, never null, before the first delivery
 		e.mu.Unlock()
 		slices.SortStableFunc(out, func(a, b echoEntry) int {
 			if c := a.createdAt.Compare(b.createdAt); c != 0 {
