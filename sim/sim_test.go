@@ -42,8 +42,9 @@ var regressionSeeds = []struct {
 	{4, 100, []string{"reorg"}, "issue 19 #3: an invoice paid in time ends expired after a reorg"},
 	{15, 100, []string{"evict"}, "issue 20 #5: an evicted payment mined later on a settled, reorged invoice counts but is not booked"},
 	{19, 100, []string{"rbf"}, "issue 20: a replaced payment's books differ from the invariant"},
-	// Found after issues 19 and 20 landed (open when this was written):
+	// Found after issues 19 and 20 landed (both fixed since):
 	{43, 150, nil, "an EVM reorg above a payment's block rewinds the tip so that the payment, booked as an unapplied receipt at 3+ confirmations, has 1; ledger verify then expects nothing and the rewind posts no record"},
+	{1167, 150, nil, "an EVM node stuck with an hour-old tip counted as fresh (2 h, the Bitcoin rule): an ETH-only invoice expired by the wall clock before its chain reached expiry"},
 }
 
 // booksQuiet leaves out the parts of the workload that exercise what issue 20 (books follow
