@@ -304,10 +304,10 @@ func knownTime(t time.Time) time.Time {
 	return t
 }
 
-// blockTime is the chain time of a block, and the sighting time of the payments it holds:
+// BlockTime is the chain time of a block, and the sighting time of the payments it holds:
 // its timestamp, but never later than the wall clock (a block may claim a time hours
 // ahead), and the wall clock when the source gives no time.
-func blockTime(h Header, now time.Time) time.Time {
+func BlockTime(h Header, now time.Time) time.Time {
 	if h.Time.IsZero() || h.Time.After(now) {
 		return now
 	}
@@ -341,7 +341,7 @@ func (f *Follower) advanceChainTime(ctx context.Context, cur store.Cursor) (time
 		f.tipTime = h.Time
 	}
 	now := f.cfg.Now().UTC()
-	at := blockTime(Header{Time: f.tipTime}, now)
+	at := BlockTime(Header{Time: f.tipTime}, now)
 	if now.Sub(at) <= f.cfg.TipFreshness {
 		at = now
 	}
@@ -411,7 +411,7 @@ func (f *Follower) cursor(ctx context.Context, tip Header) (store.Cursor, error)
 		return c, fmt.Errorf("header %d: %w", start, err)
 	}
 	c = store.Cursor{Chain: f.src.Chain(), Height: h.Height, Hash: h.Hash, ParentHash: h.Parent, UpdatedAt: f.cfg.Now().UTC(),
-		ChainTime: blockTime(h, f.cfg.Now().UTC())}
+		ChainTime: BlockTime(h, f.cfg.Now().UTC())}
 	err = f.st.Tx(ctx, func(tx store.Tx) error { return tx.SetCursor(ctx, c) })
 	f.cfg.Logger.Info("follower starts", "height", c.Height+1)
 	return c, err
@@ -550,7 +550,7 @@ func (f *Follower) apply(ctx context.Context, bs []Block) error {
 // applyBlock is one block of apply. The block's time (never later than now) is the chain
 // time the block's invoices are judged at and the sighting time of what it pays.
 func (f *Follower) applyBlock(ctx context.Context, tx store.Tx, b Block, now time.Time, skipped *[]string) error {
-	at := blockTime(b.Header, now)
+	at := BlockTime(b.Header, now)
 	touched := map[string]bool{}
 	for _, t := range b.Transfers {
 		o, ok, reason := f.storable(t)

@@ -399,12 +399,8 @@ func anchorCursor(ctx context.Context, st store.Store, src watcher.Source) error
 			return err
 		}
 		now := time.Now().UTC()
-		at := now // the chain time of the block, as the follower keeps it: never later than now
-		if !h.Time.IsZero() && h.Time.Before(now) {
-			at = h.Time.UTC()
-		}
 		return tx.SetCursor(ctx, store.Cursor{Chain: chain, Height: h.Height, Hash: h.Hash, ParentHash: h.Parent,
-			UpdatedAt: now, ChainTime: at})
+			UpdatedAt: now, ChainTime: watcher.BlockTime(h, now)})
 	})
 }
 
