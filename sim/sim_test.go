@@ -149,6 +149,7 @@ func TestInjectedBugs(t *testing.T) {
 		{"wrong webhook secret", sim.Bugs{WrongWebhookSecret: true}, nil, nil, "4."},
 		{"expiry by wall clock (watcher TipFreshness)", sim.Bugs{ExpiryByWallClock: true}, only("nodefail"), nil, "2."},
 		{"drop orphans at once (watcher OrphanGraceBlocks)", sim.Bugs{DropOrphansAtOnce: true}, only("reorg"), nil, "1."},
+		{"book on status change only", sim.Bugs{BookOnStatusChangeOnly: true}, nil, nil, "3."},
 	}
 	for _, b := range bugs {
 		t.Run(b.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -25,13 +26,14 @@ import (
 
 // bugs are the injectable bugs by name (sim.Bugs).
 var bugs = map[string]func(*sim.Bugs){
-	"node-loses-transfers": func(b *sim.Bugs) { b.NodeLosesTransfers = true },
-	"stale-block-cache":    func(b *sim.Bugs) { b.StaleBlockCache = true },
-	"relay-drops-records":  func(b *sim.Bugs) { b.RelayDropsRecords = true },
-	"wall-clock-ahead":     func(b *sim.Bugs) { b.WallClockAhead = true },
-	"wrong-webhook-secret": func(b *sim.Bugs) { b.WrongWebhookSecret = true },
-	"expiry-by-wall-clock": func(b *sim.Bugs) { b.ExpiryByWallClock = true },
-	"drop-orphans-at-once": func(b *sim.Bugs) { b.DropOrphansAtOnce = true },
+	"node-loses-transfers":  func(b *sim.Bugs) { b.NodeLosesTransfers = true },
+	"stale-block-cache":     func(b *sim.Bugs) { b.StaleBlockCache = true },
+	"relay-drops-records":   func(b *sim.Bugs) { b.RelayDropsRecords = true },
+	"wall-clock-ahead":      func(b *sim.Bugs) { b.WallClockAhead = true },
+	"wrong-webhook-secret":  func(b *sim.Bugs) { b.WrongWebhookSecret = true },
+	"expiry-by-wall-clock":  func(b *sim.Bugs) { b.ExpiryByWallClock = true },
+	"drop-orphans-at-once":  func(b *sim.Bugs) { b.DropOrphansAtOnce = true },
+	"book-on-status-change": func(b *sim.Bugs) { b.BookOnStatusChangeOnly = true },
 }
 
 func main() {
@@ -46,6 +48,10 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	pg := flag.Bool("postgres", false, "run on Postgres (CHAINPAY_TEST_POSTGRES_URL) instead of SQLite")
 	flag.Parse()
+	if os.Getenv("GOGC") == "" {
+		// A run's heap is small and short-lived: collect less often.
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
