@@ -102,6 +102,8 @@ type Failure struct {
 	Invariant string
 	Detail    string
 	Trace     []string
+	// Replay is the cmd/sim command line that replays the run (seed, steps, workload).
+	Replay string
 }
 
 func (f *Failure) Error() string {
@@ -115,7 +117,11 @@ func (f *Failure) Report(n int) string {
 	for _, l := range f.Trace[max(0, len(f.Trace)-n):] {
 		b.WriteString("  " + l + "\n")
 	}
-	fmt.Fprintf(&b, "replay: go run ./cmd/sim -seed %d -trace\n", f.Seed)
+	replay := f.Replay
+	if replay == "" {
+		replay = fmt.Sprintf("go run ./cmd/sim -seed %d -trace", f.Seed)
+	}
+	fmt.Fprintf(&b, "replay: %s\n", replay)
 	return b.String()
 }
 
@@ -206,8 +212,22 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res := Result{Seed: cfg.Seed, Steps: w.step, Crashes: w.crashes, Failure: w.failure}
 	if w.failure != nil {
 		w.failure.Trace = w.trace
+		w.failure.Replay = replayCommand(cfg)
 	}
 	return res, nil
+}
+
+// replayCommand is the cmd/sim command line that replays cfg's run (but for injected bugs
+// and the store: add -bug or -postgres as the run had them).
+func replayCommand(cfg Config) string {
+	cmd := fmt.Sprintf("go run ./cmd/sim -seed %d -steps %d", cfg.Seed, cfg.Steps)
+	if len(cfg.Off) > 0 {
+		cmd += " -off " + strings.Join(cfg.Off, ",")
+	}
+	if len(cfg.Ignore) > 0 {
+		cmd += " -ignore " + strings.Join(cfg.Ignore, ",")
+	}
+	return cmd + " -trace"
 }
 
 // pickFaultRate sets the chance of a store fault per write transaction for this seed.
@@ -308,8 +328,11 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // stepTimeout bounds one follower step in real time: a step that does not end is a
-// follower stuck in a loop (the simulated nodes answer at once).
-const stepTimeout = 30 * time.Second
+// follower stuck in a loop (the simulated nodes answer at once). It is a last resort, far
+// above what a step takes on a loaded machine (a catch-up over days of blocks took over 30 s
+// of real time with a dozen processes on two cores: seed 7 once failed so, and its replay
+// failed at another block); a loop that calls the node is caught by callBudget, by count.
+const stepTimeout = 10 * time.Minute
 
 // followStep runs chain i's follower once.
 func (w *World) followStep(ctx context.Context, i int) error {
@@ -386,7 +409,7 @@ func (w *World) deliver(ctx context.Context) {
 	}
 	d.Start(ctx)
 	defer d.Stop()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute) // a last resort too, see stepTimeout
 	last, quiet := -1, 0
 	for time.Now().Before(deadline) && quiet < 3 {
 		time.Sleep(200 * time.Microsecond)
