@@ -112,7 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.chaosRuns, "chaos-runs", 1, "chaos runs in a row (each with a fresh schema and node); the report ends with the recovery times and their p99")
 	fs.IntVar(&o.chaosMinKills, "chaos-min-kills", 1, "fewest SIGKILLs a chaos run must have had to count")
 	fs.BoolVar(&o.chaosEVM, "chaos-evm", false, "chaos: also pay ETH and USDC invoices (one in three each) on a geth --dev node")
-	fs.DurationVar(&o.chaosPGRestart, "chaos-pg-restart-every", 0, "chaos: run on a private Postgres cluster (initdb in a temp dir) and crash-restart it with pg_ctl restart -m immediate at this mean interval (0: the shared Postgres, no restarts)")
+	fs.DurationVar(&o.chaosPGRestart, "chaos-pg-restart-every", 0, "chaos: run on a private Postgres cluster (initdb in a temp dir) and crash-restart it with pg_ctl restart -m immediate every 0.5-1.5 times this interval (0: the shared Postgres, no restarts)")
 	fs.IntVar(&o.chaosMinPGRestarts, "chaos-min-pg-restarts", 1, "with -chaos-pg-restart-every, fewest Postgres restarts a chaos run must have had to count")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs) and the chaos run's Postgres schema after the run")
 	if err := fs.Parse(args); err != nil {
