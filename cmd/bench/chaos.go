@@ -96,7 +96,7 @@ func runChaosSeries(ctx context.Context, o *options, dir string, r *report, stde
 		sorted := slices.Sorted(slices.Values(o.recoveries))
 		p99 := sorted[(len(sorted)*99+99)/100-1] // nearest rank
 		r.section(fmt.Sprintf("Crash chaos recovery over %d passing run(s) (bound %s)", len(sorted), o.chaosBound))
-		r.line("recovery after the last SIGKILL", strings.Join(times, ", "))
+		r.line("recovery after the last fault", strings.Join(times, ", "))
 		r.line("p99 / max", fmt.Sprintf("%s / %s", p99.Round(100*time.Millisecond), sorted[len(sorted)-1].Round(100*time.Millisecond)))
 	}
 	return err
@@ -115,7 +115,7 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 		if cluster, err = startPGCluster(ctx); err != nil {
 			return fmt.Errorf("private Postgres cluster: %w", err)
 		}
-		defer cluster.stop()
+		defer cluster.stop(o.keep)
 		pgBase = cluster.url
 		progress(stderr, fmt.Sprintf("chaos: private Postgres cluster on port %d (%s), restarted every %s on average", cluster.port, cluster.dir, o.chaosPGRestart))
 	}
@@ -433,6 +433,9 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 	r.line("journal records per payment", fmt.Sprintf("%d payments with exactly one, %d with none, %d with more", res.journalOnce, res.journalNone, res.journalMore))
 	r.line("events delivered at least once", fmt.Sprintf("%d of %d (redeliveries: %d)", res.delivered, res.events, res.redelivered))
 	r.line("receiver problems", fmt.Sprint(len(res.bad)))
+	if evm != nil {
+		r.line("payments by asset", paymentsByAsset(ctx, conn, invoiceIDs))
+	}
 	if kills < max(o.chaosMinKills, 1) {
 		return fmt.Errorf("%d SIGKILLs, fewer than the %d asked for: raise -chaos-invoices or lower -chaos-kill-every", kills, max(o.chaosMinKills, 1))
 	}
@@ -596,4 +599,24 @@ func checkChaos(ctx context.Context, conn *pgx.Conn, recv *hookReceiver, storeID
 	}
 	c.bad = append([]string(nil), recv.bad...)
 	return c, nil
+}
+
+// paymentsByAsset counts the run's payments per asset (best effort: a failed query is shown
+// in place).
+func paymentsByAsset(ctx context.Context, conn *pgx.Conn, ids []string) string {
+	rows, err := conn.Query(ctx, `SELECT asset, count(*) FROM payments WHERE invoice_id = ANY($1) GROUP BY asset ORDER BY asset`, ids)
+	if err != nil {
+		return "query failed: " + err.Error()
+	}
+	defer rows.Close()
+	var parts []string
+	for rows.Next() {
+		var asset string
+		var n int
+		if err := rows.Scan(&asset, &n); err != nil {
+			return "query failed: " + err.Error()
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", asset, n))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -85,9 +85,14 @@ func (c *pgCluster) restart(ctx context.Context) (time.Duration, error) {
 	return time.Since(start), err
 }
 
-// stop stops the server at once and removes the cluster.
-func (c *pgCluster) stop() {
+// stop stops the server at once and removes the cluster unless keep (then it can be started
+// again with pg_ctl -D DIR/data start, for inspection).
+func (c *pgCluster) stop(keep bool) {
 	_, _ = c.cmd(context.Background(), "pg_ctl", "-D", c.data(), "-m", "immediate", "-w", "stop")
+	if keep {
+		fmt.Fprintf(os.Stderr, "chaos: keeping the private Postgres cluster in %s (stopped)\n", c.dir)
+		return
+	}
 	os.RemoveAll(c.dir)
 }
 
