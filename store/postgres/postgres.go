@@ -100,8 +100,8 @@ func (d *driver) LockMigrations(ctx context.Context, c sqldb.Conn) error {
 	return err
 }
 
-func (d *driver) SkipLocked() string             { return "FOR UPDATE SKIP LOCKED" }
-func (d *driver) Arrays() bool                   { return true }
+func (d *driver) SkipLocked() string { return "FOR UPDATE SKIP LOCKED" }
+func (d *driver) Arrays() bool       { return true }
 
 // FeedHorizon is the oldest transaction still running: every transaction with a smaller id
 // has committed or rolled back, so no feed row can appear below it any more. The horizon is

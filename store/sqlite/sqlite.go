@@ -120,8 +120,8 @@ func (d *driver) Arrays() bool                                     { return fals
 func (d *driver) FeedHorizon(table string) string {
 	return `SELECT COALESCE(MAX(feed_xid), 0) + 1 FROM ` + table
 }
-func (d *driver) Ping(ctx context.Context) error                   { return d.db.PingContext(ctx) }
-func (d *driver) Close() error                                     { return d.db.Close() }
+func (d *driver) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
+func (d *driver) Close() error                   { return d.db.Close() }
 
 func args(in []any) []any {
 	out := make([]any, len(in))
