@@ -28,8 +28,10 @@ func (n oneBlockNode) BlockHash(_ context.Context, h int64) (chainhash.Hash, err
 	}
 	return n.block.BlockHash(), nil
 }
-func (n oneBlockNode) Block(context.Context, chainhash.Hash) (*wire.MsgBlock, error) { return n.block, nil }
-func (n oneBlockNode) MempoolTxIDs(context.Context) ([]chainhash.Hash, error)     { return nil, nil }
+func (n oneBlockNode) Block(context.Context, chainhash.Hash) (*wire.MsgBlock, error) {
+	return n.block, nil
+}
+func (n oneBlockNode) MempoolTxIDs(context.Context) ([]chainhash.Hash, error) { return nil, nil }
 func (n oneBlockNode) RawTransaction(context.Context, chainhash.Hash) (*wire.MsgTx, error) {
 	return nil, errors.New("no transaction")
 }
