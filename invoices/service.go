@@ -643,25 +643,9 @@ func (s *Service) ReviewManyTx(ctx context.Context, tx store.Tx, ids []string) (
 			return nil, fmt.Errorf("review %s: %w", id, store.ErrNotFound)
 		}
 	}
-	opts, err := tx.PaymentOptionsOf(ctx, ids)
+	optsBy, paysBy, cursors, err := loadMany(ctx, tx, ids)
 	if err != nil {
 		return nil, err
-	}
-	pays, err := tx.PaymentsOf(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	cursors, err := cursorsOf(ctx, tx, opts)
-	if err != nil {
-		return nil, err
-	}
-	optsBy := map[string][]store.PaymentOption{}
-	for _, o := range opts {
-		optsBy[o.InvoiceID] = append(optsBy[o.InvoiceID], o)
-	}
-	paysBy := map[string][]store.Payment{}
-	for _, p := range pays {
-		paysBy[p.InvoiceID] = append(paysBy[p.InvoiceID], p)
 	}
 	out := map[string][]string{}
 	for _, inv := range invs {
@@ -678,6 +662,33 @@ func (s *Service) ReviewManyTx(ctx context.Context, tx store.Tx, ids []string) (
 		}
 	}
 	return out, nil
+}
+
+// loadMany reads the options and payments of the invoices ids, by invoice, and the cursors
+// of their chains, in a number of queries that does not grow with len(ids).
+func loadMany(ctx context.Context, tx store.Tx, ids []string) (map[string][]store.PaymentOption,
+	map[string][]store.Payment, map[string]store.Cursor, error) {
+	opts, err := tx.PaymentOptionsOf(ctx, ids)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pays, err := tx.PaymentsOf(ctx, ids)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cursors, err := cursorsOf(ctx, tx, opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	optsBy := map[string][]store.PaymentOption{}
+	for _, o := range opts {
+		optsBy[o.InvoiceID] = append(optsBy[o.InvoiceID], o)
+	}
+	paysBy := map[string][]store.Payment{}
+	for _, p := range pays {
+		paysBy[p.InvoiceID] = append(paysBy[p.InvoiceID], p)
+	}
+	return optsBy, paysBy, cursors, nil
 }
 
 // review evaluates inv with its options, payments and its chains' cursors, and writes the
@@ -835,25 +846,9 @@ func (s *Service) ListTx(ctx context.Context, tx store.Tx, f store.InvoiceFilter
 	for i, inv := range invs {
 		ids[i] = inv.ID
 	}
-	opts, err := tx.PaymentOptionsOf(ctx, ids)
+	optsBy, paysBy, cursors, err := loadMany(ctx, tx, ids)
 	if err != nil {
 		return nil, err
-	}
-	pays, err := tx.PaymentsOf(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	cursors, err := cursorsOf(ctx, tx, opts)
-	if err != nil {
-		return nil, err
-	}
-	optsBy := map[string][]store.PaymentOption{}
-	for _, o := range opts {
-		optsBy[o.InvoiceID] = append(optsBy[o.InvoiceID], o)
-	}
-	paysBy := map[string][]store.Payment{}
-	for _, p := range pays {
-		paysBy[p.InvoiceID] = append(paysBy[p.InvoiceID], p)
 	}
 	out := make([]Details, len(invs))
 	for i, inv := range invs {

@@ -66,20 +66,9 @@ const watchedCols = `, i.monitor_until, o.feed_xid, o.feed_seq`
 func (t *tx) watched(ctx context.Context, q string, args ...any) ([]store.WatchedOption, error) {
 	var out []store.WatchedOption
 	err := t.many(ctx, q, args, func(r Rows) error {
-		var (
-			w   store.WatchedOption
-			idx *int64
-		)
-		o := &w.PaymentOption
-		if err := r.Scan(&o.ID, &o.InvoiceID, &o.Asset, &o.Chain, &o.Network, &o.Contract, &o.Scale,
-			&o.Address, &o.WalletID, nullInt{&idx}, bigCol{&o.AmountDue}, &o.Rate, &o.RateSource,
-			timeCol{&o.RateAt}, timeCol{&o.QuoteExpiresAt}, &o.RawQuotes, &o.Confirmations,
-			timeCol{&o.CreatedAt}, timeCol{&w.MonitorUntil}, &w.Pos.XID, &w.Pos.Seq); err != nil {
+		var w store.WatchedOption
+		if err := scanOption(r, &w.PaymentOption, timeCol{&w.MonitorUntil}, &w.Pos.XID, &w.Pos.Seq); err != nil {
 			return err
-		}
-		if idx != nil {
-			v := uint32(*idx)
-			o.DerivationIndex = &v
 		}
 		out = append(out, w)
 		return nil
@@ -152,14 +141,9 @@ func (t *tx) InvoicesByID(ctx context.Context, ids []string) ([]store.Invoice, e
 	var out []store.Invoice
 	err := t.chunks(ids, func(chunk []string) error {
 		cond, args := t.in("id", 1, chunk)
-		return t.many(ctx, `SELECT `+invoiceCols+` FROM invoices WHERE `+cond+` ORDER BY id`, args, func(r Rows) error {
-			var inv store.Invoice
-			if err := scanInvoice(r, &inv); err != nil {
-				return err
-			}
-			out = append(out, inv)
-			return nil
-		})
+		invs, err := t.invoices(ctx, `SELECT `+invoiceCols+` FROM invoices WHERE `+cond+` ORDER BY id`, args)
+		out = append(out, invs...)
+		return err
 	})
 	return out, err
 }

@@ -222,6 +222,11 @@ func (t *tx) ListInvoices(ctx context.Context, f store.InvoiceFilter) ([]store.I
 	args = append(args, limit)
 	q := `SELECT ` + invoiceCols + ` FROM invoices WHERE ` + strings.Join(where, " AND ") +
 		fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	return t.invoices(ctx, q, args)
+}
+
+// invoices runs q, which selects invoiceCols.
+func (t *tx) invoices(ctx context.Context, q string, args []any) ([]store.Invoice, error) {
 	var out []store.Invoice
 	err := t.many(ctx, q, args, func(r Rows) error {
 		var inv store.Invoice
@@ -296,24 +301,30 @@ func anys(ss []string) []any {
 func (t *tx) options(ctx context.Context, q string, args ...any) ([]store.PaymentOption, error) {
 	var out []store.PaymentOption
 	err := t.many(ctx, q, args, func(r Rows) error {
-		var (
-			o   store.PaymentOption
-			idx *int64
-		)
-		if err := r.Scan(&o.ID, &o.InvoiceID, &o.Asset, &o.Chain, &o.Network, &o.Contract, &o.Scale,
-			&o.Address, &o.WalletID, nullInt{&idx}, bigCol{&o.AmountDue}, &o.Rate, &o.RateSource,
-			timeCol{&o.RateAt}, timeCol{&o.QuoteExpiresAt}, &o.RawQuotes, &o.Confirmations,
-			timeCol{&o.CreatedAt}); err != nil {
+		var o store.PaymentOption
+		if err := scanOption(r, &o); err != nil {
 			return err
-		}
-		if idx != nil {
-			v := uint32(*idx)
-			o.DerivationIndex = &v
 		}
 		out = append(out, o)
 		return nil
 	})
 	return out, err
+}
+
+// scanOption scans the optionCols of a row into o, then the columns after them into extra.
+func scanOption(r Rows, o *store.PaymentOption, extra ...any) error {
+	var idx *int64
+	if err := r.Scan(append([]any{&o.ID, &o.InvoiceID, &o.Asset, &o.Chain, &o.Network, &o.Contract, &o.Scale,
+		&o.Address, &o.WalletID, nullInt{&idx}, bigCol{&o.AmountDue}, &o.Rate, &o.RateSource,
+		timeCol{&o.RateAt}, timeCol{&o.QuoteExpiresAt}, &o.RawQuotes, &o.Confirmations,
+		timeCol{&o.CreatedAt}}, extra...)...); err != nil {
+		return err
+	}
+	if idx != nil {
+		v := uint32(*idx)
+		o.DerivationIndex = &v
+	}
+	return nil
 }
 
 // --- payments
