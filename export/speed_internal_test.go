@@ -4,9 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"math/big"
 	"reflect"
 	"strings"
-	"math/big"
 	"testing"
 	"time"
 
