@@ -34,6 +34,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -61,6 +62,7 @@ type options struct {
 	chaosRuns     int
 	chaosMinKills int
 	keep          bool
+	cpuProfile    string
 
 	recoveries []time.Duration // of the passing chaos runs
 }
@@ -106,6 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.chaosBound, "chaos-recovery-bound", 60*time.Second, "longest accepted time from the last SIGKILL to everything recorded, settled, booked and delivered")
 	fs.IntVar(&o.chaosRuns, "chaos-runs", 1, "chaos runs in a row (each with a fresh schema and node); the report ends with the recovery times and their p99")
 	fs.IntVar(&o.chaosMinKills, "chaos-min-kills", 1, "fewest SIGKILLs a chaos run must have had to count")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process (the export runs in it) to this file")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs) and the chaos run's Postgres schema after the run")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -160,6 +163,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "work directory:", work)
 	} else {
 		defer os.RemoveAll(work)
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	r := &report{w: stdout}
 	r.header(o)
