@@ -29,7 +29,10 @@ type WebhookTx interface {
 	// AdvanceWebhookCursor moves the named cursor to at unless it is already later.
 	AdvanceWebhookCursor(ctx context.Context, name string, at time.Time) error
 	// UndispatchedEvents lists events created at or after since that have no WebhookEvent
-	// yet, oldest first (by created_at, then id), at most limit.
+	// yet, of merchants that have at least one webhook endpoint, oldest first (by
+	// created_at, then id), at most limit. Events of a merchant without endpoints are never
+	// listed: nothing is rendered or written for them (an endpoint created later does not
+	// receive events from before it).
 	UndispatchedEvents(ctx context.Context, since time.Time, limit int) ([]Event, error)
 	// RecordWebhookEvent stores the frozen payload of an event that has been fanned out. It
 	// reports false (and changes nothing) when the event was recorded before.

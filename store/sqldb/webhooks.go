@@ -85,6 +85,7 @@ func (t *tx) UndispatchedEvents(ctx context.Context, since time.Time, limit int)
 	var out []store.Event
 	err := t.many(ctx, `SELECT e.id, e.merchant_id, e.invoice_id, e.type, e.data, e.created_at FROM events e
 		WHERE e.created_at >= $1 AND NOT EXISTS (SELECT 1 FROM webhook_events w WHERE w.event_id = e.id)
+			AND EXISTS (SELECT 1 FROM webhook_endpoints p WHERE p.merchant_id = e.merchant_id)
 		ORDER BY e.created_at, e.id LIMIT $2`, []any{since, limit}, func(r Rows) error {
 		var e store.Event
 		if err := r.Scan(&e.ID, &e.MerchantID, &e.InvoiceID, &e.Type, &e.Data, timeCol{&e.CreatedAt}); err != nil {
