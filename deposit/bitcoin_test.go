@@ -47,7 +47,7 @@ func testConcurrentAllocation(t *testing.T, b storetest.Backend, blocks bool) {
 	{
 		{
 			ctx := context.Background()
-			st := b.Open(t)
+			st := indexesStore(t, b)
 			cfg := invoices.Config{Chains: map[string]invoices.Chain{"bitcoin": deposit.NewBitcoin(bitcoin.Mainnet, 1)},
 				Quoter: fixedQuoter{}}
 			var ix *deposit.Indexes
@@ -60,17 +60,6 @@ func testConcurrentAllocation(t *testing.T, b storetest.Backend, blocks bool) {
 				t.Fatal(err)
 			}
 			w, err := bitcoin.ParseWallet(zpub, bitcoin.Mainnet)
-			if err != nil {
-				t.Fatal(err)
-			}
-			now := time.Now()
-			err = st.Tx(ctx, func(tx store.Tx) error {
-				if err := tx.CreateMerchant(ctx, store.Merchant{ID: "sto_a", Name: "a", CreatedAt: now}); err != nil {
-					return err
-				}
-				return tx.CreateWallet(ctx, store.Wallet{ID: "wal_a", MerchantID: "sto_a", Chain: "bitcoin", Network: "mainnet",
-					Descriptor: w.Descriptor(), CreatedAt: now})
-			})
 			if err != nil {
 				t.Fatal(err)
 			}
