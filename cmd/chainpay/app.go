@@ -101,6 +101,9 @@ type app struct {
 	bg      []background
 	// sources are the followed chains; run fixes their cursors before serving (anchorCursors).
 	sources []watcher.Source
+	// indexes hands out Bitcoin derivation indexes from per-process blocks; stop gives the
+	// unused tails back.
+	indexes *deposit.Indexes
 }
 
 // buildApp wires every component over st. Nothing runs until start.
@@ -130,7 +133,9 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 		},
 		FairValue: cachedFairValue(w.rates),
 	}
-	inv, err := invoices.New(st, invoices.Config{Chains: chains, Quoter: quoter{w.rates}, Settler: settler, Logger: log})
+	a.indexes = deposit.NewIndexes(st, deposit.IndexesConfig{})
+	inv, err := invoices.New(st, invoices.Config{Chains: chains, Quoter: quoter{w.rates}, Settler: settler, Logger: log,
+		Indexes: a.indexes})
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +237,13 @@ func (a *app) start(ctx context.Context) {
 func (a *app) stop() {
 	for i := len(a.bg) - 1; i >= 0; i-- {
 		a.bg[i].Stop()
+	}
+	if a.indexes != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := a.indexes.Close(ctx); err != nil {
+			a.log.Warn("could not give unused derivation indexes back (they stay a gap)", "err", err)
+		}
 	}
 }
 
