@@ -169,6 +169,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context) (int, error) {
 	fanned := 0
 	err = d.st.Tx(ctx, func(tx store.Tx) error {
 		fanned = 0
+		seq := 0
 		endpoints := map[string][]store.WebhookEndpoint{}
 		for _, r := range ok {
 			inserted, err := tx.RecordWebhookEvent(ctx, store.WebhookEvent{EventID: r.ev.ID, MerchantID: r.ev.MerchantID,
@@ -191,9 +192,13 @@ func (d *Dispatcher) Dispatch(ctx context.Context) (int, error) {
 				if !subscribed(ep, r.ev) {
 					continue
 				}
+				// Due one microsecond apart in event order: an endpoint's deliveries are claimed
+				// by (next attempt, id), and ids made in one millisecond sort at random.
+				due := now.Add(time.Duration(seq) * time.Microsecond)
+				seq++
 				_, err := tx.CreateWebhookDelivery(ctx, store.WebhookDelivery{ID: store.NewID("wd", now),
 					MerchantID: r.ev.MerchantID, EndpointID: ep.ID, EventID: r.ev.ID, EventType: r.ev.Type,
-					Status: store.WebhookPending, NextAttempt: now, RetryUntil: now.Add(d.cfg.Retry.Window),
+					Status: store.WebhookPending, NextAttempt: due, RetryUntil: now.Add(d.cfg.Retry.Window),
 					CreatedAt: now, UpdatedAt: now})
 				if err != nil {
 					return fmt.Errorf("create delivery of %s to %s: %w", r.ev.ID, ep.ID, err)
