@@ -66,7 +66,8 @@ func (q *quoter) Quote(context.Context, string, string) (invoices.Quote, error) 
 
 // env is one Greenfield server (with chainpay's webhook delivery) on a real store.
 type env struct {
-	t     *testing.T
+	t     testing.TB
+	h     http.Handler // the mux serving the Greenfield paths
 	st    store.Store
 	inv   *invoices.Service
 	hooks *webhooks.Service
@@ -76,7 +77,7 @@ type env struct {
 	deliv *webhooks.Deliverer
 }
 
-func setup(t *testing.T, b storetest.Backend) *env {
+func setup(t testing.TB, b storetest.Backend) *env {
 	t.Helper()
 	st := b.Open(t)
 	q := &quoter{}
@@ -106,7 +107,7 @@ func setup(t *testing.T, b storetest.Backend) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, st: st, inv: inv, hooks: hooks, srv: srv, q: q, disp: disp, deliv: deliv}
+	return &env{t: t, h: mux, st: st, inv: inv, hooks: hooks, srv: srv, q: q, disp: disp, deliv: deliv}
 }
 
 // startDelivery runs the dispatcher and deliverer until the test ends.
@@ -203,8 +204,10 @@ func decode(t testing.TB, r response, v any) {
 	}
 }
 
-func (e *env) countInvoices(storeID string) int {
-	e.t.Helper()
+func (e *env) countInvoices(storeID string) int { return e.countIn(e.t, storeID) }
+
+func (e *env) countIn(t testing.TB, storeID string) int {
+	t.Helper()
 	var n int
 	err := e.st.View(context.Background(), func(tx store.Tx) error {
 		invs, err := tx.ListInvoices(context.Background(), store.InvoiceFilter{MerchantID: storeID, Limit: 1000})
@@ -212,7 +215,7 @@ func (e *env) countInvoices(storeID string) int {
 		return err
 	})
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return n
 }
