@@ -102,16 +102,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody+1)
-	h, pattern := s.mux.Handler(r)
-	if pattern == "" {
-		rec := &statusRecorder{header: http.Header{}}
-		h.ServeHTTP(rec, r)
-		if rec.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", rec.header.Get("Allow"))
-			writeError(w, http.StatusMethodNotAllowed, "method-not-allowed", r.Method+" is not allowed on "+r.URL.Path)
-			return
-		}
-		// The rest of Greenfield: answered clearly rather than with a parse error.
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		// The rest of Greenfield (other paths, and other methods on these paths such as the
+		// invoice list, update and archive): answered clearly rather than with a parse error.
 		writeError(w, http.StatusNotImplemented, "not-supported",
 			"chainpay does not implement "+r.Method+" "+r.URL.Path+" of the BTCPay Greenfield API (see docs/greenfield.md for what it supports)")
 		return
@@ -119,14 +112,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-type statusRecorder struct {
-	header http.Header
-	status int
-}
-
-func (r *statusRecorder) Header() http.Header         { return r.header }
-func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (r *statusRecorder) WriteHeader(code int)        { r.status = code }
 
 // problem is Greenfield's ProblemDetails.
 type problem struct {
