@@ -310,4 +310,3 @@ func TestAuthorizeFlow(t *testing.T) {
 		}
 	}
 }
-

@@ -29,8 +29,10 @@ type Config struct {
 	Now      func() time.Time
 	// PublicURL is the base of checkout links, e.g. "https://pay.example.com".
 	PublicURL string
-	// MaxBody bounds request bodies (default 64 KiB).
-	MaxBody int64
+	// MaxBody bounds request bodies (default 64 KiB); BodyTimeout bounds the time to send
+	// one (default 10 s).
+	MaxBody     int64
+	BodyTimeout time.Duration
 	// MonitoringMinutes is the server-wide monitoring window after expiry that the invoices
 	// service applies (default 1440): checkout.monitoringMinutes must equal it.
 	MonitoringMinutes int64
@@ -54,6 +56,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxBody == 0 {
 		cfg.MaxBody = 64 << 10
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 10 * time.Second
 	}
 	if cfg.MonitoringMinutes == 0 {
 		cfg.MonitoringMinutes = 24 * 60
@@ -102,6 +107,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody+1)
+	if r.ContentLength != 0 {
+		// A client gets BodyTimeout to send its body (the server has no ReadTimeout); the
+		// handlers read the whole body before answering, so the deadline is cleared after.
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout)) == nil {
+			defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+		}
+	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		// The rest of Greenfield (other paths, and other methods on these paths such as the
 		// invoice list, update and archive): answered clearly rather than with a parse error.
@@ -111,7 +124,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mux.ServeHTTP(w, r)
 }
-
 
 // problem is Greenfield's ProblemDetails.
 type problem struct {
