@@ -319,20 +319,6 @@ func strPtr(s string) *string {
 	return &s
 }
 
-// priceScale is the scale of the invoice currency: ISO 4217 minor units, or the scale of
-// the option priced in its own crypto asset.
-func priceScale(currency string, opts []store.PaymentOption) int32 {
-	if a, ok := money.Currency(currency); ok {
-		return a.Scale
-	}
-	for _, o := range opts {
-		if o.Asset == currency {
-			return o.Scale
-		}
-	}
-	return 0
-}
-
 // metadataOf is the invoice's metadata object, with orderId added from chainpay's order_id
 // when the metadata lacks it (invoices created over chainpay's own API).
 func metadataOf(inv store.Invoice) json.RawMessage {
@@ -352,7 +338,7 @@ func metadataOf(inv store.Invoice) json.RawMessage {
 
 func (s *Server) invoiceView(d invoices.Details) invoiceJSON {
 	inv := d.Invoice
-	v := invoiceJSON{ID: inv.ID, StoreID: inv.MerchantID, Amount: money.FormatAmount(inv.Price, priceScale(inv.Currency, d.Options)),
+	v := invoiceJSON{ID: inv.ID, StoreID: inv.MerchantID, Amount: money.FormatAmount(inv.Price, invoices.PriceScale(inv.Currency, d.Options)),
 		Currency: inv.Currency, Type: "Standard", CheckoutLink: s.cfg.PublicURL + "/i/" + inv.ID,
 		CreatedTime: inv.CreatedAt.Unix(), ExpirationTime: inv.ExpiresAt.Unix(), MonitoringExpiration: inv.MonitorUntil.Unix(),
 		Status: invoiceStatus(inv.Status), AdditionalStatus: additionalStatus(inv.Flags), Metadata: metadataOf(inv),

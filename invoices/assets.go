@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/chainpay/chainpay/money"
+	"github.com/chainpay/chainpay/store"
 )
 
 // Assets lists the crypto assets the merchant's wallets accept on the chains this server
@@ -29,4 +30,18 @@ func (s *Service) Assets(ctx context.Context, merchantID string) ([]money.Asset,
 		out = append(out, as...)
 	}
 	return out, nil
+}
+
+// PriceScale is the scale of an invoice's price currency: its ISO 4217 minor units, or the
+// scale of the option priced in its own crypto asset (0 when neither is known).
+func PriceScale(currency string, opts []store.PaymentOption) int32 {
+	if a, ok := money.Currency(currency); ok {
+		return a.Scale
+	}
+	for _, o := range opts {
+		if o.Asset == currency {
+			return o.Scale
+		}
+	}
+	return 0
 }
