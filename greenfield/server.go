@@ -2,6 +2,7 @@ package greenfield
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -73,7 +74,7 @@ func New(cfg Config) *Server {
 }
 
 // Paths lists the path patterns to mount the Server under (on a http.ServeMux).
-func Paths() []string { return []string{"/api/v1/", "/api-keys/authorize"} }
+func Paths() []string { return []string{"/api/v1/", "/api-keys/authorize", "/modal/btcpay.js"} }
 
 func (s *Server) routes() {
 	s.mux.Handle("GET /api/v1/api-keys/current", s.auth("", s.currentKey))
@@ -92,6 +93,7 @@ func (s *Server) routes() {
 	s.mux.Handle("DELETE /api/v1/stores/{storeId}/webhooks/{id}", s.store(apikey.WebhooksManage, s.deleteWebhook))
 	s.mux.HandleFunc("GET /api-keys/authorize", s.authorizePage)
 	s.mux.HandleFunc("POST /api-keys/authorize", s.authorizeSubmit)
+	s.mux.HandleFunc("GET /modal/btcpay.js", s.modalScript)
 }
 
 // ServeHTTP implements http.Handler. A panic becomes a 500 in Greenfield's shape, logged.
@@ -235,4 +237,15 @@ func (s *Server) store(perm string, next http.HandlerFunc) http.Handler {
 		}
 		next(w, r)
 	})
+}
+
+//go:embed modal.js
+var modalJS []byte
+
+// modalScript serves BTCPay's checkout modal API (window.btcpay) for chainpay's checkout
+// page: see modal.js. Shops load it from their own pages, so it may be cached briefly.
+func (s *Server) modalScript(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(modalJS)
 }
