@@ -142,6 +142,9 @@ func TestAuthAndScope(t *testing.T) {
 	check("read-only webhooks", e.do("GET", "/api/v1/stores/"+a.id+"/webhooks", readOnly, nil), 403, "missing-permission")
 	check("unknown invoice", e.do("GET", "/api/v1/stores/"+a.id+"/invoices/inv_nope", a.key, nil), 404, "invoice-not-found")
 	check("not implemented", e.do("GET", "/api/v1/stores/"+a.id+"/payouts", a.key, nil), 501, "not-supported")
+	if r := e.do("GET", "/api/v1/health", "", nil); r.status != 200 || !strings.Contains(string(r.body), `"synchronized":true`) {
+		t.Errorf("health: %d %s", r.status, r.body)
+	}
 	check("invoice list", e.do("GET", "/api/v1/stores/"+a.id+"/invoices", a.key, nil), 501, "not-supported")
 	check("archive", e.do("DELETE", "/api/v1/stores/"+a.id+"/invoices/inv_x", a.key, nil), 501, "not-supported")
 	// B's invoice is invisible to A's key.

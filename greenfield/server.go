@@ -79,6 +79,9 @@ func Paths() []string { return []string{"/api/v1/", "/api-keys/authorize", "/mod
 func (s *Server) routes() {
 	s.mux.Handle("GET /api/v1/api-keys/current", s.auth("", s.currentKey))
 	s.mux.Handle("GET /api/v1/server/info", s.auth("", s.serverInfo))
+	s.mux.HandleFunc("GET /api/v1/health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]bool{"synchronized": true}) // as server/info's fullySynched
+	})
 	s.mux.Handle("GET /api/v1/stores", s.auth(apikey.InvoicesRead, s.listStores))
 	s.mux.Handle("GET /api/v1/stores/{storeId}", s.store(apikey.InvoicesRead, s.getStore))
 	s.mux.Handle("GET /api/v1/stores/{storeId}/payment-methods", s.store(apikey.InvoicesRead, s.storePaymentMethods))
