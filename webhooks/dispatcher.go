@@ -169,7 +169,6 @@ func (d *Dispatcher) Dispatch(ctx context.Context) (int, error) {
 	fanned := 0
 	err = d.st.Tx(ctx, func(tx store.Tx) error {
 		fanned = 0
-		seq := 0
 		endpoints := map[string][]store.WebhookEndpoint{}
 		for _, r := range ok {
 			inserted, err := tx.RecordWebhookEvent(ctx, store.WebhookEvent{EventID: r.ev.ID, MerchantID: r.ev.MerchantID,
@@ -192,10 +191,10 @@ func (d *Dispatcher) Dispatch(ctx context.Context) (int, error) {
 				if !subscribed(ep, r.ev) {
 					continue
 				}
-				// Due one microsecond apart in event order: an endpoint's deliveries are claimed
-				// by (next attempt, id), and ids made in one millisecond sort at random.
-				due := now.Add(time.Duration(seq) * time.Microsecond)
-				seq++
+				// Due at the event's time (never later than now): an endpoint's deliveries are
+				// claimed by (next attempt, id), so they go out in event order; ids made in one
+				// millisecond would sort at random.
+				due := minTime(r.ev.CreatedAt, now)
 				_, err := tx.CreateWebhookDelivery(ctx, store.WebhookDelivery{ID: store.NewID("wd", now),
 					MerchantID: r.ev.MerchantID, EndpointID: ep.ID, EventID: r.ev.ID, EventType: r.ev.Type,
 					Status: store.WebhookPending, NextAttempt: due, RetryUntil: now.Add(d.cfg.Retry.Window),
