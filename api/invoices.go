@@ -120,7 +120,7 @@ func strPtr(s string) *string {
 
 func (s *Server) invoiceView(d invoices.Details) invoiceJSON {
 	inv := d.Invoice
-	scale := priceScale(inv.Currency, d.Options)
+	scale := invoices.PriceScale(inv.Currency, d.Options)
 	v := invoiceJSON{
 		ID: inv.ID, Object: "invoice", Status: inv.Status, Flags: inv.Flags,
 		Amount: money.FormatAmount(inv.Price, scale), Currency: inv.Currency,
@@ -156,20 +156,6 @@ func (s *Server) invoiceView(d invoices.Details) invoiceJSON {
 		})
 	}
 	return v
-}
-
-// priceScale is the scale of the invoice currency: ISO 4217 minor units, or the scale of the
-// crypto option priced in its own asset.
-func priceScale(currency string, opts []store.PaymentOption) int32 {
-	if a, ok := money.Currency(currency); ok {
-		return a.Scale
-	}
-	for _, o := range opts {
-		if o.Asset == currency {
-			return o.Scale
-		}
-	}
-	return 0
 }
 
 // amountPaid is the fiat value of the payments that count (in the mempool or confirmed,
@@ -208,7 +194,7 @@ func paymentView(d invoices.Details, p store.Payment, scale int32) paymentJSON {
 		AmountAtomic: p.Amount.String(), Status: p.Status, BlockHeight: p.BlockHeight, BlockHash: strPtr(p.BlockHash),
 		SeenAt: p.SeenAt, Currency: d.Invoice.Currency}
 	if f := paymentFiat(d, p); f != nil {
-		s := money.FormatAmount(f, priceScale(d.Invoice.Currency, d.Options))
+		s := money.FormatAmount(f, invoices.PriceScale(d.Invoice.Currency, d.Options))
 		v.AmountFiat = &s
 	}
 	return v

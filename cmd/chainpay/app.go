@@ -21,6 +21,7 @@ import (
 	"github.com/chainpay/chainpay/checkout"
 	"github.com/chainpay/chainpay/contracts/bindings"
 	"github.com/chainpay/chainpay/deposit"
+	"github.com/chainpay/chainpay/greenfield"
 	"github.com/chainpay/chainpay/invoices"
 	"github.com/chainpay/chainpay/ledger"
 	"github.com/chainpay/chainpay/ops"
@@ -157,7 +158,8 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	deliv, err := webhooks.NewDeliverer(st, &webhooks.DelivererConfig{Guard: w.guard, Logger: log, Holder: w.holder})
+	deliv, err := webhooks.NewDeliverer(st, &webhooks.DelivererConfig{Guard: w.guard, Logger: log, Holder: w.holder,
+		Formats: map[string]webhooks.Formatter{greenfield.FormatName: greenfield.Formatter{}}})
 	if err != nil {
 		return nil, err
 	}
@@ -214,6 +216,11 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 	}
 	mux.Handle("GET /healthz", health.Live())
 	mux.Handle("GET /readyz", health.Ready())
+	// BTCPay Greenfield compatibility (docs/greenfield.md): /api/v1/... and /api-keys/authorize.
+	gf := greenfield.New(greenfield.Config{Store: st, Invoices: inv, Webhooks: a.hooks, Logger: log, PublicURL: w.publicURL})
+	for _, p := range greenfield.Paths() {
+		mux.Handle(p, gf)
+	}
 	mux.Handle("/", a.api)
 	a.handler = metrics.Instrument(mux)
 	return a, nil
