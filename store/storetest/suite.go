@@ -57,6 +57,7 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 	tests = append(tests, retentionTests()...)
 	tests = append(tests, namedTest{"BatchedReads", testBatchedReads})
 	tests = append(tests, sweepTests()...)
+	tests = append(tests, refundTests()...)
 	tests = append(tests, heartbeatTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
