@@ -49,9 +49,12 @@ const (
 // the merchant parts with (FeeFromAmount: the network fee comes out of it, so the customer
 // receives AmountAtomic − NetworkFee; otherwise the customer receives AmountAtomic).
 type Refund struct {
-	ID            string
-	MerchantID    string
-	InvoiceID     string
+	ID         string
+	MerchantID string
+	InvoiceID  string
+	// Seq numbers the invoice's refunds from 1; a second refund with the same (invoice, seq)
+	// is ErrConflict (two refunds created at once: the loser re-reads and checks again).
+	Seq           int64
 	Status        string
 	Asset         string // asset code paid back, e.g. "BTC"
 	Chain         string

@@ -8,7 +8,7 @@ import (
 	"github.com/chainpay/chainpay/store"
 )
 
-const refundCols = `id, merchant_id, invoice_id, status, asset, chain, network, contract, scale, currency,
+const refundCols = `id, merchant_id, invoice_id, seq, status, asset, chain, network, contract, scale, currency,
 	amount_fiat, amount_atomic, fee_from_amount, network_fee, rate_policy, rate, rate_source, rate_at, reason,
 	destination, claimed_at, prepared, txid, output_index, block_height, block_hash, failure_reason,
 	created_at, updated_at, completed_at, version`
@@ -22,8 +22,8 @@ func b01(b bool) int {
 
 func (t *tx) CreateRefund(ctx context.Context, r store.Refund) error {
 	_, err := t.exec(ctx, `INSERT INTO refunds (`+refundCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-		$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, 1)`,
-		r.ID, r.MerchantID, r.InvoiceID, r.Status, r.Asset, r.Chain, r.Network, r.Contract, r.Scale, r.Currency,
+		$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, 1)`,
+		r.ID, r.MerchantID, r.InvoiceID, r.Seq, r.Status, r.Asset, r.Chain, r.Network, r.Contract, r.Scale, r.Currency,
 		r.AmountFiat, r.AmountAtomic, b01(r.FeeFromAmount), r.NetworkFee, r.RatePolicy, r.Rate, r.RateSource, r.RateAt,
 		r.Reason, r.Destination, r.ClaimedAt, r.Prepared, r.TxID, r.OutputIndex, r.BlockHeight, r.BlockHash,
 		r.FailureReason, r.CreatedAt, r.UpdatedAt, r.CompletedAt)
@@ -106,7 +106,7 @@ func (t *tx) refunds(ctx context.Context, q string, args ...any) ([]store.Refund
 	err := t.many(ctx, q, args, func(rw Rows) error {
 		var r store.Refund
 		var fromAmount int64
-		if err := rw.Scan(&r.ID, &r.MerchantID, &r.InvoiceID, &r.Status, &r.Asset, &r.Chain, &r.Network, &r.Contract,
+		if err := rw.Scan(&r.ID, &r.MerchantID, &r.InvoiceID, &r.Seq, &r.Status, &r.Asset, &r.Chain, &r.Network, &r.Contract,
 			&r.Scale, &r.Currency, bigCol{&r.AmountFiat}, bigCol{&r.AmountAtomic}, &fromAmount, bigCol{&r.NetworkFee},
 			&r.RatePolicy, &r.Rate, &r.RateSource, timeCol{&r.RateAt}, &r.Reason, &r.Destination, nullTimeCol{&r.ClaimedAt},
 			&r.Prepared, &r.TxID, nullInt{&r.OutputIndex}, nullInt{&r.BlockHeight}, &r.BlockHash, &r.FailureReason,

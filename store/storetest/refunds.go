@@ -18,7 +18,7 @@ func refundTests() []namedTest {
 }
 
 func refund(id, merchantID, invoiceID string, created time.Time) store.Refund {
-	return store.Refund{ID: id, MerchantID: merchantID, InvoiceID: invoiceID, Status: store.RefundPending, Asset: "BTC",
+	return store.Refund{ID: id, MerchantID: merchantID, InvoiceID: invoiceID, Seq: 1, Status: store.RefundPending, Asset: "BTC",
 		Chain: "bitcoin", Network: "regtest", Scale: 8, Currency: "USD", AmountFiat: big.NewInt(1250),
 		AmountAtomic: new(big.Int).Lsh(big.NewInt(1), 70), RatePolicy: "original", Rate: "60630.000000000000000000",
 		RateSource: "fixed", RateAt: t0, Reason: "returned", CreatedAt: created, UpdatedAt: created}
@@ -47,6 +47,10 @@ func testRefundRoundTrip(t *testing.T, s store.Store) {
 	}
 	if err := s.Tx(ctx, func(x store.Tx) error { return x.CreateRefund(ctx, r) }); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("second create: %v, want ErrConflict", err)
+	}
+	other := refund("ref_rf_2", mid, "inv_rf", t0) // same invoice, same seq: two refunds created at once
+	if err := s.Tx(ctx, func(x store.Tx) error { return x.CreateRefund(ctx, other) }); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second refund with seq 1: %v, want ErrConflict", err)
 	}
 	upd := got
 	at := t0.Add(time.Minute)
@@ -83,7 +87,7 @@ func testRefundListAndWatch(t *testing.T, s store.Store) {
 				inv = "inv_rl_b"
 			}
 			r := refund("ref_rl_"+string(rune('0'+i)), mid, inv, t0.Add(time.Duration(i)*time.Second))
-			r.Status, r.BlockHeight = st, heights[i]
+			r.Status, r.BlockHeight, r.Seq = st, heights[i], int64(i+1)
 			if err := x.CreateRefund(ctx, r); err != nil {
 				return err
 			}

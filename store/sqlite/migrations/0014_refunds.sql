@@ -4,6 +4,9 @@ CREATE TABLE refunds (
     id              TEXT PRIMARY KEY,
     merchant_id     TEXT NOT NULL REFERENCES merchants (id),
     invoice_id      TEXT NOT NULL REFERENCES invoices (id),
+    -- seq numbers an invoice's refunds 1, 2, ...: two refunds created at once for one invoice
+    -- collide here, so the refundable amount is always checked against every other refund.
+    seq             INTEGER NOT NULL CHECK (seq >= 1),
     status          TEXT NOT NULL CHECK (status IN ('pending', 'claimed', 'sent', 'completed', 'cancelled', 'failed')),
     asset           TEXT NOT NULL,
     chain           TEXT NOT NULL,
@@ -33,6 +36,7 @@ CREATE TABLE refunds (
     completed_at    INTEGER,
     version         INTEGER NOT NULL DEFAULT 1
 );
+CREATE UNIQUE INDEX refunds_invoice_seq ON refunds (invoice_id, seq);
 CREATE INDEX refunds_invoice ON refunds (invoice_id, created_at, id);
 CREATE INDEX refunds_merchant ON refunds (merchant_id, created_at, id);
 -- The follower's watch list: refunds waiting for or carrying a transaction.
