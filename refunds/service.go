@@ -461,7 +461,9 @@ func nonNegative(v *big.Int) *big.Int {
 	return v
 }
 
-func whereOf(r store.Refund) Where { return Where{Chain: r.Chain, Network: r.Network, Contract: r.Contract} }
+func whereOf(r store.Refund) Where {
+	return Where{Chain: r.Chain, Network: r.Network, Contract: r.Contract}
+}
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
 

@@ -23,7 +23,9 @@ var ctx = context.Background()
 // refunds validate destinations for the bitcoin regtest network.
 type regtestChain struct{}
 
-func (regtestChain) Assets(store.Wallet) ([]money.Asset, error) { return []money.Asset{money.BTC()}, nil }
+func (regtestChain) Assets(store.Wallet) ([]money.Asset, error) {
+	return []money.Asset{money.BTC()}, nil
+}
 
 func (regtestChain) DepositAddress(ctx context.Context, tx store.Tx, w store.Wallet, _ string) (string, *uint32, error) {
 	i, err := tx.AllocateIndex(ctx, w.ID)

@@ -116,7 +116,10 @@ func testRefundListAndWatch(t *testing.T, s store.Store) {
 	if got, want := ids(page), []string{"ref_rl_1"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("invoice b after the cursor: %v, want %v", got, want)
 	}
-	must(t, s.View(ctx, func(x store.Tx) (err error) { page, err = x.RefundsOfInvoices(ctx, []string{"inv_rl_b", "inv_rl_a"}); return }))
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		page, err = x.RefundsOfInvoices(ctx, []string{"inv_rl_b", "inv_rl_a"})
+		return
+	}))
 	if got, want := ids(page), []string{"ref_rl_0", "ref_rl_2", "ref_rl_4", "ref_rl_1", "ref_rl_3", "ref_rl_5"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("refunds of invoices %v, want %v", got, want)
 	}
@@ -124,7 +127,10 @@ func testRefundListAndWatch(t *testing.T, s store.Store) {
 	if got, want := ids(page), []string{"ref_rl_1", "ref_rl_2", "ref_rl_4"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("watch list %v, want %v", got, want)
 	}
-	must(t, s.View(ctx, func(x store.Tx) (err error) { page, err = x.ListRefunds(ctx, store.RefundFilter{MerchantID: "sto_none"}); return }))
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		page, err = x.ListRefunds(ctx, store.RefundFilter{MerchantID: "sto_none"})
+		return
+	}))
 	if len(page) != 0 {
 		t.Fatalf("another merchant lists %v", ids(page))
 	}
