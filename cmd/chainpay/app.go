@@ -25,6 +25,7 @@ import (
 	"github.com/chainpay/chainpay/ledger"
 	"github.com/chainpay/chainpay/ops"
 	"github.com/chainpay/chainpay/rates"
+	"github.com/chainpay/chainpay/refunds"
 	"github.com/chainpay/chainpay/retention"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/watcher"
@@ -93,6 +94,7 @@ type app struct {
 	log     *slog.Logger
 	st      store.Store
 	inv     *invoices.Service
+	refunds *refunds.Service
 	api     *api.Server
 	hooks   *webhooks.Service
 	relay   *ledger.Relay
@@ -146,8 +148,13 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 	if a.hooks, err = webhooks.NewService(st, &webhooks.Config{Guard: w.guard}); err != nil {
 		return nil, err
 	}
+	refs, err := refunds.New(st, refunds.Config{Invoices: inv, Quoter: quoter{w.rates}, PublicURL: w.publicURL})
+	if err != nil {
+		return nil, err
+	}
+	a.refunds = refs
 	a.api = api.New(api.Config{Store: st, Invoices: inv, Rates: w.rates, Webhooks: a.hooks, Ledger: a.relay,
-		Logger: log, PublicURL: w.publicURL})
+		Logger: log, PublicURL: w.publicURL, Refunds: refs})
 	disp, err := webhooks.NewDispatcher(st, a.api, &webhooks.DispatcherConfig{Logger: log})
 	if err != nil {
 		return nil, err
