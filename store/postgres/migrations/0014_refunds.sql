@@ -41,3 +41,8 @@ CREATE INDEX refunds_invoice ON refunds (invoice_id, created_at, id);
 CREATE INDEX refunds_merchant ON refunds (merchant_id, created_at, id);
 -- The follower's watch list: refunds waiting for or carrying a transaction.
 CREATE INDEX refunds_watch ON refunds (chain, status, block_height) WHERE status IN ('claimed', 'sent', 'completed');
+
+-- Refund permissions: keys holding every permission (the default of a new key) keep holding
+-- every permission; narrower keys (a storefront's) get none of the refund ones.
+UPDATE api_keys SET permissions = permissions || ',refunds:read,refunds:write'
+    WHERE permissions = 'invoices:read,invoices:write,webhooks:manage,exports:read,wallets:read,wallets:write';
