@@ -11,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/ledger"
 	"github.com/chainpay/chainpay/money"
 	"github.com/chainpay/chainpay/refunds"
 	"github.com/chainpay/chainpay/store"
@@ -68,7 +69,8 @@ func setup(t *testing.T, b storetest.Backend) *env {
 	t.Helper()
 	st := b.Open(t)
 	q := &quoter{rate: "60000"}
-	inv, err := invoices.New(st, invoices.Config{Chains: map[string]invoices.Chain{"bitcoin": regtestChain{}}, Quoter: q})
+	inv, err := invoices.New(st, invoices.Config{Chains: map[string]invoices.Chain{"bitcoin": regtestChain{}}, Quoter: q,
+		Settler: &ledger.Settler{}})
 	must(t, err)
 	ref, err := refunds.New(st, refunds.Config{Invoices: inv, Quoter: q, PublicURL: "https://pay.example/"})
 	must(t, err)
