@@ -187,3 +187,13 @@ func (s *Service) setStatus(ctx context.Context, tx store.Tx, r store.Refund, to
 	}
 	return r, s.appendEvents(ctx, tx, r, []string{ev}, now)
 }
+
+// Claim is ClaimTx in its own transaction (the refund page).
+func (s *Service) Claim(ctx context.Context, id, destination string) (store.Refund, error) {
+	var r store.Refund
+	err := s.st.Tx(ctx, func(tx store.Tx) (err error) {
+		r, err = s.ClaimTx(ctx, tx, id, destination)
+		return err
+	})
+	return r, err
+}

@@ -206,7 +206,9 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 	metrics.Registry().MustRegister(sweeps)
 
 	mux := http.NewServeMux()
-	mux.Handle("/i/", checkout.New(checkout.Config{Store: st, Invoices: inv, Logger: log}))
+	pages := checkout.New(checkout.Config{Store: st, Invoices: inv, Logger: log, Refunds: a.refunds})
+	mux.Handle("/i/", pages)
+	mux.Handle("/r/", pages)
 	a.metrics = metrics.Handler()
 	switch {
 	case w.metricsOnMain:
