@@ -29,6 +29,16 @@ type RefundTx interface {
 	// or sent, and completed ones whose transaction is in a block above minHeight (a reorg
 	// may still take them out). Ordered by id.
 	OpenRefunds(ctx context.Context, chain string, minHeight int64) ([]Refund, error)
+	// WalletCoins lists confirmed payments to the wallet's deposit addresses with their
+	// options' derivation indexes, newest first, at most limit: the coins a refund's PSBT may
+	// spend (the caller checks with the node that they are unspent).
+	WalletCoins(ctx context.Context, walletID string, limit int) ([]WalletCoin, error)
+}
+
+// WalletCoin is a payment chainpay saw arrive at one of a wallet's deposit addresses.
+type WalletCoin struct {
+	Payment         Payment
+	DerivationIndex uint32
 }
 
 // Refund statuses (issue 25): pending (no destination yet) → claimed (destination known,

@@ -119,3 +119,24 @@ func (t *tx) refunds(ctx context.Context, q string, args ...any) ([]store.Refund
 	})
 	return out, err
 }
+
+func (t *tx) WalletCoins(ctx context.Context, walletID string, limit int) ([]store.WalletCoin, error) {
+	var out []store.WalletCoin
+	err := t.many(ctx, `SELECT p.id, p.invoice_id, p.option_id, p.chain, p.txid, p.output_index, p.address, p.asset,
+		p.amount, p.status, p.block_height, p.block_hash, p.seen_at, p.updated_at, o.derivation_index
+		FROM payment_options o JOIN payments p ON p.option_id = o.id
+		WHERE o.wallet_id = $1 AND p.status = 'confirmed' AND o.derivation_index IS NOT NULL
+		ORDER BY p.seen_at DESC, p.id DESC LIMIT $2`, []any{walletID, limit}, func(r Rows) error {
+		var c store.WalletCoin
+		var idx int64
+		p := &c.Payment
+		if err := r.Scan(&p.ID, &p.InvoiceID, &p.OptionID, &p.Chain, &p.TxID, &p.OutputIndex, &p.Address, &p.Asset,
+			bigCol{&p.Amount}, &p.Status, nullInt{&p.BlockHeight}, &p.BlockHash, timeCol{&p.SeenAt}, timeCol{&p.UpdatedAt}, &idx); err != nil {
+			return err
+		}
+		c.DerivationIndex = uint32(idx)
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}

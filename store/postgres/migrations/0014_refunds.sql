@@ -46,3 +46,7 @@ CREATE INDEX refunds_watch ON refunds (chain, status, block_height) WHERE status
 -- every permission; narrower keys (a storefront's) get none of the refund ones.
 UPDATE api_keys SET permissions = permissions || ',refunds:read,refunds:write'
     WHERE permissions = 'invoices:read,invoices:write,webhooks:manage,exports:read,wallets:read,wallets:write';
+
+-- A refund's PSBT spends coins of the merchant's wallet: payments found through their
+-- options' wallet (payment_options_wallet_index) and this index.
+CREATE INDEX payments_option ON payments (option_id);
