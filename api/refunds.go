@@ -221,3 +221,68 @@ func refundAmounts(d invoices.Details) (refunded, refundable string, ok bool) {
 	sc := b.Currency().Scale
 	return money.FormatAmount(b.RefundedFiat, sc), money.FormatAmount(b.RemainingFiat, sc), true
 }
+
+type psbtJSON struct {
+	Object     string       `json:"object"`
+	PSBT       string       `json:"psbt"`
+	NetworkFee string       `json:"network_fee_atomic"`
+	Refund     refunds.View `json:"refund"`
+}
+
+type submitPSBTRequest struct {
+	PSBT string `json:"psbt"`
+}
+
+// refundPSBT prepares (again) the unsigned PSBT of a claimed Bitcoin refund.
+func (s *Server) refundPSBT(w http.ResponseWriter, r *http.Request) {
+	if !s.refundsReady(w) {
+		return
+	}
+	ref, err := s.cfg.Refunds.PreparePSBT(r.Context(), keyFrom(r.Context()).MerchantID, r.PathValue("id"))
+	if err != nil {
+		s.refundChainError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, psbtJSON{Object: "refund_psbt", PSBT: ref.Prepared, NetworkFee: ref.NetworkFee.String(),
+		Refund: s.cfg.Refunds.View(ref)})
+}
+
+// submitRefundPSBT finalises, checks and broadcasts the merchant's signed PSBT.
+func (s *Server) submitRefundPSBT(w http.ResponseWriter, r *http.Request) {
+	if !s.refundsReady(w) {
+		return
+	}
+	var req submitPSBTRequest
+	if _, p := decodeBody(r, s.cfg.MaxBody, &req); p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	ref, err := s.cfg.Refunds.SubmitPSBT(r.Context(), keyFrom(r.Context()).MerchantID, r.PathValue("id"), req.PSBT)
+	if err != nil {
+		s.refundChainError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.cfg.Refunds.View(ref))
+}
+
+// refundTransaction answers the EIP-681 URI and unsigned transaction of a claimed EVM refund.
+func (s *Server) refundTransaction(w http.ResponseWriter, r *http.Request) {
+	if !s.refundsReady(w) {
+		return
+	}
+	p, err := s.cfg.Refunds.PrepareEVM(r.Context(), keyFrom(r.Context()).MerchantID, r.PathValue("id"))
+	if err != nil {
+		s.refundChainError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Server) refundChainError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, refunds.ErrNoBitcoin) {
+		writeProblem(w, Problem{Type: typeUnavailable, Status: http.StatusServiceUnavailable,
+			Detail: "this server has no Bitcoin node for refunds (CHAINPAY_BITCOIN_RPC): send the refund from your wallet, chainpay follows it"})
+		return
+	}
+	s.invoiceError(w, r, err)
+}

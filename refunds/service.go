@@ -39,12 +39,15 @@ type Config struct {
 	Now      func() time.Time
 	// PublicURL is the base of the refund page links (claim_url), e.g. "https://pay.example.com".
 	PublicURL string
+	// Bitcoin enables PSBT preparation and submission for Bitcoin refunds (optional).
+	Bitcoin *BitcoinConfig
 }
 
 // Service creates and manages refunds. It is safe for concurrent use.
 type Service struct {
 	st  store.Store
 	cfg Config
+	btc *BitcoinConfig // nil without a Bitcoin node
 }
 
 // New returns a Service over st.
@@ -56,7 +59,30 @@ func New(st store.Store, cfg Config) (*Service, error) {
 		cfg.Now = time.Now
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	return &Service{st: st, cfg: cfg}, nil
+	s := &Service{st: st, cfg: cfg}
+	if b := cfg.Bitcoin; b != nil {
+		if b.Node == nil {
+			return nil, errors.New("refunds: Bitcoin config without a node")
+		}
+		c := *b
+		if c.FeeFloor <= 0 {
+			c.FeeFloor = 1
+		}
+		if c.FeeCap <= 0 {
+			c.FeeCap = 500
+		}
+		if c.FeeTarget <= 0 {
+			c.FeeTarget = 6
+		}
+		if c.MaxCoins <= 0 {
+			c.MaxCoins = 200
+		}
+		if c.FeeFloor > c.FeeCap {
+			return nil, fmt.Errorf("refunds: fee floor %d above cap %d sat/vB", c.FeeFloor, c.FeeCap)
+		}
+		s.btc = &c
+	}
+	return s, nil
 }
 
 // CreateRequest is a merchant's request to pay (part of) an invoice back.
