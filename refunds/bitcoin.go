@@ -59,7 +59,8 @@ const (
 // arrive at the wallet and the node reports unspent — the invoice's own deposit outputs
 // first, then the wallet's newest — each with its witness UTXO and BIP 32 derivation (the
 // key's fingerprint and path) so any PSBT signer can sign; one output pays the destination,
-// one returns the change to the first input's address. The fee rate is the node's
+// one returns the change to the wallet's change chain (KEY/1/i, i the first input's index:
+// an address chainpay does not watch, so change is never taken for a payment). The fee rate is the node's
 // estimate within [FeeFloor, FeeCap]. Preparing again replaces the previous PSBT.
 func (s *Service) PreparePSBT(ctx context.Context, merchantID, id string) (store.Refund, error) {
 	if s.btc == nil {
@@ -200,6 +201,10 @@ func (s *Service) PreparePSBT(ctx context.Context, merchantID, id string) (store
 		}
 	}
 	change := total - pay - fee
+	changeScript, changeKey, err := w.Change(ins[0].index)
+	if err != nil {
+		return store.Refund{}, &invoices.StateError{Err: fmt.Errorf("change: %v: send the refund from your wallet directly and chainpay follows it", err)}
+	}
 	tx := wire.NewMsgTx(2)
 	for _, in := range ins {
 		tx.AddTxIn(&wire.TxIn{PreviousOutPoint: in.op, Sequence: wire.MaxTxInSequenceNum - 2}) // RBF signalled
@@ -207,7 +212,7 @@ func (s *Service) PreparePSBT(ctx context.Context, merchantID, id string) (store
 	tx.AddTxOut(wire.NewTxOut(pay, destScript))
 	withChange := change >= dustChangeSats
 	if withChange {
-		tx.AddTxOut(wire.NewTxOut(change, ins[0].out.PkScript))
+		tx.AddTxOut(wire.NewTxOut(change, changeScript))
 	} else {
 		fee += change // too small to keep: it goes to the miners
 	}
@@ -225,11 +230,7 @@ func (s *Service) PreparePSBT(ctx context.Context, merchantID, id string) (store
 		p.Inputs[i].Bip32Derivation = []*psbt.Bip32Derivation{derivation(kd)}
 	}
 	if withChange {
-		kd, err := w.KeyDerivation(ins[0].index)
-		if err != nil {
-			return store.Refund{}, err
-		}
-		p.Outputs[1].Bip32Derivation = []*psbt.Bip32Derivation{derivation(kd)}
+		p.Outputs[1].Bip32Derivation = []*psbt.Bip32Derivation{derivation(changeKey)}
 	}
 	b64, err := p.B64Encode()
 	if err != nil {

@@ -97,6 +97,8 @@ type Config struct {
 	// (zero or negative amount, unknown asset): such a transfer is counted and skipped,
 	// never allowed to fail its block.
 	Skipped func(reason string)
+	// Refunds, when set, follows refund transactions with this chain (watcher/refunds.go).
+	Refunds Refunds
 }
 
 // LeaseName is the lease that elects the replica following chain.
@@ -207,7 +209,7 @@ func (f *Follower) refreshWatchlist(ctx context.Context, chainTime time.Time) er
 		f.cfg.Logger.Debug("watching new deposit addresses", "count", len(fresh), "total", len(f.watched))
 	}
 	f.loadedUntil = now
-	return nil
+	return f.watchRefunds(ctx)
 }
 
 // Step brings the follower up to the node's tip once: new deposit addresses, blocks after
@@ -569,6 +571,9 @@ func (f *Follower) applyBlock(ctx context.Context, tx store.Tx, b Block, now tim
 		}
 		touched[o.InvoiceID] = true
 	}
+	if err := f.refundsBlockTx(ctx, tx, b); err != nil {
+		return err
+	}
 	if err := tx.SetCursor(ctx, store.Cursor{Chain: f.src.Chain(), Height: b.Height, Hash: b.Hash,
 		ParentHash: b.Parent, UpdatedAt: now, ChainTime: at}); err != nil {
 		return err
@@ -714,6 +719,9 @@ func (f *Follower) rewind(ctx context.Context, cur store.Cursor, tip Header) (st
 			if err := tx.ForgetBlocksAbove(ctx, f.src.Chain(), anc.Height); err != nil {
 				return err
 			}
+			if err := f.refundsRewindTx(ctx, tx, anc.Height); err != nil {
+				return err
+			}
 			if err := tx.SetCursor(ctx, anc); err != nil {
 				return err
 			}
@@ -801,6 +809,9 @@ func (f *Follower) mempool(ctx context.Context, tip Header) error {
 			if inserted {
 				touched[o.InvoiceID] = true
 			}
+		}
+		if err := f.refundsMempoolTx(ctx, tx, tip.Height, ts); err != nil {
+			return err
 		}
 		pending, err := tx.PaymentsByStatus(ctx, f.src.Chain(), store.PaymentMempool)
 		if err != nil {

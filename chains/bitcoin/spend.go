@@ -140,3 +140,47 @@ func (n *Node) SendRawTransaction(ctx context.Context, tx *wire.MsgTx) (chainhas
 	})
 	return want, err
 }
+
+// ErrNoChangeChain means the wallet's descriptor has no receive chain step (KEY/*) whose
+// sibling could take change.
+var ErrNoChangeChain = errors.New("the wallet has no change chain")
+
+// Change returns the change output script and key derivation at index on the wallet's
+// internal chain: the receive chain's last step 0 replaced by 1 (KEY/1/index for a bare
+// key), the chain BIP 44 wallets use for change and scan by themselves. chainpay never
+// watches these addresses, so change is never mistaken for a payment.
+func (w *Wallet) Change(index uint32) ([]byte, KeyDerivation, error) {
+	if len(w.path) == 0 || w.path[len(w.path)-1] != 0 || w.addrType != P2WPKH {
+		return nil, KeyDerivation{}, ErrNoChangeChain
+	}
+	path := append(append([]uint32{}, w.path[:len(w.path)-1]...), 1)
+	k := w.key
+	var err error
+	for _, step := range append(path, index) {
+		if k, err = k.Derive(step); err != nil {
+			return nil, KeyDerivation{}, fmt.Errorf("derive change key %d: %w", index, err)
+		}
+	}
+	pub, err := k.ECPubKey()
+	if err != nil {
+		return nil, KeyDerivation{}, err
+	}
+	addr, err := btcutil.NewAddressWitnessPubKeyHash(btcutil.Hash160(pub.SerializeCompressed()), w.params)
+	if err != nil {
+		return nil, KeyDerivation{}, err
+	}
+	script := append([]byte{0x00, 0x14}, addr.ScriptAddress()...)
+	d := KeyDerivation{PubKey: pub.SerializeCompressed()}
+	if w.origin != nil {
+		d.Fingerprint = w.origin.fingerprint
+		d.Path = append(d.Path, w.origin.path...)
+	} else {
+		kp, err := w.key.ECPubKey()
+		if err != nil {
+			return nil, KeyDerivation{}, err
+		}
+		copy(d.Fingerprint[:], btcutil.Hash160(kp.SerializeCompressed())[:4])
+	}
+	d.Path = append(append(d.Path, path...), index)
+	return script, d, nil
+}
