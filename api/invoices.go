@@ -369,14 +369,17 @@ func encodeCursor(t time.Time, id string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(t.UnixMicro(), 10) + "|" + id))
 }
 
-func decodeCursor(c string) (time.Time, string, bool) {
+func decodeCursor(c string) (time.Time, string, bool) { return decodeCursorOf(c, "inv_") }
+
+// decodeCursorOf decodes a list cursor whose id has prefix.
+func decodeCursorOf(c, prefix string) (time.Time, string, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
 		return time.Time{}, "", false
 	}
 	ts, id, ok := strings.Cut(string(b), "|")
 	n, err := strconv.ParseInt(ts, 10, 64)
-	if !ok || err != nil || !strings.HasPrefix(id, "inv_") {
+	if !ok || err != nil || !strings.HasPrefix(id, prefix) {
 		return time.Time{}, "", false
 	}
 	return time.UnixMicro(n).UTC(), id, true

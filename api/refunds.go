@@ -1,12 +1,8 @@
 package api
 
 import (
-	"encoding/base64"
 	"errors"
 	"net/http"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/chainpay/chainpay/invoices"
 	"github.com/chainpay/chainpay/money"
@@ -125,7 +121,7 @@ func (s *Server) listRefunds(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if v := q.Get("cursor"); v != "" {
-		t, id, ok := decodeRefundCursor(v)
+		t, id, ok := decodeCursorOf(v, "ref_")
 		if !ok {
 			bad = append(bad, FieldError{Field: "cursor", Detail: "not a cursor this API returned"})
 		} else {
@@ -151,23 +147,10 @@ func (s *Server) listRefunds(w http.ResponseWriter, r *http.Request) {
 	}
 	if out.HasMore {
 		last := rs[len(rs)-1]
-		c := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(last.CreatedAt.UnixMicro(), 10) + "|" + last.ID))
+		c := encodeCursor(last.CreatedAt, last.ID)
 		out.NextCursor = &c
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-func decodeRefundCursor(c string) (time.Time, string, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return time.Time{}, "", false
-	}
-	ts, id, ok := strings.Cut(string(b), "|")
-	n, err := strconv.ParseInt(ts, 10, 64)
-	if !ok || err != nil || !strings.HasPrefix(id, "ref_") {
-		return time.Time{}, "", false
-	}
-	return time.UnixMicro(n).UTC(), id, true
 }
 
 func (s *Server) cancelRefund(w http.ResponseWriter, r *http.Request) {

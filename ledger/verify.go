@@ -130,31 +130,15 @@ func verifyMerchant(ctx context.Context, st store.Store, mid string, journal boo
 		if err := journalRefunds(ctx, tx, mid, booked); err != nil {
 			return err
 		}
-		f := store.LedgerFilter{MerchantID: mid, SourceType: SourceCryptoPayment, Limit: 1000}
-		for {
-			rows, err := tx.LedgerRecords(ctx, f)
-			if err != nil {
-				return err
+		return eachRecord(ctx, tx, mid, SourceCryptoPayment, func(r store.LedgerRecord) {
+			b := bookingOf(booked, r)
+			switch r.ReportingCategory {
+			case CategoryCharge, CategoryChargeReversal:
+				b.Applied.Add(b.Applied, r.Gross)
+			case CategoryUnappliedReceipt, CategoryUnappliedCleared:
+				b.Unapplied.Add(b.Unapplied, r.Gross)
 			}
-			for _, r := range rows {
-				b, ok := booked[r.SourceID]
-				if !ok {
-					b = newBooking(r.Currency)
-					booked[r.SourceID] = b
-				}
-				switch r.ReportingCategory {
-				case CategoryCharge, CategoryChargeReversal:
-					b.Applied.Add(b.Applied, r.Gross)
-				case CategoryUnappliedReceipt, CategoryUnappliedCleared:
-					b.Unapplied.Add(b.Unapplied, r.Gross)
-				}
-			}
-			if len(rows) < f.Limit {
-				return nil
-			}
-			last := rows[len(rows)-1]
-			f.After = &store.LedgerCursor{OccurredAt: last.OccurredAt, ID: last.ID}
-		}
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -266,19 +250,33 @@ func details(ctx context.Context, tx store.Tx, inv store.Invoice, tips map[strin
 // journalRefunds adds to booked, per refund id, the fiat amount the journal's refund records
 // book (minus their reversals), as a positive Refunded amount.
 func journalRefunds(ctx context.Context, tx store.Tx, mid string, booked map[string]Booking) error {
-	f := store.LedgerFilter{MerchantID: mid, SourceType: SourceCryptoRefund, Limit: 1000}
+	return eachRecord(ctx, tx, mid, SourceCryptoRefund, func(r store.LedgerRecord) {
+		b := bookingOf(booked, r)
+		b.Refunded.Sub(b.Refunded, r.Gross)
+	})
+}
+
+// bookingOf returns the booking of r's source in booked, adding an empty one.
+func bookingOf(booked map[string]Booking, r store.LedgerRecord) Booking {
+	b, ok := booked[r.SourceID]
+	if !ok {
+		b = newBooking(r.Currency)
+		booked[r.SourceID] = b
+	}
+	return b
+}
+
+// eachRecord calls fn for every journal record of the merchant with the source type, page
+// by page.
+func eachRecord(ctx context.Context, tx store.Tx, mid, sourceType string, fn func(store.LedgerRecord)) error {
+	f := store.LedgerFilter{MerchantID: mid, SourceType: sourceType, Limit: 1000}
 	for {
 		rows, err := tx.LedgerRecords(ctx, f)
 		if err != nil {
 			return err
 		}
 		for _, r := range rows {
-			b, ok := booked[r.SourceID]
-			if !ok {
-				b = newBooking(r.Currency)
-				booked[r.SourceID] = b
-			}
-			b.Refunded.Sub(b.Refunded, r.Gross)
+			fn(r)
 		}
 		if len(rows) < f.Limit {
 			return nil

@@ -40,7 +40,13 @@ func (w *Wallet) KeyDerivation(index uint32) (KeyDerivation, error) {
 	if err != nil {
 		return KeyDerivation{}, fmt.Errorf("derive key %d: %w", index, err)
 	}
-	d := KeyDerivation{PubKey: pub.SerializeCompressed()}
+	return w.derivation(pub.SerializeCompressed(), append(append([]uint32{}, w.path...), index))
+}
+
+// derivation is the KeyDerivation of pub at path (steps below the wallet's key): from the
+// descriptor's origin when it names one, else from the wallet's key itself.
+func (w *Wallet) derivation(pub []byte, path []uint32) (KeyDerivation, error) {
+	d := KeyDerivation{PubKey: pub}
 	if w.origin != nil {
 		d.Fingerprint = w.origin.fingerprint
 		d.Path = append(d.Path, w.origin.path...)
@@ -51,7 +57,7 @@ func (w *Wallet) KeyDerivation(index uint32) (KeyDerivation, error) {
 		}
 		copy(d.Fingerprint[:], btcutil.Hash160(kp.SerializeCompressed())[:4])
 	}
-	d.Path = append(append(d.Path, w.path...), index)
+	d.Path = append(d.Path, path...)
 	return d, nil
 }
 
@@ -170,17 +176,6 @@ func (w *Wallet) Change(index uint32) ([]byte, KeyDerivation, error) {
 		return nil, KeyDerivation{}, err
 	}
 	script := append([]byte{0x00, 0x14}, addr.ScriptAddress()...)
-	d := KeyDerivation{PubKey: pub.SerializeCompressed()}
-	if w.origin != nil {
-		d.Fingerprint = w.origin.fingerprint
-		d.Path = append(d.Path, w.origin.path...)
-	} else {
-		kp, err := w.key.ECPubKey()
-		if err != nil {
-			return nil, KeyDerivation{}, err
-		}
-		copy(d.Fingerprint[:], btcutil.Hash160(kp.SerializeCompressed())[:4])
-	}
-	d.Path = append(append(d.Path, path...), index)
-	return script, d, nil
+	d, err := w.derivation(pub.SerializeCompressed(), append(path, index))
+	return script, d, err
 }
