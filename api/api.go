@@ -17,6 +17,7 @@ import (
 	"github.com/chainpay/chainpay/apikey"
 	"github.com/chainpay/chainpay/export"
 	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/refunds"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/webhooks"
 )
@@ -47,6 +48,8 @@ type Config struct {
 	// without reading it again (default 1 s; negative: read on every request). It bounds
 	// how long a key revoked by `chainpay apikey revoke` keeps working on a running server.
 	KeyCacheTTL time.Duration
+	// Refunds serves the refund endpoints (optional: they answer 503 without it).
+	Refunds *refunds.Service
 }
 
 // Server serves the API. Handlers are stateless: every replica may serve every request
@@ -103,6 +106,15 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /v1/invoices/{id}/resolve", s.auth(apikey.InvoicesWrite, s.resolveInvoice))
 	s.mux.Handle("GET /v1/invoices/{id}/payments", s.auth(apikey.InvoicesRead, s.invoicePayments))
 	s.mux.Handle("GET /v1/invoices/{id}/events", s.auth(apikey.InvoicesRead, s.invoiceEvents))
+	s.mux.Handle("POST /v1/invoices/{id}/refunds", s.auth(apikey.RefundsWrite, s.createRefund))
+	s.mux.Handle("GET /v1/invoices/{id}/refunds", s.auth(apikey.RefundsRead, s.listRefunds))
+	s.mux.Handle("GET /v1/refunds", s.auth(apikey.RefundsRead, s.listRefunds))
+	s.mux.Handle("GET /v1/refunds/{id}", s.auth(apikey.RefundsRead, s.getRefund))
+	s.mux.Handle("POST /v1/refunds/{id}/cancel", s.auth(apikey.RefundsWrite, s.cancelRefund))
+	s.mux.Handle("POST /v1/refunds/{id}/fail", s.auth(apikey.RefundsWrite, s.failRefund))
+	s.mux.Handle("GET /v1/refunds/{id}/psbt", s.auth(apikey.RefundsWrite, s.refundPSBT))
+	s.mux.Handle("POST /v1/refunds/{id}/psbt", s.auth(apikey.RefundsWrite, s.submitRefundPSBT))
+	s.mux.Handle("GET /v1/refunds/{id}/transaction", s.auth(apikey.RefundsWrite, s.refundTransaction))
 	s.mux.Handle("GET /v1/rates", s.auth(apikey.InvoicesRead, s.getRate))
 	s.mux.Handle("POST /v1/wallets", s.auth(apikey.WalletsWrite, s.createWallet))
 	s.mux.Handle("GET /v1/wallets", s.auth(apikey.WalletsRead, s.listWallets))

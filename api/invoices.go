@@ -41,7 +41,9 @@ type invoiceJSON struct {
 	Flags            []string        `json:"flags"`
 	Amount           string          `json:"amount"`
 	Currency         string          `json:"currency"`
-	AmountPaid       string          `json:"amount_paid"` // in Currency, at each option's locked rate
+	AmountPaid       string          `json:"amount_paid"`       // in Currency, at each option's locked rate
+	AmountRefunded   string          `json:"amount_refunded"`   // completed refunds, in Currency
+	AmountRefundable string          `json:"amount_refundable"` // received minus refunds not cancelled or failed
 	OrderID          *string         `json:"order_id"`
 	Metadata         json.RawMessage `json:"metadata"`
 	RedirectURL      *string         `json:"redirect_url"`
@@ -135,6 +137,10 @@ func (s *Server) invoiceView(d invoices.Details) invoiceJSON {
 	if v.Flags == nil {
 		v.Flags = []string{}
 	}
+	v.AmountRefunded, v.AmountRefundable = money.FormatAmount(new(big.Int), scale), money.FormatAmount(new(big.Int), scale)
+	if refunded, refundable, ok := refundAmounts(d); ok {
+		v.AmountRefunded, v.AmountRefundable = refunded, refundable
+	}
 	if inv.Metadata != "" {
 		v.Metadata = json.RawMessage(inv.Metadata)
 	} else {
@@ -202,6 +208,9 @@ func paymentView(d invoices.Details, p store.Payment, scale int32) paymentJSON {
 
 // invoiceError maps service errors to problems.
 func (s *Server) invoiceError(w http.ResponseWriter, r *http.Request, err error) {
+	if refundError(w, err) {
+		return
+	}
 	var (
 		ve *invoices.ValidationError
 		se *invoices.StateError
@@ -361,14 +370,17 @@ func encodeCursor(t time.Time, id string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(t.UnixMicro(), 10) + "|" + id))
 }
 
-func decodeCursor(c string) (time.Time, string, bool) {
+func decodeCursor(c string) (time.Time, string, bool) { return decodeCursorOf(c, "inv_") }
+
+// decodeCursorOf decodes a list cursor whose id has prefix.
+func decodeCursorOf(c, prefix string) (time.Time, string, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
 		return time.Time{}, "", false
 	}
 	ts, id, ok := strings.Cut(string(b), "|")
 	n, err := strconv.ParseInt(ts, 10, 64)
-	if !ok || err != nil || !strings.HasPrefix(id, "inv_") {
+	if !ok || err != nil || !strings.HasPrefix(id, prefix) {
 		return time.Time{}, "", false
 	}
 	return time.UnixMicro(n).UTC(), id, true

@@ -14,10 +14,12 @@ type bookingJSON struct {
 	Currency  string `json:"currency"`
 	Applied   string `json:"applied"`
 	Unapplied string `json:"unapplied"`
+	Refunded  string `json:"refunded"`
 }
 
 type differenceJSON struct {
-	PaymentID string      `json:"payment_id"`
+	PaymentID *string     `json:"payment_id"`
+	RefundID  *string     `json:"refund_id"`
 	InvoiceID string      `json:"invoice_id"`
 	Expected  bookingJSON `json:"expected"`
 	Enqueued  bookingJSON `json:"enqueued"`
@@ -39,7 +41,7 @@ func bookingView(b ledger.Booking) bookingJSON {
 		}
 		return v.String()
 	}
-	return bookingJSON{Currency: b.Currency, Applied: f(b.Applied), Unapplied: f(b.Unapplied)}
+	return bookingJSON{Currency: b.Currency, Applied: f(b.Applied), Unapplied: f(b.Unapplied), Refunded: f(b.Refunded)}
 }
 
 // verifyLedger recomputes the books invariant for the key's store (ledger.Verify) and lists
@@ -64,7 +66,7 @@ func (s *Server) verifyLedger(w http.ResponseWriter, r *http.Request) {
 	}
 	out := verificationJSON{Object: "ledger_verification", Against: against, OK: len(diffs) == 0, Differences: []differenceJSON{}}
 	for _, d := range diffs {
-		out.Differences = append(out.Differences, differenceJSON{PaymentID: d.PaymentID, InvoiceID: d.InvoiceID,
+		out.Differences = append(out.Differences, differenceJSON{PaymentID: strPtr(d.PaymentID), RefundID: strPtr(d.RefundID), InvoiceID: d.InvoiceID,
 			Expected: bookingView(d.Expected), Enqueued: bookingView(d.Enqueued), Booked: bookingView(d.Booked), Reason: d.Reason})
 	}
 	writeJSON(w, http.StatusOK, out)

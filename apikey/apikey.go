@@ -29,11 +29,15 @@ const (
 	ExportsRead    = "exports:read"
 	WalletsRead    = "wallets:read"
 	WalletsWrite   = "wallets:write"
+	// RefundsRead lists and reads refunds; RefundsWrite creates, cancels and authorises them
+	// (it sends the merchant's money back, so a shop plugin's storefront key lacks it).
+	RefundsRead  = "refunds:read"
+	RefundsWrite = "refunds:write"
 )
 
 // All lists every permission, the default for a new key.
 func All() []string {
-	return []string{InvoicesRead, InvoicesWrite, WebhooksManage, ExportsRead, WalletsRead, WalletsWrite}
+	return []string{InvoicesRead, InvoicesWrite, WebhooksManage, ExportsRead, WalletsRead, WalletsWrite, RefundsRead, RefundsWrite}
 }
 
 // Storefront lists the permissions a shop plugin needs: create and read invoices, nothing

@@ -54,7 +54,7 @@ func TestParsePermissions(t *testing.T) {
 	if err != nil || len(got) != 2 || got[0] != InvoicesRead || got[1] != ExportsRead {
 		t.Fatalf("got %v, %v", got, err)
 	}
-	if all, _ := ParsePermissions(""); len(all) != 6 || !slices.Contains(all, WalletsWrite) || !slices.Contains(all, WalletsRead) {
+	if all, _ := ParsePermissions(""); len(all) != 8 || !slices.Contains(all, RefundsWrite) || !slices.Contains(all, WalletsWrite) || !slices.Contains(all, WalletsRead) {
 		t.Fatalf("empty list = %v, want all", all)
 	}
 	// A storefront key can create and read invoices, and nothing touching wallets.

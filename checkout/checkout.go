@@ -25,7 +25,7 @@ import (
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-//go:embed assets/checkout.css assets/checkout.js
+//go:embed assets/checkout.css assets/checkout.js assets/refund.js
 var assetFiles embed.FS
 
 // Invoices is what the checkout page needs from the invoice service (*invoices.Service).
@@ -62,6 +62,8 @@ type Config struct {
 	// A stream beyond either limit is refused with 429; the page then polls instead.
 	MaxStreamsPerInvoice int
 	MaxStreamsPerClient  int
+	// Refunds enables the refund page /r/{id} (mount the handler at /r/ too); optional.
+	Refunds Refunds
 }
 
 // Handler serves the hosted checkout page; see the package documentation for its routes.
@@ -75,6 +77,9 @@ type Handler struct {
 	msgPage *template.Template
 	css     asset
 	js      asset
+	// refund page (Config.Refunds)
+	refundPage *template.Template
+	refundJS   asset
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -156,6 +161,11 @@ func newHandler(cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("GET /i/{id}/status", h.serveStatus)
 	h.mux.HandleFunc("GET /i/{id}/events", h.serveEvents)
 	h.mux.HandleFunc("GET /i/{id}/qr/{file}", h.serveQR)
+	if cfg.Refunds != nil {
+		if err := h.refundRoutes(); err != nil {
+			return nil, fmt.Errorf("checkout: refund page: %w", err)
+		}
+	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.notFound(w, r) })
 	return h, nil
 }

@@ -405,6 +405,9 @@ type Details struct {
 	Payments []store.Payment
 	Tips     map[string]int64 // followers' tip heights by chain, for confirmations
 	Paid     Paid
+	// Refunds are the invoice's refunds, oldest first (package refunds); loaded by Get,
+	// GetTx and ListTx, not by the watcher's reviews.
+	Refunds []store.Refund
 }
 
 // Prepare validates req for the merchant and quotes every payment option. It reads but does
@@ -996,7 +999,13 @@ func (s *Service) load(ctx context.Context, tx store.Tx, merchantID, id string) 
 	if err != nil {
 		return Details{}, err
 	}
-	return details(inv, opts, pays, tipsOf(cursors)), nil
+	refs, err := tx.RefundsOfInvoice(ctx, id)
+	if err != nil {
+		return Details{}, err
+	}
+	d := details(inv, opts, pays, tipsOf(cursors))
+	d.Refunds = refs
+	return d, nil
 }
 
 func details(inv store.Invoice, opts []store.PaymentOption, pays []store.Payment, tips map[string]int64) Details {
@@ -1020,6 +1029,14 @@ func (s *Service) ListTx(ctx context.Context, tx store.Tx, f store.InvoiceFilter
 	if err != nil {
 		return nil, err
 	}
+	refs, err := tx.RefundsOfInvoices(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	refsBy := map[string][]store.Refund{}
+	for _, r := range refs {
+		refsBy[r.InvoiceID] = append(refsBy[r.InvoiceID], r)
+	}
 	out := make([]Details, len(invs))
 	for i, inv := range invs {
 		own := map[string]int64{}
@@ -1027,6 +1044,7 @@ func (s *Service) ListTx(ctx context.Context, tx store.Tx, f store.InvoiceFilter
 			own[o.Chain] = cursors[o.Chain].Height
 		}
 		out[i] = details(inv, optsBy[inv.ID], paysBy[inv.ID], own)
+		out[i].Refunds = refsBy[inv.ID]
 	}
 	return out, nil
 }

@@ -34,6 +34,8 @@ var (
 const (
 	SourceCryptoPayment = "crypto_payment"
 	SourceCardCharge    = "card_charge"
+	// SourceCryptoRefund is money a merchant's wallet sent back to a customer (issue 25).
+	SourceCryptoRefund = "crypto_refund"
 )
 
 // Reporting categories, named like a card processor's (Stripe's reporting_category).
@@ -48,6 +50,8 @@ const (
 	// CategoryUnappliedCleared takes an unapplied receipt out of suspense (the money was
 	// applied to the invoice, refunded, or left the chain).
 	CategoryUnappliedCleared = "unapplied_receipt_cleared"
+	// CategoryRefundReversal undoes a refund record whose transaction left the chain.
+	CategoryRefundReversal = "refund_reversal"
 )
 
 // Posting directions.

@@ -363,9 +363,12 @@ func Reversal(rec Record, at time.Time) (Record, error) {
 	r.IdempotencyKey = ReversalKey(rec.IdempotencyKey)
 	r.ReportingCategory = CategoryChargeReversal
 	r.Description = "Reversal of " + rec.IdempotencyKey
-	if rec.ReportingCategory == CategoryUnappliedReceipt {
+	switch rec.ReportingCategory {
+	case CategoryUnappliedReceipt:
 		r.ReportingCategory = CategoryUnappliedCleared
 		r.Description = "Clearing of " + rec.IdempotencyKey
+	case CategoryRefund:
+		r.ReportingCategory = CategoryRefundReversal
 	}
 	r.Gross, r.Fee, r.Net = neg(rec.Gross), neg(rec.Fee), neg(rec.Net)
 	r.FeeDetails = nil

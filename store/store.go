@@ -51,6 +51,7 @@ type Tx interface {
 	WebhookTx // store/webhooks.go
 	OpsTx     // store/ops.go
 	SweepTx   // store/sweeps.go
+	RefundTx  // store/refunds.go
 
 	CreateMerchant(ctx context.Context, m Merchant) error
 	GetMerchant(ctx context.Context, id string) (Merchant, error)

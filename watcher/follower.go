@@ -119,6 +119,8 @@ type Config struct {
 	// (zero or negative amount, unknown asset): such a transfer is counted and skipped,
 	// never allowed to fail its block.
 	Skipped func(reason string)
+	// Refunds, when set, follows refund transactions with this chain (watcher/refunds.go).
+	Refunds Refunds
 }
 
 // LeaseName is the lease that elects the replica following chain.
@@ -148,6 +150,9 @@ type Follower struct {
 	// the end of their monitoring window (see Config.CloseGrace).
 	byInvoice map[string][]watchKey
 	closing   closeQueue
+	// refundTo holds the refund destinations handed to the source (watchRefunds); each
+	// counts once in watched, so closing an invoice never unwatches a refund's address.
+	refundTo map[string]bool
 	// loaded means the watch list was loaded; feed is the position in the option feed up to
 	// which every option has been seen (store.FeedPos): in memory only, a restarted
 	// follower loads the watch list again.
@@ -186,7 +191,8 @@ func NewFollower(st store.Store, src Source, inv Invoices, cfg Config) *Follower
 	cfg.CloseGrace = max(cfg.CloseGrace, blockTimeSlack)
 	cfg.Logger = cfg.Logger.With("chain", src.Chain())
 	return &Follower{st: st, src: src, inv: inv, cfg: cfg, addr: map[watchKey]store.PaymentOption{},
-		watched: map[string]int{}, byInvoice: map[string][]watchKey{}, missing: map[string]int{}}
+		watched: map[string]int{}, byInvoice: map[string][]watchKey{}, refundTo: map[string]bool{},
+		missing: map[string]int{}}
 }
 
 type watchKey struct{ address, asset string }
@@ -263,6 +269,9 @@ func (f *Follower) refreshWatchlist(ctx context.Context, cur store.Cursor) error
 		if len(page) < feedPage {
 			break
 		}
+	}
+	if err := f.watchRefunds(ctx); err != nil {
+		return err
 	}
 	return f.closeInvoices(ctx, cur)
 }
@@ -771,6 +780,9 @@ func (f *Follower) applyBlock(ctx context.Context, tx store.Tx, b Block, now tim
 		}
 		touched[o.InvoiceID] = true
 	}
+	if err := f.refundsBlockTx(ctx, tx, b); err != nil {
+		return err
+	}
 	if err := tx.SetCursor(ctx, store.Cursor{Chain: f.src.Chain(), Height: b.Height, Hash: b.Hash,
 		ParentHash: b.Parent, UpdatedAt: now, ChainTime: at}); err != nil {
 		return err
@@ -922,6 +934,9 @@ func (f *Follower) rewind(ctx context.Context, cur store.Cursor, tip Header) (st
 			if err := tx.ForgetBlocksAbove(ctx, f.src.Chain(), anc.Height); err != nil {
 				return err
 			}
+			if err := f.refundsRewindTx(ctx, tx, anc.Height); err != nil {
+				return err
+			}
 			if err := tx.SetCursor(ctx, anc); err != nil {
 				return err
 			}
@@ -1018,6 +1033,9 @@ func (f *Follower) mempool(ctx context.Context, tip Header, at time.Time) error 
 			if inserted {
 				touched[o.InvoiceID] = true
 			}
+		}
+		if err := f.refundsMempoolTx(ctx, tx, tip.Height, ts); err != nil {
+			return err
 		}
 		pending, err := tx.PaymentsByStatus(ctx, f.src.Chain(), store.PaymentMempool)
 		if err != nil {

@@ -26,6 +26,14 @@ const (
 	EventInvoicePaidLate        = "invoice.paid_late"
 	EventInvoiceReorged         = "invoice.reorged"
 	EventInvoiceResolved        = "invoice.resolved"
+	// Refund events (package refunds, issue 25); data.details is the refund.
+	EventRefundCreated   = "refund.created"
+	EventRefundClaimed   = "refund.claimed"
+	EventRefundSent      = "refund.sent"
+	EventRefundCompleted = "refund.completed"
+	EventRefundReversed  = "refund.reversed"
+	EventRefundCancelled = "refund.cancelled"
+	EventRefundFailed    = "refund.failed"
 	// AllEvents subscribes an endpoint to every event type, including ones added later.
 	AllEvents = "*"
 )
@@ -33,7 +41,9 @@ const (
 // EventTypes returns the event types an endpoint can subscribe to.
 func EventTypes() []string {
 	return []string{EventInvoiceCreated, EventInvoicePaymentReceived, EventInvoiceProcessing, EventInvoiceSettled,
-		EventInvoiceExpired, EventInvoiceInvalid, EventInvoicePaidLate, EventInvoiceReorged, EventInvoiceResolved}
+		EventInvoiceExpired, EventInvoiceInvalid, EventInvoicePaidLate, EventInvoiceReorged, EventInvoiceResolved,
+		EventRefundCreated, EventRefundClaimed, EventRefundSent, EventRefundCompleted, EventRefundReversed,
+		EventRefundCancelled, EventRefundFailed}
 }
 
 // Service errors.

@@ -26,6 +26,7 @@ import (
 	"github.com/chainpay/chainpay/ledger"
 	"github.com/chainpay/chainpay/ops"
 	"github.com/chainpay/chainpay/rates"
+	"github.com/chainpay/chainpay/refunds"
 	"github.com/chainpay/chainpay/retention"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/watcher"
@@ -41,7 +42,9 @@ type wiring struct {
 	rates     *rates.Service
 	pairs     []rates.Pair
 	sink      ledger.Sink // nil: the built-in journal
-	feeBps    int64
+	// refunds follows refund transactions with the chain followers (set by newApp).
+	refunds watcher.Refunds
+	feeBps  int64
 	// idempotencyRetention is how long idempotency records are kept (0: retention.DefaultPeriod).
 	idempotencyRetention time.Duration
 	guard                webhooks.Guard
@@ -94,6 +97,7 @@ type app struct {
 	log     *slog.Logger
 	st      store.Store
 	inv     *invoices.Service
+	refunds *refunds.Service
 	api     *api.Server
 	hooks   *webhooks.Service
 	relay   *ledger.Relay
@@ -152,8 +156,23 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 	if a.hooks, err = webhooks.NewService(st, &webhooks.Config{Guard: w.guard}); err != nil {
 		return nil, err
 	}
+	rcfg := refunds.Config{Invoices: inv, Quoter: quoter{w.rates}, PublicURL: w.publicURL}
+	if w.btc != nil && len(w.btc.rpc) > 0 {
+		// Refund PSBTs read coins and fee rates from the node and broadcast signed ones.
+		node, err := bitcoin.NewNode(bitcoin.NodeConfig{URLs: w.btc.rpc, Network: w.btc.network, Logger: log})
+		if err != nil {
+			return nil, &settingError{"CHAINPAY_BITCOIN_RPC", err.Error()}
+		}
+		rcfg.Bitcoin = &refunds.BitcoinConfig{Node: node}
+	}
+	refs, err := refunds.New(st, rcfg)
+	if err != nil {
+		return nil, err
+	}
+	a.refunds = refs
+	w.refunds = refs.Follower()
 	a.api = api.New(api.Config{Store: st, Invoices: inv, Rates: w.rates, Webhooks: a.hooks, Ledger: a.relay,
-		Logger: log, PublicURL: w.publicURL})
+		Logger: log, PublicURL: w.publicURL, Refunds: refs})
 	disp, err := webhooks.NewDispatcher(st, a.api, &webhooks.DispatcherConfig{Logger: log})
 	if err != nil {
 		return nil, err
@@ -206,7 +225,9 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 	metrics.Registry().MustRegister(sweeps)
 
 	mux := http.NewServeMux()
-	mux.Handle("/i/", checkout.New(checkout.Config{Store: st, Invoices: inv, Logger: log}))
+	pages := checkout.New(checkout.Config{Store: st, Invoices: inv, Logger: log, Refunds: a.refunds})
+	mux.Handle("/i/", pages)
+	mux.Handle("/r/", pages)
 	a.metrics = metrics.Handler()
 	switch {
 	case w.metricsOnMain:
@@ -276,7 +297,7 @@ func bitcoinRunner(ctx context.Context, st store.Store, inv *invoices.Service, w
 		return nil, nil, err
 	}
 	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, LeaseTTL: followerLease(w.btc.poll),
-		Skipped: m.TransferSkipped("bitcoin")})
+		Skipped: m.TransferSkipped("bitcoin"), Refunds: w.refunds})
 	// btcd's websocket wakes the follower on each block (bitcoind: polling only, one warning).
 	n, err := watcher.NewBtcdNotifier(watcher.BtcdNotifierConfig{URLs: w.btc.rpc, Logger: log})
 	if err != nil {
@@ -308,7 +329,7 @@ func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service,
 	}
 	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, LeaseTTL: followerLease(w.eth.poll),
 		Skipped:      m.TransferSkipped(w.eth.chain),
-		TipFreshness: watcher.EVMTipFreshness})
+		TipFreshness: watcher.EVMTipFreshness, Refunds: w.refunds})
 	var opts []watcher.RunnerOption
 	if len(w.eth.ws) > 0 {
 		n, err := watcher.NewEthereumNotifier(watcher.EthereumNotifierConfig{URLs: w.eth.ws, Chain: w.eth.chain, Logger: log})

@@ -56,12 +56,15 @@ func runLedgerVerify(ctx context.Context, args []string, stdout, stderr io.Write
 // printDifferences writes one line per difference and returns an error when there is any.
 func printDifferences(w io.Writer, diffs []ledger.Difference) error {
 	for _, d := range diffs {
+		if d.RefundID != "" {
+			d.PaymentID = d.RefundID // one column names what differs: a payment or a refund
+		}
 		fmt.Fprintf(w, "%s\t%s\t%s\texpected %s\tenqueued %s\tbooked %s\t%s\n", d.MerchantID, d.InvoiceID, d.PaymentID,
 			d.Expected, d.Enqueued, d.Booked, d.Reason)
 	}
 	if len(diffs) > 0 {
-		return fmt.Errorf("%d payment(s) differ from the books invariant", len(diffs))
+		return fmt.Errorf("%d payment(s) or refund(s) differ from the books invariant", len(diffs))
 	}
-	fmt.Fprintln(w, "ledger verify: every payment is booked as the invariant requires")
+	fmt.Fprintln(w, "ledger verify: every payment and refund is booked as the invariant requires")
 	return nil
 }

@@ -102,7 +102,7 @@ func TestLedgerVerifyCommand(t *testing.T) {
 	}
 	out, stderr, code := cli(t, env, "ledger", "verify")
 	if code != 1 || !strings.Contains(out, "pay_v") || !strings.Contains(out, "expected applied 100.00 USD") ||
-		!strings.Contains(out, "booked nothing") || !strings.Contains(stderr, "1 payment(s) differ") {
+		!strings.Contains(out, "booked nothing") || !strings.Contains(stderr, "1 payment(s) or refund(s) differ") {
 		t.Fatalf("ledger verify: exit %d\n%s\n%s", code, out, stderr)
 	}
 	if err := st.Tx(ctx, func(tx store.Tx) error {
@@ -121,7 +121,7 @@ func TestLedgerVerifyCommand(t *testing.T) {
 	if n, err := relay.RunOnce(ctx); n != 1 || err != nil {
 		t.Fatalf("relay: %d %v", n, err)
 	}
-	if out, _, code := cli(t, env, "ledger", "verify", "--store", "sto_v"); code != 0 || !strings.Contains(out, "every payment is booked") {
+	if out, _, code := cli(t, env, "ledger", "verify", "--store", "sto_v"); code != 0 || !strings.Contains(out, "every payment and refund is booked") {
 		t.Fatalf("after delivery: exit %d %s", code, out)
 	}
 }

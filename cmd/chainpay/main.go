@@ -38,6 +38,7 @@ func commands() []command {
 		{"export", "finance exports: export --store ID --from D --to D --format csv|jsonl|koinly|quickbooks|xero | export reconcile ...", runExport},
 		{"sweep", "flush any ERC-20 from EVM deposit addresses to their treasuries: sweep --network CHAIN_ID --token 0x... [--invoice ID]", runSweep},
 		{"ledger", "ledger dead letters and checks: ledger parked | ledger retry OUTBOX_ID | ledger verify [--store ID]", runLedger},
+		{"refund", "refunds without custody: refund create --store ID --invoice ID [--amount D] | list | cancel | psbt | submit --refund ID", runRefund},
 	}
 }
 

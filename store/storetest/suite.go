@@ -58,6 +58,7 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 	tests = append(tests, retentionTests()...)
 	tests = append(tests, namedTest{"BatchedReads", testBatchedReads})
 	tests = append(tests, sweepTests()...)
+	tests = append(tests, refundTests()...)
 	tests = append(tests, heartbeatTests()...)
 	tests = append(tests, pipelineTests()...)
 	for _, tc := range tests {
