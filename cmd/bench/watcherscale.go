@@ -102,12 +102,19 @@ func benchWatcherScale(ctx context.Context, o *options, _ string, r *report, std
 	if err != nil {
 		return err
 	}
-	defer small.drop()
 	large, err := newSchema(ctx, o.pg, "bench_scale_large")
 	if err != nil {
+		small.drop()
 		return err
 	}
-	defer large.drop()
+	if o.keep { // for EXPLAIN ANALYZE afterwards; drop them by hand
+		defer progress(stderr, fmt.Sprintf("watcher-scale: kept schemas %s and %s (-keep)", small.name, large.name))
+		defer small.admin.Close()
+		defer large.admin.Close()
+	} else {
+		defer small.drop()
+		defer large.drop()
+	}
 	chains, err := scaleChains()
 	if err != nil {
 		return err
@@ -382,40 +389,58 @@ func seedBackground(ctx context.Context, url, tmpl string, closed, open, process
 		return "", err
 	}
 	defer conn.Release()
-	// A bulk load: the seeded tables' secondary indexes (those not backing a primary key or
-	// unique constraint) are dropped and built again afterwards, one sort each instead of a
-	// million insertions; foreign-key triggers are skipped where the role may
-	// (session_replication_role, superusers): the rows are consistent by construction.
-	var indexes []string
-	rows, err := conn.Query(ctx, `SELECT i.indexname, i.indexdef FROM pg_indexes i
-		WHERE i.schemaname = current_schema() AND i.tablename = ANY($1)
-			AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname AND c.connamespace = current_schema()::regnamespace)`,
-		[]string{"invoices", "payment_options", "payments", "events", "ledger_books", "outbox"})
+	// A bulk load: the seeded tables' keys, unique constraints, foreign keys (theirs and
+	// those pointing at them) and indexes are dropped and built again afterwards (one sort
+	// each instead of millions of random insertions into indexes larger than the buffer
+	// cache); the constraints are validated when they are added back.
+	seeded := []string{"invoices", "payment_options", "payments", "events", "ledger_books", "outbox"}
+	type ddl struct{ drop, create string }
+	var fks, keys, indexes []ddl
+	rows, err := conn.Query(ctx, `SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype::text FROM pg_constraint
+		WHERE connamespace = current_schema()::regnamespace AND contype IN ('p', 'u', 'f')
+			AND (conrelid::regclass::text = ANY($1) OR confrelid::regclass::text = ANY($1))`, seeded)
 	if err != nil {
 		return "", err
 	}
-	var names []string
+	for rows.Next() {
+		var table, name, def, typ string
+		if err := rows.Scan(&table, &name, &def, &typ); err != nil {
+			rows.Close()
+			return "", err
+		}
+		d := ddl{fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT %s", table, name), fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", table, name, def)}
+		if typ == "f" {
+			fks = append(fks, d)
+		} else if slices.Contains(seeded, table) {
+			keys = append(keys, d)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	rows, err = conn.Query(ctx, `SELECT i.indexname, i.indexdef FROM pg_indexes i
+		WHERE i.schemaname = current_schema() AND i.tablename = ANY($1)
+			AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname AND c.connamespace = current_schema()::regnamespace)`, seeded)
+	if err != nil {
+		return "", err
+	}
 	for rows.Next() {
 		var name, def string
 		if err := rows.Scan(&name, &def); err != nil {
 			rows.Close()
 			return "", err
 		}
-		names, indexes = append(names, name), append(indexes, def)
+		indexes = append(indexes, ddl{"DROP INDEX " + name, def})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return "", err
 	}
-	for _, n := range names {
-		if _, err := conn.Exec(ctx, "DROP INDEX "+n); err != nil {
-			return "", err
+	for _, d := range slices.Concat(fks, keys, indexes) {
+		if _, err := conn.Exec(ctx, d.drop); err != nil {
+			return "", fmt.Errorf("%s: %w", d.drop, err)
 		}
-	}
-	fkOff := ""
-	if _, err := conn.Exec(ctx, "SET session_replication_role = replica"); err == nil {
-		fkOff = ", foreign-key triggers off"
-		defer func() { _, _ = conn.Exec(context.Background(), "SET session_replication_role = DEFAULT") }()
 	}
 	for _, s := range steps {
 		start := time.Now()
@@ -423,15 +448,20 @@ func seedBackground(ctx context.Context, url, tmpl string, closed, open, process
 		if err != nil {
 			return "", fmt.Errorf("%s: %w\n%s", s.what, err, s.sql)
 		}
+		// Fresh statistics, so that the next step's joins are planned for the rows now there.
+		if _, err := conn.Exec(ctx, "ANALYZE"); err != nil {
+			return "", err
+		}
 		progress(stderr, fmt.Sprintf("watcher-scale: seeded %d %s in %s", tag.RowsAffected(), s.what, time.Since(start).Round(time.Millisecond)))
 	}
 	start := time.Now()
-	for _, def := range indexes {
-		if _, err := conn.Exec(ctx, def); err != nil {
-			return "", fmt.Errorf("rebuild index: %w\n%s", err, def)
+	for _, d := range slices.Concat(keys, indexes, fks) {
+		if _, err := conn.Exec(ctx, d.create); err != nil {
+			return "", fmt.Errorf("%s: %w", d.create, err)
 		}
 	}
-	progress(stderr, fmt.Sprintf("watcher-scale: %d secondary indexes rebuilt in %s%s", len(indexes), time.Since(start).Round(time.Millisecond), fkOff))
+	progress(stderr, fmt.Sprintf("watcher-scale: %d keys, %d indexes and %d foreign keys built again in %s",
+		len(keys), len(indexes), len(fks), time.Since(start).Round(time.Millisecond)))
 	start = time.Now()
 	if _, err := conn.Exec(ctx, "VACUUM ANALYZE"); err != nil {
 		return "", err
