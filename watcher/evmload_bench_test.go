@@ -7,7 +7,9 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,8 +67,10 @@ func loadBlocks(tb testing.TB) int {
 //
 // Reported per backend: x-realtime = chain time / processing time (the sum of the
 // follower's steps, one per block; goal: a wide margin over 1), ms/block p50, p99 and max,
-// and source-ms/block, the part of a step spent inside the source (RPC, decoding, matching,
-// reconciliation). Sub-benchmark reconcile=all reconciles every watched address (100,000
+// source-ms/block, the part of a step spent inside the source (RPC, decoding, matching,
+// reconciliation), and cpu-ms/block / x-realtime-cpu, the same from this process's CPU time
+// (user + system; on a shared machine the wall time includes waiting for a core; the fake
+// node's CPU is in it, the Postgres server's is not). Sub-benchmark reconcile=all reconciles every watched address (100,000
 // eth_getBalance per block), what reconciling "exactly the open invoices" costs at this
 // scale. Every run checks the paid invoices ended settled or processing as their depth says.
 //
@@ -310,6 +314,7 @@ func followLoad(b *testing.B, be storetest.Backend, n int, reconcile int) {
 
 	var steps latencyList
 	var inSource time.Duration
+	cpu0 := processCPU(b)
 	b.StartTimer()
 	for h := int64(1); h <= int64(n); h++ {
 		node.setTip(h)
@@ -325,6 +330,7 @@ func followLoad(b *testing.B, be storetest.Backend, n int, reconcile int) {
 		inSource += src.take()
 	}
 	b.StopTimer()
+	cpu := processCPU(b) - cpu0
 
 	// Every paid invoice is settled once 12 blocks deep, processing before.
 	want := map[string]string{}
@@ -351,10 +357,24 @@ func followLoad(b *testing.B, be storetest.Backend, n int, reconcile int) {
 	b.ReportMetric(ms(steps.quantile(0.99)), "ms/block-p99")
 	b.ReportMetric(ms(slices.Max(steps)), "ms/block-max")
 	b.ReportMetric(ms(inSource)/float64(n), "source-ms/block")
-	b.Logf("%s reconcile=%d: %d blocks (%s of chain time) followed in %s: %.1f× real time; per block p50 %.1f ms, p99 %.1f ms, max %.1f ms, in the source %.1f ms",
+	b.ReportMetric(ms(cpu)/float64(n), "cpu-ms/block")
+	b.ReportMetric(float64(loadBlockTime*time.Duration(n))/float64(cpu), "x-realtime-cpu")
+	load, _ := os.ReadFile("/proc/loadavg")
+	b.Logf("%s reconcile=%d: %d blocks (%s of chain time) followed in %s: %.1f× real time; per block p50 %.1f ms, p99 %.1f ms, max %.1f ms, in the source %.1f ms; this process's CPU %.1f ms per block (%.1f× real time; with Postgres its server's CPU is not counted); load average %s",
 		be.Name, reconcile, n, loadBlockTime*time.Duration(n), proc.Round(time.Millisecond),
 		float64(loadBlockTime*time.Duration(n))/float64(proc), ms(steps.quantile(0.5)), ms(steps.quantile(0.99)),
-		ms(slices.Max(steps)), ms(inSource)/float64(n))
+		ms(slices.Max(steps)), ms(inSource)/float64(n), ms(cpu)/float64(n), float64(loadBlockTime*time.Duration(n))/float64(cpu),
+		strings.TrimSpace(string(load)))
+}
+
+// processCPU returns the CPU time (user + system) this process has used so far: on a
+// shared machine the wall time of a step includes waiting for a core, its CPU time does not.
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // latencyList is a list of durations.
@@ -377,4 +397,3 @@ func (l latencyList) quantile(q float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-

@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -153,7 +155,11 @@ func benchWatcherScale(ctx context.Context, o *options, _ string, r *report, std
 		sc   *schema
 	}{{"small", small}, {"large", large}} {
 		progress(stderr, fmt.Sprintf("watcher-scale: %d blocks and %d polls on %s (budget %s)", blocks, blocks, side.name, budget))
-		if res[i], err = runScaleSide(ctx, side.sc, chains, chain, budget); err != nil {
+		profile := ""
+		if side.name == "large" {
+			profile = o.scaleProfile
+		}
+		if res[i], err = runScaleSide(ctx, side.sc, chains, chain, budget, profile); err != nil {
 			return fmt.Errorf("%s: %w", side.name, err)
 		}
 		progress(stderr, fmt.Sprintf("watcher-scale: %s done: %d blocks, %d polls in %s", side.name,
@@ -190,7 +196,10 @@ func benchWatcherScale(ctx context.Context, o *options, _ string, r *report, std
 		r.ratio("invoices reviewed per poll", lg.poll.reviewsPer(), sm.poll.reviewsPer(), "reviews", "≤ 1.2")
 	}
 	r.ratio("follower heap (live, after GC)", float64(lg.heap)/(1<<20), float64(sm.heap)/(1<<20), "MiB", "≤ 1.2")
-	r.line("watched EVM addresses (small / large)", fmt.Sprintf("%d / %d", sm.watched, lg.watched))
+	r.line("watched EVM addresses (small / large)", fmt.Sprintf("%d / %d (one per open invoice)", sm.watched, lg.watched))
+	if sm.watched > 0 && lg.watched > 0 {
+		r.ratio("follower heap per watched address", float64(lg.heap)/float64(lg.watched), float64(sm.heap)/float64(sm.watched), "bytes", "≤ 1.2")
+	}
 	r.line("rows read per block+poll, large (small)", lg.tableReads(sm))
 	if !lg.timedOut && !sm.timedOut {
 		if sm.settled != lg.settled || sm.settled != scalePerBlock*max(0, blocks-11) {
@@ -666,7 +675,7 @@ func tableReadCounts(ctx context.Context, sc *schema) (map[string]int64, error) 
 // runScaleSide follows chain on one schema: a first step that creates the cursor and loads
 // the watch list, then per block a step that applies it and a step without a new block
 // (a poll), each timed with its allocations, until the chain ends or budget runs out.
-func runScaleSide(ctx context.Context, sc *schema, chains map[string]invoices.Chain, chain []watcher.Block, budget time.Duration) (scaleResult, error) {
+func runScaleSide(ctx context.Context, sc *schema, chains map[string]invoices.Chain, chain []watcher.Block, budget time.Duration, profile string) (scaleResult, error) {
 	var res scaleResult
 	st, err := postgres.Open(ctx, sc.url)
 	if err != nil {
@@ -700,6 +709,17 @@ func runScaleSide(ctx context.Context, sc *schema, chains map[string]invoices.Ch
 	before, err := tableReadCounts(ctx, sc)
 	if err != nil {
 		return res, err
+	}
+	if profile != "" { // the measured blocks and polls
+		pf, err := os.Create(profile)
+		if err != nil {
+			return res, err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return res, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	step := func(into *scaleSteps, wantApplied int) (bool, error) {
 		inv.reviews.Store(0)
