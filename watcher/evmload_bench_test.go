@@ -354,6 +354,9 @@ func followLoad(b *testing.B, be storetest.Backend, n int, reconcile int) {
 	b.ReportMetric(ms(cpu)/float64(n), "cpu-ms/block")
 	b.ReportMetric(float64(loadBlockTime*time.Duration(n))/float64(cpu), "x-realtime-cpu")
 	load, _ := os.ReadFile("/proc/loadavg")
+	if reconcile == 0 {
+		reconcile = watcher.DefaultReconcileLimit
+	}
 	b.Logf("%s reconcile=%d: %d blocks (%s of chain time) followed in %s: %.1f× real time; per block p50 %.1f ms, p99 %.1f ms, max %.1f ms, in the source %.1f ms; this process's CPU %.1f ms per block (%.1f× real time; with Postgres its server's CPU is not counted); load average %s",
 		be.Name, reconcile, n, loadBlockTime*time.Duration(n), proc.Round(time.Millisecond),
 		float64(loadBlockTime*time.Duration(n))/float64(proc), ms(steps.quantile(0.5)), ms(steps.quantile(0.99)),

@@ -118,7 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.scaleClosed, "scale-closed", 0, "watcher-scale: closed invoices seeded in the large database (default 1,000,000; -quick 100,000)")
 	fs.IntVar(&o.scaleOpen, "scale-open", 0, "watcher-scale: open invoices in the large database, half of them processing (default 100,000; -quick 10,000)")
 	fs.IntVar(&o.scaleBlocks, "scale-blocks", 0, "watcher-scale: blocks applied to each database, a poll after each (default 30; -quick 15; at most 100)")
-	fs.DurationVar(&o.scaleBudget, "scale-budget", 0, "watcher-scale: longest time the blocks and polls may take on each database (default 3m; -quick 1m)")
+	fs.DurationVar(&o.scaleBudget, "scale-budget", 0, "watcher-scale: longest time the blocks and polls may take on the large database (the small one gets 10 times as long; default 3m; -quick 1m)")
 	fs.StringVar(&o.scaleProfile, "scale-cpuprofile", "", "watcher-scale: write a CPU profile of the large database's blocks and polls to this file (go tool pprof)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs), the chaos run's and watcher-scale's Postgres schemas after the run")
 	if err := fs.Parse(args); err != nil {
