@@ -597,13 +597,9 @@ func (s *Service) GetTx(ctx context.Context, tx store.Tx, merchantID, id string)
 }
 
 // ReviewTx re-evaluates the invoice against its payments, the chains' tips and the chain
-// time (the followers' cursors), and writes the new state and its events inside tx. The
-// watcher calls it for invoices whose payments changed and for those InvoicesToReview
-// lists. It reports the events emitted; none means nothing changed.
-//
-// The invoice is judged at the earliest chain time among the chains of its options (see
-// chainTime): expiry and the end of monitoring are never declared by the wall clock while
-// a follower of one of its chains is still behind.
+// time (the followers' cursors), and writes the new state and its events inside tx. It
+// reports the events emitted; none means nothing changed. See ReviewManyTx, which the
+// watcher calls.
 func (s *Service) ReviewTx(ctx context.Context, tx store.Tx, id string) ([]string, error) {
 	inv, err := tx.GetInvoice(ctx, "", id)
 	if err != nil {
@@ -621,6 +617,84 @@ func (s *Service) ReviewTx(ctx context.Context, tx store.Tx, id string) ([]strin
 	if err != nil {
 		return nil, err
 	}
+	return s.review(ctx, tx, inv, opts, pays, cursors)
+}
+
+// ReviewManyTx is ReviewTx for several invoices inside tx, reading them, their options and
+// payments and the followers' cursors in a few batched queries whatever their number (the
+// books are still read per invoice, by the Settler). The watcher calls it for invoices
+// whose payments changed and for those InvoicesDue lists. It returns the events emitted per
+// invoice (invoices that did not change are absent); an id without an invoice is an error.
+//
+// Each invoice is judged at the earliest chain time among the chains of its own options (see
+// chainTime): expiry and the end of monitoring are never declared by the wall clock while
+// a follower of one of its chains is still behind.
+func (s *Service) ReviewManyTx(ctx context.Context, tx store.Tx, ids []string) (map[string][]string, error) {
+	invs, err := tx.InvoicesByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	found := make(map[string]bool, len(invs))
+	for _, inv := range invs {
+		found[inv.ID] = true
+	}
+	for _, id := range ids {
+		if !found[id] {
+			return nil, fmt.Errorf("review %s: %w", id, store.ErrNotFound)
+		}
+	}
+	optsBy, paysBy, cursors, err := loadMany(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, inv := range invs {
+		own := map[string]store.Cursor{}
+		for _, o := range optsBy[inv.ID] {
+			own[o.Chain] = cursors[o.Chain]
+		}
+		evs, err := s.review(ctx, tx, inv, optsBy[inv.ID], paysBy[inv.ID], own)
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) > 0 {
+			out[inv.ID] = evs
+		}
+	}
+	return out, nil
+}
+
+// loadMany reads the options and payments of the invoices ids, by invoice, and the cursors
+// of their chains, in a number of queries that does not grow with len(ids).
+func loadMany(ctx context.Context, tx store.Tx, ids []string) (map[string][]store.PaymentOption,
+	map[string][]store.Payment, map[string]store.Cursor, error) {
+	opts, err := tx.PaymentOptionsOf(ctx, ids)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pays, err := tx.PaymentsOf(ctx, ids)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cursors, err := cursorsOf(ctx, tx, opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	optsBy := map[string][]store.PaymentOption{}
+	for _, o := range opts {
+		optsBy[o.InvoiceID] = append(optsBy[o.InvoiceID], o)
+	}
+	paysBy := map[string][]store.Payment{}
+	for _, p := range pays {
+		paysBy[p.InvoiceID] = append(paysBy[p.InvoiceID], p)
+	}
+	return optsBy, paysBy, cursors, nil
+}
+
+// review evaluates inv with its options, payments and its chains' cursors, and writes the
+// new state, its events and its books inside tx.
+func (s *Service) review(ctx context.Context, tx store.Tx, inv store.Invoice, opts []store.PaymentOption,
+	pays []store.Payment, cursors map[string]store.Cursor) ([]string, error) {
 	tips := tipsOf(cursors)
 	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
 	st := stateOf(inv)
@@ -772,25 +846,9 @@ func (s *Service) ListTx(ctx context.Context, tx store.Tx, f store.InvoiceFilter
 	for i, inv := range invs {
 		ids[i] = inv.ID
 	}
-	opts, err := tx.PaymentOptionsOf(ctx, ids)
+	optsBy, paysBy, cursors, err := loadMany(ctx, tx, ids)
 	if err != nil {
 		return nil, err
-	}
-	pays, err := tx.PaymentsOf(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	cursors, err := cursorsOf(ctx, tx, opts)
-	if err != nil {
-		return nil, err
-	}
-	optsBy := map[string][]store.PaymentOption{}
-	for _, o := range opts {
-		optsBy[o.InvoiceID] = append(optsBy[o.InvoiceID], o)
-	}
-	paysBy := map[string][]store.Payment{}
-	for _, p := range pays {
-		paysBy[p.InvoiceID] = append(paysBy[p.InvoiceID], p)
 	}
 	out := make([]Details, len(invs))
 	for i, inv := range invs {

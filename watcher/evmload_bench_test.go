@@ -60,7 +60,7 @@ func loadBlocks(tb testing.TB) int {
 // and 200 ERC-20 Transfer logs each, 10 of them paying invoices, with 100,000 open invoices
 // watched (200,000 payment options), block by block as they arrive: the real
 // watcher.Follower over the real watcher.EthereumSource (JSON-RPC over HTTP, balance
-// reconciliation of the 5,000 most recently watched addresses) on each store backend, the
+// reconciliation of every watched address) on each store backend, the
 // invoice service with the ledger settler. The node is fakeEVMNode: real encoded blocks,
 // receipts and logs answered at once, so the time is chainpay's (and the fake node's
 // encoding, which shares the two CPUs — a conservative figure).
@@ -70,9 +70,8 @@ func loadBlocks(tb testing.TB) int {
 // source-ms/block, the part of a step spent inside the source (RPC, decoding, matching,
 // reconciliation), and cpu-ms/block / x-realtime-cpu, the same from this process's CPU time
 // (user + system; on a shared machine the wall time includes waiting for a core; the fake
-// node's CPU is in it, the Postgres server's is not). Sub-benchmark reconcile=all reconciles every watched address (100,000
-// eth_getBalance per block), what reconciling "exactly the open invoices" costs at this
-// scale. Every run checks the paid invoices ended settled or processing as their depth says.
+// node's CPU is in it, the Postgres server's is not). Every run checks the paid invoices
+// ended settled or processing as their depth says.
 //
 //	go test ./watcher -run '^$' -bench EVMHighThroughput -benchtime 1x -timeout 30m
 //	CHAINPAY_BENCH_EVM_BLOCKS=150 go test ./watcher -run '^$' -bench 'EVMHighThroughput/postgres' -benchtime 1x
@@ -80,16 +79,9 @@ func BenchmarkEVMHighThroughput(b *testing.B) {
 	blocks := loadBlocks(b)
 	for _, be := range storetest.Backends() {
 		b.Run(be.Name, func(b *testing.B) {
-			b.Run("reconcile=5000", func(b *testing.B) {
-				for range b.N {
-					followLoad(b, be, blocks, 0)
-				}
-			})
-			b.Run("reconcile=all", func(b *testing.B) {
-				for range b.N {
-					followLoad(b, be, min(blocks, 15), loadWatched)
-				}
-			})
+			for range b.N {
+				followLoad(b, be, blocks)
+			}
 		})
 	}
 }
@@ -120,6 +112,13 @@ func (s *timedSource) HeaderAt(ctx context.Context, h int64) (watcher.Header, er
 func (s *timedSource) BlockAt(ctx context.Context, h int64) (watcher.Block, error) {
 	defer s.add(time.Now())
 	return s.Source.BlockAt(ctx, h)
+}
+
+// Unwatch passes closed invoices' addresses on, as the follower would to the source itself.
+func (s *timedSource) Unwatch(addresses []string) {
+	if u, ok := s.Source.(watcher.Unwatcher); ok {
+		u.Unwatch(addresses)
+	}
 }
 
 func (s *timedSource) take() time.Duration {
@@ -263,9 +262,8 @@ func loadChain(b *testing.B, node *fakeEVMNode, n int, paid []loadInvoice, rng *
 	}
 }
 
-// followLoad runs one measurement: n blocks followed live with the given reconcile limit
-// (0 = the default).
-func followLoad(b *testing.B, be storetest.Backend, n int, reconcile int) {
+// followLoad runs one measurement: n blocks followed live.
+func followLoad(b *testing.B, be storetest.Backend, n int) {
 	b.StopTimer()
 	if n*loadPays > loadWatched {
 		b.Fatalf("%d blocks pay more invoices than there are", n)
@@ -287,7 +285,7 @@ func followLoad(b *testing.B, be storetest.Backend, n int, reconcile int) {
 	node.setTip(0)
 	es, err := watcher.NewEthereumSource(ctx, watcher.EthereumConfig{Chain: "ethereum", ChainID: loadChainID,
 		URLs: []string{node.serve(b)}, Tokens: []watcher.EthereumToken{{Code: "USDC", Contract: loadUSDC, Decimals: 6}},
-		ReconcileLimit: reconcile, Logger: quiet()})
+		Logger: quiet()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -354,11 +352,8 @@ func followLoad(b *testing.B, be storetest.Backend, n int, reconcile int) {
 	b.ReportMetric(ms(cpu)/float64(n), "cpu-ms/block")
 	b.ReportMetric(float64(loadBlockTime*time.Duration(n))/float64(cpu), "x-realtime-cpu")
 	load, _ := os.ReadFile("/proc/loadavg")
-	if reconcile == 0 {
-		reconcile = watcher.DefaultReconcileLimit
-	}
-	b.Logf("%s reconcile=%d: %d blocks (%s of chain time) followed in %s: %.1f× real time; per block p50 %.1f ms, p99 %.1f ms, max %.1f ms, in the source %.1f ms; this process's CPU %.1f ms per block (%.1f× real time; with Postgres its server's CPU is not counted); load average %s",
-		be.Name, reconcile, n, loadBlockTime*time.Duration(n), proc.Round(time.Millisecond),
+	b.Logf("%s: %d blocks (%s of chain time) followed in %s: %.1f× real time; per block p50 %.1f ms, p99 %.1f ms, max %.1f ms, in the source %.1f ms; this process's CPU %.1f ms per block (%.1f× real time; with Postgres its server's CPU is not counted); load average %s",
+		be.Name, n, loadBlockTime*time.Duration(n), proc.Round(time.Millisecond),
 		float64(loadBlockTime*time.Duration(n))/float64(proc), ms(steps.quantile(0.5)), ms(steps.quantile(0.99)),
 		ms(slices.Max(steps)), ms(inSource)/float64(n), ms(cpu)/float64(n), float64(loadBlockTime*time.Duration(n))/float64(cpu),
 		strings.TrimSpace(string(load)))

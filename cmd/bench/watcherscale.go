@@ -504,6 +504,15 @@ func (s *scaleSource) Watch(addresses []string) error {
 	return nil
 }
 
+// Unwatch implements watcher.Unwatcher, as watcher.EthereumSource does.
+func (s *scaleSource) Unwatch(addresses []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range addresses {
+		delete(s.watched, a)
+	}
+}
+
 func (s *scaleSource) at(height int64) (watcher.Block, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -574,15 +583,15 @@ func scaleBlocksOf(live []liveInvoice, n int, now time.Time) []watcher.Block {
 	return out
 }
 
-// countingInvoices counts the follower's reviews.
+// countingInvoices counts the invoices the follower reviews.
 type countingInvoices struct {
 	watcher.Invoices
 	reviews atomic.Int64
 }
 
-func (c *countingInvoices) ReviewTx(ctx context.Context, tx store.Tx, id string) ([]string, error) {
-	c.reviews.Add(1)
-	return c.Invoices.ReviewTx(ctx, tx, id)
+func (c *countingInvoices) ReviewManyTx(ctx context.Context, tx store.Tx, ids []string) (map[string][]string, error) {
+	c.reviews.Add(int64(len(ids)))
+	return c.Invoices.ReviewManyTx(ctx, tx, ids)
 }
 
 // scaleSteps are the measurements of one kind of step (blocks or polls).

@@ -100,7 +100,16 @@ func (d *driver) LockMigrations(ctx context.Context, c sqldb.Conn) error {
 	return err
 }
 
-func (d *driver) SkipLocked() string             { return "FOR UPDATE SKIP LOCKED" }
+func (d *driver) SkipLocked() string { return "FOR UPDATE SKIP LOCKED" }
+func (d *driver) Arrays() bool       { return true }
+
+// FeedHorizon is the oldest transaction still running: every transaction with a smaller id
+// has committed or rolled back, so no feed row can appear below it any more. The horizon is
+// cluster-wide: a write transaction left open anywhere on the server holds it back (the
+// feeds then re-read what is above it; nothing is skipped).
+func (d *driver) FeedHorizon(string) string {
+	return `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`
+}
 func (d *driver) Ping(ctx context.Context) error { return d.pool.Ping(ctx) }
 func (d *driver) Close() error                   { d.pool.Close(); return nil }
 

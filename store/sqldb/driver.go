@@ -26,6 +26,13 @@ type Driver interface {
 	// SkipLocked is the row-locking clause for claiming queue rows ("" on SQLite, where a
 	// write transaction already excludes every other writer).
 	SkipLocked() string
+	// FeedHorizon is a query returning the horizon of the commit-ordered feed of table (see
+	// store.FeedPos): on Postgres the oldest running transaction id, on SQLite the table's
+	// largest feed number plus one.
+	FeedHorizon(table string) string
+	// Arrays reports whether a List argument binds as one array parameter (`= ANY($n)`,
+	// Postgres); otherwise lists expand into IN lists of one parameter per value (SQLite).
+	Arrays() bool
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -222,6 +222,11 @@ func (t *tx) ListInvoices(ctx context.Context, f store.InvoiceFilter) ([]store.I
 	args = append(args, limit)
 	q := `SELECT ` + invoiceCols + ` FROM invoices WHERE ` + strings.Join(where, " AND ") +
 		fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	return t.invoices(ctx, q, args)
+}
+
+// invoices runs q, which selects invoiceCols.
+func (t *tx) invoices(ctx context.Context, q string, args []any) ([]store.Invoice, error) {
 	var out []store.Invoice
 	err := t.many(ctx, q, args, func(r Rows) error {
 		var inv store.Invoice
@@ -266,11 +271,14 @@ func (t *tx) PaymentOptions(ctx context.Context, invoiceID string) ([]store.Paym
 }
 
 func (t *tx) PaymentOptionsOf(ctx context.Context, invoiceIDs []string) ([]store.PaymentOption, error) {
-	if len(invoiceIDs) == 0 {
-		return nil, nil
-	}
-	return t.options(ctx, `SELECT `+optionCols+` FROM payment_options WHERE invoice_id IN (`+marks(1, len(invoiceIDs))+`)
-		ORDER BY invoice_id, id`, anys(invoiceIDs)...)
+	var out []store.PaymentOption
+	err := t.chunks(invoiceIDs, func(ids []string) error {
+		cond, args := t.in("invoice_id", 1, ids)
+		opts, err := t.options(ctx, `SELECT `+optionCols+` FROM payment_options WHERE `+cond+` ORDER BY invoice_id, id`, args...)
+		out = append(out, opts...)
+		return err
+	})
+	return out, err
 }
 
 // marks returns n placeholders from $first: "$1, $2, ...".
@@ -293,24 +301,30 @@ func anys(ss []string) []any {
 func (t *tx) options(ctx context.Context, q string, args ...any) ([]store.PaymentOption, error) {
 	var out []store.PaymentOption
 	err := t.many(ctx, q, args, func(r Rows) error {
-		var (
-			o   store.PaymentOption
-			idx *int64
-		)
-		if err := r.Scan(&o.ID, &o.InvoiceID, &o.Asset, &o.Chain, &o.Network, &o.Contract, &o.Scale,
-			&o.Address, &o.WalletID, nullInt{&idx}, bigCol{&o.AmountDue}, &o.Rate, &o.RateSource,
-			timeCol{&o.RateAt}, timeCol{&o.QuoteExpiresAt}, &o.RawQuotes, &o.Confirmations,
-			timeCol{&o.CreatedAt}); err != nil {
+		var o store.PaymentOption
+		if err := scanOption(r, &o); err != nil {
 			return err
-		}
-		if idx != nil {
-			v := uint32(*idx)
-			o.DerivationIndex = &v
 		}
 		out = append(out, o)
 		return nil
 	})
 	return out, err
+}
+
+// scanOption scans the optionCols of a row into o, then the columns after them into extra.
+func scanOption(r Rows, o *store.PaymentOption, extra ...any) error {
+	var idx *int64
+	if err := r.Scan(append([]any{&o.ID, &o.InvoiceID, &o.Asset, &o.Chain, &o.Network, &o.Contract, &o.Scale,
+		&o.Address, &o.WalletID, nullInt{&idx}, bigCol{&o.AmountDue}, &o.Rate, &o.RateSource,
+		timeCol{&o.RateAt}, timeCol{&o.QuoteExpiresAt}, &o.RawQuotes, &o.Confirmations,
+		timeCol{&o.CreatedAt}}, extra...)...); err != nil {
+		return err
+	}
+	if idx != nil {
+		v := uint32(*idx)
+		o.DerivationIndex = &v
+	}
+	return nil
 }
 
 // --- payments
@@ -350,11 +364,14 @@ func (t *tx) Payments(ctx context.Context, invoiceID string) ([]store.Payment, e
 }
 
 func (t *tx) PaymentsOf(ctx context.Context, invoiceIDs []string) ([]store.Payment, error) {
-	if len(invoiceIDs) == 0 {
-		return nil, nil
-	}
-	return t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE invoice_id IN (`+marks(1, len(invoiceIDs))+`)
-		ORDER BY invoice_id, seen_at, id`, anys(invoiceIDs)...)
+	var out []store.Payment
+	err := t.chunks(invoiceIDs, func(ids []string) error {
+		cond, args := t.in("invoice_id", 1, ids)
+		pays, err := t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE `+cond+` ORDER BY invoice_id, seen_at, id`, args...)
+		out = append(out, pays...)
+		return err
+	})
+	return out, err
 }
 
 func (t *tx) payments(ctx context.Context, q string, args ...any) ([]store.Payment, error) {
@@ -391,43 +408,6 @@ func (t *tx) OrphanPayments(ctx context.Context, chain string, height int64, at 
 	err := t.many(ctx, `UPDATE payments SET status = 'mempool', block_height = NULL, block_hash = '', updated_at = $3,
 		orphaned_height = $2
 		WHERE chain = $1 AND block_height > $2 RETURNING invoice_id`, []any{chain, height, at}, func(r Rows) error {
-		var id string
-		if err := r.Scan(&id); err != nil {
-			return err
-		}
-		ids = append(ids, id)
-		return nil
-	})
-	return ids, err
-}
-
-func (t *tx) WatchedOptions(ctx context.Context, chain string, since, at time.Time) ([]store.PaymentOption, error) {
-	return t.options(ctx, `SELECT `+prefixed("o.", optionCols)+` FROM payment_options o JOIN invoices i ON i.id = o.invoice_id
-		WHERE o.chain = $1 AND o.created_at >= $2 AND i.monitor_until > $3 ORDER BY o.created_at, o.id`, chain, since, at)
-}
-
-func (t *tx) InvoicesToReview(ctx context.Context, chain string, at time.Time, tip int64) ([]string, error) {
-	// A confirmed payment still short of its target is above tip − (the chain's largest
-	// target): that bound, passed as a value, lets the planner range-scan payments by height
-	// instead of reading every confirmed payment of the chain.
-	var maxConf int64
-	if err := t.one(ctx, `SELECT COALESCE(MAX(confirmations), 0) FROM payment_options WHERE chain = $1`,
-		[]any{chain}, &maxConf); err != nil {
-		return nil, err
-	}
-	var ids []string
-	err := t.many(ctx, `SELECT i.id FROM invoices i WHERE i.status = 'new' AND i.expires_at <= $2
-			AND EXISTS (SELECT 1 FROM payment_options o WHERE o.invoice_id = i.id AND o.chain = $1)
-		UNION
-		SELECT i.id FROM invoices i WHERE i.status = 'processing'
-			AND EXISTS (SELECT 1 FROM payment_options o WHERE o.invoice_id = i.id AND o.chain = $1)
-		UNION
-		SELECT p.invoice_id FROM payments p WHERE p.chain = $1 AND p.status = 'mempool'
-		UNION
-		SELECT p.invoice_id FROM payments p JOIN payment_options o ON o.id = p.option_id
-			WHERE p.chain = $1 AND p.block_height > $4 AND p.status = 'confirmed'
-				AND p.block_height > $3 - o.confirmations
-		ORDER BY 1`, []any{chain, at, tip, tip - maxConf}, func(r Rows) error {
 		var id string
 		if err := r.Scan(&id); err != nil {
 			return err
