@@ -209,6 +209,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if w.failure == nil {
 		w.quiesce(ctx)
 	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, err // interrupted: whatever failed on the way failed for that
+	}
 	res := Result{Seed: cfg.Seed, Steps: w.step, Crashes: w.crashes, Failure: w.failure}
 	if w.failure != nil {
 		w.failure.Trace = w.trace

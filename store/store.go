@@ -54,6 +54,9 @@ type Tx interface {
 
 	CreateMerchant(ctx context.Context, m Merchant) error
 	GetMerchant(ctx context.Context, id string) (Merchant, error)
+	// MerchantWallets returns the merchant with its wallets (ordered as Wallets orders them)
+	// in one query: what an invoice creation checks its prepared draft against.
+	MerchantWallets(ctx context.Context, id string) (Merchant, []Wallet, error)
 	// SetMerchantSettings replaces the merchant's settings (a JSON object).
 	SetMerchantSettings(ctx context.Context, id, settings string) error
 
@@ -70,11 +73,23 @@ type Tx interface {
 	// concurrent callers never get the same index and a rolled-back transaction gives its
 	// index back, so the allocated range stays dense.
 	AllocateIndex(ctx context.Context, walletID string) (uint32, error)
+	// ReserveIndexes reserves the wallet's next n derivation indexes for the caller and
+	// returns the first: one short statement, meant to run in a transaction of its own that
+	// commits at once, so no lock is held across an invoice's transaction. Concurrent
+	// callers (processes, replicas) get disjoint ranges; reserved indexes are never handed
+	// out again, whether or not the caller uses them (those it does not use are a gap).
+	ReserveIndexes(ctx context.Context, walletID string, n uint32) (first uint32, err error)
+	// ReturnIndexes gives the unused tail [from, end) of a reservation back when nothing was
+	// reserved after it (the wallet's next index is still end), and reports whether it did.
+	ReturnIndexes(ctx context.Context, walletID string, from, end uint32) (bool, error)
 	// HighestPaidIndex returns the highest derivation index of the wallet whose payment option
 	// received a payment, or nil when none did. Its cost is proportional to the number of
 	// unpaid indexes above it (the wallet's gap), not to the wallet's history.
 	HighestPaidIndex(ctx context.Context, walletID string) (*uint32, error)
 
+	// CreateInvoice, CreatePaymentOption and AppendEvent are plain inserts that may travel
+	// with the transaction's next statement or its commit (a pipeline): a conflict they
+	// cause may be reported by that later call or by Store.Tx.
 	CreateInvoice(ctx context.Context, inv Invoice) error
 	// GetInvoice returns the invoice if it belongs to merchantID ("" means any merchant,
 	// for internal callers such as the watcher and the checkout page).
@@ -143,6 +158,14 @@ type Tx interface {
 	ClaimIdempotencyKey(ctx context.Context, r IdempotencyRecord) (*IdempotencyRecord, error)
 	// CompleteIdempotencyKey stores the response of a claimed key.
 	CompleteIdempotencyKey(ctx context.Context, r IdempotencyRecord) error
+	// PutIdempotencyKey stores the merchant's key with the request hash and the response, in
+	// one write that may travel with the transaction's commit (its error then comes from
+	// Store.Tx). A key that already has a record is ErrConflict; a concurrent transaction
+	// that wrote the key is waited for (its commit makes this one ErrConflict, its rollback
+	// lets this one through).
+	PutIdempotencyKey(ctx context.Context, r IdempotencyRecord) error
+	// IdempotencyKey returns the merchant's record of key; ErrNotFound when there is none.
+	IdempotencyKey(ctx context.Context, merchantID, key string) (IdempotencyRecord, error)
 	// DeleteIdempotencyKeysBefore deletes at most limit idempotency records created before
 	// before (oldest first) and returns how many it deleted; a retried request whose key is
 	// gone is processed anew. Callers repeat it until it deletes fewer than limit.

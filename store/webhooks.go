@@ -94,6 +94,9 @@ type WebhookEndpoint struct {
 	Enabled             bool
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
+	// Format is the wire format of the endpoint's requests, fixed at creation: "" for
+	// chainpay's own, or a name the deliverer has a webhooks.Formatter for ("greenfield").
+	Format string
 }
 
 // WebhookEvent is an event that has been fanned out, with the payload every delivery of it

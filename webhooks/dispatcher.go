@@ -194,9 +194,16 @@ func (d *Dispatcher) dispatch(ctx context.Context) (fanned, read int, _ error) {
 				if !subscribed(ep, r.ev) {
 					continue
 				}
+				// Due at the event's time (never later than now): an endpoint's deliveries are
+				// claimed by (next attempt, id), so they go out in event order; ids made in one
+				// millisecond would sort at random.
+				due := r.ev.CreatedAt
+				if due.After(now) {
+					due = now
+				}
 				_, err := tx.CreateWebhookDelivery(ctx, store.WebhookDelivery{ID: store.NewID("wd", now),
 					MerchantID: r.ev.MerchantID, EndpointID: ep.ID, EventID: r.ev.ID, EventType: r.ev.Type,
-					Status: store.WebhookPending, NextAttempt: now, RetryUntil: now.Add(d.cfg.Retry.Window),
+					Status: store.WebhookPending, NextAttempt: due, RetryUntil: now.Add(d.cfg.Retry.Window),
 					CreatedAt: now, UpdatedAt: now})
 				if err != nil {
 					return fmt.Errorf("create delivery of %s to %s: %w", r.ev.ID, ep.ID, err)

@@ -202,7 +202,10 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 		kills     int
 		lastKill  time.Time
 		selfExits int // serve exiting on its own (restarted as a supervisor would)
-		killWG    sync.WaitGroup
+		// failedStarts counts restarts of serve that failed (it exited at start, say while
+		// Postgres was away) and were tried again.
+		failedStarts int
+		killWG       sync.WaitGroup
 	)
 	kctx, stopKiller := context.WithCancel(ctx)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
@@ -219,6 +222,7 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 					lastKill = time.Now()
 					cp.proc = nil
 					for cp.start(ctx) != nil && kctx.Err() == nil {
+						failedStarts++
 						cp.kill(syscall.SIGKILL)
 						time.Sleep(200 * time.Millisecond)
 					}
@@ -271,6 +275,7 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 			lastKill = time.Now()
 			time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 			for cp.start(ctx) != nil && kctx.Err() == nil {
+				failedStarts++
 				cp.kill(syscall.SIGKILL)
 				time.Sleep(200 * time.Millisecond)
 			}
@@ -423,6 +428,7 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 			pgRestarts, mean.Round(10*time.Millisecond), most.Round(10*time.Millisecond)))
 	}
 	r.line("serve exits on its own (restarted)", fmt.Sprint(selfExits))
+	r.line("serve restarts that failed and were retried", fmt.Sprint(failedStarts))
 	since := "recovery after the last SIGKILL"
 	if cluster != nil {
 		since = "recovery after the last SIGKILL or restart"

@@ -19,6 +19,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/chainpay/chainpay/sim"
@@ -53,7 +54,8 @@ func main() {
 		// A run's heap is small and short-lived: collect less often.
 		debug.SetGCPercent(400)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// SIGTERM too: an interrupted run removes its database (kept in memory on /dev/shm).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	cfg := sim.Config{Steps: *steps}

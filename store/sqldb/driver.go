@@ -47,6 +47,14 @@ type Conn interface {
 	Rollback(ctx context.Context) error
 }
 
+// Deferrer is implemented by a Conn that can hold writes whose result the caller does not
+// need and send them with its next statement or with COMMIT (a pipeline: Postgres). An
+// error of a deferred write is returned by that later call. A Conn without it executes
+// every write at once (SQLite, in process).
+type Deferrer interface {
+	Defer(query string, args ...any)
+}
+
 // Rows iterates a result set.
 type Rows interface {
 	Next() bool

@@ -12,18 +12,18 @@ import (
 // --- webhook endpoints
 
 const endpointCols = `id, merchant_id, url, description, secret, previous_secret, previous_secret_until, events,
-	enabled, created_at, updated_at`
+	enabled, created_at, updated_at, format`
 
 func scanEndpoint(r interface{ Scan(...any) error }, e *store.WebhookEndpoint) error {
 	return r.Scan(&e.ID, &e.MerchantID, &e.URL, &e.Description, &e.Secret, &e.PreviousSecret,
-		nullTimeCol{&e.PreviousSecretUntil}, listCol{&e.Events}, &e.Enabled, timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt})
+		nullTimeCol{&e.PreviousSecretUntil}, listCol{&e.Events}, &e.Enabled, timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt}, &e.Format)
 }
 
 func (t *tx) CreateWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint) error {
 	_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		e.ID, e.MerchantID, e.URL, e.Description, e.Secret, e.PreviousSecret, e.PreviousSecretUntil, e.Events,
-		e.Enabled, e.CreatedAt, e.UpdatedAt)
+		e.Enabled, e.CreatedAt, e.UpdatedAt, e.Format)
 	return err
 }
 

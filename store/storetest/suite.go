@@ -59,6 +59,7 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 	tests = append(tests, namedTest{"BatchedReads", testBatchedReads})
 	tests = append(tests, sweepTests()...)
 	tests = append(tests, heartbeatTests()...)
+	tests = append(tests, pipelineTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
