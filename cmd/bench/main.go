@@ -7,6 +7,9 @@
 //     pgx insert of the same rows by 32 clients;
 //   - watcher catch-up over a btcd regtest chain of 2,000 blocks, over fetching the same
 //     raw blocks over RPC alone;
+//   - watcher at scale (issue 22): the EVM follower's time, allocations and reviews per block
+//     and per poll, and its heap, on a Postgres database seeded with 1,000,000 closed and
+//     100,000 open invoices, over the same blocks on a database of 1,000 invoices;
 //   - export rows/s on Postgres over a raw COPY of the same journal rows, and the peak heap.
 //
 // With -load it also creates invoices for 60 seconds at the highest sustainable rate, and
@@ -18,6 +21,7 @@
 //	go run ./cmd/bench            # every benchmark at full size
 //	go run ./cmd/bench -quick     # the short form CI runs
 //	go run ./cmd/bench -only match,export
+//	go run ./cmd/bench -only watcher-scale          # add -quick for 100k closed / 10k open
 //	go run ./cmd/bench -only none -load 60s
 //	go run ./cmd/bench -only none -chaos            # long form; scripts/chaos --short is the CI form
 //
@@ -61,6 +65,11 @@ type options struct {
 	chaosBound    time.Duration
 	chaosRuns     int
 	chaosMinKills int
+	scaleClosed   int
+	scaleOpen     int
+	scaleBlocks   int
+	scaleBudget   time.Duration
+	scaleProfile  string
 	// chaosEVM also pays ETH and USDC invoices on a geth --dev node; chaosPGRestart > 0
 	// runs on a private Postgres cluster restarted (-m immediate) at that mean interval.
 	chaosEVM           bool
@@ -98,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.quick, "quick", false, "scaled-down sizes for CI (100k watched scripts, 2,000 invoices, 600 blocks, 100k export rows)")
 	fs.StringVar(&o.pg, "pg", os.Getenv("CHAINPAY_TEST_POSTGRES_URL"), "PostgreSQL URL (default $CHAINPAY_TEST_POSTGRES_URL)")
 	fs.StringVar(&o.chainpay, "chainpay", "", "chainpay binary to run (default: go build ./cmd/chainpay)")
-	fs.StringVar(&only, "only", "match,invoices,watcher,export", "benchmarks to run: match, invoices, watcher, export (or none)")
+	fs.StringVar(&only, "only", "match,invoices,watcher,watcher-scale,export", "benchmarks to run: match, invoices, watcher, watcher-scale, export (or none)")
 	fs.StringVar(&o.block, "block", "", "raw mainnet block (default: ../shared/testdata/mainnet_block_*.raw)")
 	fs.IntVar(&o.watched, "watched", 0, "watched scripts for block matching (default 1,000,000; -quick 100,000)")
 	fs.IntVar(&o.invoices, "invoices", 0, "invoices created per side of the invoice benchmark (default 10,000; -quick 2,000)")
@@ -113,11 +122,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.chaosBound, "chaos-recovery-bound", 60*time.Second, "longest accepted time from the last SIGKILL to everything recorded, settled, booked and delivered")
 	fs.IntVar(&o.chaosRuns, "chaos-runs", 1, "chaos runs in a row (each with a fresh schema and node); the report ends with the recovery times and their p99")
 	fs.IntVar(&o.chaosMinKills, "chaos-min-kills", 1, "fewest SIGKILLs a chaos run must have had to count")
+	fs.IntVar(&o.scaleClosed, "scale-closed", 0, "watcher-scale: closed invoices seeded in the large database (default 1,000,000; -quick 100,000)")
+	fs.IntVar(&o.scaleOpen, "scale-open", 0, "watcher-scale: open invoices in the large database, half of them processing (default 100,000; -quick 10,000)")
+	fs.IntVar(&o.scaleBlocks, "scale-blocks", 0, "watcher-scale: blocks applied to each database, a poll after each (default 30; -quick 15; at most 100)")
+	fs.DurationVar(&o.scaleBudget, "scale-budget", 0, "watcher-scale: longest time the blocks and polls may take on the large database (the small one gets 10 times as long; default 3m; -quick 1m)")
+	fs.StringVar(&o.scaleProfile, "scale-cpuprofile", "", "watcher-scale: write a CPU profile of the large database's blocks and polls to this file (go tool pprof)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs), the chaos run's and watcher-scale's Postgres schemas after the run")
 	fs.BoolVar(&o.chaosEVM, "chaos-evm", false, "chaos: also pay ETH and USDC invoices (one in three each) on a geth --dev node")
 	fs.DurationVar(&o.chaosPGRestart, "chaos-pg-restart-every", 0, "chaos: run on a private Postgres cluster (initdb in a temp dir) and crash-restart it with pg_ctl restart -m immediate every 0.5-1.5 times this interval (0: the shared Postgres, no restarts)")
 	fs.IntVar(&o.chaosMinPGRestarts, "chaos-min-pg-restarts", 1, "with -chaos-pg-restart-every, fewest Postgres restarts a chaos run must have had to count")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process (the export runs in it) to this file")
-	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs) and the chaos run's Postgres schema after the run")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -130,11 +144,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o.only = map[string]bool{}
 	for _, s := range strings.Split(only, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "match", "invoices", "watcher", "export":
+		case "match", "invoices", "watcher", "watcher-scale", "export":
 			o.only[s] = true
 		case "none", "":
 		default:
-			return usageError{fmt.Sprintf("-only: unknown benchmark %q (want match, invoices, watcher, export or none)", s)}
+			return usageError{fmt.Sprintf("-only: unknown benchmark %q (want match, invoices, watcher, watcher-scale, export or none)", s)}
 		}
 	}
 	def := func(v *int, full, quick int) {
@@ -150,11 +164,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	def(&o.chainBlocks, 2_000, 600)
 	def(&o.exportRows, 1_000_000, 100_000)
 	def(&o.chaosInvoices, 200, 40)
+	def(&o.scaleClosed, 1_000_000, 100_000)
+	def(&o.scaleOpen, 100_000, 10_000)
+	def(&o.scaleBlocks, 30, 15)
+	if o.scaleBudget == 0 {
+		o.scaleBudget = 3 * time.Minute
+		if o.quick {
+			o.scaleBudget = time.Minute
+		}
+	}
 	if o.chaosKills == 0 {
 		o.chaosKills = 2 * time.Second
 		if o.quick {
 			o.chaosKills = 1500 * time.Millisecond
 		}
+	}
+	if o.scaleBlocks < 1 || o.scaleBlocks > 100 || o.scaleBudget <= 0 {
+		return usageError{"-scale-blocks must be 1..100 and -scale-budget positive"}
 	}
 	if o.chaosRuns < 1 || o.chaosBound <= 0 || o.chaosWait <= 0 {
 		return usageError{"-chaos-runs, -chaos-recovery-bound and -chaos-wait must be positive"}
@@ -200,6 +226,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"match", o.only["match"], benchMatch},
 		{"invoices", o.only["invoices"], benchInvoices},
 		{"watcher", o.only["watcher"], benchWatcher},
+		{"watcher-scale", o.only["watcher-scale"], benchWatcherScale},
 		{"export", o.only["export"], benchExport},
 		{"load", o.load > 0, runLoad},
 		{"chaos", o.chaos, runChaosSeries},
