@@ -28,6 +28,17 @@
 // invoice settled on it gets the reorged flag. On chains without a visible mempool an
 // orphaned payment stays pending for Config.OrphanGraceBlocks blocks before it is removed.
 //
+// What to watch (issue 22): the follower learns about new deposit addresses from the store's
+// commit-ordered option feed (store.OptionFeed), which returns every option committed after
+// its position whatever the commit order or the creating replica's clock; there is no
+// look-back window on created_at. It drops an invoice's addresses from its map and from the
+// source (Unwatcher) once the invoice's monitoring window ended Config.CloseGrace before the
+// chain time and none of its payments is unconfirmed or shallower than the reorg depth, so
+// memory and per-block work follow the open invoices. At each block it reviews the invoices
+// that block made due (payments reaching their confirmations at its height, expiry and the
+// end of monitoring by its time: store.InvoicesDue), and at the tip those the chain time
+// made due, every one of them, with batched reads (Invoices.ReviewManyTx).
+//
 // Chain semantics (DESIGN §4, docs/invoices.md): the follower keeps a chain time with its
 // cursor (the applied block's time while catching up, the wall clock at the fresh tip of a
 // synced node) and invoices are judged against it; a payment's sighting time is its first

@@ -84,7 +84,7 @@ func TestDispatchFansOutExactlyOnce(t *testing.T) {
 		}
 
 		// A transaction that read its clock earlier but committed after the pass (an event
-		// older than the cursor, within the look-back) is still fanned out.
+		// older than the newest one fanned out) is still fanned out.
 		bd.clock.Advance(time.Minute)
 		bd.event(t, webhooks.EventInvoiceSettled, 0)
 		bd.dispatch(t)

@@ -11,9 +11,10 @@
 //     type, time and the invoice snapshot rendered by Snapshots) and creates one delivery
 //     per enabled, subscribed endpoint of the event's merchant that existed at the time of
 //     the event. A delivery is unique on (event, endpoint) and each event is recorded once
-//     as fanned out, so fan-out is exactly once even with several replicas. Event ids sort
-//     by time but transactions may commit out of that order, so each pass re-reads a
-//     look-back window (default 10 minutes) behind its cursor.
+//     as fanned out, so fan-out is exactly once even with several replicas. Transactions
+//     commit in any order and replicas' clocks differ, so the dispatcher does not follow
+//     event times: it follows the commit-ordered event feed (store.EventFeed), whose cursor
+//     never passes an event that may still commit (see store.FeedPos).
 //   - Deliverer sends due deliveries. It serves each endpoint with its own worker, one
 //     request at a time in due order, and at most MaxEndpoints endpoints at once, so a slow,
 //     failing or hanging endpoint only delays its own events. Deliveries are leased in the
