@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chainpay/chainpay/apikey"
@@ -45,13 +46,30 @@ type Config struct {
 	Exports *export.Exporter
 	// Refunds serves the refund endpoints (optional: they answer 503 without it).
 	Refunds *refunds.Service
+	// KeyCacheTTL is how long an API key read from the store authenticates requests
+	// without reading it again (default 1 s; negative: read on every request). It bounds
+	// how long a key revoked by `chainpay apikey revoke` keeps working on a running server.
+	KeyCacheTTL time.Duration
 }
 
-// Server serves the API. Handlers are stateless: every replica may serve every request.
+// Server serves the API. Handlers are stateless: every replica may serve every request
+// (the API key cache only saves reads; it holds a key for at most Config.KeyCacheTTL).
 type Server struct {
 	cfg Config
 	mux *http.ServeMux
+
+	keysMu sync.Mutex
+	keys   map[string]cachedKey // by lookup prefix
 }
+
+// cachedKey is an API key row as read at a time.
+type cachedKey struct {
+	k  store.APIKey
+	at time.Time
+}
+
+// maxCachedKeys bounds the key cache; past it the cache starts over.
+const maxCachedKeys = 10000
 
 // New returns the API server.
 func New(cfg Config) *Server {
@@ -67,8 +85,11 @@ func New(cfg Config) *Server {
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = 10 * time.Second
 	}
+	if cfg.KeyCacheTTL == 0 {
+		cfg.KeyCacheTTL = time.Second
+	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), keys: map[string]cachedKey{}}
 	s.routes()
 	return s
 }
@@ -198,11 +219,7 @@ func (s *Server) auth(perm string, next http.HandlerFunc) http.Handler {
 			unauthorized("the API key is not valid")
 			return
 		}
-		var k store.APIKey
-		err = s.cfg.Store.View(r.Context(), func(tx store.Tx) (err error) {
-			k, err = tx.APIKeyByPrefix(r.Context(), prefix)
-			return err
-		})
+		k, err := s.apiKey(r.Context(), prefix)
 		if errors.Is(err, store.ErrNotFound) {
 			unauthorized("the API key is not valid")
 			return
@@ -221,6 +238,34 @@ func (s *Server) auth(perm string, next http.HandlerFunc) http.Handler {
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, k)))
 	})
+}
+
+// apiKey returns the key with the lookup prefix, from the cache while it is younger than
+// KeyCacheTTL (by the wall clock of this process), else from the store. Unknown prefixes are
+// not cached: a key created a moment ago works at once.
+func (s *Server) apiKey(ctx context.Context, prefix string) (store.APIKey, error) {
+	now := time.Now()
+	s.keysMu.Lock()
+	c, ok := s.keys[prefix]
+	s.keysMu.Unlock()
+	if ok && now.Sub(c.at) < s.cfg.KeyCacheTTL {
+		return c.k, nil
+	}
+	var k store.APIKey
+	err := s.cfg.Store.View(ctx, func(tx store.Tx) (err error) {
+		k, err = tx.APIKeyByPrefix(ctx, prefix)
+		return err
+	})
+	if err != nil || s.cfg.KeyCacheTTL < 0 {
+		return k, err
+	}
+	s.keysMu.Lock()
+	if len(s.keys) >= maxCachedKeys {
+		clear(s.keys)
+	}
+	s.keys[prefix] = cachedKey{k: k, at: now}
+	s.keysMu.Unlock()
+	return k, nil
 }
 
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {

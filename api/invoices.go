@@ -122,7 +122,7 @@ func strPtr(s string) *string {
 
 func (s *Server) invoiceView(d invoices.Details) invoiceJSON {
 	inv := d.Invoice
-	scale := priceScale(inv.Currency, d.Options)
+	scale := invoices.PriceScale(inv.Currency, d.Options)
 	v := invoiceJSON{
 		ID: inv.ID, Object: "invoice", Status: inv.Status, Flags: inv.Flags,
 		Amount: money.FormatAmount(inv.Price, scale), Currency: inv.Currency,
@@ -164,20 +164,6 @@ func (s *Server) invoiceView(d invoices.Details) invoiceJSON {
 	return v
 }
 
-// priceScale is the scale of the invoice currency: ISO 4217 minor units, or the scale of the
-// crypto option priced in its own asset.
-func priceScale(currency string, opts []store.PaymentOption) int32 {
-	if a, ok := money.Currency(currency); ok {
-		return a.Scale
-	}
-	for _, o := range opts {
-		if o.Asset == currency {
-			return o.Scale
-		}
-	}
-	return 0
-}
-
 // amountPaid is the fiat value of the payments that count (in the mempool or confirmed,
 // seen by the end of monitoring): the sum of each one's ledger.PaymentFiat, the rounding
 // rule the ledger records and exports use too.
@@ -214,7 +200,7 @@ func paymentView(d invoices.Details, p store.Payment, scale int32) paymentJSON {
 		AmountAtomic: p.Amount.String(), Status: p.Status, BlockHeight: p.BlockHeight, BlockHash: strPtr(p.BlockHash),
 		SeenAt: p.SeenAt, Currency: d.Invoice.Currency}
 	if f := paymentFiat(d, p); f != nil {
-		s := money.FormatAmount(f, priceScale(d.Invoice.Currency, d.Options))
+		s := money.FormatAmount(f, invoices.PriceScale(d.Invoice.Currency, d.Options))
 		v.AmountFiat = &s
 	}
 	return v
@@ -268,26 +254,41 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request) {
 			cr.ExpiresIn = -time.Second
 		}
 	}
-	// A key that holds a response replays it, whatever validation or quoting would say now
-	// (rates down, wallets changed): checked before Prepare, and again when Prepare fails in
-	// case a concurrent first request with the key finished meanwhile.
-	if s.replayed(w, r, k.MerchantID, raw) {
+	if _, ok := idempotencyKey(r); !ok {
+		writeProblem(w, badIdempotencyKey)
 		return
 	}
-	draft, err := s.cfg.Invoices.Prepare(r.Context(), k.MerchantID, cr)
-	if err != nil {
-		if !s.replayed(w, r, k.MerchantID, raw) {
-			s.invoiceError(w, r, err)
-		}
-		return
-	}
-	s.idempotent(w, r, k.MerchantID, raw, func(tx store.Tx) (int, any, error) {
-		d, err := s.cfg.Invoices.CreateTx(r.Context(), tx, draft)
+	// A retry of a request that was answered is prepared like a new one (no read before
+	// it), and its transaction meets the stored key: it replays the stored answer. When
+	// Prepare fails, a key that holds a response still replays it, whatever validation or
+	// quoting say now (rates down, wallets changed).
+	for attempt := 1; ; attempt++ {
+		draft, err := s.cfg.Invoices.Prepare(r.Context(), k.MerchantID, cr)
 		if err != nil {
-			return 0, nil, err
+			if !s.replayed(w, r, k.MerchantID, raw) {
+				s.invoiceError(w, r, err)
+			}
+			return
 		}
-		return http.StatusCreated, s.invoiceView(d), nil
-	})
+		err = s.idempotent(w, r, k.MerchantID, raw, func(tx store.Tx) (int, any, error) {
+			d, err := s.cfg.Invoices.CreateTx(r.Context(), tx, draft)
+			if err != nil {
+				return 0, nil, err
+			}
+			return http.StatusCreated, s.invoiceView(d), nil
+		})
+		if err != nil && invoices.NotCommitted(err) {
+			draft.Discard() // its addresses go to the next invoice
+		}
+		if !errors.Is(err, invoices.ErrStaleDraft) {
+			return
+		}
+		if attempt == invoices.MaxPrepareAttempts {
+			writeProblem(w, Problem{Type: typeConflict, Status: http.StatusConflict,
+				Detail: "this store's wallets or settings kept changing while the invoice was created; retry the request"})
+			return
+		}
+	}
 }
 
 func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request) {
@@ -479,14 +480,20 @@ func decodeOptionalBody(r *http.Request, max int64) ([]byte, *Problem) {
 }
 
 // idempotent runs fn in one transaction together with the Idempotency-Key bookkeeping: the
-// first request with a key stores its response in the same transaction as its effects; a
-// retry with the same body replays it (Idempotent-Replayed: true); a different body is 409.
+// first request with a key stores its response, in one write that travels with the commit
+// of its effects; a retry with the same body replays it (Idempotent-Replayed: true); a
+// different body is 409. A request whose key another request holds (committed, or in a
+// transaction the key's write waits for) fails its own transaction with a conflict and is
+// answered from the other's record, so concurrent requests with one key create once.
 // Without the header fn simply runs in a transaction. Errors roll back and store nothing.
-func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, merchantID string, body []byte, fn func(store.Tx) (int, any, error)) {
+//
+// It answers the request and returns the transaction's error (nil when it committed),
+// except for invoices.ErrStaleDraft, which it leaves unanswered for the caller to retry.
+func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, merchantID string, body []byte, fn func(store.Tx) (int, any, error)) error {
 	key, ok := idempotencyKey(r)
 	if !ok {
 		writeProblem(w, badIdempotencyKey)
-		return
+		return nil
 	}
 	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"), body...))
 	var (
@@ -496,22 +503,6 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, merchantID s
 		mismatch bool
 	)
 	err := s.cfg.Store.Tx(r.Context(), func(tx store.Tx) error {
-		replayed, mismatch = false, false
-		if key != "" {
-			prev, err := tx.ClaimIdempotencyKey(r.Context(), store.IdempotencyRecord{
-				MerchantID: merchantID, Key: key, RequestHash: sum[:], CreatedAt: s.cfg.Now().UTC()})
-			if err != nil {
-				return err
-			}
-			if prev != nil {
-				if string(prev.RequestHash) != string(sum[:]) {
-					mismatch = true
-					return nil
-				}
-				status, out, replayed = prev.ResponseStatus, prev.ResponseBody, true
-				return nil
-			}
-		}
 		st, v, err := fn(tx)
 		if err != nil {
 			return err
@@ -524,12 +515,30 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, merchantID s
 		if key == "" {
 			return nil
 		}
-		return tx.CompleteIdempotencyKey(r.Context(), store.IdempotencyRecord{MerchantID: merchantID, Key: key,
-			ResponseStatus: status, ResponseBody: out})
+		return tx.PutIdempotencyKey(r.Context(), store.IdempotencyRecord{MerchantID: merchantID, Key: key,
+			RequestHash: sum[:], ResponseStatus: status, ResponseBody: out, CreatedAt: s.cfg.Now().UTC()})
 	})
+	answer := err
+	if key != "" && errors.Is(err, store.ErrConflict) {
+		var prev store.IdempotencyRecord
+		perr := s.cfg.Store.View(r.Context(), func(tx store.Tx) (err error) {
+			prev, err = tx.IdempotencyKey(r.Context(), merchantID, key)
+			return err
+		})
+		switch {
+		case perr == nil && string(prev.RequestHash) != string(sum[:]):
+			answer, mismatch = nil, true
+		case perr == nil:
+			answer, status, out, replayed = nil, prev.ResponseStatus, prev.ResponseBody, true
+		case !errors.Is(perr, store.ErrNotFound): // else the conflict was not the key's
+			answer = perr
+		}
+	}
 	switch {
-	case err != nil:
-		s.invoiceError(w, r, err)
+	case errors.Is(answer, invoices.ErrStaleDraft):
+		return err
+	case answer != nil:
+		s.invoiceError(w, r, answer)
 	case mismatch:
 		writeProblem(w, Problem{Type: typeIdempotency, Status: http.StatusConflict,
 			Detail: "this Idempotency-Key was used with a different request body; use a new key for a new request"})
@@ -542,6 +551,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, merchantID s
 		w.WriteHeader(status)
 		_, _ = w.Write(out)
 	}
+	return err
 }
 
 // idempotencyKey returns the request's Idempotency-Key ("" when absent); ok is false when the
@@ -563,6 +573,7 @@ var badIdempotencyKey = Problem{Type: typeInvalidRequest, Status: http.StatusBad
 
 // replayed answers the request and returns true when its Idempotency-Key is malformed (400)
 // or already holds a response (replayed, or 409 for a different body). It changes nothing.
+// A request with the key still in flight is waited for.
 func (s *Server) replayed(w http.ResponseWriter, r *http.Request, merchantID string, body []byte) bool {
 	key, ok := idempotencyKey(r)
 	if !ok {
@@ -572,17 +583,26 @@ func (s *Server) replayed(w http.ResponseWriter, r *http.Request, merchantID str
 	if key == "" {
 		return false
 	}
-	used, err := s.idempotencyKeyUsed(r.Context(), merchantID, key)
+	prev, err := s.idempotencyRecord(r.Context(), merchantID, key)
 	if err != nil {
 		s.internal(w, r, err)
 		return true
 	}
-	if used {
-		s.idempotent(w, r, merchantID, body, func(store.Tx) (int, any, error) {
-			return 0, nil, errors.New("idempotency record vanished") // records are never deleted
-		})
+	if prev == nil {
+		return false
 	}
-	return used
+	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"), body...))
+	if string(prev.RequestHash) != string(sum[:]) {
+		writeProblem(w, Problem{Type: typeIdempotency, Status: http.StatusConflict,
+			Detail: "this Idempotency-Key was used with a different request body; use a new key for a new request"})
+		return true
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Idempotent-Replayed", "true")
+	w.WriteHeader(prev.ResponseStatus)
+	_, _ = w.Write(prev.ResponseBody)
+	return true
 }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

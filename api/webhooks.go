@@ -185,7 +185,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	buf := &bufferedResponse{header: http.Header{}}
-	s.idempotent(buf, r, k.MerchantID, raw, func(store.Tx) (int, any, error) { return http.StatusCreated, view, nil })
+	_ = s.idempotent(buf, r, k.MerchantID, raw, func(store.Tx) (int, any, error) { return http.StatusCreated, view, nil })
 	if buf.status != http.StatusCreated || buf.header.Get("Idempotent-Replayed") != "" {
 		if err := svc.Delete(context.WithoutCancel(r.Context()), k.MerchantID, ep.ID); err != nil {
 			s.cfg.Logger.Error("could not delete a webhook endpoint created twice for one Idempotency-Key",
@@ -195,26 +195,26 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 	buf.copyTo(w)
 }
 
-// errPeek rolls back the transaction of idempotencyKeyUsed.
+// errPeek rolls back the transaction of idempotencyRecord.
 var errPeek = errors.New("peek only")
 
-// idempotencyKeyUsed reports whether the merchant's key already has a record. It claims the
-// key in a transaction it always rolls back, so it changes nothing.
-func (s *Server) idempotencyKeyUsed(ctx context.Context, merchantID, key string) (bool, error) {
-	var used bool
-	err := s.cfg.Store.Tx(ctx, func(tx store.Tx) error {
-		prev, err := tx.ClaimIdempotencyKey(ctx, store.IdempotencyRecord{MerchantID: merchantID, Key: key,
+// idempotencyRecord returns the merchant's record of key, or nil when there is none. It
+// claims the key in a transaction it always rolls back, so it changes nothing but waits for
+// a transaction that holds the key.
+func (s *Server) idempotencyRecord(ctx context.Context, merchantID, key string) (*store.IdempotencyRecord, error) {
+	var prev *store.IdempotencyRecord
+	err := s.cfg.Store.Tx(ctx, func(tx store.Tx) (err error) {
+		prev, err = tx.ClaimIdempotencyKey(ctx, store.IdempotencyRecord{MerchantID: merchantID, Key: key,
 			RequestHash: []byte{0}, CreatedAt: s.cfg.Now().UTC()})
 		if err != nil {
 			return err
 		}
-		used = prev != nil
 		return errPeek
 	})
 	if errors.Is(err, errPeek) {
-		return used, nil
+		return prev, nil
 	}
-	return false, err
+	return nil, err
 }
 
 // bufferedResponse holds a response so it can be inspected before it is sent.

@@ -184,6 +184,11 @@ func loadAsset(name, path, ctype string) (asset, error) {
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
+// modalContentSecurityPolicy is contentSecurityPolicy for the page in a checkout modal:
+// framing allowed from any http(s) page.
+const modalContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors http: https:"
+
 // ServeHTTP implements http.Handler: it sets the security headers on every response, then
 // routes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -194,6 +199,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 	hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+	if r.URL.Query().Get("view") == "modal" && strings.HasPrefix(r.URL.Path, "/i/") && strings.Count(r.URL.Path, "/") == 2 {
+		// The page itself in a shop's checkout modal (/modal/btcpay.js, issue 27): any site
+		// may frame it. It has no authenticated action to click-jack; it tells the framing
+		// page the invoice's status, which whoever holds the link can read anyway.
+		hd.Set("Content-Security-Policy", modalContentSecurityPolicy)
+		hd.Del("X-Frame-Options")
+	}
 	h.mux.ServeHTTP(w, r)
 }
 

@@ -40,5 +40,8 @@
 // Every response carries a strict Content-Security-Policy (default-src 'none'; only this
 // origin's script, style, images and connections; no inline script or style; frame-ancestors
 // 'none'), X-Content-Type-Options: nosniff and Referrer-Policy: no-referrer. All assets are
-// embedded: no CDN, web font or third-party script.
+// embedded: no CDN, web font or third-party script. The one exception to frame-ancestors is
+// the page with ?view=modal, which shops frame through /modal/btcpay.js (package
+// greenfield): any http(s) page may frame it, and in a frame the page posts the invoice's
+// status to its parent in BTCPay's names instead of redirecting itself.
 package checkout

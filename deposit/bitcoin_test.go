@@ -28,31 +28,38 @@ const zpub = "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1AD
 
 // TestConcurrentAllocation creates 100 invoices at once through the real service and the
 // real Bitcoin allocator: 100 distinct addresses from a dense index range 0..99, each equal
-// to the wallet's own derivation at that index — on both backends.
+// to the wallet's own derivation at that index — on both backends, allocating inside the
+// invoice's transaction and from per-process blocks (deposit.Indexes, closed at the end so
+// the wallet's next index is 100 again).
 func TestConcurrentAllocation(t *testing.T) {
 	t.Parallel()
 	for _, b := range storetest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
+		for _, blocks := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/blocks=%v", b.Name, blocks), func(t *testing.T) {
+				t.Parallel()
+				testConcurrentAllocation(t, b, blocks)
+			})
+		}
+	}
+}
+
+func testConcurrentAllocation(t *testing.T, b storetest.Backend, blocks bool) {
+	{
+		{
 			ctx := context.Background()
-			st := b.Open(t)
-			svc, err := invoices.New(st, invoices.Config{Chains: map[string]invoices.Chain{"bitcoin": deposit.NewBitcoin(bitcoin.Mainnet, 1)},
-				Quoter: fixedQuoter{}})
+			st := indexesStore(t, b)
+			cfg := invoices.Config{Chains: map[string]invoices.Chain{"bitcoin": deposit.NewBitcoin(bitcoin.Mainnet, 1)},
+				Quoter: fixedQuoter{}}
+			var ix *deposit.Indexes
+			if blocks {
+				ix = deposit.NewIndexes(st, deposit.IndexesConfig{})
+				cfg.Indexes = ix
+			}
+			svc, err := invoices.New(st, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			w, err := bitcoin.ParseWallet(zpub, bitcoin.Mainnet)
-			if err != nil {
-				t.Fatal(err)
-			}
-			now := time.Now()
-			err = st.Tx(ctx, func(tx store.Tx) error {
-				if err := tx.CreateMerchant(ctx, store.Merchant{ID: "sto_a", Name: "a", CreatedAt: now}); err != nil {
-					return err
-				}
-				return tx.CreateWallet(ctx, store.Wallet{ID: "wal_a", MerchantID: "sto_a", Chain: "bitcoin", Network: "mainnet",
-					Descriptor: w.Descriptor(), CreatedAt: now})
-			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,6 +103,11 @@ func TestConcurrentAllocation(t *testing.T) {
 			if len(idx) != n || idx[0] != 0 || idx[n-1] != n-1 {
 				t.Fatalf("indexes %v: want the dense range 0..%d", idx, n-1)
 			}
+			if ix != nil {
+				if err := ix.Close(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
 			var ws []store.Wallet
 			if err := st.View(ctx, func(tx store.Tx) (err error) { ws, err = tx.Wallets(ctx, "sto_a"); return }); err != nil {
 				t.Fatal(err)
@@ -103,7 +115,7 @@ func TestConcurrentAllocation(t *testing.T) {
 			if ws[0].NextIndex != n {
 				t.Fatalf("wallet next index %d, want %d (highest handed out %d)", ws[0].NextIndex, n, n-1)
 			}
-		})
+		}
 	}
 }
 

@@ -16,8 +16,10 @@ import (
 )
 
 // Bitcoin derives one fresh receive address per invoice from the merchant's watch-only
-// wallet: the index comes from store.Tx.AllocateIndex, so it is never reused and the range
-// handed out stays dense (the merchant's wallet gap limit can follow it).
+// wallet. With an index allocator configured (invoices.Config.Indexes, an *Indexes in
+// `chainpay serve`) the invoice service takes the index from it and asks AddressAt;
+// otherwise DepositAddress takes it from store.Tx.AllocateIndex inside the invoice's
+// transaction. Either way an index is never handed out twice.
 type Bitcoin struct {
 	Network bitcoin.Network
 	Confs   int // default confirmations; DESIGN §4 default 1
@@ -91,6 +93,21 @@ func (b *Bitcoin) DepositAddress(ctx context.Context, tx store.Tx, w store.Walle
 		return "", nil, err
 	}
 	return addr.EncodeAddress(), &idx, nil
+}
+
+var _ invoices.IndexedChain = (*Bitcoin)(nil)
+
+// AddressAt implements invoices.IndexedChain: the wallet's receive address at index.
+func (b *Bitcoin) AddressAt(w store.Wallet, index uint32) (string, error) {
+	pw, err := b.wallet(w)
+	if err != nil {
+		return "", err
+	}
+	addr, err := pw.Address(index)
+	if err != nil {
+		return "", err
+	}
+	return addr.EncodeAddress(), nil
 }
 
 // PaymentURI implements invoices.Chain: a BIP21 URI with the exact amount.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chainpay/chainpay/money"
@@ -167,22 +168,52 @@ func (e *Exporter) Rows(ctx context.Context, q Query, fn func(*Row) error) error
 	return e.each(ctx, q, fn, nil)
 }
 
+// each reads the journal page by page and calls fn with every row, and endPage after each
+// page. The next page is read while the current one is formatted (one reader goroutine, at
+// most two pages ahead), so reading and formatting overlap and memory stays bounded.
 func (e *Exporter) each(ctx context.Context, q Query, fn func(*Row) error, endPage func() error) error {
-	f := e.filter(q)
-	var page []store.LedgerRecord
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type page struct {
+		recs []store.LedgerRecord
+		err  error
+	}
+	pages := make(chan page, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait() // the reader has stopped before each returns
+	defer cancel()
+	wg.Go(func() {
+		defer close(pages)
+		f := e.filter(q)
+		for {
+			var p page
+			if p.err = ctx.Err(); p.err == nil {
+				p.err = e.st.View(ctx, func(tx store.Tx) (err error) {
+					p.recs, err = tx.LedgerRecords(ctx, f)
+					return err
+				})
+				if p.err != nil {
+					p.err = fmt.Errorf("export: read the journal: %w", p.err)
+				}
+			}
+			select {
+			case pages <- p:
+			case <-ctx.Done():
+				return
+			}
+			if p.err != nil || len(p.recs) < f.Limit {
+				return
+			}
+			last := p.recs[len(p.recs)-1]
+			f.After = &store.LedgerCursor{OccurredAt: last.OccurredAt, ID: last.ID}
 		}
-		err := e.st.View(ctx, func(tx store.Tx) (err error) {
-			page, err = tx.LedgerRecords(ctx, f)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("export: read the journal: %w", err)
+	})
+	for p := range pages {
+		if p.err != nil {
+			return p.err
 		}
-		for i := range page {
-			row, err := buildRow(page[i])
+		for i := range p.recs {
+			row, err := buildRow(p.recs[i])
 			if err != nil {
 				return err
 			}
@@ -195,12 +226,8 @@ func (e *Exporter) each(ctx context.Context, q Query, fn func(*Row) error, endPa
 				return err
 			}
 		}
-		if len(page) < f.Limit {
-			return nil
-		}
-		last := page[len(page)-1]
-		f.After = &store.LedgerCursor{OccurredAt: last.OccurredAt, ID: last.ID}
 	}
+	return ctx.Err()
 }
 
 // flush pushes w's buffered bytes to the client when w can.

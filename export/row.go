@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -131,7 +132,7 @@ func buildRow(l store.LedgerRecord) (Row, error) {
 	if !bytes.Equal(sum[:], l.PayloadHash) {
 		return Row{}, fmt.Errorf("export: record %s (%s): stored payload does not match its sha256 %x", l.ID, l.IdempotencyKey, l.PayloadHash)
 	}
-	rec, err := ledger.ParseRecord([]byte(l.Payload))
+	rec, err := decodeRecord(l, sum[:])
 	if err != nil {
 		return Row{}, fmt.Errorf("export: record %s (%s): %w", l.ID, l.IdempotencyKey, err)
 	}
@@ -218,6 +219,26 @@ func buildRow(l store.LedgerRecord) (Row, error) {
 	v[ColPayloadSHA256] = hex.EncodeToString(l.PayloadHash)
 	v[ColCreatedAt] = fmtTime(l.CreatedAt)
 	return r, nil
+}
+
+// decodeRecord returns the journal row's record: from its flat projection when it has one
+// made from this very payload (it names the payload's hash, which the caller has checked),
+// without re-parsing the JSON; else (rows stored before projections, or a projection of
+// another version) from the payload.
+func decodeRecord(l store.LedgerRecord, payloadHash []byte) (ledger.Record, error) {
+	if l.Projection != "" {
+		rec, named, err := ledger.ParseFlat(l.Projection)
+		if err == nil {
+			if named != hex.EncodeToString(payloadHash) {
+				return ledger.Record{}, fmt.Errorf("projection names payload sha256 %s, the payload's is %x", clip(named), payloadHash)
+			}
+			return rec, nil
+		}
+		if !errors.Is(err, ledger.ErrFlat) {
+			return ledger.Record{}, err
+		}
+	}
+	return ledger.ParseRecord([]byte(l.Payload))
 }
 
 // exceptionFlags lists the record's exception flags, ';'-separated and sorted: those the

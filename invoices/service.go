@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -33,6 +34,21 @@ type Chain interface {
 	PaymentURI(o store.PaymentOption, amount *big.Int, label string) string
 	// Confirmations is the default number of confirmations before a payment settles.
 	Confirmations() int
+}
+
+// IndexedChain is implemented by chains whose deposit address is a function of a wallet
+// and a derivation index (Bitcoin). With Config.Indexes set, the service takes the index
+// from it before the invoice's transaction and asks AddressAt, instead of DepositAddress.
+type IndexedChain interface {
+	AddressAt(w store.Wallet, index uint32) (string, error)
+}
+
+// IndexAllocator hands out derivation indexes outside any transaction (deposit.Indexes).
+type IndexAllocator interface {
+	// Next hands out an index of the wallet that is never handed out again.
+	Next(ctx context.Context, walletID string) (uint32, error)
+	// Release gives back an index whose invoice was never committed.
+	Release(walletID string, index uint32)
 }
 
 // WalletInput is what a merchant sends to enable a chain: an extended public key or
@@ -110,6 +126,7 @@ func (s *Service) AddWallet(ctx context.Context, merchantID string, in WalletInp
 	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
 	w.ID, w.MerchantID, w.CreatedAt = store.NewID("wal", now), merchantID, now
 	err = s.st.Tx(ctx, func(tx store.Tx) error { return tx.CreateWallet(ctx, w) })
+	s.forget(merchantID)
 	if errors.Is(err, store.ErrConflict) {
 		// Two unique constraints: one wallet per store and chain, one wallet per descriptor.
 		own, lerr := s.Wallets(ctx, merchantID)
@@ -224,13 +241,38 @@ type Config struct {
 	DefaultExpiry    time.Duration // default 15 min
 	MonitoringWindow time.Duration // after expiry; default 24 h
 	MaxMetadataBytes int           // default 4096
+	// Indexes, when set, gives IndexedChain options their derivation index before the
+	// invoice's transaction (no wallet row is locked across it); nil allocates inside the
+	// transaction with store.Tx.AllocateIndex.
+	Indexes IndexAllocator
 }
 
 // Service creates and manages invoices. It is safe for concurrent use.
+//
+// It keeps each merchant's settings and wallets in memory for Prepare. The cache is never
+// trusted on its own: CreateTx reads them again inside the invoice's transaction (one query,
+// sent with BEGIN) and refuses a draft prepared from anything else (ErrStaleDraft), so a
+// wallet added or a setting changed by any process takes effect on the next invoice.
 type Service struct {
 	st  store.Store
 	cfg Config
+
+	mu      sync.Mutex
+	configs map[string]merchantConfig // by merchant id
 }
+
+// merchantConfig is what Prepare reads of a merchant.
+type merchantConfig struct {
+	merchant store.Merchant
+	wallets  []store.Wallet
+}
+
+// maxCachedConfigs bounds the cache; past it the cache starts over.
+const maxCachedConfigs = 10000
+
+// ErrStaleDraft means the merchant's settings or wallets changed between Prepare and
+// CreateTx; nothing was written. Prepare again (the service has the new ones by then).
+var ErrStaleDraft = errors.New("invoices: the store's settings or wallets changed while the invoice was prepared")
 
 // New returns a Service. Chains and Quoter are required.
 func New(st store.Store, cfg Config) (*Service, error) {
@@ -252,7 +294,57 @@ func New(st store.Store, cfg Config) (*Service, error) {
 	if cfg.MaxMetadataBytes == 0 {
 		cfg.MaxMetadataBytes = 4096
 	}
-	return &Service{st: st, cfg: cfg}, nil
+	return &Service{st: st, cfg: cfg, configs: map[string]merchantConfig{}}, nil
+}
+
+// config returns the merchant's settings and wallets, from the cache or the store.
+func (s *Service) config(ctx context.Context, merchantID string) (merchantConfig, error) {
+	s.mu.Lock()
+	c, ok := s.configs[merchantID]
+	s.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	err := s.st.View(ctx, func(tx store.Tx) (err error) {
+		c.merchant, c.wallets, err = tx.MerchantWallets(ctx, merchantID)
+		return err
+	})
+	if err != nil {
+		return c, err
+	}
+	s.remember(merchantID, c)
+	return c, nil
+}
+
+func (s *Service) remember(merchantID string, c merchantConfig) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.configs) >= maxCachedConfigs {
+		clear(s.configs)
+	}
+	s.configs[merchantID] = c
+}
+
+func (s *Service) forget(merchantID string) {
+	s.mu.Lock()
+	delete(s.configs, merchantID)
+	s.mu.Unlock()
+}
+
+// sameConfig reports whether a and b would prepare the same invoices: equal settings and
+// wallets, whatever their next derivation index.
+func sameConfig(a, b merchantConfig) bool {
+	if a.merchant.Settings != b.merchant.Settings || len(a.wallets) != len(b.wallets) {
+		return false
+	}
+	for i, w := range a.wallets {
+		v := b.wallets[i]
+		if w.ID != v.ID || w.Chain != v.Chain || w.Network != v.Network || w.Descriptor != v.Descriptor ||
+			w.Treasury != v.Treasury || !slices.Equal(w.Tokens, v.Tokens) {
+			return false
+		}
+	}
+	return true
 }
 
 // CreateRequest is a merchant's request for a new invoice. Amount is a decimal string in
@@ -270,20 +362,40 @@ type CreateRequest struct {
 	ToleranceFloor   string // decimal in Currency
 }
 
-// Draft is a validated, quoted request, ready to be written by CreateTx.
+// Draft is a validated, quoted request, ready to be written by CreateTx. With
+// Config.Indexes it holds the deposit addresses already allocated: a draft that is not
+// committed should be Discarded (else its indexes are a gap in the merchant's wallet).
 type Draft struct {
 	merchantID string
+	config     merchantConfig // what it was prepared from
 	inv        store.Invoice
 	options    []draftOption
+	release    []func()
 }
 
 type draftOption struct {
-	asset  money.Asset
-	wallet store.Wallet
-	due    *big.Int
-	rate   decimal.Decimal
-	quote  Quote
-	confs  int
+	asset   money.Asset
+	wallet  store.Wallet
+	due     *big.Int
+	rate    decimal.Decimal
+	quote   Quote
+	confs   int
+	address string  // allocated by Prepare ("" = allocate in CreateTx)
+	index   *uint32 // with address
+}
+
+// Discard gives the draft's allocated derivation indexes back for other invoices. Call it
+// only when no transaction that wrote the draft can have committed: after CreateTx failed
+// and its transaction rolled back, or when the transaction failed with store.ErrConflict or
+// store.ErrBusy (conflicts and busy errors always roll back). It is idempotent.
+func (d *Draft) Discard() {
+	if d == nil {
+		return
+	}
+	for _, r := range d.release {
+		r()
+	}
+	d.release = nil
 }
 
 // Details is an invoice with its payment options, payments and what has been paid.
@@ -311,19 +423,11 @@ func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequ
 	if isFiat {
 		priceAsset = fiat
 	}
-	var (
-		wallets  []store.Wallet
-		merchant store.Merchant
-	)
-	if err := s.st.View(ctx, func(tx store.Tx) (err error) {
-		if merchant, err = tx.GetMerchant(ctx, merchantID); err != nil {
-			return err
-		}
-		wallets, err = tx.Wallets(ctx, merchantID)
-		return err
-	}); err != nil {
+	cfg, err := s.config(ctx, merchantID)
+	if err != nil {
 		return nil, fmt.Errorf("read wallets: %w", err)
 	}
+	merchant, wallets := cfg.merchant, cfg.wallets
 	settings, err := ParseStoreSettings(merchant.Settings)
 	if err != nil {
 		return nil, err
@@ -468,7 +572,7 @@ func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequ
 	}
 
 	confs := map[string]int{}
-	d := &Draft{merchantID: merchantID}
+	d := &Draft{merchantID: merchantID, config: cfg}
 	var (
 		dust      []string // options below their chain's dust limit
 		dustAsked bool     // one of them was named in payment_methods
@@ -520,12 +624,56 @@ func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequ
 		ExpiresAt: now.Add(expiry), MonitorUntil: now.Add(expiry + s.cfg.MonitoringWindow),
 		CreatedAt: now, UpdatedAt: now,
 	}
+	if err := s.allocate(ctx, d); err != nil {
+		return nil, err
+	}
 	return d, nil
+}
+
+// allocate gives the draft's IndexedChain options their index and address from
+// Config.Indexes, outside any transaction.
+func (s *Service) allocate(ctx context.Context, d *Draft) error {
+	if s.cfg.Indexes == nil {
+		return nil
+	}
+	for i := range d.options {
+		o := &d.options[i]
+		ic, ok := s.cfg.Chains[o.asset.Chain].(IndexedChain)
+		if !ok {
+			continue
+		}
+		idx, err := s.cfg.Indexes.Next(ctx, o.wallet.ID)
+		if err != nil {
+			d.Discard()
+			s.forget(d.merchantID) // a wallet that is gone
+			return fmt.Errorf("deposit address for %s: %w", o.asset.Code, err)
+		}
+		o.index = &idx
+		d.release = append(d.release, func() { s.cfg.Indexes.Release(o.wallet.ID, idx) })
+		if o.address, err = ic.AddressAt(o.wallet, idx); err != nil {
+			d.Discard()
+			return fmt.Errorf("deposit address for %s: %w", o.asset.Code, err)
+		}
+	}
+	return nil
 }
 
 // CreateTx writes the draft inside tx: the invoice, a fresh deposit address and locked quote
 // per option, and the invoice.created event.
+//
+// It first reads the merchant's settings and wallets again (the transaction's first
+// statement) and returns ErrStaleDraft, writing nothing, when they differ from those the
+// draft was prepared from. The writes are plain inserts that travel with the commit.
 func (s *Service) CreateTx(ctx context.Context, tx store.Tx, d *Draft) (Details, error) {
+	var now merchantConfig
+	var err error
+	if now.merchant, now.wallets, err = tx.MerchantWallets(ctx, d.merchantID); err != nil {
+		return Details{}, fmt.Errorf("read wallets: %w", err)
+	}
+	if !sameConfig(d.config, now) {
+		s.remember(d.merchantID, now)
+		return Details{}, ErrStaleDraft
+	}
 	inv := d.inv
 	inv.ID = store.NewID("inv", inv.CreatedAt)
 	if err := tx.CreateInvoice(ctx, inv); err != nil {
@@ -533,9 +681,11 @@ func (s *Service) CreateTx(ctx context.Context, tx store.Tx, d *Draft) (Details,
 	}
 	out := Details{Invoice: inv}
 	for _, o := range d.options {
-		addr, idx, err := s.cfg.Chains[o.asset.Chain].DepositAddress(ctx, tx, o.wallet, inv.ID)
-		if err != nil {
-			return Details{}, fmt.Errorf("deposit address for %s: %w", o.asset.Code, err)
+		addr, idx := o.address, o.index
+		if addr == "" {
+			if addr, idx, err = s.cfg.Chains[o.asset.Chain].DepositAddress(ctx, tx, o.wallet, inv.ID); err != nil {
+				return Details{}, fmt.Errorf("deposit address for %s: %w", o.asset.Code, err)
+			}
 		}
 		po := store.PaymentOption{
 			ID: store.NewID("opt", inv.CreatedAt), InvoiceID: inv.ID, Asset: o.asset.Code, Chain: o.asset.Chain,
@@ -560,18 +710,38 @@ func (s *Service) CreateTx(ctx context.Context, tx store.Tx, d *Draft) (Details,
 	return out, nil
 }
 
-// Create is Prepare followed by CreateTx in one transaction.
+// Create is Prepare followed by CreateTx in one transaction, prepared again (a few times at
+// most) when the store's settings or wallets changed in between.
 func (s *Service) Create(ctx context.Context, merchantID string, req CreateRequest) (Details, error) {
-	d, err := s.Prepare(ctx, merchantID, req)
-	if err != nil {
-		return Details{}, err
+	for attempt := 1; ; attempt++ {
+		d, err := s.Prepare(ctx, merchantID, req)
+		if err != nil {
+			return Details{}, err
+		}
+		var out Details
+		err = s.st.Tx(ctx, func(tx store.Tx) (err error) {
+			out, err = s.CreateTx(ctx, tx, d)
+			return err
+		})
+		if err != nil && NotCommitted(err) {
+			d.Discard()
+		}
+		if !errors.Is(err, ErrStaleDraft) || attempt == MaxPrepareAttempts {
+			return out, err
+		}
 	}
-	var out Details
-	err = s.st.Tx(ctx, func(tx store.Tx) (err error) {
-		out, err = s.CreateTx(ctx, tx, d)
-		return err
-	})
-	return out, err
+}
+
+// MaxPrepareAttempts is how often Create (and the API) prepare an invoice whose draft went
+// stale before giving up with ErrStaleDraft.
+const MaxPrepareAttempts = 3
+
+// NotCommitted reports whether a failed creation's transaction certainly did not commit,
+// so its draft may be Discarded: a stale draft, a conflict or a busy database (their
+// transactions always roll back). Anything else (a lost connection during COMMIT) may have
+// committed.
+func NotCommitted(err error) bool {
+	return errors.Is(err, ErrStaleDraft) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrBusy)
 }
 
 // PaymentURI is the wallet URI for paying amount of the option's asset to its address, or ""
@@ -600,13 +770,9 @@ func (s *Service) GetTx(ctx context.Context, tx store.Tx, merchantID, id string)
 }
 
 // ReviewTx re-evaluates the invoice against its payments, the chains' tips and the chain
-// time (the followers' cursors), and writes the new state and its events inside tx. The
-// watcher calls it for invoices whose payments changed and for those InvoicesToReview
-// lists. It reports the events emitted; none means nothing changed.
-//
-// The invoice is judged at the earliest chain time among the chains of its options (see
-// chainTime): expiry and the end of monitoring are never declared by the wall clock while
-// a follower of one of its chains is still behind.
+// time (the followers' cursors), and writes the new state and its events inside tx. It
+// reports the events emitted; none means nothing changed. See ReviewManyTx, which the
+// watcher calls.
 func (s *Service) ReviewTx(ctx context.Context, tx store.Tx, id string) ([]string, error) {
 	inv, err := tx.GetInvoice(ctx, "", id)
 	if err != nil {
@@ -624,6 +790,84 @@ func (s *Service) ReviewTx(ctx context.Context, tx store.Tx, id string) ([]strin
 	if err != nil {
 		return nil, err
 	}
+	return s.review(ctx, tx, inv, opts, pays, cursors)
+}
+
+// ReviewManyTx is ReviewTx for several invoices inside tx, reading them, their options and
+// payments and the followers' cursors in a few batched queries whatever their number (the
+// books are still read per invoice, by the Settler). The watcher calls it for invoices
+// whose payments changed and for those InvoicesDue lists. It returns the events emitted per
+// invoice (invoices that did not change are absent); an id without an invoice is an error.
+//
+// Each invoice is judged at the earliest chain time among the chains of its own options (see
+// chainTime): expiry and the end of monitoring are never declared by the wall clock while
+// a follower of one of its chains is still behind.
+func (s *Service) ReviewManyTx(ctx context.Context, tx store.Tx, ids []string) (map[string][]string, error) {
+	invs, err := tx.InvoicesByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	found := make(map[string]bool, len(invs))
+	for _, inv := range invs {
+		found[inv.ID] = true
+	}
+	for _, id := range ids {
+		if !found[id] {
+			return nil, fmt.Errorf("review %s: %w", id, store.ErrNotFound)
+		}
+	}
+	optsBy, paysBy, cursors, err := loadMany(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, inv := range invs {
+		own := map[string]store.Cursor{}
+		for _, o := range optsBy[inv.ID] {
+			own[o.Chain] = cursors[o.Chain]
+		}
+		evs, err := s.review(ctx, tx, inv, optsBy[inv.ID], paysBy[inv.ID], own)
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) > 0 {
+			out[inv.ID] = evs
+		}
+	}
+	return out, nil
+}
+
+// loadMany reads the options and payments of the invoices ids, by invoice, and the cursors
+// of their chains, in a number of queries that does not grow with len(ids).
+func loadMany(ctx context.Context, tx store.Tx, ids []string) (map[string][]store.PaymentOption,
+	map[string][]store.Payment, map[string]store.Cursor, error) {
+	opts, err := tx.PaymentOptionsOf(ctx, ids)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pays, err := tx.PaymentsOf(ctx, ids)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cursors, err := cursorsOf(ctx, tx, opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	optsBy := map[string][]store.PaymentOption{}
+	for _, o := range opts {
+		optsBy[o.InvoiceID] = append(optsBy[o.InvoiceID], o)
+	}
+	paysBy := map[string][]store.Payment{}
+	for _, p := range pays {
+		paysBy[p.InvoiceID] = append(paysBy[p.InvoiceID], p)
+	}
+	return optsBy, paysBy, cursors, nil
+}
+
+// review evaluates inv with its options, payments and its chains' cursors, and writes the
+// new state, its events and its books inside tx.
+func (s *Service) review(ctx context.Context, tx store.Tx, inv store.Invoice, opts []store.PaymentOption,
+	pays []store.Payment, cursors map[string]store.Cursor) ([]string, error) {
 	tips := tipsOf(cursors)
 	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
 	st := stateOf(inv)
@@ -781,25 +1025,9 @@ func (s *Service) ListTx(ctx context.Context, tx store.Tx, f store.InvoiceFilter
 	for i, inv := range invs {
 		ids[i] = inv.ID
 	}
-	opts, err := tx.PaymentOptionsOf(ctx, ids)
+	optsBy, paysBy, cursors, err := loadMany(ctx, tx, ids)
 	if err != nil {
 		return nil, err
-	}
-	pays, err := tx.PaymentsOf(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	cursors, err := cursorsOf(ctx, tx, opts)
-	if err != nil {
-		return nil, err
-	}
-	optsBy := map[string][]store.PaymentOption{}
-	for _, o := range opts {
-		optsBy[o.InvoiceID] = append(optsBy[o.InvoiceID], o)
-	}
-	paysBy := map[string][]store.Payment{}
-	for _, p := range pays {
-		paysBy[p.InvoiceID] = append(paysBy[p.InvoiceID], p)
 	}
 	refs, err := tx.RefundsOfInvoices(ctx, ids)
 	if err != nil {

@@ -56,12 +56,18 @@ func (j *Journal) Post(ctx context.Context, rec Record) (Result, error) {
 	hash := PayloadHash(payload)
 	sum, _ := hex.DecodeString(hash)
 	res := Result{IdempotencyKey: rec.IdempotencyKey, PayloadHash: hash}
+	// The projection is made from the payload as stored (what a reader of the payload gets),
+	// not from rec: the two can only agree.
+	stored, err := ParseRecord(payload)
+	if err != nil {
+		return Result{}, err
+	}
 	now := j.now().UTC()
 	row := store.LedgerRecord{
 		ID: store.NewID("lgr", now), IdempotencyKey: rec.IdempotencyKey, MerchantID: rec.MerchantID,
 		SourceType: rec.SourceType, SourceID: rec.SourceID, ReportingCategory: rec.ReportingCategory,
 		Currency: rec.Currency, Gross: rec.Gross, Fee: rec.Fee, Net: rec.Net, OccurredAt: rec.OccurredAt,
-		Payload: string(payload), PayloadHash: sum, CreatedAt: now,
+		Payload: string(payload), PayloadHash: sum, Projection: stored.Flat(hash), CreatedAt: now,
 	}
 	for _, p := range rec.Postings {
 		row.Postings = append(row.Postings, store.LedgerPosting{Account: p.Account, Asset: p.Asset, Amount: p.Amount, Direction: p.Direction})

@@ -64,9 +64,6 @@ type Config struct {
 	Refresh time.Duration
 	// Timeout bounds each part of a scrape and each readiness check. Default 5 s.
 	Timeout time.Duration
-	// EventLookback is how far behind the webhook dispatcher's cursor undispatched events
-	// are counted; it matches webhooks.DispatcherConfig.Lookback. Default 10 minutes.
-	EventLookback time.Duration
 	// Version is reported as chainpay_build_info{version}.
 	Version string
 	Now     func() time.Time // default time.Now
@@ -85,11 +82,8 @@ func (c *Config) withDefaults() (Config, error) {
 	if out.Timeout == 0 {
 		out.Timeout = 5 * time.Second
 	}
-	if out.EventLookback == 0 {
-		out.EventLookback = 10 * time.Minute
-	}
-	if out.Refresh < 0 || out.Timeout < 0 || out.EventLookback < 0 {
-		return Config{}, errors.New("ops: Refresh, Timeout and EventLookback must not be negative")
+	if out.Refresh < 0 || out.Timeout < 0 {
+		return Config{}, errors.New("ops: Refresh and Timeout must not be negative")
 	}
 	if out.Now == nil {
 		out.Now = time.Now

@@ -219,11 +219,7 @@ func readStore(ctx context.Context, cfg Config, now time.Time, s *snapshot) erro
 		if err != nil {
 			return err
 		}
-		since := time.Time{}
-		if !cur.IsZero() {
-			since = cur.Add(-cfg.EventLookback)
-		}
-		if s.webhooks, err = tx.WebhookBacklog(ctx, since); err != nil {
+		if s.webhooks, err = tx.WebhookBacklog(ctx, cur); err != nil {
 			return err
 		}
 		s.cursors, err = tx.Cursors(ctx)

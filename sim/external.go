@@ -67,7 +67,7 @@ func (s *checkSink) Post(_ context.Context, rec ledger.Record) (ledger.Result, e
 	if rec.Chain != nil {
 		where = fmt.Sprintf("%s:%d", rec.Chain.TxID, rec.Chain.OutputIndex)
 	}
-	s.w.tracef("ledger sink: %s of %s, %s %s", rec.ReportingCategory, where, rec.Gross, rec.Currency)
+	s.w.tracef("ledger sink: %s of %s, %s %s minor units", rec.ReportingCategory, where, rec.Gross, rec.Currency)
 	return res, nil
 }
 

@@ -80,7 +80,7 @@ func (w *World) quiesce(ctx context.Context) {
 	if w.failure != nil {
 		return
 	}
-	s, err := w.read(ctx)
+	s, err := w.read(ctx, true)
 	if err != nil {
 		w.fail("simulation", "read the store: %v", err)
 		return
@@ -91,7 +91,7 @@ func (w *World) quiesce(ctx context.Context) {
 		}
 	}
 	for _, check := range []func(snapshot){
-		func(s snapshot) { w.checkTransitions(s, nil) }, func(s snapshot) { w.checkBooks(ctx, s) }, w.checkOutcomes,
+		func(s snapshot) { w.checkTransitions(s, nil) }, func(s snapshot) { w.checkBooks(ctx, s, true) }, w.checkOutcomes,
 		func(s snapshot) { w.checkDelivered(ctx, s) }, func(s snapshot) { w.checkSinkBooks(ctx, s) },
 	} {
 		if w.failure == nil {

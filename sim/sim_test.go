@@ -45,6 +45,10 @@ var regressionSeeds = []struct {
 	// Found after issues 19 and 20 landed (both fixed since):
 	{43, 150, nil, "an EVM reorg above a payment's block rewinds the tip so that the payment, booked as an unapplied receipt at 3+ confirmations, has 1; ledger verify then expects nothing and the rewind posts no record"},
 	{1167, 150, nil, "an EVM node stuck with an hour-old tip counted as fresh (2 h, the Bitcoin rule): an ETH-only invoice expired by the wall clock before its chain reached expiry"},
+	// Seed 7 (above) also failed once in a replay on a loaded machine, a simulator bug: a
+	// follower step had a 30 s real-time bound, and its catch-up after a 50 h outage took
+	// longer (now 10 min, see stepTimeout). Seed 5 at 80 steps (TestDeterministic) showed the
+	// relay's record order varying between replays (TestDeterministic compares them as a set).
 }
 
 // booksQuiet leaves out the parts of the workload that exercise what issue 20 (books follow
@@ -66,8 +70,8 @@ func run(t *testing.T, cfg sim.Config) sim.Result {
 	return res
 }
 
-// TestDeterministic shows that a seed replays the same run: the same trace (but for the
-// order of ledger records of one millisecond, see docs/invariants.md) and the same outcome.
+// TestDeterministic shows that a seed replays the same run: the same trace (but for when
+// the relay posts each ledger record, see docs/invariants.md) and the same outcome.
 func TestDeterministic(t *testing.T) {
 	t.Parallel()
 	seeds, steps := []uint64{5, 1000}, 80
@@ -99,30 +103,22 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-// comparable returns the trace's lines with each step's ledger sink lines moved to the end
-// of the step and sorted: the relay posts the records of one moment in the order of their
-// random ids.
+// comparable returns the trace's lines with the ledger sink's lines taken out, stripped of
+// their step and time, sorted and put at the end: the relay posts the records pending at one
+// moment in the order of their random ids, a batch (8) at a time, so when a record reaches
+// the sink may differ between replays (within a step, or by a step or an hour of simulated
+// time when a backlog drains); which records reach it, with which amounts, may not.
 func comparable(trace string) []string {
 	var out, sink []string
-	step := ""
-	flush := func() {
-		slices.Sort(sink)
-		out = append(out, sink...)
-		sink = nil
-	}
 	for _, l := range strings.Split(strings.TrimSpace(trace), "\n") {
-		if f := strings.Fields(l); len(f) > 0 && f[0] != step {
-			flush()
-			step = f[0]
-		}
-		if strings.Contains(l, "ledger sink:") {
-			sink = append(sink, l)
+		if _, rec, ok := strings.Cut(l, "ledger sink:"); ok {
+			sink = append(sink, "ledger sink:"+rec)
 		} else {
 			out = append(out, l)
 		}
 	}
-	flush()
-	return out
+	slices.Sort(sink)
+	return append(out, sink...)
 }
 
 // TestInjectedBugs turns on each injected bug alone and shows the auditor catches it
@@ -149,6 +145,7 @@ func TestInjectedBugs(t *testing.T) {
 		{"wrong webhook secret", sim.Bugs{WrongWebhookSecret: true}, nil, nil, "4."},
 		{"expiry by wall clock (watcher TipFreshness)", sim.Bugs{ExpiryByWallClock: true}, only("nodefail"), nil, "2."},
 		{"drop orphans at once (watcher OrphanGraceBlocks)", sim.Bugs{DropOrphansAtOnce: true}, only("reorg"), nil, "1."},
+		{"book on status change only", sim.Bugs{BookOnStatusChangeOnly: true}, nil, nil, "3."},
 	}
 	for _, b := range bugs {
 		t.Run(b.name, func(t *testing.T) {

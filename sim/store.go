@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/chainpay/chainpay/store"
 )
@@ -39,6 +40,9 @@ type faultyStore struct {
 	// mu guards committed, which is closed (and replaced) at every commit.
 	mu        sync.Mutex
 	committed chan struct{}
+	// writes counts the write transactions begun: while it stands still, the store's
+	// money-path state does (the deliverer writes only its deliveries, through the raw store).
+	writes atomic.Int64
 }
 
 // commits returns a channel closed at the next commit.
@@ -68,6 +72,7 @@ func (s *faultyStore) View(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 func (s *faultyStore) Tx(ctx context.Context, fn func(store.Tx) error) error {
+	s.writes.Add(1)
 	defer s.signal()
 	if s.crashed {
 		return errCrash

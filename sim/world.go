@@ -127,6 +127,12 @@ type World struct {
 	step    int
 	failure *Failure
 	aud     auditor
+	// last is the snapshot of the last audit and the store's write count when it was read.
+	last struct {
+		snap   snapshot
+		writes int64
+		valid  bool
+	}
 }
 
 // Chains' fixed settings.
@@ -251,8 +257,12 @@ func (w *World) build() error {
 		"bitcoin":  deposit.NewBitcoin(bitcoin.Regtest, 1),
 		"ethereum": evmChain{confs: ethConfirmations},
 	}
+	var settler invoices.Settler = &ledger.Settler{}
+	if w.cfg.Bugs.BookOnStatusChangeOnly {
+		settler = statusChangeSettler{settler}
+	}
 	svc, err := invoices.New(w.fs, invoices.Config{Chains: chains,
-		Quoter: quoter{w.clock}, Settler: &ledger.Settler{}, Now: w.clock.Now, Logger: w.log})
+		Quoter: quoter{w.clock}, Settler: settler, Now: w.clock.Now, Logger: w.log})
 	if err != nil {
 		return err
 	}
@@ -263,7 +273,7 @@ func (w *World) build() error {
 	if w.cfg.Bugs.WallClockAhead {
 		now = func() time.Time { return w.clock.Now().Add(time.Hour) }
 	}
-	fsvc, err := invoices.New(w.fs, invoices.Config{Chains: chains, Quoter: quoter{w.clock}, Settler: &ledger.Settler{},
+	fsvc, err := invoices.New(w.fs, invoices.Config{Chains: chains, Quoter: quoter{w.clock}, Settler: settler,
 		Now: now, Logger: w.log})
 	if err != nil {
 		return err
@@ -368,4 +378,17 @@ func (w *World) tracef(format string, args ...any) {
 	if w.cfg.Trace != nil {
 		fmt.Fprintln(w.cfg.Trace, line)
 	}
+}
+
+// statusChangeSettler is an injected bug: it books an invoice only when its status changes.
+type statusChangeSettler struct{ next invoices.Settler }
+
+func (s statusChangeSettler) SettleTx(ctx context.Context, tx store.Tx, d invoices.Details, events []string, now time.Time) error {
+	for _, e := range events {
+		switch e {
+		case invoices.EventProcessing, invoices.EventSettled, invoices.EventExpired, invoices.EventInvalid, invoices.EventResolved:
+			return s.next.SettleTx(ctx, tx, d, events, now)
+		}
+	}
+	return nil
 }

@@ -100,8 +100,12 @@ type LedgerRecord struct {
 	OccurredAt        time.Time
 	Payload           string
 	PayloadHash       []byte
-	CreatedAt         time.Time
-	Postings          []LedgerPosting
+	// Projection is the record's flat projection (ledger.Record.Flat) computed when it was
+	// stored, which exports decode instead of the payload; "" for records stored before it
+	// existed.
+	Projection string
+	CreatedAt  time.Time
+	Postings   []LedgerPosting
 }
 
 // Posting directions.

@@ -24,9 +24,9 @@ type OpsTx interface {
 	// without pending or parked messages are absent.
 	OutboxBacklog(ctx context.Context) ([]Backlog, error)
 	// WebhookBacklog summarises webhook deliveries (pending, failed, oldest pending
-	// CreatedAt) and the events created at or after eventsSince that have not been
-	// fanned out yet.
-	WebhookBacklog(ctx context.Context, eventsSince time.Time) (WebhookBacklog, error)
+	// CreatedAt) and the events after the dispatcher's feed position after that have not
+	// been fanned out yet.
+	WebhookBacklog(ctx context.Context, after FeedPos) (WebhookBacklog, error)
 	// Cursors lists every chain follower's cursor, by chain.
 	Cursors(ctx context.Context) ([]Cursor, error)
 	// Leases lists the leases, expired or not, by name.

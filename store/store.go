@@ -55,6 +55,9 @@ type Tx interface {
 
 	CreateMerchant(ctx context.Context, m Merchant) error
 	GetMerchant(ctx context.Context, id string) (Merchant, error)
+	// MerchantWallets returns the merchant with its wallets (ordered as Wallets orders them)
+	// in one query: what an invoice creation checks its prepared draft against.
+	MerchantWallets(ctx context.Context, id string) (Merchant, []Wallet, error)
 	// SetMerchantSettings replaces the merchant's settings (a JSON object).
 	SetMerchantSettings(ctx context.Context, id, settings string) error
 
@@ -71,11 +74,23 @@ type Tx interface {
 	// concurrent callers never get the same index and a rolled-back transaction gives its
 	// index back, so the allocated range stays dense.
 	AllocateIndex(ctx context.Context, walletID string) (uint32, error)
+	// ReserveIndexes reserves the wallet's next n derivation indexes for the caller and
+	// returns the first: one short statement, meant to run in a transaction of its own that
+	// commits at once, so no lock is held across an invoice's transaction. Concurrent
+	// callers (processes, replicas) get disjoint ranges; reserved indexes are never handed
+	// out again, whether or not the caller uses them (those it does not use are a gap).
+	ReserveIndexes(ctx context.Context, walletID string, n uint32) (first uint32, err error)
+	// ReturnIndexes gives the unused tail [from, end) of a reservation back when nothing was
+	// reserved after it (the wallet's next index is still end), and reports whether it did.
+	ReturnIndexes(ctx context.Context, walletID string, from, end uint32) (bool, error)
 	// HighestPaidIndex returns the highest derivation index of the wallet whose payment option
 	// received a payment, or nil when none did. Its cost is proportional to the number of
 	// unpaid indexes above it (the wallet's gap), not to the wallet's history.
 	HighestPaidIndex(ctx context.Context, walletID string) (*uint32, error)
 
+	// CreateInvoice, CreatePaymentOption and AppendEvent are plain inserts that may travel
+	// with the transaction's next statement or its commit (a pipeline): a conflict they
+	// cause may be reported by that later call or by Store.Tx.
 	CreateInvoice(ctx context.Context, inv Invoice) error
 	// GetInvoice returns the invoice if it belongs to merchantID ("" means any merchant,
 	// for internal callers such as the watcher and the checkout page).
@@ -110,16 +125,29 @@ type Tx interface {
 	// outpoints ("txid:vout"): the payments a replacement (RBF) or double spend conflicts with.
 	PaymentsSpending(ctx context.Context, chain string, outpoints []string) ([]Payment, error)
 
-	// WatchedOptions lists the payment options on chain created at or after since whose
-	// invoices are still monitored at chain time at (monitor_until > at): the deposit
-	// addresses a chain follower must watch while it applies blocks of time at or later.
-	WatchedOptions(ctx context.Context, chain string, since, at time.Time) ([]PaymentOption, error)
-	// InvoicesToReview lists ids of invoices with an option on chain whose state may change
-	// without a new payment: new ones past expiry at chain time at, processing ones, and any
-	// invoice with a payment on chain still in the mempool or whose depth at tip height tip
-	// is at most its option's required confirmations (up to the tip where it reaches them:
-	// the review that settles or books it). Every such invoice is listed: no page limit.
-	InvoicesToReview(ctx context.Context, chain string, at time.Time, tip int64) ([]string, error)
+	// OptionFeed lists the payment options on chain at feed positions after after, in feed
+	// order, at most limit, each with its invoice's MonitorUntil, and the feed's horizon: no
+	// option can ever appear at a position below FeedPos{XID: horizon} that is not already
+	// visible, whatever the order in which transactions commit or the clocks of the replicas
+	// that created them (see FeedPos). A consumer reads every option the feed returns but
+	// moves its cursor only past those below the horizon.
+	OptionFeed(ctx context.Context, chain string, after FeedPos, limit int) ([]WatchedOption, int64, error)
+	// WatchList lists the payment options on chain that a follower starting now must watch:
+	// those whose invoices are monitored after monitoredAfter (monitor_until > monitoredAfter)
+	// and those with a payment on chain still in the mempool or confirmed above height
+	// pendingAbove. It also returns the position to follow OptionFeed from: every option
+	// below it was committed before the list was read (so the list holds it if it qualifies).
+	WatchList(ctx context.Context, chain string, monitoredAfter time.Time, pendingAbove int64) ([]WatchedOption, FeedPos, error)
+	// InvoicesDue lists the ids of invoices with an option on chain whose state may change
+	// without a new payment: new ones whose expiry chain time at reached, processing ones whose
+	// monitoring ended before at, and those with a confirmed payment on chain that reaches its
+	// option's confirmations at a height in (above, upTo] (tip heights: the review that
+	// settles or books it; after a rewind, the range the chain lost). Every such invoice is
+	// listed, in id order: no page limit.
+	InvoicesDue(ctx context.Context, chain string, at time.Time, above, upTo int64) ([]string, error)
+	// InvoicesByID returns the invoices with the given ids (any merchant), in id order; ids
+	// without an invoice are left out.
+	InvoicesByID(ctx context.Context, ids []string) ([]Invoice, error)
 
 	AppendEvent(ctx context.Context, e Event) error
 	// Events lists an invoice's events in CreatedAt order (then id).
@@ -131,6 +159,14 @@ type Tx interface {
 	ClaimIdempotencyKey(ctx context.Context, r IdempotencyRecord) (*IdempotencyRecord, error)
 	// CompleteIdempotencyKey stores the response of a claimed key.
 	CompleteIdempotencyKey(ctx context.Context, r IdempotencyRecord) error
+	// PutIdempotencyKey stores the merchant's key with the request hash and the response, in
+	// one write that may travel with the transaction's commit (its error then comes from
+	// Store.Tx). A key that already has a record is ErrConflict; a concurrent transaction
+	// that wrote the key is waited for (its commit makes this one ErrConflict, its rollback
+	// lets this one through).
+	PutIdempotencyKey(ctx context.Context, r IdempotencyRecord) error
+	// IdempotencyKey returns the merchant's record of key; ErrNotFound when there is none.
+	IdempotencyKey(ctx context.Context, merchantID, key string) (IdempotencyRecord, error)
 	// DeleteIdempotencyKeysBefore deletes at most limit idempotency records created before
 	// before (oldest first) and returns how many it deleted; a retried request whose key is
 	// gone is processed anew. Callers repeat it until it deletes fewer than limit.
@@ -341,6 +377,33 @@ type IdempotencyRecord struct {
 	ResponseStatus int // 0 while the claiming transaction runs
 	ResponseBody   []byte
 	CreatedAt      time.Time
+}
+
+// FeedPos is a position in a commit-ordered feed of rows (new payment options, new events):
+// the id of the transaction that inserted the row and a number drawn when it was inserted.
+// On Postgres XID is the inserting transaction's id (pg_current_xact_id) and a reader's
+// horizon is the oldest transaction still running (pg_snapshot_xmin): a row below
+// FeedPos{XID: horizon} that is not visible now never will be. On SQLite, whose writers
+// run one at a time, XID = Seq is a number taken inside the inserting transaction (the
+// largest so far plus one) and the horizon is the largest plus one. Either way a consumer
+// that reads everything after its cursor and moves the cursor only past what it read below
+// the horizon never skips a row, whatever the commit order and the clocks of the replicas.
+type FeedPos struct {
+	XID int64
+	Seq int64
+}
+
+// After reports whether p is after q in feed order.
+func (p FeedPos) After(q FeedPos) bool {
+	return p.XID > q.XID || (p.XID == q.XID && p.Seq > q.Seq)
+}
+
+// WatchedOption is a payment option as a chain follower watches it: with its invoice's end of
+// monitoring and its feed position.
+type WatchedOption struct {
+	PaymentOption
+	MonitorUntil time.Time
+	Pos          FeedPos
 }
 
 // Cursor is a chain follower's position: the last processed block.

@@ -24,13 +24,16 @@ type WebhookTx interface {
 	// attempts; ErrNotFound when there is none.
 	DeleteWebhookEndpoint(ctx context.Context, merchantID, id string) error
 
-	// WebhookCursor returns the named fan-out cursor, the zero time before it was first set.
-	WebhookCursor(ctx context.Context, name string) (time.Time, error)
-	// AdvanceWebhookCursor moves the named cursor to at unless it is already later.
-	AdvanceWebhookCursor(ctx context.Context, name string, at time.Time) error
-	// UndispatchedEvents lists events created at or after since that have no WebhookEvent
-	// yet, oldest first (by created_at, then id), at most limit.
-	UndispatchedEvents(ctx context.Context, since time.Time, limit int) ([]Event, error)
+	// WebhookCursor returns the named fan-out cursor, the zero position before it was first set.
+	WebhookCursor(ctx context.Context, name string) (FeedPos, error)
+	// AdvanceWebhookCursor moves the named cursor to pos (recording at as the time it moved)
+	// unless it is already at or after pos.
+	AdvanceWebhookCursor(ctx context.Context, name string, pos FeedPos, at time.Time) error
+	// EventFeed lists the events at feed positions after after that have no WebhookEvent yet
+	// (not fanned out), in feed order, at most limit, and the feed's horizon (see FeedPos and
+	// OptionFeed): every event below FeedPos{XID: horizon} that is not fanned out yet is
+	// visible to this read.
+	EventFeed(ctx context.Context, after FeedPos, limit int) ([]FeedEvent, int64, error)
 	// RecordWebhookEvent stores the frozen payload of an event that has been fanned out. It
 	// reports false (and changes nothing) when the event was recorded before.
 	RecordWebhookEvent(ctx context.Context, e WebhookEvent) (inserted bool, err error)
@@ -70,6 +73,12 @@ type WebhookTx interface {
 	WebhookAttempts(ctx context.Context, deliveryIDs []string) ([]WebhookAttempt, error)
 }
 
+// FeedEvent is an event read from the event feed, with its position.
+type FeedEvent struct {
+	Event
+	Pos FeedPos
+}
+
 // WebhookEndpoint is a merchant's webhook endpoint. Secret signs every request; while a
 // rotated-out PreviousSecret is younger than PreviousSecretUntil, requests carry a second
 // signature made with it.
@@ -85,6 +94,9 @@ type WebhookEndpoint struct {
 	Enabled             bool
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
+	// Format is the wire format of the endpoint's requests, fixed at creation: "" for
+	// chainpay's own, or a name the deliverer has a webhooks.Formatter for ("greenfield").
+	Format string
 }
 
 // WebhookEvent is an event that has been fanned out, with the payload every delivery of it

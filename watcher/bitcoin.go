@@ -42,7 +42,9 @@ type BitcoinSource struct {
 
 	mu    sync.Mutex
 	set   *bitcoin.ScriptSet
-	addrs []string // ScriptSet ref -> address
+	addrs []string // ScriptSet ref -> address ("" for a free ref)
+	refs  map[string]uint64
+	free  []uint64 // refs of unwatched addresses, reused by Watch
 	// pool caches what matching needs of each mempool transaction (its outputs and the
 	// outpoints it spends) by txid. Matching runs against the current watch set on every
 	// snapshot, so an address watched after a transaction was first fetched still matches.
@@ -55,7 +57,10 @@ type poolTx struct {
 	spends []string
 }
 
-var _ Source = (*BitcoinSource)(nil)
+var (
+	_ Source    = (*BitcoinSource)(nil)
+	_ Unwatcher = (*BitcoinSource)(nil)
+)
 
 // NewBitcoinSource returns a source over node for the network's address encoding.
 func NewBitcoinSource(node BitcoinNode, n bitcoin.Network) (*BitcoinSource, error) {
@@ -63,7 +68,8 @@ func NewBitcoinSource(node BitcoinNode, n bitcoin.Network) (*BitcoinSource, erro
 	if err != nil {
 		return nil, err
 	}
-	return &BitcoinSource{node: node, params: p, set: bitcoin.NewScriptSet(1024), pool: map[chainhash.Hash]poolTx{}}, nil
+	return &BitcoinSource{node: node, params: p, set: bitcoin.NewScriptSet(1024), refs: map[string]uint64{},
+		pool: map[chainhash.Hash]poolTx{}}, nil
 }
 
 // Chain implements Source.
@@ -86,10 +92,44 @@ func (s *BitcoinSource) Watch(addresses []string) error {
 		if _, ok := s.set.Lookup(script); ok {
 			continue
 		}
-		s.set.Add(script, uint64(len(s.addrs)))
-		s.addrs = append(s.addrs, a)
+		var ref uint64
+		if n := len(s.free); n > 0 {
+			ref, s.free = s.free[n-1], s.free[:n-1]
+			s.addrs[ref] = a
+		} else {
+			ref = uint64(len(s.addrs))
+			s.addrs = append(s.addrs, a)
+		}
+		s.set.Add(script, ref)
+		s.refs[a] = ref
 	}
 	return nil
+}
+
+// Unwatch implements Unwatcher: the addresses (of invoices that closed) are no longer
+// matched, and their slots are reused, so the watch set is bounded by the open invoices.
+// Unknown addresses are ignored.
+func (s *BitcoinSource) Unwatch(addresses []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range addresses {
+		ref, ok := s.refs[a]
+		if !ok {
+			continue
+		}
+		addr, err := btcutil.DecodeAddress(a, s.params)
+		if err != nil {
+			continue
+		}
+		script, err := txscript.PayToAddrScript(addr)
+		if err != nil {
+			continue
+		}
+		s.set.Remove(script)
+		delete(s.refs, a)
+		s.addrs[ref] = ""
+		s.free = append(s.free, ref)
+	}
 }
 
 // Tip implements Source.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,8 +29,6 @@ var decimalsSelector = hexutil.Bytes{0x31, 0x3c, 0xe5, 0x67}
 // Defaults of EthereumConfig.
 const (
 	DefaultEthereumTimeout = 10 * time.Second
-	// DefaultReconcileLimit bounds the addresses whose balances are reconciled per block.
-	DefaultReconcileLimit = 5000
 	// DefaultBatchSize is the number of calls per JSON-RPC batch (public providers often
 	// refuse batches above 100).
 	DefaultBatchSize = 100
@@ -68,9 +67,6 @@ type EthereumConfig struct {
 	// HTTPClient, when set, carries the http(s) JSON-RPC calls (e.g. a transport that
 	// records RPC metrics); nil is a default client.
 	HTTPClient *http.Client
-	// ReconcileLimit bounds the addresses whose balances are compared per block (the most
-	// recently watched ones); default DefaultReconcileLimit.
-	ReconcileLimit int
 	// BatchSize is the number of calls per JSON-RPC batch; default DefaultBatchSize.
 	BatchSize int
 	// TopicFilterMax: see DefaultTopicFilterMax.
@@ -92,8 +88,10 @@ type endpoint struct {
 //     transaction hash, Index the log's position among its transaction's logs (0, 1, ...),
 //     which, unlike the block-wide log index, stays the same when a reorg re-includes the
 //     transaction in another block, so the payment keeps its identity;
-//   - a balance reconciliation: for the watched addresses still reconciled (see Unwatch and
-//     ReconcileLimit), the balance at this block minus the balance at its parent, minus the
+//   - a balance reconciliation: for every watched address (the follower unwatches the
+//     addresses of closed invoices, so these are exactly the open invoices' addresses and
+//     those within Config.CloseGrace of closing), the balance at this block minus the
+//     balance at its parent (read in JSON-RPC batches of BatchSize), minus the
 //     native transfers found above, is native currency that arrived some other way:
 //     contract-internal calls (exchange withdrawals, smart wallets), SELFDESTRUCT,
 //     withdrawals or fee recipients. A positive remainder is reported as a pseudo-transfer
@@ -124,8 +122,6 @@ type EthereumSource struct {
 	mu      sync.Mutex
 	pref    int                       // index of the endpoint that answered last
 	watched map[common.Address]string // address → the text the follower knows it by
-	order   []common.Address          // reconciliation order, oldest first (may hold unwatched)
-	seq     map[common.Address]int    // address → position in order
 	cache   balanceCache
 }
 
@@ -136,7 +132,10 @@ type balanceCache struct {
 	balances map[common.Address]*big.Int
 }
 
-var _ Source = (*EthereumSource)(nil)
+var (
+	_ Source    = (*EthereumSource)(nil)
+	_ Unwatcher = (*EthereumSource)(nil)
+)
 
 // NewEthereumSource dials cfg.URLs (without contacting the nodes for http URLs) and
 // returns the source. Call Check before following.
@@ -190,9 +189,6 @@ func newEthereumSource(cfg EthereumConfig, clients []*rpc.Client, names []string
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultEthereumTimeout
 	}
-	if cfg.ReconcileLimit == 0 {
-		cfg.ReconcileLimit = DefaultReconcileLimit
-	}
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = DefaultBatchSize
 	}
@@ -202,8 +198,6 @@ func newEthereumSource(cfg EthereumConfig, clients []*rpc.Client, names []string
 	switch {
 	case cfg.Timeout < 0:
 		return nil, fmt.Errorf("new ethereum source %s: negative timeout", cfg.Chain)
-	case cfg.ReconcileLimit < 0:
-		return nil, fmt.Errorf("new ethereum source %s: negative reconcile limit", cfg.Chain)
 	case cfg.BatchSize < 0:
 		return nil, fmt.Errorf("new ethereum source %s: negative batch size", cfg.Chain)
 	case cfg.TopicFilterMax < 0 || cfg.TopicFilterMax > 1000:
@@ -230,7 +224,7 @@ func newEthereumSource(cfg EthereumConfig, clients []*rpc.Client, names []string
 		tokens[t.Contract] = t
 	}
 	s := &EthereumSource{cfg: cfg, tokens: tokens, log: cfg.Logger.With("chain", cfg.Chain),
-		watched: map[common.Address]string{}, seq: map[common.Address]int{}}
+		watched: map[common.Address]string{}}
 	for i, c := range clients {
 		s.endpoints = append(s.endpoints, endpoint{name: names[i], c: c})
 	}
@@ -352,20 +346,16 @@ func (s *EthereumSource) Watch(addresses []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, p := range parsed {
-		if _, ok := s.watched[p]; ok {
-			continue
+		if _, ok := s.watched[p]; !ok {
+			s.watched[p] = addresses[i]
 		}
-		s.watched[p] = addresses[i]
-		s.seq[p] = len(s.order)
-		s.order = append(s.order, p)
 	}
-	s.compact()
 	return nil
 }
 
-// Unwatch stops matching and reconciling addresses (invoices that are closed: swept, or
-// past their monitoring window), bounding the per-block cost. Unknown or malformed
-// addresses are ignored.
+// Unwatch implements Unwatcher: it stops matching and reconciling addresses (the follower
+// calls it for invoices that closed), bounding the per-block cost by the open invoices.
+// Unknown or malformed addresses are ignored.
 func (s *EthereumSource) Unwatch(addresses []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -375,47 +365,22 @@ func (s *EthereumSource) Unwatch(addresses []string) {
 			continue
 		}
 		delete(s.watched, p)
-		delete(s.seq, p)
+		delete(s.cache.balances, p)
 	}
-	s.compact()
 }
 
-// compact drops unwatched addresses from the reconciliation order once they are half of it.
-// Callers hold mu.
-func (s *EthereumSource) compact() {
-	if len(s.order) < 2*len(s.watched)+64 {
-		return
-	}
-	kept := s.order[:0]
-	for i, a := range s.order {
-		if seq, ok := s.seq[a]; ok && seq == i {
-			s.seq[a] = len(kept)
-			kept = append(kept, a)
-		}
-	}
-	s.order = kept
-}
-
-// snapshot returns a copy of the watch set and the addresses to reconcile (the most
-// recently watched, at most ReconcileLimit).
+// snapshot returns a copy of the watch set and its addresses in a stable order (the
+// addresses to reconcile).
 func (s *EthereumSource) snapshot() (map[common.Address]string, []common.Address) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	watched := make(map[common.Address]string, len(s.watched))
+	rec := make([]common.Address, 0, len(s.watched))
 	for a, txt := range s.watched {
 		watched[a] = txt
+		rec = append(rec, a)
 	}
-	var rec []common.Address
-	for i := len(s.order) - 1; i >= 0 && len(rec) < s.cfg.ReconcileLimit; i-- {
-		a := s.order[i]
-		if seq, ok := s.seq[a]; ok && seq == i {
-			rec = append(rec, a)
-		}
-	}
-	if n := len(watched); n > s.cfg.ReconcileLimit {
-		s.log.Warn("more open deposit addresses than the reconcile limit: the oldest are matched by transactions and logs only",
-			"watched", n, "limit", s.cfg.ReconcileLimit)
-	}
+	slices.SortFunc(rec, func(a, b common.Address) int { return a.Cmp(b) })
 	return watched, rec
 }
 

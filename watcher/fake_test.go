@@ -60,7 +60,10 @@ type fakeChain struct {
 	onTip func()
 }
 
-var _ watcher.Source = (*fakeChain)(nil)
+var (
+	_ watcher.Source    = (*fakeChain)(nil)
+	_ watcher.Unwatcher = (*fakeChain)(nil)
+)
 
 func newFakeChain(genesis time.Time) *fakeChain {
 	c := &fakeChain{watched: map[string]bool{}}
@@ -86,6 +89,22 @@ func (c *fakeChain) Watch(addresses []string) error {
 		c.watched[a] = true
 	}
 	return nil
+}
+
+// Unwatch implements watcher.Unwatcher.
+func (c *fakeChain) Unwatch(addresses []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range addresses {
+		delete(c.watched, a)
+	}
+}
+
+// isWatched reports whether the follower handed address to the chain and did not take it back.
+func (c *fakeChain) isWatched(address string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.watched[address]
 }
 
 func (c *fakeChain) Tip(context.Context) (watcher.Header, error) {

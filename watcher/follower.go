@@ -1,11 +1,14 @@
 package watcher
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/chainpay/chainpay/store"
@@ -58,10 +61,19 @@ type Source interface {
 	Mempool(ctx context.Context) ([]Transfer, error)
 }
 
+// Unwatcher is implemented by sources that can forget deposit addresses. The follower
+// calls it when an invoice closes (see Config.CloseGrace), so that the source's watch set
+// and its per-block work stay bounded by the open invoices. Forgetting an address that is
+// not watched is harmless.
+type Unwatcher interface {
+	Unwatch(addresses []string)
+}
+
 // Invoices is what the follower needs from the invoice service.
 type Invoices interface {
-	// ReviewTx re-evaluates an invoice inside tx and stores its new state and events.
-	ReviewTx(ctx context.Context, tx store.Tx, invoiceID string) ([]string, error)
+	// ReviewManyTx re-evaluates invoices inside tx (reading them in batched queries) and
+	// stores their new states and events; it returns the events per invoice that changed.
+	ReviewManyTx(ctx context.Context, tx store.Tx, invoiceIDs []string) (map[string][]string, error)
 	// PaymentReceivedTx stores the payment_received event of a new payment.
 	PaymentReceivedTx(ctx context.Context, tx store.Tx, p store.Payment) error
 }
@@ -93,6 +105,16 @@ type Config struct {
 	// that a transaction mined again a few blocks later keeps its payment row and its
 	// invoice its status. Default 12.
 	OrphanGraceBlocks int64
+	// CloseGrace is how long after the end of an invoice's monitoring window (by chain time)
+	// the follower keeps watching its deposit addresses; after that they leave the
+	// follower's address map and the source's watch set (Unwatcher), so both are bounded by
+	// the open invoices. An address with a payment still unconfirmed, or confirmed less
+	// than ReorgDepth blocks deep, stays watched until that payment is buried (a mempool
+	// payment must still be matched when it is mined; one a reorg takes out must be matched
+	// when it is mined again). Default 6 h: it covers block timestamps up to 2 h off and a
+	// reorg re-applying blocks a few hours old. Money sent to an address after that is not
+	// recorded (docs/operations.md).
+	CloseGrace time.Duration
 	// Skipped, when set, is called once for every transfer the follower refuses to store
 	// (zero or negative amount, unknown asset): such a transfer is counted and skipped,
 	// never allowed to fail its block.
@@ -122,10 +144,17 @@ type Follower struct {
 	// addr maps a watched deposit address and asset to its payment option: one EVM address
 	// takes several assets (ETH and tokens) for the same invoice.
 	addr map[watchKey]store.PaymentOption
-	// watched is the set of addresses handed to the source.
-	watched map[string]bool
-	// loadedUntil is the creation time up to which options have been loaded.
-	loadedUntil time.Time
+	// watched counts the options of each address handed to the source.
+	watched map[string]int
+	// byInvoice lists the watched options of each invoice; closing orders the invoices by
+	// the end of their monitoring window (see Config.CloseGrace).
+	byInvoice map[string][]watchKey
+	closing   closeQueue
+	// loaded means the watch list was loaded; feed is the position in the option feed up to
+	// which every option has been seen (store.FeedPos): in memory only, a restarted
+	// follower loads the watch list again.
+	loaded bool
+	feed   store.FeedPos
 	// missing counts consecutive mempool snapshots that lacked a mempool payment. It is
 	// updated only after the transaction that judged the snapshot committed.
 	missing map[string]int
@@ -153,9 +182,13 @@ func NewFollower(st store.Store, src Source, inv Invoices, cfg Config) *Follower
 	if cfg.OrphanGraceBlocks == 0 {
 		cfg.OrphanGraceBlocks = 12
 	}
+	if cfg.CloseGrace == 0 {
+		cfg.CloseGrace = 6 * time.Hour
+	}
+	cfg.CloseGrace = max(cfg.CloseGrace, blockTimeSlack)
 	cfg.Logger = cfg.Logger.With("chain", src.Chain())
 	return &Follower{st: st, src: src, inv: inv, cfg: cfg, addr: map[watchKey]store.PaymentOption{},
-		watched: map[string]bool{}, missing: map[string]int{}}
+		watched: map[string]int{}, byInvoice: map[string][]watchKey{}, missing: map[string]int{}}
 }
 
 type watchKey struct{ address, asset string }
@@ -166,39 +199,87 @@ func (f *Follower) option(t Transfer) (store.PaymentOption, bool) {
 	return o, ok
 }
 
-// optionLookback covers options whose transaction committed after a newer one was loaded.
-const optionLookback = 10 * time.Minute
-
 // blockTimeSlack is how far a block's timestamp may lie before the time it was really
-// mined (Bitcoin allows a block up to about two hours off); the watch list reaches back
-// that much further.
+// mined (Bitcoin allows a block up to about two hours off): the least CloseGrace.
 const blockTimeSlack = 2 * time.Hour
 
-// refreshWatchlist loads the deposit addresses created since the last load (with a lookback
-// for late commits) and hands new ones to the source. Which invoices are still watched
-// depends on the chain time of the cursor, not on the wall clock: a follower returning
-// after an outage of any length still watches every invoice monitored when the blocks it
-// is about to apply were made.
-func (f *Follower) refreshWatchlist(ctx context.Context, chainTime time.Time) error {
-	now := f.cfg.Now().UTC()
-	since := f.loadedUntil.Add(-optionLookback)
-	monitoredAt := time.Time{} // before the first cursor: every option
-	if !chainTime.IsZero() {
-		monitoredAt = chainTime.Add(-blockTimeSlack)
+// feedPage is how many options one read of the option feed returns.
+const feedPage = 1000
+
+// refreshWatchlist brings the follower's address map and the source's watch set up to date
+// before blocks are applied: on first use it loads every option still to watch at the
+// cursor's chain time; then it reads the option feed (store.OptionFeed) after its position,
+// which returns every option committed since, whatever the commit order and the clocks of
+// the API replicas that created them (no look-back window on created_at); last, it drops
+// the invoices that closed (closeInvoices). It runs after the tip is read: a payment in a
+// block up to the tip went to an invoice committed before that block, so its address is
+// watched.
+func (f *Follower) refreshWatchlist(ctx context.Context, cur store.Cursor) error {
+	chainTime := knownTime(cur.ChainTime)
+	if !f.loaded {
+		monitoredAfter := time.Time{} // before the first cursor: every option
+		if !chainTime.IsZero() {
+			monitoredAfter = chainTime.Add(-f.cfg.CloseGrace)
+		}
+		var (
+			opts  []store.WatchedOption
+			start store.FeedPos
+		)
+		err := f.st.View(ctx, func(tx store.Tx) (err error) {
+			opts, start, err = tx.WatchList(ctx, f.src.Chain(), monitoredAfter, cur.Height-int64(f.cfg.ReorgDepth))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("load watched addresses: %w", err)
+		}
+		if err := f.watch(opts); err != nil {
+			return err
+		}
+		f.loaded, f.feed = true, start
+		f.cfg.Logger.Debug("watch list loaded", "options", len(opts), "addresses", len(f.watched))
 	}
-	var opts []store.PaymentOption
-	err := f.st.View(ctx, func(tx store.Tx) (err error) {
-		opts, err = tx.WatchedOptions(ctx, f.src.Chain(), since, monitoredAt)
+	// Pages of the feed: every visible option after the position is watched, but the
+	// position moves only past those below the horizon; the others are read again next time.
+	pos, safe := f.feed, true
+	for {
+		var (
+			page    []store.WatchedOption
+			horizon int64
+		)
+		err := f.st.View(ctx, func(tx store.Tx) (err error) {
+			page, horizon, err = tx.OptionFeed(ctx, f.src.Chain(), pos, feedPage)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("read new deposit addresses: %w", err)
+		}
+		if err := f.watch(page); err != nil {
+			return err
+		}
+		for _, o := range page {
+			if safe = safe && o.Pos.XID < horizon; safe {
+				f.feed = o.Pos
+			}
+			pos = o.Pos
+		}
+		if len(page) < feedPage {
+			break
+		}
+	}
+	if err := f.closeInvoices(ctx, cur); err != nil {
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("load watched addresses: %w", err)
 	}
+	return f.watchRefunds(ctx)
+}
+
+// watch adds options to the address map and hands the new addresses to the source. The
+// map changes only once the source took them.
+func (f *Follower) watch(opts []store.WatchedOption) error {
 	var fresh []string
+	seen := map[string]bool{}
 	for _, o := range opts {
-		f.addr[watchKey{o.Address, o.Asset}] = o
-		if !f.watched[o.Address] {
-			f.watched[o.Address] = true
+		if _, ok := f.addr[watchKey{o.Address, o.Asset}]; !ok && f.watched[o.Address] == 0 && !seen[o.Address] {
+			seen[o.Address] = true
 			fresh = append(fresh, o.Address)
 		}
 	}
@@ -206,11 +287,110 @@ func (f *Follower) refreshWatchlist(ctx context.Context, chainTime time.Time) er
 		if err := f.src.Watch(fresh); err != nil {
 			return fmt.Errorf("watch addresses: %w", err)
 		}
+	}
+	for _, o := range opts {
+		k := watchKey{o.Address, o.Asset}
+		if _, ok := f.addr[k]; ok {
+			f.addr[k] = o.PaymentOption
+			continue
+		}
+		f.addr[k] = o.PaymentOption
+		f.watched[o.Address]++
+		if _, ok := f.byInvoice[o.InvoiceID]; !ok {
+			heap.Push(&f.closing, closing{until: o.MonitorUntil, invoice: o.InvoiceID})
+		}
+		f.byInvoice[o.InvoiceID] = append(f.byInvoice[o.InvoiceID], k)
+	}
+	if len(fresh) > 0 {
 		f.cfg.Logger.Debug("watching new deposit addresses", "count", len(fresh), "total", len(f.watched))
 	}
-	f.loadedUntil = now
-	return f.watchRefunds(ctx)
+	return nil
 }
+
+// closeInvoices drops from the address map, and from the source's watch set, the options
+// of invoices whose monitoring window ended more than CloseGrace before the chain time and
+// that have no payment on this chain still unconfirmed or less than ReorgDepth blocks deep
+// (those are checked again at the next step). Its cost is proportional to the invoices
+// closing, not to those watched.
+func (f *Follower) closeInvoices(ctx context.Context, cur store.Cursor) error {
+	chainTime := knownTime(cur.ChainTime)
+	if chainTime.IsZero() {
+		return nil
+	}
+	before := chainTime.Add(-f.cfg.CloseGrace)
+	var due []string
+	for f.closing.Len() > 0 && !f.closing[0].until.After(before) {
+		due = append(due, heap.Pop(&f.closing).(closing).invoice)
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	var pays []store.Payment
+	err := f.st.View(ctx, func(tx store.Tx) (err error) {
+		pays, err = tx.PaymentsOf(ctx, due)
+		return err
+	})
+	if err != nil {
+		for _, id := range due { // nothing dropped: checked again next time
+			heap.Push(&f.closing, closing{until: before, invoice: id})
+		}
+		return fmt.Errorf("read payments of closing invoices: %w", err)
+	}
+	buried := cur.Height - int64(f.cfg.ReorgDepth)
+	pending := map[string]bool{}
+	for _, p := range pays {
+		if p.Chain == f.src.Chain() && (p.Status == store.PaymentMempool ||
+			(p.Status == store.PaymentConfirmed && p.BlockHeight != nil && *p.BlockHeight > buried)) {
+			pending[p.InvoiceID] = true
+		}
+	}
+	var gone []string
+	for _, id := range due {
+		if pending[id] {
+			heap.Push(&f.closing, closing{until: before, invoice: id})
+			continue
+		}
+		for _, k := range f.byInvoice[id] {
+			delete(f.addr, k)
+			if f.watched[k.address]--; f.watched[k.address] <= 0 {
+				delete(f.watched, k.address)
+				gone = append(gone, k.address)
+			}
+		}
+		delete(f.byInvoice, id)
+	}
+	if u, ok := f.src.(Unwatcher); ok && len(gone) > 0 {
+		u.Unwatch(gone)
+	}
+	if len(gone) > 0 {
+		f.cfg.Logger.Debug("closed invoices left the watch list", "addresses", len(gone), "total", len(f.watched))
+	}
+	return nil
+}
+
+// closing is an invoice in the closing queue: it closes once its monitoring window ended
+// CloseGrace before the chain time.
+type closing struct {
+	until   time.Time
+	invoice string
+}
+
+// closeQueue is a min-heap of invoices by the end of their monitoring window.
+type closeQueue []closing
+
+func (q closeQueue) Len() int           { return len(q) }
+func (q closeQueue) Less(i, j int) bool { return q[i].until.Before(q[j].until) }
+func (q closeQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *closeQueue) Push(x any)        { *q = append(*q, x.(closing)) }
+func (q *closeQueue) Pop() any {
+	old := *q
+	x := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return x
+}
+
+// Watching reports how many deposit addresses and invoices the follower watches.
+func (f *Follower) Watching() (addresses, invoices int) { return len(f.watched), len(f.byInvoice) }
 
 // Step brings the follower up to the node's tip once: new deposit addresses, blocks after
 // the cursor (rewinding on reorgs), then the mempool. It returns the number of blocks applied.
@@ -244,7 +424,7 @@ func (f *Follower) Step(ctx context.Context) (int, error) {
 	// The watch list is loaded after the tip is read: a payment in a block up to the tip
 	// went to an invoice created before that block, so its address is in the list. Loaded
 	// before the tip, an invoice created and paid in between would be missed for good.
-	if err := f.refreshWatchlist(ctx, knownTime(cur.ChainTime)); err != nil {
+	if err := f.refreshWatchlist(ctx, cur); err != nil {
 		return 0, err
 	}
 	applied := 0
@@ -285,13 +465,16 @@ func (f *Follower) Step(ctx context.Context) (int, error) {
 			}
 		}
 	}
-	at, err := f.advanceChainTime(ctx, cur)
+	at, err := f.chainTimeAt(ctx, cur)
 	if err != nil {
 		return applied, fmt.Errorf("chain time: %w", err)
 	}
-	if err := f.mempool(ctx, tip); err != nil {
+	// The mempool pass commits the chain time in its own transaction (no separate write).
+	if err := f.mempool(ctx, tip, at); err != nil {
 		return applied, fmt.Errorf("mempool: %w", err)
 	}
+	// The blocks applied above reviewed what their heights made due; what is left is due
+	// by the chain time.
 	if err := f.reviewDue(ctx, at, cur.Height); err != nil {
 		return applied, fmt.Errorf("review due invoices: %w", err)
 	}
@@ -330,11 +513,11 @@ func (f *Follower) recordedHash(ctx context.Context, height int64) (string, erro
 	return recent[0].Hash, nil
 }
 
-// advanceChainTime moves the chain time of a follower that has reached the node's tip: to
-// the wall clock while that tip is fresh (the node is synced), else to the tip block's
-// time (a node stuck behind holds invoices back instead of expiring them). It returns the
-// chain time to judge due invoices at.
-func (f *Follower) advanceChainTime(ctx context.Context, cur store.Cursor) (time.Time, error) {
+// chainTimeAt is the chain time of a follower that has reached the node's tip: the wall
+// clock while that tip is fresh (the node is synced), else the tip block's time (a node
+// stuck behind holds invoices back instead of expiring them), never before the stored one.
+// The mempool pass commits it (tx.AdvanceChainTime); due invoices are judged at it.
+func (f *Follower) chainTimeAt(ctx context.Context, cur store.Cursor) (time.Time, error) {
 	if f.tipTime.IsZero() {
 		h, err := f.src.HeaderAt(ctx, cur.Height)
 		if err != nil {
@@ -347,14 +530,19 @@ func (f *Follower) advanceChainTime(ctx context.Context, cur store.Cursor) (time
 	if now.Sub(at) <= f.cfg.TipFreshness {
 		at = now
 	}
-	at = maxTime(at, knownTime(cur.ChainTime))
-	err := f.st.Tx(ctx, func(tx store.Tx) error {
+	return maxTime(at, knownTime(cur.ChainTime)), nil
+}
+
+// commitChainTime commits the chain time at in a transaction of its own (when the mempool
+// pass, which normally commits it, cannot run).
+func (f *Follower) commitChainTime(ctx context.Context, at time.Time) error {
+	now := f.cfg.Now().UTC()
+	return f.st.Tx(ctx, func(tx store.Tx) error {
 		if err := f.fence(ctx, tx, now); err != nil {
 			return err
 		}
 		return tx.AdvanceChainTime(ctx, f.src.Chain(), at)
 	})
-	return at, err
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -364,27 +552,44 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-// reviewDue re-evaluates the invoices whose state may change without a new payment (expiry
-// and the monitoring end at chain time at, confirmations at tip), so they move even when
-// no block arrives. Each is its own transaction.
+// reviewBatch is how many due invoices one review transaction handles.
+const reviewBatch = 200
+
+// reviewDue re-evaluates the invoices that the chain time at made due (expiry, the end of
+// monitoring), so they move even when no block arrives; confirmations were reviewed by the
+// blocks that brought them (applyBlock). Every due invoice is reviewed, in transactions of
+// reviewBatch invoices; a batch that meets a concurrent change (ErrConflict: the merchant
+// acted meanwhile) is reviewed again one invoice per transaction.
 func (f *Follower) reviewDue(ctx context.Context, at time.Time, tip int64) error {
 	var ids []string
 	err := f.st.View(ctx, func(tx store.Tx) (err error) {
-		ids, err = tx.InvoicesToReview(ctx, f.src.Chain(), at, tip)
+		ids, err = tx.InvoicesDue(ctx, f.src.Chain(), at, tip, tip)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		err := f.st.Tx(ctx, func(tx store.Tx) error {
+	reviewIn := func(ids []string) error {
+		return f.st.Tx(ctx, func(tx store.Tx) error {
 			if err := f.fence(ctx, tx, f.cfg.Now().UTC()); err != nil {
 				return err
 			}
-			return f.review(ctx, tx, map[string]bool{id: true})
+			return f.review(ctx, tx, ids)
 		})
-		if err != nil && !errors.Is(err, store.ErrConflict) { // another writer got there first
-			return err
+	}
+	for start := 0; start < len(ids); start += reviewBatch {
+		batch := ids[start:min(start+reviewBatch, len(ids))]
+		err := reviewIn(batch)
+		if !errors.Is(err, store.ErrConflict) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		for _, id := range batch {
+			if err := reviewIn([]string{id}); err != nil && !errors.Is(err, store.ErrConflict) { // another writer got there first
+				return err
+			}
 		}
 	}
 	return nil
@@ -583,15 +788,16 @@ func (f *Follower) applyBlock(ctx context.Context, tx store.Tx, b Block, now tim
 	if _, err := tx.ForgetBlocksBelow(ctx, f.src.Chain(), b.Height-int64(f.cfg.ReorgDepth)+1, forgetBatch); err != nil {
 		return err
 	}
-	// Confirmations moved for every payment still short of them; expiry may have passed.
-	due, err := tx.InvoicesToReview(ctx, f.src.Chain(), at, b.Height)
+	// The payments that reach their confirmations at this height, and the invoices whose
+	// expiry or end of monitoring this block's time reached.
+	due, err := tx.InvoicesDue(ctx, f.src.Chain(), at, b.Height-1, b.Height)
 	if err != nil {
 		return err
 	}
 	for _, id := range due {
 		touched[id] = true
 	}
-	return f.review(ctx, tx, touched)
+	return f.review(ctx, tx, keys(touched))
 }
 
 // storable returns the option a transfer pays and whether it can be stored. A transfer no
@@ -669,18 +875,23 @@ func (f *Follower) fence(ctx context.Context, tx store.Tx, now time.Time) error 
 	return nil
 }
 
-func (f *Follower) review(ctx context.Context, tx store.Tx, ids map[string]bool) error {
-	for id := range ids {
-		evs, err := f.inv.ReviewTx(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if len(evs) > 0 {
-			f.cfg.Logger.Info("invoice changed", "invoice", id, "events", evs)
-		}
+// review re-evaluates the invoices ids inside tx.
+func (f *Follower) review(ctx context.Context, tx store.Tx, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	changed, err := f.inv.ReviewManyTx(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	for id, evs := range changed {
+		f.cfg.Logger.Info("invoice changed", "invoice", id, "events", evs)
 	}
 	return nil
 }
+
+// keys returns the invoice ids of a touched set.
+func keys(touched map[string]bool) []string { return slices.Collect(maps.Keys(touched)) }
 
 // rewind walks the recorded block hashes back to the newest one the node still has on its
 // best chain, orphans the payments above it and moves the cursor there.
@@ -730,19 +941,20 @@ func (f *Follower) rewind(ctx context.Context, cur store.Cursor, tip Header) (st
 				touched[id] = true
 			}
 			// Payments that stay in blocks at or below the ancestor lost depth too: those
-			// now short of their confirmations must be judged (and booked) again.
+			// that had reached their confirmations at a height the rewind gave up are short
+			// of them again and must be judged (and booked) again.
 			c, err := tx.Cursor(ctx, f.src.Chain())
 			if err != nil {
 				return err
 			}
-			due, err := tx.InvoicesToReview(ctx, f.src.Chain(), knownTime(c.ChainTime), anc.Height)
+			due, err := tx.InvoicesDue(ctx, f.src.Chain(), knownTime(c.ChainTime), anc.Height, cur.Height)
 			if err != nil {
 				return err
 			}
 			for _, id := range due {
 				touched[id] = true
 			}
-			return f.review(ctx, tx, touched)
+			return f.review(ctx, tx, keys(touched))
 		})
 		if err != nil {
 			return cur, err
@@ -757,13 +969,18 @@ func (f *Follower) rewind(ctx context.Context, cur store.Cursor, tip Header) (st
 // mempool records unconfirmed transfers and removes mempool payments that disappeared.
 // Nothing in memory changes until its transaction has committed (the store may run the
 // closure twice).
-func (f *Follower) mempool(ctx context.Context, tip Header) error {
+func (f *Follower) mempool(ctx context.Context, tip Header, at time.Time) error {
 	ts, err := f.src.Mempool(ctx)
 	if err != nil {
+		// The chain time still moves (it is not the mempool's): due invoices wait for the
+		// next step, but other chains' invoices are judged at it.
+		if cerr := f.commitChainTime(ctx, at); cerr != nil {
+			return errors.Join(err, cerr)
+		}
 		return err
 	}
 	if ts == nil {
-		return f.dropOrphans(ctx, tip.Height)
+		return f.dropOrphans(ctx, tip.Height, at)
 	}
 	// A block may have arrived while we read the mempool; its transactions left the mempool
 	// without being removed. Only judge absences against a stable tip.
@@ -782,6 +999,9 @@ func (f *Follower) mempool(ctx context.Context, tip Header) error {
 	err = f.st.Tx(ctx, func(tx store.Tx) error {
 		missing, skipped, removed = map[string]int{}, skipped[:0], removed[:0]
 		if err := f.fence(ctx, tx, now); err != nil {
+			return err
+		}
+		if err := tx.AdvanceChainTime(ctx, f.src.Chain(), at); err != nil {
 			return err
 		}
 		touched := map[string]bool{}
@@ -832,7 +1052,7 @@ func (f *Follower) mempool(ctx context.Context, tip Header) error {
 			removed = append(removed, p.TxID+" ("+p.InvoiceID+")")
 			touched[p.InvoiceID] = true
 		}
-		return f.review(ctx, tx, touched)
+		return f.review(ctx, tx, keys(touched))
 	})
 	if err != nil {
 		return err
@@ -851,12 +1071,15 @@ func bigInt(v int64) *big.Int { return big.NewInt(v) }
 // its block stays pending for OrphanGraceBlocks blocks (a transaction mined again on the
 // new branch a little later keeps its row and its invoice its status); after that, not
 // mined again, it is gone.
-func (f *Follower) dropOrphans(ctx context.Context, height int64) error {
+func (f *Follower) dropOrphans(ctx context.Context, height int64, at time.Time) error {
 	now := f.cfg.Now().UTC()
 	var removed []string
 	err := f.st.Tx(ctx, func(tx store.Tx) error {
 		removed = removed[:0]
 		if err := f.fence(ctx, tx, now); err != nil {
+			return err
+		}
+		if err := tx.AdvanceChainTime(ctx, f.src.Chain(), at); err != nil {
 			return err
 		}
 		pending, err := tx.PaymentsByStatus(ctx, f.src.Chain(), store.PaymentMempool)
@@ -875,7 +1098,7 @@ func (f *Follower) dropOrphans(ctx context.Context, height int64) error {
 			removed = append(removed, p.TxID+" ("+p.InvoiceID+")")
 			touched[p.InvoiceID] = true
 		}
-		return f.review(ctx, tx, touched)
+		return f.review(ctx, tx, keys(touched))
 	})
 	if err != nil {
 		return err

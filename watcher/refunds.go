@@ -25,7 +25,9 @@ type Refunds interface {
 	RewindTx(ctx context.Context, tx store.Tx, chain string, ancestor int64) error
 }
 
-// watchRefunds adds the refunds' destinations to the source's watch list.
+// watchRefunds hands the refunds' destinations to the source on every refresh (adding an
+// address twice is harmless; there are few open refunds). They are kept out of the
+// follower's own address counts, so closing invoices never unwatches them.
 func (f *Follower) watchRefunds(ctx context.Context) error {
 	if f.cfg.Refunds == nil {
 		return nil
@@ -34,17 +36,10 @@ func (f *Follower) watchRefunds(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("refund destinations: %w", err)
 	}
-	var fresh []string
-	for _, a := range addrs {
-		if !f.watched[a] {
-			f.watched[a] = true
-			fresh = append(fresh, a)
-		}
-	}
-	if len(fresh) == 0 {
+	if len(addrs) == 0 {
 		return nil
 	}
-	return f.src.Watch(fresh)
+	return f.src.Watch(addrs)
 }
 
 func (f *Follower) refundsBlockTx(ctx context.Context, tx store.Tx, b Block) error {

@@ -74,6 +74,17 @@ type DelivererConfig struct {
 	// mid-attempt leaves the delivery to another worker one lease later.
 	Lease     time.Duration
 	UserAgent string // "chainpay-webhooks/1"
+	// Formats renders the requests of endpoints whose Format is not chainpay's own, by
+	// format name. A delivery to an endpoint of a format without a Formatter fails.
+	Formats map[string]Formatter
+}
+
+// Formatter renders the request of one delivery to an endpoint of its format: the body and
+// the headers that sign it. It must be deterministic (every attempt of a delivery sends the
+// same bytes, redeliveries aside) and must not do I/O: it gets the delivery with its frozen
+// chainpay Payload and the endpoint with its secret.
+type Formatter interface {
+	Format(ep store.WebhookEndpoint, del store.WebhookDelivery) (body []byte, header http.Header, err error)
 }
 
 // Deliverer sends due deliveries to their endpoints, signs them, logs every attempt and
@@ -369,9 +380,22 @@ const maxSnippet = 1024
 
 func (d *Deliverer) send(ctx context.Context, ep store.WebhookEndpoint, del store.WebhookDelivery, at time.Time) outcome {
 	body := []byte(del.Payload)
-	var extra []string
-	if ep.PreviousSecret != "" && ep.PreviousSecretUntil != nil && at.Before(*ep.PreviousSecretUntil) {
-		extra = append(extra, ep.PreviousSecret)
+	sig := http.Header{}
+	if ep.Format == "" {
+		var extra []string
+		if ep.PreviousSecret != "" && ep.PreviousSecretUntil != nil && at.Before(*ep.PreviousSecretUntil) {
+			extra = append(extra, ep.PreviousSecret)
+		}
+		sig.Set(SignatureHeader, Sign(ep.Secret, at, body, extra...))
+	} else {
+		f, ok := d.cfg.Formats[ep.Format]
+		if !ok {
+			return outcome{err: fmt.Sprintf("no formatter for the endpoint's format %q", ep.Format)}
+		}
+		var err error
+		if body, sig, err = f.Format(ep, del); err != nil {
+			return outcome{err: "render the request: " + cleanText(err.Error(), 500)}
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.RequestTimeout)
 	defer cancel()
@@ -381,7 +405,9 @@ func (d *Deliverer) send(ctx context.Context, ep store.WebhookEndpoint, del stor
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", d.cfg.UserAgent)
-	req.Header.Set(SignatureHeader, Sign(ep.Secret, at, body, extra...))
+	for k, v := range sig {
+		req.Header[k] = v
+	}
 	req.Header.Set("Chainpay-Event-Id", del.EventID)
 	req.Header.Set("Chainpay-Event-Type", del.EventType)
 	req.Header.Set("Chainpay-Delivery-Id", del.ID)

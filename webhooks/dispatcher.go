@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -37,10 +38,6 @@ type DispatcherConfig struct {
 	Logger   *slog.Logger     // discard
 	Interval time.Duration    // 1 s between passes when there is nothing to do
 	Batch    int              // 200 events per pass
-	// Lookback is how far behind its cursor each pass looks again for events that committed
-	// late (a transaction that read its clock before a later event's transaction committed,
-	// or replicas' clocks apart). Default 10 min.
-	Lookback time.Duration
 	// Retry sets the retry window given to each new delivery; DefaultRetryPolicy().
 	Retry RetryPolicy
 }
@@ -49,10 +46,16 @@ type DispatcherConfig struct {
 const cursorName = "events"
 
 // Dispatcher fans stored events out into deliveries: one per (event, enabled endpoint of the
-// event's merchant whose filter matches and that existed when the event happened). It keeps a
-// cursor and re-reads a look-back window behind it; the store's unique (event, endpoint) key
-// and the per-event fan-out record make each delivery exist exactly once even when several
-// replicas dispatch at the same time.
+// event's merchant whose filter matches and that existed when the event happened).
+//
+// It learns about new events from the commit-ordered event feed (store.EventFeed), not
+// from their times: its cursor is a feed position stored in webhook_cursors, and it moves
+// only past events below the feed's horizon, so an event whose transaction commits late,
+// or that a replica stamped with a clock minutes behind, is still fanned out. Events above
+// the horizon are fanned out at once too (the feed returns only events not fanned out yet,
+// so they are not read again). The store's unique (event, endpoint) key and the per-event
+// fan-out record make each delivery exist exactly once even when several replicas dispatch
+// at the same time, and the fan-out and the cursor move commit together.
 type Dispatcher struct {
 	st    store.Store
 	snaps Snapshots
@@ -85,14 +88,11 @@ func NewDispatcher(st store.Store, snaps Snapshots, cfg *DispatcherConfig) (*Dis
 	if c.Batch == 0 {
 		c.Batch = 200
 	}
-	if c.Lookback == 0 {
-		c.Lookback = 10 * time.Minute
-	}
 	if c.Retry == (RetryPolicy{}) {
 		c.Retry = DefaultRetryPolicy()
 	}
-	if c.Interval < 0 || c.Batch < 0 || c.Lookback < 0 {
-		return nil, fmt.Errorf("webhooks: negative dispatcher setting (interval %v, batch %d, lookback %v)", c.Interval, c.Batch, c.Lookback)
+	if c.Interval < 0 || c.Batch < 0 {
+		return nil, fmt.Errorf("webhooks: negative dispatcher setting (interval %v, batch %d)", c.Interval, c.Batch)
 	}
 	if err := c.Retry.validate(); err != nil {
 		return nil, err
@@ -100,30 +100,33 @@ func NewDispatcher(st store.Store, snaps Snapshots, cfg *DispatcherConfig) (*Dis
 	return &Dispatcher{st: st, snaps: snaps, cfg: c}, nil
 }
 
-// Dispatch runs one fan-out pass over at most Batch undispatched events and returns how many
+// Dispatch runs one fan-out pass over at most Batch events of the feed and returns how many
 // it fanned out. It is safe to run concurrently with itself (other replicas). An event whose
 // snapshot fails is left for the next pass and holds the cursor back.
 func (d *Dispatcher) Dispatch(ctx context.Context) (int, error) {
+	fanned, _, err := d.dispatch(ctx)
+	return fanned, err
+}
+
+// dispatch is Dispatch; it also returns how many events it read.
+func (d *Dispatcher) dispatch(ctx context.Context) (fanned, read int, _ error) {
 	var (
-		cursor time.Time
-		events []store.Event
+		cursor  store.FeedPos
+		events  []store.FeedEvent
+		horizon int64
 	)
 	err := d.st.View(ctx, func(tx store.Tx) (err error) {
 		if cursor, err = tx.WebhookCursor(ctx, cursorName); err != nil {
 			return err
 		}
-		since := cursor.Add(-d.cfg.Lookback)
-		if cursor.IsZero() {
-			since = time.Time{}
-		}
-		events, err = tx.UndispatchedEvents(ctx, since, d.cfg.Batch)
+		events, horizon, err = tx.EventFeed(ctx, cursor, d.cfg.Batch)
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("read undispatched events: %w", err)
+		return 0, 0, fmt.Errorf("read the event feed: %w", err)
 	}
 	if len(events) == 0 {
-		return 0, nil
+		return 0, 0, nil // the cursor moves with the next event (no write while idle)
 	}
 	now := d.cfg.Now().UTC().Truncate(time.Microsecond)
 	type ready struct {
@@ -132,7 +135,8 @@ func (d *Dispatcher) Dispatch(ctx context.Context) (int, error) {
 	}
 	var (
 		ok       []ready
-		hold     *time.Time // the oldest event that could not be rendered
+		held     bool     // an event could not be rendered: the cursor stays before it
+		done     = cursor // the new cursor
 		rendered = map[string]json.RawMessage{}
 	)
 	for _, e := range events {
@@ -145,28 +149,27 @@ func (d *Dispatcher) Dispatch(ctx context.Context) (int, error) {
 				}
 				d.cfg.Logger.Error("webhooks: invoice snapshot failed; event left for the next pass",
 					"event", e.ID, "invoice", e.InvoiceID, "err", err)
-				if hold == nil {
-					at := e.CreatedAt
-					hold = &at
-				}
+				held = true
 				continue
 			}
 			rendered[e.InvoiceID] = snap
 		}
-		body, err := payloadOf(e, snap)
+		body, err := payloadOf(e.Event, snap)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		ok = append(ok, ready{e, body})
+		ok = append(ok, ready{e.Event, body})
+		if !held && e.Pos.XID < horizon {
+			done = e.Pos
+		}
 	}
-	// The cursor moves to the newest event handled but never past an event left behind nor
-	// past now (a replica whose clock runs ahead must not push it beyond the look-back).
-	advance := events[len(events)-1].CreatedAt
-	if hold != nil {
-		advance = *hold
+	if !held && len(events) < d.cfg.Batch && horizon > 0 {
+		// Every event below the horizon not fanned out yet was in this read: the cursor
+		// passes all of them, the ones fanned out before included.
+		if end := (store.FeedPos{XID: horizon - 1, Seq: math.MaxInt64}); end.After(done) {
+			done = end
+		}
 	}
-	advance = minTime(advance, now)
-	fanned := 0
 	err = d.st.Tx(ctx, func(tx store.Tx) error {
 		fanned = 0
 		endpoints := map[string][]store.WebhookEndpoint{}
@@ -191,21 +194,31 @@ func (d *Dispatcher) Dispatch(ctx context.Context) (int, error) {
 				if !subscribed(ep, r.ev) {
 					continue
 				}
+				// Due at the event's time (never later than now): an endpoint's deliveries are
+				// claimed by (next attempt, id), so they go out in event order; ids made in one
+				// millisecond would sort at random.
+				due := r.ev.CreatedAt
+				if due.After(now) {
+					due = now
+				}
 				_, err := tx.CreateWebhookDelivery(ctx, store.WebhookDelivery{ID: store.NewID("wd", now),
 					MerchantID: r.ev.MerchantID, EndpointID: ep.ID, EventID: r.ev.ID, EventType: r.ev.Type,
-					Status: store.WebhookPending, NextAttempt: now, RetryUntil: now.Add(d.cfg.Retry.Window),
+					Status: store.WebhookPending, NextAttempt: due, RetryUntil: now.Add(d.cfg.Retry.Window),
 					CreatedAt: now, UpdatedAt: now})
 				if err != nil {
 					return fmt.Errorf("create delivery of %s to %s: %w", r.ev.ID, ep.ID, err)
 				}
 			}
 		}
-		return tx.AdvanceWebhookCursor(ctx, cursorName, advance)
+		if !done.After(cursor) {
+			return nil
+		}
+		return tx.AdvanceWebhookCursor(ctx, cursorName, done, now)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("fan out events: %w", err)
+		return 0, 0, fmt.Errorf("fan out events: %w", err)
 	}
-	return fanned, nil
+	return fanned, len(events), nil
 }
 
 // subscribed reports whether ep receives e: enabled, its filter matches, and it existed when
@@ -228,13 +241,6 @@ func payloadOf(e store.Event, snap json.RawMessage) (string, error) {
 		return "", fmt.Errorf("encode payload of %s: %w", e.ID, err)
 	}
 	return string(b), nil
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
 }
 
 // Start runs Dispatch in a loop until ctx ends or Stop is called: again at once after a full
@@ -260,7 +266,7 @@ func (d *Dispatcher) Start(ctx context.Context) {
 			}
 			// A pass runs to completion once begun (Stop waits): a transaction abandoned at its
 			// commit can leave a pooled SQLite connection inside it.
-			n, err := d.Dispatch(context.WithoutCancel(ctx))
+			_, n, err := d.dispatch(context.WithoutCancel(ctx))
 			if err != nil && ctx.Err() == nil {
 				d.cfg.Logger.Error("webhooks: dispatch failed", "err", err)
 			}

@@ -85,6 +85,7 @@ type Endpoint struct {
 	Secret      string    `json:"secret,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	Format      string    `json:"-"` // "" for chainpay's own; see NewEndpoint
 }
 
 // Delivery is one event sent (or to be sent) to one endpoint, with its attempt log.
@@ -214,7 +215,7 @@ func endpointOf(e store.WebhookEndpoint) Endpoint {
 		events = []string{}
 	}
 	return Endpoint{ID: e.ID, URL: e.URL, Description: e.Description, Events: events, Enabled: e.Enabled,
-		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Format: e.Format}
 }
 
 func notFound(err error, what, id string) error {
@@ -227,19 +228,53 @@ func notFound(err error, what, id string) error {
 // Create adds an enabled endpoint for the merchant and returns it with its new secret (the
 // only time the secret is shown). The URL is checked by the Guard.
 func (s *Service) Create(ctx context.Context, merchantID, url string, events []string, description string) (Endpoint, error) {
-	evs, err := normalizeEvents(events)
+	return s.CreateEndpoint(ctx, merchantID, NewEndpoint{URL: url, Events: events, Description: description})
+}
+
+// NewEndpoint is what CreateEndpoint needs. Secret and Format are optional: an empty Secret
+// gets a new random one; Format "" is chainpay's own request format, other formats need a
+// Formatter of that name in the Deliverer (package greenfield registers "greenfield").
+type NewEndpoint struct {
+	URL         string
+	Events      []string
+	Description string
+	Secret      string
+	Format      string
+	Disabled    bool
+}
+
+// MinSecretLen is the shortest signing secret a merchant may choose.
+const MinSecretLen = 16
+
+func checkSecret(secret string) error {
+	if len(secret) < MinSecretLen || len(secret) > 256 || !utf8.ValidString(secret) || strings.ContainsRune(secret, 0) {
+		return &InvalidError{Field: "secret", Reason: fmt.Sprintf("must be %d to 256 bytes of text", MinSecretLen)}
+	}
+	return nil
+}
+
+// CreateEndpoint is Create with a chosen secret, format and enabled state.
+func (s *Service) CreateEndpoint(ctx context.Context, merchantID string, in NewEndpoint) (Endpoint, error) {
+	evs, err := normalizeEvents(in.Events)
 	if err != nil {
 		return Endpoint{}, err
 	}
-	if err := checkDescription(description); err != nil {
+	if err := checkDescription(in.Description); err != nil {
 		return Endpoint{}, err
 	}
-	if err := s.checkURL(ctx, url); err != nil {
+	secret := in.Secret
+	if secret == "" {
+		secret = NewSecret()
+	} else if err := checkSecret(secret); err != nil {
+		return Endpoint{}, err
+	}
+	if err := s.checkURL(ctx, in.URL); err != nil {
 		return Endpoint{}, err
 	}
 	now := s.now()
-	e := store.WebhookEndpoint{ID: store.NewID("we", now), MerchantID: merchantID, URL: url,
-		Description: description, Secret: NewSecret(), Events: evs, Enabled: true, CreatedAt: now, UpdatedAt: now}
+	e := store.WebhookEndpoint{ID: store.NewID("we", now), MerchantID: merchantID, URL: in.URL,
+		Description: in.Description, Secret: secret, Events: evs, Enabled: !in.Disabled, CreatedAt: now, UpdatedAt: now,
+		Format: in.Format}
 	err = s.st.Tx(ctx, func(tx store.Tx) error {
 		have, err := tx.WebhookEndpoints(ctx, merchantID)
 		if err != nil {
@@ -287,6 +322,7 @@ type Update struct {
 	Events      []string
 	Description *string
 	Enabled     *bool
+	Secret      *string // a secret the merchant chose (no overlap with the old one)
 }
 
 // Update changes the merchant's endpoint and returns it. A new URL is checked by the Guard.
@@ -310,6 +346,11 @@ func (s *Service) Update(ctx context.Context, merchantID, id string, u Update) (
 			return Endpoint{}, err
 		}
 	}
+	if u.Secret != nil {
+		if err := checkSecret(*u.Secret); err != nil {
+			return Endpoint{}, err
+		}
+	}
 	var e store.WebhookEndpoint
 	err := s.st.Tx(ctx, func(tx store.Tx) (err error) {
 		if e, err = tx.WebhookEndpoint(ctx, merchantID, id); err != nil {
@@ -326,6 +367,9 @@ func (s *Service) Update(ctx context.Context, merchantID, id string, u Update) (
 		}
 		if u.Enabled != nil {
 			e.Enabled = *u.Enabled
+		}
+		if u.Secret != nil && *u.Secret != e.Secret {
+			e.Secret, e.PreviousSecret, e.PreviousSecretUntil = *u.Secret, "", nil
 		}
 		e.UpdatedAt = s.now()
 		return tx.UpdateWebhookEndpoint(ctx, e)

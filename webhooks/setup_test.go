@@ -61,7 +61,13 @@ var start = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func setup(t *testing.T, b storetest.Backend) *bundle {
 	t.Helper()
-	bd := &bundle{st: b.Open(t), clock: &clock{t: start}, merchant: "sto_a", invoice: "inv_a", snaps: &snapshots{}}
+	return setupOn(t, b.Open(t))
+}
+
+// setupOn is setup on the store st.
+func setupOn(t *testing.T, st store.Store) *bundle {
+	t.Helper()
+	bd := &bundle{st: st, clock: &clock{t: start}, merchant: "sto_a", invoice: "inv_a", snaps: &snapshots{}}
 	err := bd.st.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateMerchant(ctx, store.Merchant{ID: bd.merchant, Name: "a", CreatedAt: start}); err != nil {
 			return err

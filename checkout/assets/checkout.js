@@ -14,6 +14,20 @@
   var payable = !$('pay').hidden;
   var redirecting = false;
 
+  // In a shop's checkout modal (/modal/btcpay.js) the page tells the shop the invoice's
+  // status in BTCPay's names, and the shop (not the frame) goes on after payment.
+  var framed = window.parent !== window;
+  var greenfieldStatus = { waiting: 'New', partial: 'New', detected: 'Processing', confirming: 'Processing',
+    paid: 'Settled', expired: 'Expired', invalid: 'Invalid' };
+  var posted = '';
+  function tellShop(state) {
+    var status = greenfieldStatus[state];
+    if (!framed || !status || status === posted) { return; }
+    posted = status;
+    window.parent.postMessage({ invoiceId: window.location.pathname.split('/')[2], status: status }, '*');
+  }
+  tellShop(data.state);
+
   // Countdown.
   function pad(n) { return n < 10 ? '0' + n : String(n); }
   function formatLeft(ms) {
@@ -60,7 +74,8 @@
       var qr = box.querySelector('[data-field="qr"]');
       if (qr && o.qr && qr.getAttribute('src') !== o.qr) { qr.setAttribute('src', o.qr); }
     });
-    if (s.state === 'paid' && s.redirect_url && !redirecting) {
+    tellShop(s.state);
+    if (s.state === 'paid' && s.redirect_url && !redirecting && !framed) {
       redirecting = true;
       $('redirect-link').setAttribute('href', s.redirect_url);
       $('redirect').hidden = false;

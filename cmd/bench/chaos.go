@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -95,7 +96,7 @@ func runChaosSeries(ctx context.Context, o *options, dir string, r *report, stde
 		sorted := slices.Sorted(slices.Values(o.recoveries))
 		p99 := sorted[(len(sorted)*99+99)/100-1] // nearest rank
 		r.section(fmt.Sprintf("Crash chaos recovery over %d passing run(s) (bound %s)", len(sorted), o.chaosBound))
-		r.line("recovery after the last SIGKILL", strings.Join(times, ", "))
+		r.line("recovery after the last fault", strings.Join(times, ", "))
 		r.line("p99 / max", fmt.Sprintf("%s / %s", p99.Round(100*time.Millisecond), sorted[len(sorted)-1].Round(100*time.Millisecond)))
 	}
 	return err
@@ -107,7 +108,18 @@ func runChaosSeries(ctx context.Context, o *options, dir string, r *report, stde
 // invoice settled exactly once, one payment and one journal record per payment, and every
 // event delivered to the webhook receiver at least once under a stable id and body.
 func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.Writer) error {
-	sc, err := newSchema(ctx, o.pg, "bench_chaos")
+	pgBase := o.pg
+	var cluster *pgCluster
+	if o.chaosPGRestart > 0 {
+		var err error
+		if cluster, err = startPGCluster(ctx); err != nil {
+			return fmt.Errorf("private Postgres cluster: %w", err)
+		}
+		defer cluster.stop(o.keep)
+		pgBase = cluster.url
+		progress(stderr, fmt.Sprintf("chaos: private Postgres cluster on port %d (%s), restarted every %s on average", cluster.port, cluster.dir, o.chaosPGRestart))
+	}
+	sc, err := newSchema(ctx, pgBase, "bench_chaos")
 	if err != nil {
 		return err
 	}
@@ -129,6 +141,13 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 	if err != nil {
 		return err
 	}
+	var evm *evmChaos
+	if o.chaosEVM {
+		if evm, err = startEVMChaos(dir); err != nil {
+			return err
+		}
+		defer evm.close()
+	}
 	recv := &hookReceiver{bodies: map[string][32]byte{}, count: map[string]int{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -138,9 +157,15 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 	go func() { _ = hookSrv.Serve(ln) }()
 	defer hookSrv.Close()
 
-	cp, err := newChainpay(o.chainpay, dir, sc.url, "CHAINPAY_FIXED_RATES=BTC-USD=60000",
-		"CHAINPAY_BITCOIN_NETWORK=regtest", "CHAINPAY_BITCOIN_RPC="+node.RPCURL(), "CHAINPAY_BITCOIN_POLL=200ms",
-		"CHAINPAY_BITCOIN_CONFIRMATIONS=1", "CHAINPAY_WEBHOOKS_ALLOW_PRIVATE=true", "CHAINPAY_LOG_LEVEL=info")
+	env := []string{"CHAINPAY_FIXED_RATES=BTC-USD=60000,ETH-USD=3000,USDC-USD=1",
+		"CHAINPAY_BITCOIN_NETWORK=regtest", "CHAINPAY_BITCOIN_RPC=" + node.RPCURL(), "CHAINPAY_BITCOIN_POLL=200ms",
+		"CHAINPAY_BITCOIN_CONFIRMATIONS=1", "CHAINPAY_WEBHOOKS_ALLOW_PRIVATE=true", "CHAINPAY_LOG_LEVEL=info"}
+	methods := []string{"BTC"} // the payment method of invoice i is methods[i%len(methods)]
+	if evm != nil {
+		env = append(env, evm.env()...)
+		methods = []string{"BTC", "ETH", "USDC"}
+	}
+	cp, err := newChainpay(o.chainpay, dir, sc.url, env...)
 	if err != nil {
 		return err
 	}
@@ -148,6 +173,14 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 	m, err := setupMerchant(ctx, cp, "regtest", tpub)
 	if err != nil {
 		return err
+	}
+	if evm != nil {
+		// The treasury forwarders sweep into; no sweeper key is configured (sweeps are not
+		// what this run checks).
+		if _, err := cp.run(ctx, "wallet", "add", "--store", m.storeID, "--chain", "ethereum",
+			"--treasury", "0x00000000000000000000000000000000c4a05000", "--tokens", "USDC"); err != nil {
+			return err
+		}
 	}
 	if err := cp.start(ctx); err != nil {
 		return err
@@ -165,13 +198,69 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 
 	// The killer: SIGKILL at exponentially distributed moments, restart after up to 300 ms.
 	var (
-		mu       sync.Mutex // serialises kill/start against the final restart
-		kills    int
-		lastKill time.Time
-		killWG   sync.WaitGroup
+		mu        sync.Mutex // serialises kill/start against the final restart
+		kills     int
+		lastKill  time.Time
+		selfExits int // serve exiting on its own (restarted as a supervisor would)
+		// failedStarts counts restarts of serve that failed (it exited at start, say while
+		// Postgres was away) and were tried again.
+		failedStarts int
+		killWG       sync.WaitGroup
 	)
 	kctx, stopKiller := context.WithCancel(ctx)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	// The supervisor: serve exiting on its own (say, while Postgres is away) is restarted,
+	// as systemd would, and counted.
+	killWG.Go(func() {
+		for kctx.Err() == nil {
+			time.Sleep(100 * time.Millisecond)
+			mu.Lock()
+			if exited := cp.exited; cp.proc != nil && exited != nil {
+				select {
+				case <-exited:
+					selfExits++
+					lastKill = time.Now()
+					cp.proc = nil
+					for cp.start(ctx) != nil && kctx.Err() == nil {
+						failedStarts++
+						cp.kill(syscall.SIGKILL)
+						time.Sleep(200 * time.Millisecond)
+					}
+				default:
+				}
+			}
+			mu.Unlock()
+		}
+	})
+	// The database crasher: pg_ctl restart -m immediate every 0.5-1.5 × the mean interval
+	// (uniform: the count over a pay phase is predictable enough to require a minimum).
+	var (
+		pgRestarts  int
+		pgDowntimes []time.Duration
+		lastRestart time.Time
+		pgErr       error
+	)
+	if cluster != nil {
+		prng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+		killWG.Go(func() {
+			for {
+				select {
+				case <-kctx.Done():
+					return
+				case <-time.After(time.Duration((0.5 + prng.Float64()) * float64(o.chaosPGRestart))):
+				}
+				d, err := cluster.restart(ctx)
+				mu.Lock()
+				if err != nil && pgErr == nil {
+					pgErr = err
+				}
+				pgRestarts++
+				pgDowntimes = append(pgDowntimes, d)
+				lastRestart = time.Now()
+				mu.Unlock()
+			}
+		})
+	}
 	killWG.Go(func() {
 		for {
 			gap := time.Duration(rng.ExpFloat64() * float64(o.chaosKills))
@@ -186,6 +275,7 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 			lastKill = time.Now()
 			time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 			for cp.start(ctx) != nil && kctx.Err() == nil {
+				failedStarts++
 				cp.kill(syscall.SIGKILL)
 				time.Sleep(200 * time.Millisecond)
 			}
@@ -200,9 +290,10 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 	for i := range o.chaosInvoices {
 		var inv invoiceResponse
 		key := fmt.Sprintf("chaos-%05d", i)
+		method := methods[i%len(methods)]
 		for {
 			_, err := postJSON(ctx, client, cp.baseURL()+"/v1/invoices", m.key, key,
-				map[string]any{"amount": "25.00", "currency": "USD", "order_id": key}, &inv)
+				map[string]any{"amount": "25.00", "currency": "USD", "order_id": key, "payment_methods": []string{method}}, &inv)
 			if err == nil {
 				break
 			}
@@ -219,6 +310,21 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 			return fmt.Errorf("invoice %s has no payment option", inv.ID)
 		}
 		invoiceIDs = append(invoiceIDs, inv.ID)
+		if method != "BTC" {
+			units, ok := new(big.Int).SetString(inv.PaymentOptions[0].AmountDue, 10)
+			if !ok || units.Sign() <= 0 || inv.PaymentOptions[0].Asset != method {
+				stopKiller()
+				killWG.Wait()
+				return fmt.Errorf("invoice %s: option %s %q, want %s", inv.ID, inv.PaymentOptions[0].Asset, inv.PaymentOptions[0].AmountDue, method)
+			}
+			if err := evm.pay(method, inv.PaymentOptions[0].Address, units); err != nil {
+				stopKiller()
+				killWG.Wait()
+				return fmt.Errorf("pay %s in %s: %w", inv.ID, method, err)
+			}
+			time.Sleep(time.Duration(rng.IntN(200)) * time.Millisecond)
+			continue
+		}
 		addr, err := btcutil.DecodeAddress(inv.PaymentOptions[0].Address, &chaincfg.RegressionNetParams)
 		if err != nil {
 			stopKiller()
@@ -261,13 +367,20 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 	time.Sleep(2 * o.chaosKills)
 	stopKiller()
 	killWG.Wait()
+	if pgErr != nil {
+		return fmt.Errorf("restart the private Postgres: %w", pgErr)
+	}
 	if cp.proc == nil {
 		if err := cp.start(ctx); err != nil {
 			return err
 		}
 	}
+	if lastRestart.After(lastKill) {
+		lastKill = lastRestart // recovery counts from the last fault of either kind
+	}
 	payPhase := time.Since(start)
-	progress(stderr, fmt.Sprintf("chaos: %d invoices paid with %d SIGKILLs in %s; waiting for settlement and delivery", len(invoiceIDs), kills, payPhase.Round(time.Second)))
+	progress(stderr, fmt.Sprintf("chaos: %d invoices paid (%s) with %d SIGKILLs, %d Postgres restarts in %s; waiting for settlement and delivery",
+		len(invoiceIDs), strings.Join(methods, "/"), kills, pgRestarts, payPhase.Round(time.Second)))
 
 	conn, err := pgx.Connect(ctx, sc.url)
 	if err != nil {
@@ -289,29 +402,58 @@ func runChaos(ctx context.Context, o *options, dir string, r *report, stderr io.
 		if time.Now().After(deadline) {
 			break
 		}
-		if time.Now().After(nextBlock) { // confirmations keep moving, as on a real chain
+		if time.Now().After(nextBlock) { // confirmations keep moving, as on a real chain (and geth's ticker)
 			if _, err := node.Mine(ctx, 1); err != nil {
 				return err
 			}
 			nextBlock = time.Now().Add(2 * time.Second)
 		}
 	}
-	r.section(fmt.Sprintf("Crash chaos — chainpay serve on Postgres + btcd regtest, %d invoices paid, %d SIGKILLs in %s", n, kills, payPhase.Round(time.Second)))
+	chains := "btcd regtest"
+	if evm != nil {
+		chains += " + geth --dev (ETH, USDC)"
+	}
+	r.section(fmt.Sprintf("Crash chaos — chainpay serve on Postgres + %s, %d invoices paid (%s in turn), %d SIGKILLs in %s",
+		chains, n, strings.Join(methods, ", "), kills, payPhase.Round(time.Second)))
+	if cluster != nil {
+		var most, sum time.Duration
+		for _, d := range pgDowntimes {
+			most, sum = max(most, d), sum+d
+		}
+		mean := time.Duration(0)
+		if len(pgDowntimes) > 0 {
+			mean = sum / time.Duration(len(pgDowntimes))
+		}
+		r.line("Postgres crash-restarts (pg_ctl restart -m immediate)", fmt.Sprintf("%d, back in %s on average, %s at most",
+			pgRestarts, mean.Round(10*time.Millisecond), most.Round(10*time.Millisecond)))
+	}
+	r.line("serve exits on its own (restarted)", fmt.Sprint(selfExits))
+	r.line("serve restarts that failed and were retried", fmt.Sprint(failedStarts))
+	since := "recovery after the last SIGKILL"
+	if cluster != nil {
+		since = "recovery after the last SIGKILL or restart"
+	}
 	r.line("invoices settled", fmt.Sprintf("%d of %d", res.settled, n))
 	r.line("invoice.settled events per invoice", fmt.Sprintf("%d invoices with exactly one, %d with more", res.settledOnce, res.settledTwice))
 	r.line("payments recorded (one per tx)", fmt.Sprintf("%d for %d payments", res.payments, n))
 	r.line("journal records per payment", fmt.Sprintf("%d payments with exactly one, %d with none, %d with more", res.journalOnce, res.journalNone, res.journalMore))
 	r.line("events delivered at least once", fmt.Sprintf("%d of %d (redeliveries: %d)", res.delivered, res.events, res.redelivered))
 	r.line("receiver problems", fmt.Sprint(len(res.bad)))
+	if evm != nil {
+		r.line("payments by asset", paymentsByAsset(ctx, conn, invoiceIDs))
+	}
 	if kills < max(o.chaosMinKills, 1) {
 		return fmt.Errorf("%d SIGKILLs, fewer than the %d asked for: raise -chaos-invoices or lower -chaos-kill-every", kills, max(o.chaosMinKills, 1))
 	}
+	if cluster != nil && pgRestarts < max(o.chaosMinPGRestarts, 1) {
+		return fmt.Errorf("%d Postgres restarts, fewer than the %d asked for: raise -chaos-invoices or lower -chaos-pg-restart-every", pgRestarts, max(o.chaosMinPGRestarts, 1))
+	}
 	if !res.complete(n) {
-		r.line("recovery after the last SIGKILL", fmt.Sprintf("NOT complete %s after it", time.Since(lastKill).Round(100*time.Millisecond)))
+		r.line(since, fmt.Sprintf("NOT complete %s after it", time.Since(lastKill).Round(100*time.Millisecond)))
 		dumpChaos(ctx, conn, r, invoiceIDs, paidAbove)
 		return fmt.Errorf("invariants broken after %d SIGKILLs: %+v (serve log: %s)", kills, res, cp.log.Name())
 	}
-	r.line("recovery after the last SIGKILL", fmt.Sprintf("%s (bound %s): everything recorded, settled, booked and delivered",
+	r.line(since, fmt.Sprintf("%s (bound %s): everything recorded, settled, booked and delivered",
 		recovery.Round(100*time.Millisecond), o.chaosBound))
 	if err := verifyLedger(ctx, cp, m.storeID); err != nil {
 		dumpChaos(ctx, conn, r, invoiceIDs, paidAbove)
@@ -463,4 +605,24 @@ func checkChaos(ctx context.Context, conn *pgx.Conn, recv *hookReceiver, storeID
 	}
 	c.bad = append([]string(nil), recv.bad...)
 	return c, nil
+}
+
+// paymentsByAsset counts the run's payments per asset (best effort: a failed query is shown
+// in place).
+func paymentsByAsset(ctx context.Context, conn *pgx.Conn, ids []string) string {
+	rows, err := conn.Query(ctx, `SELECT asset, count(*) FROM payments WHERE invoice_id = ANY($1) GROUP BY asset ORDER BY asset`, ids)
+	if err != nil {
+		return "query failed: " + err.Error()
+	}
+	defer rows.Close()
+	var parts []string
+	for rows.Next() {
+		var asset string
+		var n int
+		if err := rows.Scan(&asset, &n); err != nil {
+			return "query failed: " + err.Error()
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", asset, n))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math/big"
+	"reflect"
 	"runtime"
 	"runtime/metrics"
 	"strings"
@@ -178,9 +180,21 @@ func loadJournal(ctx context.Context, conn *pgx.Conn, mid string, n int) error {
 	}
 	parts := strings.Split(strings.Replace(string(payload), at, "%T", 1), "@@@@@@@@@@")
 	rec := recs[0]
+	// The projection the journal stores beside the payload (ledger.Record.Flat), templated
+	// the same way: ids and the first time at fixed widths, and the payload hash.
+	stored, err := ledger.ParseRecord(payload)
+	if err != nil {
+		return err
+	}
+	hashMark := strings.Repeat("#", 64)
+	flat := stored.Flat(hashMark)
+	if !strings.Contains(flat, at) {
+		return fmt.Errorf("projection has no %s to substitute", at)
+	}
+	flatParts := strings.Split(strings.Replace(flat, at, "%T", 1), "@@@@@@@@@@")
 	num := func(v *big.Int) pgtype.Numeric { return pgtype.Numeric{Int: v, Valid: true} }
 	cols := []string{"id", "idempotency_key", "merchant_id", "source_type", "source_id", "reporting_category", "currency",
-		"gross", "fee", "net", "occurred_at", "payload", "payload_hash", "created_at"}
+		"gross", "fee", "net", "occurred_at", "payload", "payload_hash", "created_at", "projection"}
 	const batch = 5000
 	rows := make([][]any, 0, batch)
 	var sb strings.Builder
@@ -196,8 +210,26 @@ func loadJournal(ctx context.Context, conn *pgx.Conn, mid string, n int) error {
 		}
 		p := strings.Replace(sb.String(), "%T", occurred.Format(export.TimeFormat), 1)
 		sum := sha256.Sum256([]byte(p))
+		sb.Reset()
+		for j, part := range flatParts {
+			if j > 0 {
+				sb.WriteString(id)
+			}
+			sb.WriteString(part)
+		}
+		proj := strings.Replace(strings.Replace(sb.String(), "%T", occurred.Format(export.TimeFormat), 1), hashMark, hex.EncodeToString(sum[:]), 1)
+		if i < 3 { // the templated projection decodes to the templated payload's record
+			want, err := ledger.ParseRecord([]byte(p))
+			if err != nil {
+				return err
+			}
+			got, named, err := ledger.ParseFlat(proj)
+			if err != nil || named != hex.EncodeToString(sum[:]) || !reflect.DeepEqual(got, want) {
+				return fmt.Errorf("templated projection of record %d does not match its payload (%v)", i, err)
+			}
+		}
 		rows = append(rows, []any{"lgr_" + id, "crypto_payment:pay_" + id + ":settled", mid, rec.SourceType, "pay_" + id,
-			rec.ReportingCategory, rec.Currency, num(rec.Gross), num(rec.Fee), num(rec.Net), occurred, p, sum[:], occurred})
+			rec.ReportingCategory, rec.Currency, num(rec.Gross), num(rec.Fee), num(rec.Net), occurred, p, sum[:], occurred, proj})
 		if len(rows) == batch || i == n-1 {
 			if _, err := conn.CopyFrom(ctx, pgx.Identifier{"ledger_records"}, cols, pgx.CopyFromRows(rows)); err != nil {
 				return err

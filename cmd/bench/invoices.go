@@ -82,14 +82,16 @@ func createOne(ctx context.Context, client *http.Client, cp *chainpay, m merchan
 }
 
 // closedLoop creates n invoices with `clients` clients back to back and returns the
-// outcomes and the wall time.
-func closedLoop(ctx context.Context, cp *chainpay, m merchant, prefix string, n, clients int) ([]creation, time.Duration) {
+// outcomes and the wall time. With several merchants the clients are spread evenly over
+// them (client i creates for ms[i % len(ms)]).
+func closedLoop(ctx context.Context, cp *chainpay, ms []merchant, prefix string, n, clients int) ([]creation, time.Duration) {
 	client := httpClient(clients)
 	out := make([]creation, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
-	for range clients {
+	for c := range clients {
+		m := ms[c%len(ms)]
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
@@ -126,10 +128,10 @@ func benchInvoices(ctx context.Context, o *options, dir string, r *report, stder
 	if err := cp.start(ctx); err != nil {
 		return err
 	}
-	if res, _ := closedLoop(ctx, cp, m, "warm", 200, o.clients); countErrors(res) > 0 {
+	if res, _ := closedLoop(ctx, cp, []merchant{m}, "warm", 200, o.clients); countErrors(res) > 0 {
 		return fmt.Errorf("warm-up: %v", firstError(res))
 	}
-	res, wall := closedLoop(ctx, cp, m, "bench", o.invoices, o.clients)
+	res, wall := closedLoop(ctx, cp, []merchant{m}, "bench", o.invoices, o.clients)
 	if n := countErrors(res); n > 0 {
 		return fmt.Errorf("%d of %d requests failed, first: %v", n, len(res), firstError(res))
 	}
@@ -140,6 +142,10 @@ func benchInvoices(ctx context.Context, o *options, dir string, r *report, stder
 		ids = append(ids, c.id)
 	}
 	httpRate := float64(len(res)) / wall.Seconds()
+	oneRate, twoRate, err := storeSplit(ctx, cp, m, max(o.invoices/4, 500), o.clients)
+	if err != nil {
+		return fmt.Errorf("one store against two: %w", err)
+	}
 	cp.kill(15)
 
 	rawRate, rawLat, err := rawInsert(ctx, sc, ids, o.clients)
@@ -150,7 +156,43 @@ func benchInvoices(ctx context.Context, o *options, dir string, r *report, stder
 	r.ratio("invoices/s (limit: raw pgx insert)", httpRate, rawRate, "/s", "as close to 1 as the work allows")
 	r.line("HTTP latency p50 / p99", fmt.Sprintf("%.2f ms / %.2f ms", ms(lat.quantile(0.5)), ms(lat.quantile(0.99))))
 	r.line("raw insert latency p50 / p99", fmt.Sprintf("%.2f ms / %.2f ms", ms(rawLat.quantile(0.5)), ms(rawLat.quantile(0.99))))
+	r.ratio(fmt.Sprintf("%d clients on one store (limit: on two stores)", o.clients), oneRate, twoRate, "/s",
+		"≈ 1 (no per-store serialisation)")
 	return nil
+}
+
+// otherXpub is a second watch-only account key (the BIP44 test vector's), for a second store:
+// a key serves one wallet only.
+const otherXpub = "xpub6BosfCnifzxcFwrSzQiqu2DBVTshkCXacvNsWGYJVVhhawA7d4R5WSWGFNbi8Aw6ZRc1brxMyWMzG3DSSSSoekkudhUd9yLb6qx39T9nMdj"
+
+// storeSplit measures whether stores serialise: the same clients create n invoices on one
+// store, then spread over two stores, alternating twice, and it returns the invoices/s of
+// each arrangement over its two runs. With a per-store lock the one-store rate would fall
+// well below the two-store rate; without one they are equal within noise.
+func storeSplit(ctx context.Context, cp *chainpay, m merchant, n, clients int) (one, two float64, err error) {
+	id, err := cp.run(ctx, "store", "create", "--name", "Bench Store 2")
+	if err != nil {
+		return 0, 0, err
+	}
+	key, err := cp.run(ctx, "apikey", "create", "--store", id)
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := cp.run(ctx, "wallet", "add", "--store", id, "--chain", "bitcoin", "--network", "mainnet", "--key", otherXpub); err != nil {
+		return 0, 0, err
+	}
+	m2 := merchant{storeID: id, key: key}
+	var wall [2]time.Duration
+	for round := range 2 {
+		for i, ms := range [][]merchant{{m}, {m, m2}} {
+			res, w := closedLoop(ctx, cp, ms, fmt.Sprintf("split%d%d", round, i), n, clients)
+			if e := countErrors(res); e > 0 {
+				return 0, 0, fmt.Errorf("%d requests failed, first: %v", e, firstError(res))
+			}
+			wall[i] += w
+		}
+	}
+	return float64(2*n) / wall[0].Seconds(), float64(2*n) / wall[1].Seconds(), nil
 }
 
 func countErrors(res []creation) int {

@@ -34,6 +34,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -60,7 +61,13 @@ type options struct {
 	chaosBound    time.Duration
 	chaosRuns     int
 	chaosMinKills int
-	keep          bool
+	// chaosEVM also pays ETH and USDC invoices on a geth --dev node; chaosPGRestart > 0
+	// runs on a private Postgres cluster restarted (-m immediate) at that mean interval.
+	chaosEVM           bool
+	chaosPGRestart     time.Duration
+	chaosMinPGRestarts int
+	keep               bool
+	cpuProfile         string
 
 	recoveries []time.Duration // of the passing chaos runs
 }
@@ -106,6 +113,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.chaosBound, "chaos-recovery-bound", 60*time.Second, "longest accepted time from the last SIGKILL to everything recorded, settled, booked and delivered")
 	fs.IntVar(&o.chaosRuns, "chaos-runs", 1, "chaos runs in a row (each with a fresh schema and node); the report ends with the recovery times and their p99")
 	fs.IntVar(&o.chaosMinKills, "chaos-min-kills", 1, "fewest SIGKILLs a chaos run must have had to count")
+	fs.BoolVar(&o.chaosEVM, "chaos-evm", false, "chaos: also pay ETH and USDC invoices (one in three each) on a geth --dev node")
+	fs.DurationVar(&o.chaosPGRestart, "chaos-pg-restart-every", 0, "chaos: run on a private Postgres cluster (initdb in a temp dir) and crash-restart it with pg_ctl restart -m immediate every 0.5-1.5 times this interval (0: the shared Postgres, no restarts)")
+	fs.IntVar(&o.chaosMinPGRestarts, "chaos-min-pg-restarts", 1, "with -chaos-pg-restart-every, fewest Postgres restarts a chaos run must have had to count")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process (the export runs in it) to this file")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs) and the chaos run's Postgres schema after the run")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -160,6 +171,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "work directory:", work)
 	} else {
 		defer os.RemoveAll(work)
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	r := &report{w: stdout}
 	r.header(o)

@@ -21,6 +21,7 @@ import (
 	"github.com/chainpay/chainpay/checkout"
 	"github.com/chainpay/chainpay/contracts/bindings"
 	"github.com/chainpay/chainpay/deposit"
+	"github.com/chainpay/chainpay/greenfield"
 	"github.com/chainpay/chainpay/invoices"
 	"github.com/chainpay/chainpay/ledger"
 	"github.com/chainpay/chainpay/ops"
@@ -105,6 +106,9 @@ type app struct {
 	bg      []background
 	// sources are the followed chains; run fixes their cursors before serving (anchorCursors).
 	sources []watcher.Source
+	// indexes hands out Bitcoin derivation indexes from per-process blocks; stop gives the
+	// unused tails back.
+	indexes *deposit.Indexes
 }
 
 // buildApp wires every component over st. Nothing runs until start.
@@ -134,7 +138,9 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 		},
 		FairValue: cachedFairValue(w.rates),
 	}
-	inv, err := invoices.New(st, invoices.Config{Chains: chains, Quoter: quoter{w.rates}, Settler: settler, Logger: log})
+	a.indexes = deposit.NewIndexes(st, deposit.IndexesConfig{})
+	inv, err := invoices.New(st, invoices.Config{Chains: chains, Quoter: quoter{w.rates}, Settler: settler, Logger: log,
+		Indexes: a.indexes})
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +177,8 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	deliv, err := webhooks.NewDeliverer(st, &webhooks.DelivererConfig{Guard: w.guard, Logger: log, Holder: w.holder})
+	deliv, err := webhooks.NewDeliverer(st, &webhooks.DelivererConfig{Guard: w.guard, Logger: log, Holder: w.holder,
+		Formats: map[string]webhooks.Formatter{greenfield.FormatName: greenfield.Formatter{}}})
 	if err != nil {
 		return nil, err
 	}
@@ -230,6 +237,11 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 	}
 	mux.Handle("GET /healthz", health.Live())
 	mux.Handle("GET /readyz", health.Ready())
+	// BTCPay Greenfield compatibility (docs/greenfield.md): /api/v1/... and /api-keys/authorize.
+	gf := greenfield.New(greenfield.Config{Store: st, Invoices: inv, Webhooks: a.hooks, Logger: log, PublicURL: w.publicURL})
+	for _, p := range greenfield.Paths() {
+		mux.Handle(p, gf)
+	}
 	mux.Handle("/", a.api)
 	a.handler = metrics.Instrument(mux)
 	return a, nil
@@ -253,6 +265,13 @@ func (a *app) start(ctx context.Context) {
 func (a *app) stop() {
 	for i := len(a.bg) - 1; i >= 0; i-- {
 		a.bg[i].Stop()
+	}
+	if a.indexes != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := a.indexes.Close(ctx); err != nil {
+			a.log.Warn("could not give unused derivation indexes back (they stay a gap)", "err", err)
+		}
 	}
 }
 

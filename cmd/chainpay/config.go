@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/chainpay/chainpay/store"
@@ -32,7 +33,14 @@ type config struct {
 	PublicURL   string
 	LogLevel    slog.Level
 	AutoMigrate bool
+	// MaxConns is the Postgres pool size (CHAINPAY_DATABASE_MAX_CONNS); 0 means
+	// defaultMaxConns unless the URL sets pool_max_conns.
+	MaxConns int
 }
+
+// defaultMaxConns is the Postgres pool size when neither CHAINPAY_DATABASE_MAX_CONNS nor
+// the URL's pool_max_conns sets one (docs/operations.md: measured with cmd/bench).
+const defaultMaxConns = 16
 
 // setting is one configuration value with its flag and environment names.
 type setting struct {
@@ -42,10 +50,11 @@ type setting struct {
 
 // commonSettings registers the settings every subcommand that opens the database shares.
 func commonSettings(fs *flag.FlagSet) func() (*config, error) {
-	var dataDir, dbURL, logLevel string
+	var dataDir, dbURL, logLevel, maxConns string
 	ss := []setting{
 		{"data-dir", "CHAINPAY_DATA_DIR", "data", "directory for the embedded database and dev files", &dataDir},
 		{"database-url", "CHAINPAY_DATABASE_URL", "", "sqlite:///path/file.db or postgres://... (default: SQLite in the data directory)", &dbURL},
+		{"database-max-conns", "CHAINPAY_DATABASE_MAX_CONNS", "", fmt.Sprintf("Postgres connection pool size (default %d, or the URL's pool_max_conns)", defaultMaxConns), &maxConns},
 		{"log-level", "CHAINPAY_LOG_LEVEL", "info", "debug, info, warn or error", &logLevel},
 	}
 	register(fs, ss)
@@ -60,6 +69,13 @@ func commonSettings(fs *flag.FlagSet) func() (*config, error) {
 				return nil, &settingError{"CHAINPAY_DATA_DIR", err.Error()}
 			}
 			c.DatabaseURL = "sqlite://" + abs
+		}
+		if maxConns != "" {
+			n, err := strconv.Atoi(maxConns)
+			if err != nil || n < 1 || n > 1000 {
+				return nil, &settingError{"CHAINPAY_DATABASE_MAX_CONNS", fmt.Sprintf("%q: want a number of connections from 1 to 1000", maxConns)}
+			}
+			c.MaxConns = n
 		}
 		if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
 			return nil, &settingError{"CHAINPAY_LOG_LEVEL", fmt.Sprintf("%q is not one of debug, info, warn, error", logLevel)}
@@ -93,10 +109,19 @@ func openStore(ctx context.Context, c *config) (store.Store, error) {
 		}
 		return sqlite.Open(path)
 	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
-		if _, err := url.Parse(u); err != nil {
+		p, err := url.Parse(u)
+		if err != nil {
 			return nil, &settingError{"CHAINPAY_DATABASE_URL", "not a valid URL"}
 		}
-		return postgres.Open(ctx, u)
+		q := p.Query()
+		switch {
+		case c.MaxConns > 0:
+			q.Set("pool_max_conns", strconv.Itoa(c.MaxConns))
+		case q.Get("pool_max_conns") == "":
+			q.Set("pool_max_conns", strconv.Itoa(defaultMaxConns))
+		}
+		p.RawQuery = q.Encode()
+		return postgres.Open(ctx, p.String())
 	default:
 		return nil, &settingError{"CHAINPAY_DATABASE_URL", fmt.Sprintf("%q: want sqlite:///path/file.db or postgres://...", redact(u))}
 	}

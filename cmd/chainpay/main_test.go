@@ -42,11 +42,13 @@ func TestBadSettingsExit2WithOneLine(t *testing.T) {
 		{map[string]string{"CHAINPAY_DATA_DIR": dir, "CHAINPAY_BITCOIN_NETWORK": "moonnet"}, []string{"serve"}, "CHAINPAY_BITCOIN_NETWORK"},
 		{map[string]string{"CHAINPAY_DATA_DIR": dir, "CHAINPAY_FIXED_RATES": "BTC-USD=-1"}, []string{"serve"}, "CHAINPAY_FIXED_RATES"},
 		{map[string]string{"CHAINPAY_DATA_DIR": dir, "CHAINPAY_RATE_SOURCES": "oracle"}, []string{"serve"}, "CHAINPAY_RATE_SOURCES"},
+		{map[string]string{"CHAINPAY_DATA_DIR": dir, "CHAINPAY_DATABASE_MAX_CONNS": "0"}, []string{"migrate"}, "CHAINPAY_DATABASE_MAX_CONNS"},
+		{map[string]string{"CHAINPAY_DATA_DIR": dir, "CHAINPAY_DATABASE_MAX_CONNS": "many"}, []string{"migrate"}, "CHAINPAY_DATABASE_MAX_CONNS"},
 	}
 	for _, c := range cases {
 		t.Run(c.setting, func(t *testing.T) {
 			for _, k := range []string{"CHAINPAY_DATABASE_URL", "CHAINPAY_DATA_DIR", "CHAINPAY_LOG_LEVEL", "CHAINPAY_LISTEN",
-				"CHAINPAY_BITCOIN_NETWORK", "CHAINPAY_FIXED_RATES", "CHAINPAY_RATE_SOURCES"} {
+				"CHAINPAY_BITCOIN_NETWORK", "CHAINPAY_FIXED_RATES", "CHAINPAY_RATE_SOURCES", "CHAINPAY_DATABASE_MAX_CONNS"} {
 				t.Setenv(k, "")
 				os.Unsetenv(k)
 			}

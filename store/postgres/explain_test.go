@@ -78,12 +78,42 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		mu.Unlock()
 	}
 	tip := int64(explainRows)
-	run("WatchedOptions", false, func(tx store.Tx) error {
-		_, err := tx.WatchedOptions(ctx, "bitcoin", now.Add(-10*time.Minute), now)
+	var last store.FeedPos // the newest option's feed position
+	run("OptionFeed", false, func(tx store.Tx) error {
+		_, _, err := tx.OptionFeed(ctx, "bitcoin", store.FeedPos{}, 1000)
 		return err
 	})
-	run("InvoicesToReview", false, func(tx store.Tx) error {
-		_, err := tx.InvoicesToReview(ctx, "bitcoin", now, tip)
+	run("WatchList", false, func(tx store.Tx) error {
+		opts, _, err := tx.WatchList(ctx, "bitcoin", now.Add(-6*time.Hour), tip-100)
+		for _, o := range opts {
+			if o.Pos.After(last) {
+				last = o.Pos
+			}
+		}
+		return err
+	})
+	run("OptionFeed (at the end)", false, func(tx store.Tx) error {
+		_, _, err := tx.OptionFeed(ctx, "bitcoin", last, 1000)
+		return err
+	})
+	run("InvoicesDue (time)", false, func(tx store.Tx) error {
+		_, err := tx.InvoicesDue(ctx, "bitcoin", now, tip, tip)
+		return err
+	})
+	run("InvoicesDue (a block)", false, func(tx store.Tx) error {
+		_, err := tx.InvoicesDue(ctx, "bitcoin", now, tip-1, tip)
+		return err
+	})
+	run("InvoicesByID", false, func(tx store.Tx) error {
+		_, err := tx.InvoicesByID(ctx, []string{"inv100", "inv101", "inv19999"})
+		return err
+	})
+	run("EventFeed+WebhookBacklog", false, func(tx store.Tx) error {
+		evs, _, err := tx.EventFeed(ctx, store.FeedPos{XID: 1 << 40}, 200)
+		if err != nil || len(evs) > 0 {
+			return fmt.Errorf("event feed at the end: %d events, %v", len(evs), err)
+		}
+		_, err = tx.WebhookBacklog(ctx, store.FeedPos{XID: 1 << 40})
 		return err
 	})
 	run("PaymentsByStatus(mempool)", false, func(tx store.Tx) error {
@@ -147,7 +177,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		return err
 	})
 
-	if len(stmts) < 16 {
+	if len(stmts) < 24 {
 		t.Fatalf("traced %d statements, want at least one per method", len(stmts))
 	}
 	for _, s := range stmts {

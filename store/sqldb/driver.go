@@ -26,6 +26,13 @@ type Driver interface {
 	// SkipLocked is the row-locking clause for claiming queue rows ("" on SQLite, where a
 	// write transaction already excludes every other writer).
 	SkipLocked() string
+	// FeedHorizon is a query returning the horizon of the commit-ordered feed of table (see
+	// store.FeedPos): on Postgres the oldest running transaction id, on SQLite the table's
+	// largest feed number plus one.
+	FeedHorizon(table string) string
+	// Arrays reports whether a List argument binds as one array parameter (`= ANY($n)`,
+	// Postgres); otherwise lists expand into IN lists of one parameter per value (SQLite).
+	Arrays() bool
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -38,6 +45,14 @@ type Conn interface {
 	QueryRow(ctx context.Context, query string, args ...any) Row
 	Commit(ctx context.Context) error
 	Rollback(ctx context.Context) error
+}
+
+// Deferrer is implemented by a Conn that can hold writes whose result the caller does not
+// need and send them with its next statement or with COMMIT (a pipeline: Postgres). An
+// error of a deferred write is returned by that later call. A Conn without it executes
+// every write at once (SQLite, in process).
+type Deferrer interface {
+	Defer(query string, args ...any)
 }
 
 // Rows iterates a result set.

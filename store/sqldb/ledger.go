@@ -15,12 +15,12 @@ import (
 // --- ledger journal
 
 const ledgerRecordCols = `id, idempotency_key, merchant_id, source_type, source_id, reporting_category, currency,
-	gross, fee, net, occurred_at, payload, payload_hash, created_at`
+	gross, fee, net, occurred_at, payload, payload_hash, created_at, projection`
 
 func scanLedgerRecord(r interface{ Scan(...any) error }, l *store.LedgerRecord) error {
 	return r.Scan(&l.ID, &l.IdempotencyKey, &l.MerchantID, &l.SourceType, &l.SourceID, &l.ReportingCategory,
 		&l.Currency, bigCol{&l.Gross}, bigCol{&l.Fee}, bigCol{&l.Net}, timeCol{&l.OccurredAt}, &l.Payload,
-		&l.PayloadHash, timeCol{&l.CreatedAt})
+		&l.PayloadHash, timeCol{&l.CreatedAt}, &l.Projection)
 }
 
 func (t *tx) InsertLedgerRecord(ctx context.Context, r store.LedgerRecord) (bool, error) {
@@ -30,10 +30,10 @@ func (t *tx) InsertLedgerRecord(ctx context.Context, r store.LedgerRecord) (bool
 		}
 	}
 	n, err := t.exec(ctx, `INSERT INTO ledger_records (`+ledgerRecordCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 		ON CONFLICT (idempotency_key) DO NOTHING`,
 		r.ID, r.IdempotencyKey, r.MerchantID, r.SourceType, r.SourceID, r.ReportingCategory, r.Currency,
-		r.Gross, r.Fee, r.Net, r.OccurredAt, r.Payload, r.PayloadHash, r.CreatedAt)
+		r.Gross, r.Fee, r.Net, r.OccurredAt, r.Payload, r.PayloadHash, r.CreatedAt, r.Projection)
 	if err != nil || n == 0 {
 		return false, err
 	}

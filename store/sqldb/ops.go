@@ -2,7 +2,6 @@ package sqldb
 
 import (
 	"context"
-	"time"
 
 	"github.com/chainpay/chainpay/store"
 )
@@ -73,7 +72,7 @@ func (t *tx) OutboxBacklog(ctx context.Context) ([]store.Backlog, error) {
 	return out, err
 }
 
-func (t *tx) WebhookBacklog(ctx context.Context, eventsSince time.Time) (store.WebhookBacklog, error) {
+func (t *tx) WebhookBacklog(ctx context.Context, after store.FeedPos) (store.WebhookBacklog, error) {
 	w := store.WebhookBacklog{Deliveries: store.Backlog{Name: "webhooks"}}
 	d := &w.Deliveries
 	err := t.one(ctx, `SELECT
@@ -86,8 +85,8 @@ func (t *tx) WebhookBacklog(ctx context.Context, eventsSince time.Time) (store.W
 		return w, err
 	}
 	err = t.one(ctx, `SELECT COUNT(*), MIN(e.created_at) FROM events e
-		WHERE e.created_at >= $1 AND NOT EXISTS (SELECT 1 FROM webhook_events w WHERE w.event_id = e.id)`,
-		[]any{eventsSince}, &w.Undispatched, nullTimeCol{&w.OldestUndispatched})
+		WHERE (e.feed_xid, e.feed_seq) > ($1, $2) AND NOT EXISTS (SELECT 1 FROM webhook_events w WHERE w.event_id = e.id)`,
+		[]any{after.XID, after.Seq}, &w.Undispatched, nullTimeCol{&w.OldestUndispatched})
 	return w, err
 }
 

@@ -26,6 +26,8 @@ func Arg(v any) any {
 		return x.String()
 	case []string:
 		return strings.Join(x, ",")
+	case List:
+		return []string(x) // an array parameter (Postgres only; see tx.in)
 	case *int64:
 		if x == nil {
 			return nil

@@ -179,7 +179,8 @@ func migrations(fsys fs.FS) ([]migration, error) {
 }
 
 // splitStatements drops "--" comment lines and splits a migration on ';'. Migrations
-// contain no semicolons inside literals or bodies.
+// contain no semicolons inside literals; the only bodies are SQLite triggers, whose
+// statements between BEGIN and END stay together.
 func splitStatements(sql string) []string {
 	var kept []string
 	for _, line := range strings.Split(sql, "\n") {
@@ -188,10 +189,26 @@ func splitStatements(sql string) []string {
 		}
 	}
 	var out []string
+	var trigger []string // the parts of a CREATE TRIGGER read so far
 	for _, s := range strings.Split(strings.Join(kept, "\n"), ";") {
-		if s = strings.TrimSpace(s); s != "" {
+		s = strings.TrimSpace(s)
+		if trigger == nil && strings.HasPrefix(strings.ToUpper(s), "CREATE TRIGGER") {
+			trigger = []string{}
+		}
+		if trigger != nil {
+			trigger = append(trigger, s)
+			if strings.EqualFold(s, "END") {
+				out = append(out, strings.Join(trigger, ";\n"))
+				trigger = nil
+			}
+			continue
+		}
+		if s != "" {
 			out = append(out, s)
 		}
+	}
+	if trigger != nil {
+		out = append(out, strings.Join(trigger, ";\n")) // unterminated: let the database say so
 	}
 	return out
 }

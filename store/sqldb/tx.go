@@ -23,6 +23,18 @@ func (t *tx) exec(ctx context.Context, q string, args ...any) (int64, error) {
 	return n, t.d.Translate(err)
 }
 
+// write runs a statement whose result the caller does not need. On a Conn that defers
+// (Postgres) it travels with the transaction's next statement or its COMMIT, and its error
+// is reported there; elsewhere it runs at once.
+func (t *tx) write(ctx context.Context, q string, args ...any) error {
+	if d, ok := t.c.(Deferrer); ok {
+		d.Defer(q, args...)
+		return nil
+	}
+	_, err := t.exec(ctx, q, args...)
+	return err
+}
+
 func (t *tx) one(ctx context.Context, q string, args []any, dest ...any) error {
 	return t.d.Translate(t.c.QueryRow(ctx, q, args...).Scan(dest...))
 }
@@ -67,6 +79,43 @@ func (t *tx) GetMerchant(ctx context.Context, id string) (store.Merchant, error)
 	err := t.one(ctx, `SELECT id, name, settings, created_at FROM merchants WHERE id = $1`, []any{id},
 		&m.ID, &m.Name, &m.Settings, timeCol{&m.CreatedAt})
 	return m, err
+}
+
+func (t *tx) MerchantWallets(ctx context.Context, id string) (store.Merchant, []store.Wallet, error) {
+	var (
+		m     store.Merchant
+		ws    []store.Wallet
+		found bool
+	)
+	err := t.many(ctx, `SELECT m.id, m.name, m.settings, m.created_at, `+prefixed("w.", walletCols)+`
+		FROM merchants m LEFT JOIN wallets w ON w.merchant_id = m.id WHERE m.id = $1 ORDER BY w.chain, w.id`,
+		[]any{id}, func(r Rows) error {
+			var (
+				w       store.Wallet
+				next    *int64
+				created *time.Time
+			)
+			if err := r.Scan(&m.ID, &m.Name, &m.Settings, timeCol{&m.CreatedAt}, nullStr{&w.ID}, nullStr{&w.MerchantID},
+				nullStr{&w.Chain}, nullStr{&w.Network}, nullStr{&w.Descriptor}, nullStr{&w.Treasury}, listCol{&w.Tokens},
+				nullInt{&next}, nullTimeCol{&created}); err != nil {
+				return err
+			}
+			found = true
+			if w.ID != "" {
+				if next != nil {
+					w.NextIndex = uint32(*next)
+				}
+				if created != nil {
+					w.CreatedAt = *created
+				}
+				ws = append(ws, w)
+			}
+			return nil
+		})
+	if err == nil && !found {
+		err = store.ErrNotFound
+	}
+	return m, ws, err
 }
 
 func (t *tx) SetMerchantSettings(ctx context.Context, id, settings string) error {
@@ -143,6 +192,33 @@ func (t *tx) AllocateIndex(ctx context.Context, walletID string) (uint32, error)
 	return uint32(next - 1), nil
 }
 
+func (t *tx) ReserveIndexes(ctx context.Context, walletID string, n uint32) (uint32, error) {
+	if n == 0 {
+		return 0, fmt.Errorf("wallet %s: reserve at least one index", walletID)
+	}
+	// One short statement: the row is locked only until this transaction commits, which
+	// the caller does at once (it holds nothing else).
+	var end int64
+	err := t.one(ctx, `UPDATE wallets SET next_index = next_index + $2 WHERE id = $1 RETURNING next_index`,
+		[]any{walletID, int64(n)}, &end)
+	if err != nil {
+		return 0, err
+	}
+	if end-1 > int64(^uint32(0)>>1) {
+		return 0, fmt.Errorf("wallet %s: derivation indexes exhausted (non-hardened limit 2^31)", walletID)
+	}
+	return uint32(end - int64(n)), nil
+}
+
+func (t *tx) ReturnIndexes(ctx context.Context, walletID string, from, end uint32) (bool, error) {
+	if from >= end {
+		return false, nil
+	}
+	n, err := t.exec(ctx, `UPDATE wallets SET next_index = $2 WHERE id = $1 AND next_index = $3`,
+		walletID, int64(from), int64(end))
+	return n == 1, err
+}
+
 func (t *tx) HighestPaidIndex(ctx context.Context, walletID string) (*uint32, error) {
 	// Walks the (wallet_id, derivation_index) index downwards and stops at the first paid one.
 	var idx *int64
@@ -174,12 +250,11 @@ func scanInvoice(r interface{ Scan(...any) error }, inv *store.Invoice) error {
 }
 
 func (t *tx) CreateInvoice(ctx context.Context, inv store.Invoice) error {
-	_, err := t.exec(ctx, `INSERT INTO invoices (`+invoiceCols+`)
+	return t.write(ctx, `INSERT INTO invoices (`+invoiceCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 		inv.ID, inv.MerchantID, inv.Status, inv.Flags, inv.Price, inv.Currency, inv.OrderID, inv.Metadata,
 		inv.RedirectURL, inv.TolerancePercent, inv.ToleranceFloor, inv.Confirmations, inv.ExpiresAt,
 		inv.MonitorUntil, inv.CreatedAt, inv.UpdatedAt, inv.SettledAt, inv.ResolutionReason, inv.Version)
-	return err
 }
 
 func (t *tx) GetInvoice(ctx context.Context, merchantID, id string) (store.Invoice, error) {
@@ -222,6 +297,11 @@ func (t *tx) ListInvoices(ctx context.Context, f store.InvoiceFilter) ([]store.I
 	args = append(args, limit)
 	q := `SELECT ` + invoiceCols + ` FROM invoices WHERE ` + strings.Join(where, " AND ") +
 		fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	return t.invoices(ctx, q, args)
+}
+
+// invoices runs q, which selects invoiceCols.
+func (t *tx) invoices(ctx context.Context, q string, args []any) ([]store.Invoice, error) {
 	var out []store.Invoice
 	err := t.many(ctx, q, args, func(r Rows) error {
 		var inv store.Invoice
@@ -253,12 +333,11 @@ const optionCols = `id, invoice_id, asset, chain, network, contract, scale, addr
 	amount_due, rate, rate_source, rate_at, quote_expires_at, raw_quotes, confirmations, created_at`
 
 func (t *tx) CreatePaymentOption(ctx context.Context, o store.PaymentOption) error {
-	_, err := t.exec(ctx, `INSERT INTO payment_options (`+optionCols+`)
+	return t.write(ctx, `INSERT INTO payment_options (`+optionCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		o.ID, o.InvoiceID, o.Asset, o.Chain, o.Network, o.Contract, o.Scale, o.Address, o.WalletID,
 		o.DerivationIndex, o.AmountDue, o.Rate, o.RateSource, o.RateAt, o.QuoteExpiresAt, o.RawQuotes,
 		o.Confirmations, o.CreatedAt)
-	return err
 }
 
 func (t *tx) PaymentOptions(ctx context.Context, invoiceID string) ([]store.PaymentOption, error) {
@@ -266,11 +345,14 @@ func (t *tx) PaymentOptions(ctx context.Context, invoiceID string) ([]store.Paym
 }
 
 func (t *tx) PaymentOptionsOf(ctx context.Context, invoiceIDs []string) ([]store.PaymentOption, error) {
-	if len(invoiceIDs) == 0 {
-		return nil, nil
-	}
-	return t.options(ctx, `SELECT `+optionCols+` FROM payment_options WHERE invoice_id IN (`+marks(1, len(invoiceIDs))+`)
-		ORDER BY invoice_id, id`, anys(invoiceIDs)...)
+	var out []store.PaymentOption
+	err := t.chunks(invoiceIDs, func(ids []string) error {
+		cond, args := t.in("invoice_id", 1, ids)
+		opts, err := t.options(ctx, `SELECT `+optionCols+` FROM payment_options WHERE `+cond+` ORDER BY invoice_id, id`, args...)
+		out = append(out, opts...)
+		return err
+	})
+	return out, err
 }
 
 // marks returns n placeholders from $first: "$1, $2, ...".
@@ -293,24 +375,30 @@ func anys(ss []string) []any {
 func (t *tx) options(ctx context.Context, q string, args ...any) ([]store.PaymentOption, error) {
 	var out []store.PaymentOption
 	err := t.many(ctx, q, args, func(r Rows) error {
-		var (
-			o   store.PaymentOption
-			idx *int64
-		)
-		if err := r.Scan(&o.ID, &o.InvoiceID, &o.Asset, &o.Chain, &o.Network, &o.Contract, &o.Scale,
-			&o.Address, &o.WalletID, nullInt{&idx}, bigCol{&o.AmountDue}, &o.Rate, &o.RateSource,
-			timeCol{&o.RateAt}, timeCol{&o.QuoteExpiresAt}, &o.RawQuotes, &o.Confirmations,
-			timeCol{&o.CreatedAt}); err != nil {
+		var o store.PaymentOption
+		if err := scanOption(r, &o); err != nil {
 			return err
-		}
-		if idx != nil {
-			v := uint32(*idx)
-			o.DerivationIndex = &v
 		}
 		out = append(out, o)
 		return nil
 	})
 	return out, err
+}
+
+// scanOption scans the optionCols of a row into o, then the columns after them into extra.
+func scanOption(r Rows, o *store.PaymentOption, extra ...any) error {
+	var idx *int64
+	if err := r.Scan(append([]any{&o.ID, &o.InvoiceID, &o.Asset, &o.Chain, &o.Network, &o.Contract, &o.Scale,
+		&o.Address, &o.WalletID, nullInt{&idx}, bigCol{&o.AmountDue}, &o.Rate, &o.RateSource,
+		timeCol{&o.RateAt}, timeCol{&o.QuoteExpiresAt}, &o.RawQuotes, &o.Confirmations,
+		timeCol{&o.CreatedAt}}, extra...)...); err != nil {
+		return err
+	}
+	if idx != nil {
+		v := uint32(*idx)
+		o.DerivationIndex = &v
+	}
+	return nil
 }
 
 // --- payments
@@ -350,11 +438,14 @@ func (t *tx) Payments(ctx context.Context, invoiceID string) ([]store.Payment, e
 }
 
 func (t *tx) PaymentsOf(ctx context.Context, invoiceIDs []string) ([]store.Payment, error) {
-	if len(invoiceIDs) == 0 {
-		return nil, nil
-	}
-	return t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE invoice_id IN (`+marks(1, len(invoiceIDs))+`)
-		ORDER BY invoice_id, seen_at, id`, anys(invoiceIDs)...)
+	var out []store.Payment
+	err := t.chunks(invoiceIDs, func(ids []string) error {
+		cond, args := t.in("invoice_id", 1, ids)
+		pays, err := t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE `+cond+` ORDER BY invoice_id, seen_at, id`, args...)
+		out = append(out, pays...)
+		return err
+	})
+	return out, err
 }
 
 func (t *tx) payments(ctx context.Context, q string, args ...any) ([]store.Payment, error) {
@@ -401,43 +492,6 @@ func (t *tx) OrphanPayments(ctx context.Context, chain string, height int64, at 
 	return ids, err
 }
 
-func (t *tx) WatchedOptions(ctx context.Context, chain string, since, at time.Time) ([]store.PaymentOption, error) {
-	return t.options(ctx, `SELECT `+prefixed("o.", optionCols)+` FROM payment_options o JOIN invoices i ON i.id = o.invoice_id
-		WHERE o.chain = $1 AND o.created_at >= $2 AND i.monitor_until > $3 ORDER BY o.created_at, o.id`, chain, since, at)
-}
-
-func (t *tx) InvoicesToReview(ctx context.Context, chain string, at time.Time, tip int64) ([]string, error) {
-	// A confirmed payment still short of its target is above tip − (the chain's largest
-	// target): that bound, passed as a value, lets the planner range-scan payments by height
-	// instead of reading every confirmed payment of the chain.
-	var maxConf int64
-	if err := t.one(ctx, `SELECT COALESCE(MAX(confirmations), 0) FROM payment_options WHERE chain = $1`,
-		[]any{chain}, &maxConf); err != nil {
-		return nil, err
-	}
-	var ids []string
-	err := t.many(ctx, `SELECT i.id FROM invoices i WHERE i.status = 'new' AND i.expires_at <= $2
-			AND EXISTS (SELECT 1 FROM payment_options o WHERE o.invoice_id = i.id AND o.chain = $1)
-		UNION
-		SELECT i.id FROM invoices i WHERE i.status = 'processing'
-			AND EXISTS (SELECT 1 FROM payment_options o WHERE o.invoice_id = i.id AND o.chain = $1)
-		UNION
-		SELECT p.invoice_id FROM payments p WHERE p.chain = $1 AND p.status = 'mempool'
-		UNION
-		SELECT p.invoice_id FROM payments p JOIN payment_options o ON o.id = p.option_id
-			WHERE p.chain = $1 AND p.block_height > $4 AND p.status = 'confirmed'
-				AND p.block_height > $3 - o.confirmations
-		ORDER BY 1`, []any{chain, at, tip, tip - maxConf}, func(r Rows) error {
-		var id string
-		if err := r.Scan(&id); err != nil {
-			return err
-		}
-		ids = append(ids, id)
-		return nil
-	})
-	return ids, err
-}
-
 func prefixed(p, cols string) string {
 	parts := strings.Split(cols, ",")
 	for i, c := range parts {
@@ -449,9 +503,8 @@ func prefixed(p, cols string) string {
 // --- events
 
 func (t *tx) AppendEvent(ctx context.Context, e store.Event) error {
-	_, err := t.exec(ctx, `INSERT INTO events (id, merchant_id, invoice_id, type, data, created_at)
+	return t.write(ctx, `INSERT INTO events (id, merchant_id, invoice_id, type, data, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`, e.ID, e.MerchantID, e.InvoiceID, e.Type, e.Data, e.CreatedAt)
-	return err
 }
 
 func (t *tx) Events(ctx context.Context, invoiceID string) ([]store.Event, error) {
@@ -494,6 +547,22 @@ func (t *tx) CompleteIdempotencyKey(ctx context.Context, r store.IdempotencyReco
 	n, err := t.exec(ctx, `UPDATE idempotency_keys SET response_status = $3, response_body = $4
 		WHERE merchant_id = $1 AND key = $2`, r.MerchantID, r.Key, r.ResponseStatus, r.ResponseBody)
 	return mustAffect(n, err)
+}
+
+func (t *tx) PutIdempotencyKey(ctx context.Context, r store.IdempotencyRecord) error {
+	if r.ResponseBody == nil {
+		r.ResponseBody = []byte{}
+	}
+	return t.write(ctx, `INSERT INTO idempotency_keys (merchant_id, key, request_hash, response_status, response_body, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, r.MerchantID, r.Key, r.RequestHash, r.ResponseStatus, r.ResponseBody, r.CreatedAt)
+}
+
+func (t *tx) IdempotencyKey(ctx context.Context, merchantID, key string) (store.IdempotencyRecord, error) {
+	var got store.IdempotencyRecord
+	err := t.one(ctx, `SELECT merchant_id, key, request_hash, response_status, response_body, created_at
+		FROM idempotency_keys WHERE merchant_id = $1 AND key = $2`, []any{merchantID, key},
+		&got.MerchantID, &got.Key, &got.RequestHash, &got.ResponseStatus, &got.ResponseBody, timeCol{&got.CreatedAt})
+	return got, err
 }
 
 func (t *tx) DeleteIdempotencyKeysBefore(ctx context.Context, before time.Time, limit int) (int64, error) {

@@ -2,7 +2,6 @@ package sqldb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -13,18 +12,18 @@ import (
 // --- webhook endpoints
 
 const endpointCols = `id, merchant_id, url, description, secret, previous_secret, previous_secret_until, events,
-	enabled, created_at, updated_at`
+	enabled, created_at, updated_at, format`
 
 func scanEndpoint(r interface{ Scan(...any) error }, e *store.WebhookEndpoint) error {
 	return r.Scan(&e.ID, &e.MerchantID, &e.URL, &e.Description, &e.Secret, &e.PreviousSecret,
-		nullTimeCol{&e.PreviousSecretUntil}, listCol{&e.Events}, &e.Enabled, timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt})
+		nullTimeCol{&e.PreviousSecretUntil}, listCol{&e.Events}, &e.Enabled, timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt}, &e.Format)
 }
 
 func (t *tx) CreateWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint) error {
 	_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		e.ID, e.MerchantID, e.URL, e.Description, e.Secret, e.PreviousSecret, e.PreviousSecretUntil, e.Events,
-		e.Enabled, e.CreatedAt, e.UpdatedAt)
+		e.Enabled, e.CreatedAt, e.UpdatedAt, e.Format)
 	return err
 }
 
@@ -63,38 +62,6 @@ func (t *tx) DeleteWebhookEndpoint(ctx context.Context, merchantID, id string) e
 }
 
 // --- fan-out
-
-func (t *tx) WebhookCursor(ctx context.Context, name string) (time.Time, error) {
-	var at time.Time
-	err := t.one(ctx, `SELECT position_at FROM webhook_cursors WHERE name = $1`, []any{name}, timeCol{&at})
-	if errors.Is(err, store.ErrNotFound) {
-		return time.Time{}, nil
-	}
-	return at, err
-}
-
-func (t *tx) AdvanceWebhookCursor(ctx context.Context, name string, at time.Time) error {
-	_, err := t.exec(ctx, `INSERT INTO webhook_cursors (name, position_at) VALUES ($1, $2)
-		ON CONFLICT (name) DO UPDATE SET position_at = CASE
-			WHEN webhook_cursors.position_at < excluded.position_at THEN excluded.position_at
-			ELSE webhook_cursors.position_at END`, name, at)
-	return err
-}
-
-func (t *tx) UndispatchedEvents(ctx context.Context, since time.Time, limit int) ([]store.Event, error) {
-	var out []store.Event
-	err := t.many(ctx, `SELECT e.id, e.merchant_id, e.invoice_id, e.type, e.data, e.created_at FROM events e
-		WHERE e.created_at >= $1 AND NOT EXISTS (SELECT 1 FROM webhook_events w WHERE w.event_id = e.id)
-		ORDER BY e.created_at, e.id LIMIT $2`, []any{since, limit}, func(r Rows) error {
-		var e store.Event
-		if err := r.Scan(&e.ID, &e.MerchantID, &e.InvoiceID, &e.Type, &e.Data, timeCol{&e.CreatedAt}); err != nil {
-			return err
-		}
-		out = append(out, e)
-		return nil
-	})
-	return out, err
-}
 
 func (t *tx) RecordWebhookEvent(ctx context.Context, e store.WebhookEvent) (bool, error) {
 	n, err := t.exec(ctx, `INSERT INTO webhook_events (event_id, merchant_id, type, payload, created_at, dispatched_at)

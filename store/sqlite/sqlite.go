@@ -113,8 +113,15 @@ func (d *driver) Migrations() fs.FS {
 
 func (d *driver) LockMigrations(context.Context, sqldb.Conn) error { return nil }
 func (d *driver) SkipLocked() string                               { return "" }
-func (d *driver) Ping(ctx context.Context) error                   { return d.db.PingContext(ctx) }
-func (d *driver) Close() error                                     { return d.db.Close() }
+func (d *driver) Arrays() bool                                     { return false }
+
+// FeedHorizon is the table's largest feed number plus one: writers run one at a time and
+// take their numbers inside their transactions, so every committed row is final.
+func (d *driver) FeedHorizon(table string) string {
+	return `SELECT COALESCE(MAX(feed_xid), 0) + 1 FROM ` + table
+}
+func (d *driver) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
+func (d *driver) Close() error                   { return d.db.Close() }
 
 func args(in []any) []any {
 	out := make([]any, len(in))

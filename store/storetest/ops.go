@@ -40,7 +40,7 @@ func testOpsEmpty(t *testing.T, s store.Store) {
 		if err != nil || len(ob) != 0 {
 			return fmt.Errorf("outbox backlog %v, %v", ob, err)
 		}
-		wb, err := x.WebhookBacklog(ctx, time.Time{})
+		wb, err := x.WebhookBacklog(ctx, store.FeedPos{})
 		if want := (store.WebhookBacklog{Deliveries: store.Backlog{Name: "webhooks"}}); err != nil || !reflect.DeepEqual(wb, want) {
 			return fmt.Errorf("webhook backlog %+v, %v", wb, err)
 		}
@@ -216,18 +216,23 @@ func testOpsWebhooks(t *testing.T, s store.Store) {
 		return nil
 	})
 	var got store.WebhookBacklog
-	must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.WebhookBacklog(ctx, time.Time{}); return }))
+	must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.WebhookBacklog(ctx, store.FeedPos{}); return }))
 	pendingAt, undispatchedAt := t0.Add(2*time.Minute+time.Second), t0.Add(3*time.Minute)
 	want := store.WebhookBacklog{Deliveries: store.Backlog{Name: "webhooks", Pending: 1, Parked: 1, Oldest: &pendingAt},
 		Undispatched: 2, OldestUndispatched: &undispatchedAt}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("webhook backlog %+v (oldest %v, undispatched %v), want %+v", got, got.Deliveries.Oldest, got.OldestUndispatched, want)
 	}
-	// Events before eventsSince are not scanned.
-	must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.WebhookBacklog(ctx, t0.Add(4*time.Minute)); return }))
+	// Events at or before the dispatcher's position are not counted.
+	var feed []store.FeedEvent
+	must(t, s.View(ctx, func(x store.Tx) (err error) { feed, _, err = x.EventFeed(ctx, store.FeedPos{}, 10); return }))
+	if len(feed) != 2 || feed[0].ID != "evt_3" {
+		t.Fatalf("event feed %+v, want evt_3 and evt_4", feed)
+	}
+	must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.WebhookBacklog(ctx, feed[0].Pos); return }))
 	last := t0.Add(4 * time.Minute)
 	if got.Undispatched != 1 || got.OldestUndispatched == nil || !got.OldestUndispatched.Equal(last) {
-		t.Fatalf("undispatched since %s: %d, oldest %v", last, got.Undispatched, got.OldestUndispatched)
+		t.Fatalf("undispatched after %+v: %d, oldest %v", feed[0].Pos, got.Undispatched, got.OldestUndispatched)
 	}
 }
 

@@ -44,6 +44,7 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 		{"WatcherQueries", testWatcherQueries},
 		{"ReviewByConfirmations", testReviewByConfirmations},
 		{"ChainTime", testChainTime},
+		{"FeedsCommitOrdered", testFeeds},
 		{"IdempotencyConcurrentClaims", testIdempotency},
 		{"CursorAndBlocks", testCursor},
 		{"OutboxClaimNoOverlap", testOutbox},
@@ -59,6 +60,7 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 	tests = append(tests, sweepTests()...)
 	tests = append(tests, refundTests()...)
 	tests = append(tests, heartbeatTests()...)
+	tests = append(tests, pipelineTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -658,34 +660,47 @@ func testWatcherQueries(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	var opts []store.PaymentOption
+	// The watch list at start: options of invoices still monitored (or with a pending
+	// payment, see testFeeds), and the feed position after them.
+	var (
+		opts  []store.WatchedOption
+		start store.FeedPos
+	)
 	must(t, s.View(ctx, func(x store.Tx) (err error) {
-		opts, err = x.WatchedOptions(ctx, "bitcoin", t0.Add(-72*time.Hour), t0.Add(time.Hour))
+		opts, start, err = x.WatchList(ctx, "bitcoin", t0.Add(-time.Hour), 0)
 		return
 	}))
 	if len(opts) != 2 || opts[0].InvoiceID != "inv_live" && opts[1].InvoiceID != "inv_live" {
 		t.Fatalf("watched %+v, want the two monitored invoices' options", opts)
 	}
-	must(t, s.View(ctx, func(x store.Tx) (err error) {
-		opts, err = x.WatchedOptions(ctx, "bitcoin", t0.Add(time.Second), t0.Add(time.Hour))
-		return
-	}))
-	if len(opts) != 0 {
-		t.Fatalf("options created since t0+1s: %+v", opts)
+	if !opts[0].MonitorUntil.Equal(live.MonitorUntil) && !opts[1].MonitorUntil.Equal(live.MonitorUntil) {
+		t.Fatalf("watched %+v: monitor_until missing", opts)
 	}
-	review := func(chain string, at time.Time, tip int64) []string {
+	// Every option of the list is below the position or read again from the feed after it
+	// (on Postgres a transaction still open elsewhere holds the position back).
+	var feed []store.WatchedOption
+	must(t, s.View(ctx, func(x store.Tx) (err error) { feed, _, err = x.OptionFeed(ctx, "bitcoin", start, 10); return }))
+	for _, o := range opts {
+		if o.Pos.After(start) && !slices.ContainsFunc(feed, func(f store.WatchedOption) bool { return f.ID == o.ID }) {
+			t.Fatalf("option %s at %+v is after the start %+v but not in the feed after it", o.ID, o.Pos, start)
+		}
+	}
+	review := func(chain string, at time.Time, above, upTo int64) []string {
 		t.Helper()
 		var ids []string
-		must(t, s.View(ctx, func(x store.Tx) (err error) { ids, err = x.InvoicesToReview(ctx, chain, at, tip); return }))
+		must(t, s.View(ctx, func(x store.Tx) (err error) { ids, err = x.InvoicesDue(ctx, chain, at, above, upTo); return }))
 		return ids
 	}
-	if ids := review("bitcoin", t0.Add(time.Minute), 0); !reflect.DeepEqual(ids, []string{"inv_gone", "inv_proc"}) {
-		t.Fatalf("to review before expiry: %v", ids)
+	if ids := review("bitcoin", t0.Add(time.Minute), 0, 0); !reflect.DeepEqual(ids, []string{"inv_gone"}) {
+		t.Fatalf("due before expiry: %v", ids)
 	}
-	if ids := review("bitcoin", t0.Add(15*time.Minute), 0); !reflect.DeepEqual(ids, []string{"inv_gone", "inv_live", "inv_proc"}) {
-		t.Fatalf("to review at expiry: %v", ids)
+	if ids := review("bitcoin", t0.Add(15*time.Minute), 0, 0); !reflect.DeepEqual(ids, []string{"inv_gone", "inv_live"}) {
+		t.Fatalf("due at expiry: %v", ids)
 	}
-	if ids := review("ethereum", t0.Add(15*time.Minute), 0); len(ids) != 0 {
+	if ids := review("bitcoin", proc.MonitorUntil.Add(time.Second), 0, 0); !reflect.DeepEqual(ids, []string{"inv_gone", "inv_live", "inv_proc"}) {
+		t.Fatalf("due after the processing invoice's monitoring ended: %v", ids)
+	}
+	if ids := review("ethereum", t0.Add(15*time.Minute), 0, 0); len(ids) != 0 {
 		t.Fatalf("invoices without an ethereum option reviewed by the ethereum follower: %v", ids)
 	}
 
@@ -731,9 +746,9 @@ func testWatcherQueries(t *testing.T, s store.Store) {
 	}
 }
 
-// testReviewByConfirmations: an invoice of any status with an unconfirmed payment, or one
-// below its option's confirmations, is due for review at every tip up to and including the
-// one where the payment reaches them (the review that settles or books it).
+// testReviewByConfirmations: an invoice of any status with a confirmed payment is due for
+// review at the height where the payment reaches its option's confirmations (the review
+// that settles or books it), and again when a rewind gives that height up.
 func testReviewByConfirmations(t *testing.T, s store.Store) {
 	mid, wid := seed(t, s, "rc")
 	inv := invoice("inv_rc", mid, t0)
@@ -754,11 +769,22 @@ func testReviewByConfirmations(t *testing.T, s store.Store) {
 		_, err := x.UpsertPayment(ctx, p)
 		return err
 	})
-	for tip, want := range map[int64]bool{10: true, 11: true, 12: true, 13: false, 40: false} {
+	for tip, want := range map[int64]bool{10: false, 11: false, 12: true, 13: false, 40: false} {
 		var ids []string
-		must(t, s.View(ctx, func(x store.Tx) (err error) { ids, err = x.InvoicesToReview(ctx, "bitcoin", t0, tip); return }))
+		must(t, s.View(ctx, func(x store.Tx) (err error) { ids, err = x.InvoicesDue(ctx, "bitcoin", t0, tip-1, tip); return }))
 		if got := slices.Contains(ids, "inv_rc"); got != want {
-			t.Fatalf("tip %d (payment at 10, 3 confirmations, reached at 12): listed %v, want %v", tip, got, want)
+			t.Fatalf("block %d (payment at 10, 3 confirmations, reached at 12): listed %v, want %v", tip, got, want)
+		}
+	}
+	// A rewind from 14 to 11 gives up the height where it reached them: due again.
+	for _, r := range []struct {
+		above, upTo int64
+		want        bool
+	}{{11, 14, true}, {12, 14, false}, {5, 11, false}} {
+		var ids []string
+		must(t, s.View(ctx, func(x store.Tx) (err error) { ids, err = x.InvoicesDue(ctx, "bitcoin", t0, r.above, r.upTo); return }))
+		if got := slices.Contains(ids, "inv_rc"); got != r.want {
+			t.Fatalf("heights (%d, %d]: listed %v, want %v", r.above, r.upTo, got, r.want)
 		}
 	}
 	// Conflicts: a payment spending one of the same outpoints is found; others are not.

@@ -149,10 +149,18 @@ func testWebhookFanOut(t *testing.T, s store.Store) {
 	tx(t, s, func(x store.Tx) error { return x.CreateWebhookEndpoint(ctx, ep) })
 	evs := webhookEvents(t, s, mid, "inv_whf", 5)
 
-	var pending []store.Event
-	must(t, s.View(ctx, func(x store.Tx) (err error) { pending, err = x.UndispatchedEvents(ctx, t0.Add(time.Second), 3); return }))
-	if ids := eventIDs(pending); !reflect.DeepEqual(ids, eventIDs(evs[1:4])) {
-		t.Fatalf("undispatched since t0+1s, limit 3: %v", ids)
+	feed := func(after store.FeedPos, limit int) []store.FeedEvent {
+		t.Helper()
+		var out []store.FeedEvent
+		must(t, s.View(ctx, func(x store.Tx) (err error) { out, _, err = x.EventFeed(ctx, after, limit); return }))
+		return out
+	}
+	all := feed(store.FeedPos{}, 10)
+	if ids := feedIDs(all); !reflect.DeepEqual(ids, eventIDs(evs)) {
+		t.Fatalf("event feed %v, want the events in insertion order %v", ids, eventIDs(evs))
+	}
+	if ids := feedIDs(feed(all[0].Pos, 3)); !reflect.DeepEqual(ids, eventIDs(evs[1:4])) {
+		t.Fatalf("event feed after the first, limit 3: %v", ids)
 	}
 	fanOut(t, s, evs[:2], ep)
 	tx(t, s, func(x store.Tx) error {
@@ -169,9 +177,8 @@ func testWebhookFanOut(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	must(t, s.View(ctx, func(x store.Tx) (err error) { pending, err = x.UndispatchedEvents(ctx, time.Time{}, 10); return }))
-	if ids := eventIDs(pending); !reflect.DeepEqual(ids, eventIDs(evs[2:])) {
-		t.Fatalf("undispatched after fan-out of two: %v", ids)
+	if ids := feedIDs(feed(store.FeedPos{}, 10)); !reflect.DeepEqual(ids, eventIDs(evs[2:])) {
+		t.Fatalf("event feed after fan-out of two: %v", ids)
 	}
 	var got []store.WebhookDelivery
 	must(t, s.View(ctx, func(x store.Tx) (err error) {
@@ -184,21 +191,29 @@ func testWebhookFanOut(t *testing.T, s store.Store) {
 
 	must(t, s.View(ctx, func(x store.Tx) error {
 		at, err := x.WebhookCursor(ctx, "events")
-		if err != nil || !at.IsZero() {
-			return fmt.Errorf("unset cursor = %v, %v; want zero time", at, err)
+		if err != nil || at != (store.FeedPos{}) {
+			return fmt.Errorf("unset cursor = %v, %v; want the zero position", at, err)
 		}
 		return nil
 	}))
-	for _, at := range []time.Time{t0.Add(time.Minute), t0} { // never moves back
-		tx(t, s, func(x store.Tx) error { return x.AdvanceWebhookCursor(ctx, "events", at) })
+	for _, at := range []store.FeedPos{all[3].Pos, all[1].Pos} { // never moves back
+		tx(t, s, func(x store.Tx) error { return x.AdvanceWebhookCursor(ctx, "events", at, t0) })
 	}
 	must(t, s.View(ctx, func(x store.Tx) error {
 		at, err := x.WebhookCursor(ctx, "events")
-		if err != nil || !at.Equal(t0.Add(time.Minute)) {
-			return fmt.Errorf("cursor = %v, %v; want %v", at, err, t0.Add(time.Minute))
+		if err != nil || at != all[3].Pos {
+			return fmt.Errorf("cursor = %v, %v; want %v", at, err, all[3].Pos)
 		}
 		return nil
 	}))
+}
+
+func feedIDs(evs []store.FeedEvent) []string {
+	var ids []string
+	for _, e := range evs {
+		ids = append(ids, e.ID)
+	}
+	return ids
 }
 
 func eventIDs(evs []store.Event) []string {

@@ -63,15 +63,32 @@ type Node struct {
 // ends. It fails the test when geth cannot be found or does not answer in time.
 func Start(t testing.TB) *Node {
 	t.Helper()
-	bin, err := findGeth()
+	n, err := Launch(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		n.Stop()
+		if t.Failed() {
+			if b, err := os.ReadFile(n.logPath); err == nil {
+				t.Logf("gethtest: geth log (last 4 KiB):\n%s", tail(b, 4096))
+			}
+		}
+	})
+	return n
+}
+
+// Launch is Start outside a test (cmd/bench's chaos run): it runs the node with its logs
+// in dir; the caller stops it with Stop.
+func Launch(dir string) (*Node, error) {
+	bin, err := findGeth()
+	if err != nil {
+		return nil, err
+	}
 	key, err := crypto.HexToECDSA(devKeyHex)
 	if err != nil {
-		t.Fatalf("gethtest: dev key: %v", err)
+		return nil, fmt.Errorf("gethtest: dev key: %w", err)
 	}
-	dir := t.TempDir()
 	var lastErr error
 	for attempt := 0; attempt < startAttempts; attempt++ {
 		n, err := launch(bin, dir, attempt)
@@ -80,19 +97,13 @@ func Start(t testing.TB) *Node {
 			continue
 		}
 		n.devKey = key
-		t.Cleanup(func() {
-			n.Stop()
-			if t.Failed() {
-				if b, err := os.ReadFile(n.logPath); err == nil {
-					t.Logf("gethtest: geth log (last 4 KiB):\n%s", tail(b, 4096))
-				}
-			}
-		})
-		return n
+		return n, nil
 	}
-	t.Fatalf("gethtest: start geth: %v", lastErr)
-	return nil
+	return nil, fmt.Errorf("gethtest: start geth: %w", lastErr)
 }
+
+// LogPath is the file geth logs to.
+func (n *Node) LogPath() string { return n.logPath }
 
 func tail(b []byte, n int) []byte {
 	if len(b) > n {
@@ -398,28 +409,61 @@ func (n *Node) Deploy(t testing.TB, code []byte) common.Address {
 // from the chain.
 func (n *Node) DeployFactory(t testing.TB) *ethereum.Factory {
 	t.Helper()
-	addr := n.Deploy(t, common.FromHex(bindings.ForwarderFactoryMetaData.Bin))
+	f, err := n.TryDeployFactory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TryDeployFactory is DeployFactory returning the error.
+func (n *Node) TryDeployFactory() (*ethereum.Factory, error) {
+	addr, err := n.tryDeploy(common.FromHex(bindings.ForwarderFactoryMetaData.Bin))
+	if err != nil {
+		return nil, err
+	}
 	abi := bindings.NewForwarderFactory()
 	out, err := n.client.CallContract(context.Background(), geth.CallMsg{To: &addr, Data: abi.PackImplementation()}, nil)
 	if err != nil {
-		t.Fatalf("gethtest: factory implementation: %v", err)
+		return nil, fmt.Errorf("gethtest: factory implementation: %w", err)
 	}
 	impl, err := abi.UnpackImplementation(out)
 	if err != nil {
-		t.Fatalf("gethtest: unpack implementation: %v", err)
+		return nil, fmt.Errorf("gethtest: unpack implementation: %w", err)
 	}
 	f, err := ethereum.NewFactory(addr, impl)
 	if err != nil {
-		t.Fatalf("gethtest: %v", err)
+		return nil, fmt.Errorf("gethtest: %w", err)
 	}
-	return f
+	return f, nil
 }
 
 // DeployToken deploys the test ERC-20 (transfer returns bool) with the given decimals.
 func (n *Node) DeployToken(t testing.TB, name, symbol string, decimals uint8) common.Address {
 	t.Helper()
+	a, err := n.TryDeployToken(name, symbol, decimals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TryDeployToken is DeployToken returning the error.
+func (n *Node) TryDeployToken(name, symbol string, decimals uint8) (common.Address, error) {
 	code := append(common.FromHex(bindings.TestTokenMetaData.Bin), bindings.NewTestToken().PackConstructor(name, symbol, decimals, false)...)
-	return n.Deploy(t, code)
+	return n.tryDeploy(code)
+}
+
+// tryDeploy deploys creation code from the dev account and returns the contract address.
+func (n *Node) tryDeploy(code []byte) (common.Address, error) {
+	r, err := n.TrySend(nil, nil, nil, code, 0)
+	if err != nil {
+		return common.Address{}, fmt.Errorf("gethtest: deploy: %w", err)
+	}
+	if r.Status != types.ReceiptStatusSuccessful {
+		return common.Address{}, fmt.Errorf("gethtest: deploy reverted (tx %s)", r.TxHash.Hex())
+	}
+	return r.ContractAddress, nil
 }
 
 // MintTokens creates amount units of token for to.

@@ -1,0 +1,276 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The flat projection of a record is what readers of the journal (exports) decode instead of
+// the canonical JSON payload: the same record, as length-prefixed fields in a fixed order,
+// decoded without JSON and without validation. It is computed once, when the journal stores
+// the record, from the stored payload itself, and it names the SHA-256 of that payload: a
+// reader checks the payload against its stored hash and the projection against the same
+// hash, so a projection is only ever used for the exact payload it was made from.
+//
+// Layout (version 1): "f1", the payload hash (hex), then the record's fields. Every field is
+// its length in decimal, ':', and its bytes. Times are UTC with microseconds
+// ("2006-01-02T15:04:05.000000Z"); amounts are decimal integers; an absent amount or
+// optional part is the empty field or "0" for its presence flag.
+const flatVersion = "f1"
+
+// flatTime is the fixed-width time layout of the projection.
+const flatTime = "2006-01-02T15:04:05.000000Z"
+
+// ErrFlat means a projection is not one this version reads (or is damaged); readers fall
+// back to the payload.
+var ErrFlat = errors.New("ledger: unreadable flat projection")
+
+// Flat returns the record's flat projection, naming payloadHash (hex SHA-256 of the payload
+// the record was decoded from).
+func (r Record) Flat(payloadHash string) string {
+	var b strings.Builder
+	b.Grow(1024)
+	f := func(s string) {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	num := func(v *big.Int) {
+		if v == nil {
+			f("")
+			return
+		}
+		f(v.String())
+	}
+	tm := func(t time.Time) { f(t.UTC().Format(flatTime)) }
+	flag := func(on bool) {
+		if on {
+			f("1")
+		} else {
+			f("0")
+		}
+	}
+	f(flatVersion)
+	f(payloadHash)
+	tm(r.OccurredAt) // first time field: tools that template payloads substitute it in both
+	f(r.IdempotencyKey)
+	f(r.MerchantID)
+	f(r.SourceType)
+	f(r.SourceID)
+	f(r.ReportingCategory)
+	f(r.Description)
+	f(r.Currency)
+	num(r.Gross)
+	num(r.Fee)
+	num(r.Net)
+	f(r.Reverses)
+	flag(r.Original != nil)
+	if o := r.Original; o != nil {
+		f(o.Asset)
+		num(o.Amount)
+		f(strconv.Itoa(int(o.Scale)))
+	}
+	flag(r.ExchangeRate != nil)
+	if x := r.ExchangeRate; x != nil {
+		f(x.Rate)
+		f(x.Source)
+		tm(x.At)
+	}
+	flag(r.FairValue != nil)
+	if v := r.FairValue; v != nil {
+		f(v.Rate)
+		f(v.Source)
+		tm(v.At)
+		num(v.Amount)
+	}
+	flag(r.Chain != nil)
+	if c := r.Chain; c != nil {
+		f(c.Chain)
+		f(c.TxID)
+		f(strconv.FormatInt(c.OutputIndex, 10))
+		f(strconv.FormatInt(c.BlockHeight, 10))
+		f(c.BlockHash)
+		f(strconv.FormatInt(c.Confirmations, 10))
+	}
+	f(strconv.Itoa(len(r.FeeDetails)))
+	for _, d := range r.FeeDetails {
+		f(d.Type)
+		num(d.Amount)
+		f(d.Description)
+	}
+	f(strconv.Itoa(len(r.Postings)))
+	for _, p := range r.Postings {
+		f(p.Account)
+		f(p.Asset)
+		num(p.Amount)
+		f(p.Direction)
+	}
+	keys := make([]string, 0, len(r.Metadata))
+	for k := range r.Metadata {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	f(strconv.Itoa(len(keys)))
+	for _, k := range keys {
+		f(k)
+		f(r.Metadata[k])
+	}
+	return b.String()
+}
+
+// ParseFlat decodes a flat projection and returns the record and the payload hash it names.
+// It does not validate the record (the journal validated it before storing it): callers
+// must check the hash against the payload's. Errors wrap ErrFlat.
+func ParseFlat(s string) (rec Record, payloadHash string, err error) {
+	d := flatDecoder{s: s}
+	if v := d.str(); v != flatVersion {
+		return Record{}, "", fmt.Errorf("%w: version %q", ErrFlat, clipFlat(v))
+	}
+	payloadHash = d.str()
+	rec.OccurredAt = d.time()
+	rec.IdempotencyKey = d.str()
+	rec.MerchantID = d.str()
+	rec.SourceType = d.str()
+	rec.SourceID = d.str()
+	rec.ReportingCategory = d.str()
+	rec.Description = d.str()
+	rec.Currency = d.str()
+	rec.Gross = d.num()
+	rec.Fee = d.num()
+	rec.Net = d.num()
+	rec.Reverses = d.str()
+	if d.flag() {
+		rec.Original = &Original{Asset: d.str(), Amount: d.num(), Scale: int32(d.int())}
+	}
+	if d.flag() {
+		rec.ExchangeRate = &ExchangeRate{Rate: d.str(), Source: d.str(), At: d.time()}
+	}
+	if d.flag() {
+		rec.FairValue = &FairValue{Rate: d.str(), Source: d.str(), At: d.time(), Amount: d.num()}
+	}
+	if d.flag() {
+		rec.Chain = &ChainEvidence{Chain: d.str(), TxID: d.str(), OutputIndex: d.int(), BlockHeight: d.int(),
+			BlockHash: d.str(), Confirmations: d.int()}
+	}
+	if n := d.count(); n > 0 {
+		rec.FeeDetails = make([]FeeDetail, n)
+		for i := range rec.FeeDetails {
+			rec.FeeDetails[i] = FeeDetail{Type: d.str(), Amount: d.num(), Description: d.str()}
+		}
+	}
+	if n := d.count(); n > 0 {
+		rec.Postings = make([]Posting, n)
+		for i := range rec.Postings {
+			rec.Postings[i] = Posting{Account: d.str(), Asset: d.str(), Amount: d.num(), Direction: d.str()}
+		}
+	}
+	if n := d.count(); n > 0 {
+		rec.Metadata = make(map[string]string, n)
+		for range n {
+			k := d.str()
+			rec.Metadata[k] = d.str()
+		}
+	}
+	if d.err == nil && d.s != "" {
+		d.err = errors.New("trailing bytes")
+	}
+	if d.err != nil {
+		return Record{}, "", fmt.Errorf("%w: %v", ErrFlat, d.err)
+	}
+	return rec, payloadHash, nil
+}
+
+func clipFlat(s string) string {
+	if len(s) > 16 {
+		return s[:16] + "..."
+	}
+	return s
+}
+
+// flatDecoder reads fields; the first error sticks and later reads return zero values.
+type flatDecoder struct {
+	s   string
+	err error
+}
+
+func (d *flatDecoder) str() string {
+	if d.err != nil {
+		return ""
+	}
+	i := strings.IndexByte(d.s, ':')
+	if i <= 0 || i > 7 {
+		d.err = errors.New("bad field length")
+		return ""
+	}
+	n, err := strconv.Atoi(d.s[:i])
+	if err != nil || n < 0 || i+1+n > len(d.s) {
+		d.err = errors.New("bad field length")
+		return ""
+	}
+	v := d.s[i+1 : i+1+n]
+	d.s = d.s[i+1+n:]
+	return v
+}
+
+func (d *flatDecoder) num() *big.Int {
+	s := d.str()
+	if s == "" || d.err != nil {
+		return nil
+	}
+	v, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		d.err = fmt.Errorf("bad amount %q", clipFlat(s))
+	}
+	return v
+}
+
+func (d *flatDecoder) int() int64 {
+	s := d.str()
+	if d.err != nil {
+		return 0
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		d.err = fmt.Errorf("bad integer %q", clipFlat(s))
+	}
+	return v
+}
+
+func (d *flatDecoder) count() int {
+	n := d.int()
+	if n < 0 || n > 1<<16 {
+		d.err = errors.New("bad count")
+		return 0
+	}
+	return int(n)
+}
+
+func (d *flatDecoder) flag() bool {
+	switch d.str() {
+	case "1":
+		return true
+	case "0":
+		return false
+	}
+	if d.err == nil {
+		d.err = errors.New("bad flag")
+	}
+	return false
+}
+
+func (d *flatDecoder) time() time.Time {
+	s := d.str()
+	if d.err != nil {
+		return time.Time{}
+	}
+	t, err := time.Parse(flatTime, s)
+	if err != nil {
+		d.err = fmt.Errorf("bad time %q", clipFlat(s))
+	}
+	return t
+}

@@ -1,0 +1,183 @@
+package watcher_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chainpay/chainpay/chains/bitcoin"
+	"github.com/chainpay/chainpay/deposit"
+	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/ledger"
+	"github.com/chainpay/chainpay/store"
+	"github.com/chainpay/chainpay/store/storetest"
+	"github.com/chainpay/chainpay/watcher"
+)
+
+// replica returns another merchant on the env's store with its own wallet, served by an
+// invoice service whose clock is the env's shifted by skew (an API replica whose clock is
+// off).
+func (e *fakeEnv) replica(skew time.Duration) *shop {
+	e.t.Helper()
+	s := newShop(e.t, e.shop.st, 1)
+	svc, err := invoices.New(e.shop.st, invoices.Config{
+		Chains: map[string]invoices.Chain{"bitcoin": deposit.NewBitcoin(bitcoin.Regtest, 1)},
+		Quoter: fixedQuoter{}, Now: func() time.Time { return e.clock.Now().Add(skew) }, Logger: quiet(),
+		Settler: &ledger.Settler{}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	s.svc = svc
+	return s
+}
+
+// TestSkewedReplicaOptionWatched (issue 22): an invoice created by a replica whose clock is
+// 15 minutes behind (its option's created_at is 15 minutes old when it commits), just after
+// a follower step, is watched and its payment recorded. The old 10-minute look-back on
+// created_at never loaded it.
+func TestSkewedReplicaOptionWatched(t *testing.T) {
+	t.Parallel()
+	onBackends(t, 1, func(t *testing.T, e *fakeEnv) {
+		behind := e.replica(-15 * time.Minute)
+		e.clock.set(t0.Add(time.Hour))
+		e.step()
+		e.clock.set(t0.Add(time.Hour + time.Minute))
+		d, o := behind.invoice(t, "25.00")
+		e.clock.set(t0.Add(time.Hour + 2*time.Minute))
+		e.step()
+		if !e.chain.isWatched(o.Address) {
+			t.Fatalf("the skewed replica's deposit address %s is not watched", o.Address)
+		}
+		e.chain.mine(t0.Add(time.Hour+30*time.Second), pay("tx-skew", o, o.AmountDue)) // before its expiry (t0+1h+1m by the skewed clock)
+		e.step()
+		got := behind.get(t, d.Invoice.ID)
+		if got.Invoice.Status != string(invoices.StatusSettled) || len(got.Payments) != 1 {
+			t.Fatalf("invoice %s %v, payments %+v: want settled by the recorded payment", got.Invoice.Status, got.Invoice.Flags, got.Payments)
+		}
+	})
+}
+
+// TestLateCommittedOptionWatched (issue 22, Postgres): transaction A creates an invoice
+// (the smaller transaction id) and commits 15 minutes of the clock later, after B's invoice
+// was committed and the follower stepped several times and watched B. The option feed
+// returns B at once and never moves past A; once A commits it is watched and its payment
+// recorded. A follower restarted at that point (between a feed read and any cursor move:
+// the cursor lives in memory) watches both too.
+func TestLateCommittedOptionWatched(t *testing.T) {
+	t.Parallel()
+	raw := storetest.Postgres(t)
+	e := newFakeEnvOn(t, raw, 1)
+	other := e.replica(0)
+	e.clock.set(t0.Add(time.Minute))
+	draft, err := e.shop.svc.Prepare(ctx, e.shop.mid, invoices.CreateRequest{Amount: "25.00", Currency: "USD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		a            invoices.Details
+		once         sync.Once
+		held         = make(chan struct{})
+		release      = make(chan struct{})
+		doneA        = make(chan error, 1)
+		releaseOnce  sync.Once
+		releaseLater = func() { releaseOnce.Do(func() { close(release) }) }
+	)
+	t.Cleanup(releaseLater)
+	go func() {
+		doneA <- raw.Tx(ctx, func(tx store.Tx) (err error) {
+			if a, err = e.shop.svc.CreateTx(ctx, tx, draft); err != nil {
+				return err
+			}
+			once.Do(func() { close(held) })
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	b, ob := other.invoice(t, "30.00")
+	for i := range 3 {
+		e.clock.set(t0.Add(time.Duration(2+5*i) * time.Minute))
+		e.step()
+	}
+	if !e.chain.isWatched(ob.Address) {
+		t.Fatal("B's address is not watched while A is open")
+	}
+	e.clock.set(t0.Add(16 * time.Minute)) // A commits 15 minutes after its created_at
+	releaseLater()
+	if err := <-doneA; err != nil {
+		t.Fatal(err)
+	}
+	oa := a.Options[0]
+	e.step()
+	if !e.chain.isWatched(oa.Address) {
+		t.Fatalf("A's address %s is not watched after A committed", oa.Address)
+	}
+	// Paid in blocks stamped before their expiry (t0+16m for A, later for B).
+	e.chain.mine(t0.Add(10*time.Minute), pay("tx-a", oa, oa.AmountDue), pay("tx-b", ob, ob.AmountDue))
+	e.step()
+	e.want(a.Invoice.ID, invoices.StatusSettled)
+	if got := other.get(t, b.Invoice.ID); got.Invoice.Status != string(invoices.StatusSettled) {
+		t.Fatalf("B is %s", got.Invoice.Status)
+	}
+	// A restarted follower (a new process) loads both from the watch list.
+	e.chain = newFakeChain(t0.Add(-time.Hour))
+	e.f = e.follower(e.shop.st)
+	for range 3 {
+		e.chain.mine(t0.Add(-30 * time.Minute))
+	}
+	e.step()
+	if !e.chain.isWatched(oa.Address) || !e.chain.isWatched(ob.Address) {
+		t.Fatal("a restarted follower does not watch A and B (monitored)")
+	}
+}
+
+// TestClosedInvoicesLeaveWatchSet (issue 22): an invoice whose monitoring window ended more
+// than CloseGrace ago (by chain time) leaves the follower's address map and the source's
+// watch set; one with a payment still in the mempool stays until that payment is mined and
+// buried ReorgDepth blocks deep (its confirmation after the window still settles it). A
+// restarted follower loads the same set.
+func TestClosedInvoicesLeaveWatchSet(t *testing.T) {
+	t.Parallel()
+	onBackends(t, 1, func(t *testing.T, e *fakeEnv) {
+		cfg := watcher.Config{ReorgDepth: 5}
+		e.withFollower(cfg)
+		closed, oc := e.invoice("25.00")
+		pending, op := e.invoice("30.00")
+		p := pay("tx-p", op, op.AmountDue)
+		e.chain.setPool(p)
+		e.step()
+		e.want(pending, invoices.StatusProcessing)
+		if a, n := e.f.Watching(); a != 2 || n != 2 {
+			t.Fatalf("watching %d addresses of %d invoices, want 2 of 2", a, n)
+		}
+		// The monitoring window (15 min + 24 h) and the grace (6 h) pass.
+		end := t0.Add(15*time.Minute + 24*time.Hour + 6*time.Hour + time.Minute)
+		e.clock.set(end)
+		e.chain.mine(end)
+		e.step() // the chain time reaches end
+		e.step() // the closing invoices are dropped
+		e.want(closed, invoices.StatusExpired)
+		e.want(pending, invoices.StatusInvalid) // unconfirmed when monitoring ended
+		if a, n := e.f.Watching(); a != 1 || n != 1 || e.chain.isWatched(oc.Address) || !e.chain.isWatched(op.Address) {
+			t.Fatalf("watching %d addresses of %d invoices (closed one watched: %v, pending: %v), want only the pending one",
+				a, n, e.chain.isWatched(oc.Address), e.chain.isWatched(op.Address))
+		}
+		e.withFollower(cfg) // a restart loads the same set
+		e.step()
+		if a, n := e.f.Watching(); a != 1 || n != 1 {
+			t.Fatalf("restarted: watching %d addresses of %d invoices, want 1 of 1", a, n)
+		}
+		// The pending payment is mined after the window: recorded, and the invoice settles.
+		e.chain.mine(end.Add(time.Minute), p)
+		e.step()
+		e.want(pending, invoices.StatusSettled)
+		for i := range 6 { // buried ReorgDepth blocks deep
+			e.chain.mine(end.Add(time.Duration(2+i) * time.Minute))
+		}
+		e.step()
+		e.step()
+		if a, n := e.f.Watching(); a != 0 || n != 0 || e.chain.isWatched(op.Address) {
+			t.Fatalf("after burial: watching %d addresses of %d invoices, want none", a, n)
+		}
+	})
+}

@@ -1,0 +1,135 @@
+package webhooks_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chainpay/chainpay/store"
+	"github.com/chainpay/chainpay/store/storetest"
+	"github.com/chainpay/chainpay/webhooks"
+)
+
+// TestLateAndSkewedEventsDelivered (issue 22): the dispatcher reads the commit-ordered event
+// feed, so an event stamped by a replica whose clock is 15 minutes behind, and (on Postgres)
+// an event whose transaction commits 15 minutes after its created_at while newer events are
+// dispatched, are fanned out and delivered. The old 10-minute look-back on created_at lost
+// both. Every transaction closure runs twice (storetest.RetryTwice).
+func TestLateAndSkewedEventsDelivered(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, b storetest.Backend) {
+		bd := setupOn(t, storetest.RetryTwice(b.Open(t)))
+		rc := newReceiver(t, nil)
+		ep := bd.endpoint(t, rc)
+		bd.clock.Advance(time.Hour)
+		want := []string{bd.event(t, "invoice.created", 0).ID}
+		bd.dispatch(t)
+		bd.clock.Advance(30 * time.Minute)
+		want = append(want, bd.event(t, "invoice.processing", 0).ID)
+		bd.dispatch(t)
+		// A replica whose clock is 15 minutes behind.
+		want = append(want, bd.event(t, "invoice.payment_received", -15*time.Minute).ID)
+		if b.Name == "postgres" {
+			// A transaction stamps its event, then commits 15 minutes (of the clock) later,
+			// after a newer event was committed and dispatched.
+			late := store.Event{ID: store.NewID("evt", bd.clock.Now()), MerchantID: bd.merchant, InvoiceID: bd.invoice,
+				Type: "invoice.settled", Data: `{}`, CreatedAt: bd.clock.Now()}
+			release, held := make(chan struct{}), make(chan struct{})
+			done := make(chan error, 1)
+			go func() {
+				var once sync.Once
+				done <- bd.st.Tx(ctx, func(tx store.Tx) error {
+					if err := tx.AppendEvent(ctx, late); err != nil {
+						return err
+					}
+					once.Do(func() { close(held) })
+					<-release
+					return nil
+				})
+			}()
+			<-held
+			bd.clock.Advance(15 * time.Minute)
+			want = append(want, bd.event(t, "invoice.paid_late", 0).ID)
+			for range 3 {
+				bd.dispatch(t)
+			}
+			close(release)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, late.ID)
+		}
+		for range 3 {
+			bd.dispatch(t)
+		}
+		bd.deliverer(t, webhooks.DelivererConfig{}, false)
+		bd.waitAll(t, ep.ID, len(want), "every event delivered", func(d webhooks.Delivery) bool { return d.Status == "delivered" })
+		got, bad := rc.snapshot()
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(slices.Compact(got), want) || bad != 0 {
+			t.Fatalf("received %v (bad %d), want %v", got, bad, want)
+		}
+	})
+}
+
+// crashOnce fails the first write transaction after its closure ran, as if the process
+// died between the feed read and the commit of the fan-out and the cursor.
+type crashOnce struct {
+	store.Store
+	mu      sync.Mutex
+	crashed bool
+}
+
+var errCrash = errors.New("injected crash before commit")
+
+func (s *crashOnce) Tx(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.Tx(ctx, func(tx store.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.crashed {
+			s.crashed = true
+			return errCrash
+		}
+		return nil
+	})
+}
+
+// TestDispatcherRestartBetweenReadAndCursor (issue 22): the process dies after a pass read
+// the feed and before its fan-out and cursor move committed; a restarted dispatcher fans
+// every event out exactly once.
+func TestDispatcherRestartBetweenReadAndCursor(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, b storetest.Backend) {
+		bd := setup(t, b)
+		rc := newReceiver(t, nil)
+		ep := bd.endpoint(t, rc)
+		want := []string{bd.event(t, "invoice.created", 0).ID, bd.event(t, "invoice.processing", 0).ID}
+		cs := &crashOnce{Store: bd.st}
+		d, err := webhooks.NewDispatcher(cs, bd.snaps, &webhooks.DispatcherConfig{Now: bd.clock.Now, Retry: testPolicy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Dispatch(ctx); !errors.Is(err, errCrash) {
+			t.Fatalf("first pass: %v, want the injected crash", err)
+		}
+		restarted, err := webhooks.NewDispatcher(cs, bd.snaps, &webhooks.DispatcherConfig{Now: bd.clock.Now, Retry: testPolicy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := restarted.Dispatch(ctx); err != nil || n != 2 {
+			t.Fatalf("after the restart: fanned out %d, %v; want 2", n, err)
+		}
+		if n, err := restarted.Dispatch(ctx); err != nil || n != 0 {
+			t.Fatalf("again: fanned out %d, %v; want 0", n, err)
+		}
+		bd.deliverer(t, webhooks.DelivererConfig{}, false)
+		bd.waitAll(t, ep.ID, len(want), "both delivered", func(d webhooks.Delivery) bool { return d.Status == "delivered" })
+	})
+}
