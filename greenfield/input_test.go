@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -262,7 +263,7 @@ func TestAuthorizeFlow(t *testing.T) {
 	r := page("GET", q)
 	body := string(r.body)
 	if r.status != 200 || !strings.Contains(body, "WooCommerce") || !strings.Contains(body, "shop.example") ||
-		!strings.Contains(body, "cancreatenonapprovedpullpayments</code> — not available") ||
+		!strings.Contains(body, "cancreatenonapprovedpullpayments</code> — chainpay <code>refunds:write</code>") ||
 		r.header.Get("X-Frame-Options") != "DENY" || !strings.Contains(r.header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 		t.Fatalf("page: %d %s", r.status, body)
 	}
@@ -304,7 +305,7 @@ func TestAuthorizeFlow(t *testing.T) {
 	}
 	var k gfAPIKey
 	decode(t, e.do("GET", "/api/v1/api-keys/current", key, nil), &k)
-	if strings.Join(k.Permissions, ",") != strings.Join(perms, ",") || len(perms) != 5 {
+	if strings.Join(k.Permissions, ",") != strings.Join(perms, ",") || len(perms) != 6 || !slices.Contains(perms, "btcpay.store.cancreatenonapprovedpullpayments:"+m.id) {
 		t.Fatalf("posted back %v, key has %v", perms, k.Permissions)
 	}
 	for _, p := range perms {

@@ -113,7 +113,7 @@ func (s *Server) createPullPayment(w http.ResponseWriter, r *http.Request) {
 		writeValidation(w, []fieldError{{Path: "name", Message: "no invoice of this store has order id " + m[1]}})
 		return
 	}
-	s.createRefund(w, r, invoiceID, req.Name, req.Description, refunds.CreateRequest{
+	s.createRefund(w, r, invoiceID, req.Name, req.Description, "paymentMethods", refunds.CreateRequest{
 		Amount: req.Amount.s, Currency: strings.ToUpper(strings.TrimSpace(req.Currency)), Asset: asset, RatePolicy: refunds.RateOriginal})
 }
 
@@ -262,7 +262,7 @@ func (s *Server) refundInvoice(w http.ResponseWriter, r *http.Request) {
 		}
 		cr.Amount, cr.Currency = v.Mul(decimal.NewFromInt(1).Sub(pct.Div(decimal.NewFromInt(100)))).String(), c
 	}
-	s.createRefund(w, r, d.Invoice.ID, req.Name, req.Description, cr)
+	s.createRefund(w, r, d.Invoice.ID, req.Name, req.Description, "paymentMethod", cr)
 }
 
 func assetBalance(b refunds.Refundable, asset string) *refunds.AssetBalance {
@@ -282,7 +282,7 @@ func reduce(v *big.Int, scale int32, pct decimal.Decimal) string {
 }
 
 // createRefund creates the chainpay refund and answers PullPaymentData.
-func (s *Server) createRefund(w http.ResponseWriter, r *http.Request, invoiceID, name, description string, cr refunds.CreateRequest) {
+func (s *Server) createRefund(w http.ResponseWriter, r *http.Request, invoiceID, name, description, assetPath string, cr refunds.CreateRequest) {
 	k := keyFrom(r.Context())
 	reason := strings.TrimSpace(strings.TrimSpace(name) + " " + strings.TrimSpace(description))
 	if len(reason) > 500 {
@@ -292,7 +292,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request, invoiceID,
 	cr.Reason = reason
 	draft, err := s.cfg.Refunds.Prepare(r.Context(), k.MerchantID, invoiceID, cr)
 	if err != nil {
-		s.refundError(w, r, err)
+		s.refundError(w, r, err, assetPath)
 		return
 	}
 	var ref store.Refund
@@ -301,7 +301,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request, invoiceID,
 		return err
 	})
 	if err != nil {
-		s.refundError(w, r, err)
+		s.refundError(w, r, err, assetPath)
 		return
 	}
 	s.cfg.Logger.Info("greenfield refund created", "refund", ref.ID, "invoice", invoiceID, "key", k.ID)
@@ -321,7 +321,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request, invoiceID,
 }
 
 // refundError maps the refunds service's errors: over-refunds are 422 on amount.
-func (s *Server) refundError(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Server) refundError(w http.ResponseWriter, r *http.Request, err error, assetPath string) {
 	var ex *refunds.ExceedsError
 	if errors.As(err, &ex) {
 		writeValidation(w, []fieldError{{Path: "amount", Message: ex.Error()}})
@@ -329,7 +329,7 @@ func (s *Server) refundError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	var ve *invoices.ValidationError
 	if errors.As(err, &ve) {
-		paths := map[string]string{"rate_policy": "refundVariant", "asset": "paymentMethods", "reason": "name"}
+		paths := map[string]string{"rate_policy": "refundVariant", "asset": assetPath, "reason": "name"}
 		var out []fieldError
 		keys := mapKeys(ve.Fields)
 		sort.Strings(keys)

@@ -3,6 +3,7 @@ package greenfield_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -253,7 +254,7 @@ func (e *env) pay(invoiceID, payID string, amount *big.Int, height *int64, tip i
 		}
 		o := opts[0]
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		p := store.Payment{ID: payID, InvoiceID: invoiceID, OptionID: o.ID, Chain: o.Chain, TxID: strings.Repeat("ab", 32),
+		p := store.Payment{ID: payID, InvoiceID: invoiceID, OptionID: o.ID, Chain: o.Chain, TxID: fmt.Sprintf("%x", sha256.Sum256([]byte(payID))),
 			Address: o.Address, Asset: o.Asset, Amount: amount, Status: store.PaymentMempool, SeenAt: now, UpdatedAt: now}
 		if height != nil {
 			p.Status, p.BlockHeight, p.BlockHash = store.PaymentConfirmed, height, strings.Repeat("cd", 32)
