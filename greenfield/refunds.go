@@ -315,7 +315,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request, invoiceID,
 	}
 	writeJSON(w, http.StatusOK, pullPaymentJSON{
 		ID: ref.ID, Name: name, Description: description, Currency: currency, Amount: amount,
-		BOLT11Expiration: "30", ViewLink: v.ClaimURL, StartsAt: ref.CreatedAt.Unix(),
+		BOLT11Expiration: "30", ViewLink: s.cfg.PublicURL + "/r/" + ref.ID, StartsAt: ref.CreatedAt.Unix(),
 		PaymentMethods: []string{PaymentMethodID(ref.Asset, ref.Chain)},
 	})
 }
