@@ -7,8 +7,9 @@
 //
 // Server serves, under /api/v1/: api-keys/current, server/info, stores, stores/{storeId},
 // stores/{storeId}/payment-methods, stores/{storeId}/invoices (POST), .../invoices/{id},
-// .../invoices/{id}/payment-methods, .../invoices/{id}/status, and
-// stores/{storeId}/webhooks[/{id}]; beside them the interactive /api-keys/authorize page
+// .../invoices/{id}/payment-methods, .../invoices/{id}/status, .../invoices/{id}/refund,
+// stores/{storeId}/pull-payments (POST; both create a chainpay refund whose viewLink is
+// its claim page /r/{id}) and stores/{storeId}/webhooks[/{id}]; beside them the interactive /api-keys/authorize page
 // and the checkout modal script /modal/btcpay.js (window.btcpay, opening chainpay's
 // checkout in an iframe overlay). Everything else under /api/v1/ is a 501
 // in Greenfield's error shape, so a plugin shows what is missing instead of a parse error.

@@ -131,3 +131,21 @@ type gfFieldError struct {
 	Path    string `json:"path"`
 	Message string `json:"message"`
 }
+
+// gfPullPayment is Greenfield's PullPaymentData (swagger-template.pull-payments.json), the
+// fields the PHP client's Result\PullPayment reads and the rest of the schema.
+type gfPullPayment struct {
+	ID                string   `json:"id"`
+	Name              string   `json:"name"`
+	Description       string   `json:"description"`
+	Currency          string   `json:"currency"`
+	Amount            string   `json:"amount"`
+	Period            *int64   `json:"period"`
+	BOLT11Expiration  string   `json:"BOLT11Expiration"`
+	AutoApproveClaims bool     `json:"autoApproveClaims"`
+	Archived          bool     `json:"archived"`
+	ViewLink          string   `json:"viewLink"`
+	StartsAt          int64    `json:"startsAt"`
+	ExpiresAt         *int64   `json:"expiresAt"`
+	PaymentMethods    []string `json:"paymentMethods"`
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -129,7 +130,11 @@ func TestAuthAndScope(t *testing.T) {
 	check("no header", req(""), 401, "unauthenticated")
 	check("basic", req("Basic dXNlcjpwYXNz"), 401, "unauthenticated")
 	check("garbage", req("token nope"), 401, "unauthenticated")
-	check("wrong secret", req("token "+a.key[:len(a.key)-1]+"x"), 401, "unauthenticated")
+	wrong := "x" // a different last character (the key may end in x: this check was flaky)
+	if strings.HasSuffix(a.key, "x") {
+		wrong = "y"
+	}
+	check("wrong secret", req("token "+a.key[:len(a.key)-1]+wrong), 401, "unauthenticated")
 	if r := req("Bearer " + a.key); r.status != 200 {
 		t.Errorf("Bearer: %d", r.status)
 	}
@@ -262,7 +267,7 @@ func TestAuthorizeFlow(t *testing.T) {
 	r := page("GET", q)
 	body := string(r.body)
 	if r.status != 200 || !strings.Contains(body, "WooCommerce") || !strings.Contains(body, "shop.example") ||
-		!strings.Contains(body, "cancreatenonapprovedpullpayments</code> — not available") ||
+		!strings.Contains(body, "cancreatenonapprovedpullpayments</code> — chainpay <code>refunds:write</code>") ||
 		r.header.Get("X-Frame-Options") != "DENY" || !strings.Contains(r.header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 		t.Fatalf("page: %d %s", r.status, body)
 	}
@@ -304,7 +309,7 @@ func TestAuthorizeFlow(t *testing.T) {
 	}
 	var k gfAPIKey
 	decode(t, e.do("GET", "/api/v1/api-keys/current", key, nil), &k)
-	if strings.Join(k.Permissions, ",") != strings.Join(perms, ",") || len(perms) != 5 {
+	if strings.Join(k.Permissions, ",") != strings.Join(perms, ",") || len(perms) != 6 || !slices.Contains(perms, "btcpay.store.cancreatenonapprovedpullpayments:"+m.id) {
 		t.Fatalf("posted back %v, key has %v", perms, k.Permissions)
 	}
 	for _, p := range perms {

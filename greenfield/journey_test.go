@@ -15,6 +15,7 @@ import (
 
 	"github.com/chainpay/chainpay/apikey"
 	"github.com/chainpay/chainpay/greenfield"
+	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/store/storetest"
 )
 
@@ -96,14 +97,14 @@ func TestWooCommerceJourney(t *testing.T) {
 			e.startDelivery()
 			m := e.newStore("Shop")
 			// The key the authorize page would make for the plugin (TestAuthorizeFlow).
-			key := e.newKey(m.id, apikey.InvoicesRead, apikey.InvoicesWrite, apikey.WebhooksManage)
+			key := e.newKey(m.id, apikey.InvoicesRead, apikey.InvoicesWrite, apikey.WebhooksManage, apikey.RefundsWrite)
 
 			// 1. Settings saved: GreenfieldApiAuthorization checks the key's permissions: exactly
 			// the plugin's required set plus optional ones, all for one store.
 			var k gfAPIKey
 			r := e.do("GET", "/api/v1/api-keys/current", key, nil)
 			decode(t, r, &k)
-			want := []string{"btcpay.store.cancreateinvoice:" + m.id, "btcpay.store.canmodifyinvoices:" + m.id,
+			want := []string{"btcpay.store.cancreateinvoice:" + m.id, "btcpay.store.cancreatenonapprovedpullpayments:" + m.id, "btcpay.store.canmodifyinvoices:" + m.id,
 				"btcpay.store.canviewinvoices:" + m.id, "btcpay.store.canviewstoresettings:" + m.id,
 				"btcpay.store.webhooks.canmodifywebhooks:" + m.id}
 			if r.status != 200 || !slices.Equal(k.Permissions, want) || k.APIKey != key {
@@ -227,7 +228,41 @@ func TestWooCommerceJourney(t *testing.T) {
 				len(pm.Payments) != 1 || pm.Payments[0].Status != "Settled" || pm.Payments[0].Value != pm.Amount || pm.NetworkFee != "0" {
 				t.Fatalf("payment methods after payment: %+v", pm)
 			}
-			// 10. A customer goes back and switches gateway: markInvoiceInvalid on a new invoice.
+			// 10. process_refund: server/info and api-keys/current checked again (above), then
+			// the PHP client's createPullPayment body, 10.00 of the 25.00 USD order.
+			ppBody := func(amount string) map[string]any {
+				return map[string]any{"name": "Refund for order no.: 1001 reason: one cup returned", "amount": amount,
+					"currency": "USD", "period": nil, "BOLT11Expiration": nil, "autoApproveClaims": false, "startsAt": nil,
+					"expiresAt": nil, "paymentMethods": []string{"BTC-CHAIN"}}
+			}
+			var pp gfPullPayment
+			r = e.do("POST", "/api/v1/stores/"+m.id+"/pull-payments", key, ppBody("10.00"))
+			decode(t, r, &pp)
+			refs := e.refundsOf(m.id)
+			if r.status != 200 || len(refs) != 1 || pp.ID != refs[0].ID || pp.Amount != "10.00" || pp.Currency != "USD" ||
+				pp.ViewLink != "https://pay.example/r/"+pp.ID || !slices.Equal(pp.PaymentMethods, []string{"BTC-CHAIN"}) {
+				t.Fatalf("pull payment: %d %s (refunds %+v)", r.status, r.body, refs)
+			}
+			// The chainpay refund: 10.00 USD of this invoice at its original rate (60,000), so
+			// 0.00016667 BTC (rounded up: the customer is never short), waiting for a claim.
+			ref := refs[0]
+			if ref.InvoiceID != inv.ID || ref.AmountFiat.String() != "1000" || ref.Currency != "USD" || ref.RatePolicy != "original" ||
+				ref.AmountAtomic.String() != "16667" || ref.Status != store.RefundPending || !strings.Contains(ref.Reason, "one cup returned") {
+				t.Fatalf("refund: %+v", ref)
+			}
+			// The viewLink is the claim page (same path on this test server).
+			if cr := e.do("GET", strings.TrimPrefix(pp.ViewLink, "https://pay.example"), "", nil); cr.status != 200 ||
+				!strings.Contains(string(cr.body), "10.00") {
+				t.Fatalf("claim page: %d %s", cr.status, cr.body)
+			}
+			// Over-refund: 20.00 more than the 15.00 left is 422 on amount, nothing created.
+			var fe []gfFieldError
+			r = e.do("POST", "/api/v1/stores/"+m.id+"/pull-payments", key, ppBody("20.00"))
+			decode(t, r, &fe)
+			if r.status != 422 || len(fe) != 1 || fe[0].Path != "amount" || !strings.Contains(fe[0].Message, "15.00 USD") || len(e.refundsOf(m.id)) != 1 {
+				t.Fatalf("over-refund: %d %s", r.status, r.body)
+			}
+			// 11. A customer goes back and switches gateway: markInvoiceInvalid on a new invoice.
 			var inv2 gfInvoice
 			decode(t, e.do("POST", "/api/v1/stores/"+m.id+"/invoices", key, map[string]any{"amount": "9.99", "currency": "EUR",
 				"metadata": map[string]any{"orderId": "1002"}}), &inv2)

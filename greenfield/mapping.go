@@ -20,6 +20,7 @@ const (
 	PermModifyWebhooks       = "btcpay.store.webhooks.canmodifywebhooks"
 	PermViewReports          = "btcpay.store.canviewreports"
 	PermCreateNonApprovedPPs = "btcpay.store.cancreatenonapprovedpullpayments"
+	PermCreatePullPayments   = "btcpay.store.cancreatepullpayments"
 )
 
 // permissionMap maps each chainpay permission to the BTCPay permissions it grants.
@@ -30,7 +31,15 @@ var permissionMap = map[string][]string{
 	apikey.WalletsRead:    {PermModifyStoreSettings},
 	apikey.WalletsWrite:   {PermModifyStoreSettings},
 	apikey.ExportsRead:    {PermViewReports},
+	// A chainpay refund waits for the merchant's wallet to send it: BTCPay's "non-approved"
+	// pull payment. Only this name is shown (the WooCommerce plugin refuses a key with a
+	// permission outside its list, and cancreatepullpayments is not on it).
+	apikey.RefundsWrite: {PermCreateNonApprovedPPs},
 }
+
+// requestAliases are BTCPay permissions an application may request that chainpay grants
+// with a permission whose shown name differs.
+var requestAliases = map[string]string{PermCreatePullPayments: apikey.RefundsWrite}
 
 // Permissions returns the BTCPay permissions of a key with the chainpay permissions perms,
 // each scoped to the store ("btcpay.store.canviewinvoices:sto_..."), sorted, without
@@ -60,8 +69,8 @@ func chainpayPermissions(requested []string) (perms, unsupported []string) {
 	for _, r := range requested {
 		name, _, _ := strings.Cut(strings.TrimSpace(r), ":")
 		found := false
-		for _, cp := range []string{apikey.InvoicesRead, apikey.InvoicesWrite, apikey.WebhooksManage, apikey.ExportsRead} {
-			if slices.Contains(permissionMap[cp], name) {
+		for _, cp := range []string{apikey.InvoicesRead, apikey.InvoicesWrite, apikey.WebhooksManage, apikey.ExportsRead, apikey.RefundsWrite} {
+			if slices.Contains(permissionMap[cp], name) || requestAliases[name] == cp {
 				found = true
 				if !slices.Contains(perms, cp) {
 					perms = append(perms, cp)

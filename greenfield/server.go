@@ -12,6 +12,7 @@ import (
 
 	"github.com/chainpay/chainpay/apikey"
 	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/refunds"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/webhooks"
 )
@@ -26,6 +27,7 @@ type Config struct {
 	Store    store.Store
 	Invoices *invoices.Service
 	Webhooks *webhooks.Service // optional: the webhook routes answer 503 without it
+	Refunds  *refunds.Service  // optional: the refund routes answer 503 without it
 	Logger   *slog.Logger
 	Now      func() time.Time
 	// PublicURL is the base of checkout links, e.g. "https://pay.example.com".
@@ -89,6 +91,8 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /api/v1/stores/{storeId}/invoices/{id}", s.store(apikey.InvoicesRead, s.getInvoice))
 	s.mux.Handle("GET /api/v1/stores/{storeId}/invoices/{id}/payment-methods", s.store(apikey.InvoicesRead, s.invoicePaymentMethods))
 	s.mux.Handle("POST /api/v1/stores/{storeId}/invoices/{id}/status", s.store(apikey.InvoicesWrite, s.markInvoice))
+	s.mux.Handle("POST /api/v1/stores/{storeId}/pull-payments", s.store(apikey.RefundsWrite, s.createPullPayment))
+	s.mux.Handle("POST /api/v1/stores/{storeId}/invoices/{id}/refund", s.store(apikey.RefundsWrite, s.refundInvoice))
 	s.mux.Handle("GET /api/v1/stores/{storeId}/webhooks", s.store(apikey.WebhooksManage, s.listWebhooks))
 	s.mux.Handle("POST /api/v1/stores/{storeId}/webhooks", s.store(apikey.WebhooksManage, s.createWebhook))
 	s.mux.Handle("GET /api/v1/stores/{storeId}/webhooks/{id}", s.store(apikey.WebhooksManage, s.getWebhook))

@@ -3,6 +3,7 @@ package greenfield_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,9 +20,11 @@ import (
 
 	"github.com/chainpay/chainpay/api"
 	"github.com/chainpay/chainpay/apikey"
+	"github.com/chainpay/chainpay/checkout"
 	"github.com/chainpay/chainpay/greenfield"
 	"github.com/chainpay/chainpay/invoices"
 	"github.com/chainpay/chainpay/money"
+	"github.com/chainpay/chainpay/refunds"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/store/storetest"
 	"github.com/chainpay/chainpay/webhooks"
@@ -90,11 +93,16 @@ func setup(t testing.TB, b storetest.Backend) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gf := greenfield.New(greenfield.Config{Store: st, Invoices: inv, Webhooks: hooks, PublicURL: "https://pay.example"})
+	refs, err := refunds.New(st, refunds.Config{Invoices: inv, Quoter: q, PublicURL: "https://pay.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gf := greenfield.New(greenfield.Config{Store: st, Invoices: inv, Webhooks: hooks, Refunds: refs, PublicURL: "https://pay.example"})
 	mux := http.NewServeMux()
 	for _, p := range greenfield.Paths() {
 		mux.Handle(p, gf)
 	}
+	mux.Handle("/r/", checkout.New(checkout.Config{Store: st, Invoices: inv, Refunds: refs})) // the claim page viewLink names
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	snaps := api.New(api.Config{Store: st, Invoices: inv, PublicURL: "https://pay.example"})
@@ -206,6 +214,20 @@ func decode(t testing.TB, r response, v any) {
 
 func (e *env) countInvoices(storeID string) int { return e.countIn(e.t, storeID) }
 
+// refundsOf lists the store's chainpay refunds, newest first.
+func (e *env) refundsOf(storeID string) []store.Refund {
+	e.t.Helper()
+	var out []store.Refund
+	err := e.st.View(context.Background(), func(tx store.Tx) (err error) {
+		out, err = tx.ListRefunds(context.Background(), store.RefundFilter{MerchantID: storeID, Limit: 100})
+		return err
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
 func (e *env) countIn(t testing.TB, storeID string) int {
 	t.Helper()
 	var n int
@@ -232,7 +254,7 @@ func (e *env) pay(invoiceID, payID string, amount *big.Int, height *int64, tip i
 		}
 		o := opts[0]
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		p := store.Payment{ID: payID, InvoiceID: invoiceID, OptionID: o.ID, Chain: o.Chain, TxID: strings.Repeat("ab", 32),
+		p := store.Payment{ID: payID, InvoiceID: invoiceID, OptionID: o.ID, Chain: o.Chain, TxID: fmt.Sprintf("%x", sha256.Sum256([]byte(payID))),
 			Address: o.Address, Asset: o.Asset, Amount: amount, Status: store.PaymentMempool, SeenAt: now, UpdatedAt: now}
 		if height != nil {
 			p.Status, p.BlockHeight, p.BlockHash = store.PaymentConfirmed, height, strings.Repeat("cd", 32)

@@ -238,7 +238,7 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 	mux.Handle("GET /healthz", health.Live())
 	mux.Handle("GET /readyz", health.Ready())
 	// BTCPay Greenfield compatibility (docs/greenfield.md): /api/v1/... and /api-keys/authorize.
-	gf := greenfield.New(greenfield.Config{Store: st, Invoices: inv, Webhooks: a.hooks, Logger: log, PublicURL: w.publicURL})
+	gf := greenfield.New(greenfield.Config{Store: st, Invoices: inv, Webhooks: a.hooks, Refunds: a.refunds, Logger: log, PublicURL: w.publicURL})
 	for _, p := range greenfield.Paths() {
 		mux.Handle(p, gf)
 	}

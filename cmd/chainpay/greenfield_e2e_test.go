@@ -119,7 +119,7 @@ func TestGreenfieldPluginJourneyOnDevChains(t *testing.T) {
 	}
 	call("GET", "/api/v1/api-keys/current", key, nil, &k)
 	s := info.StoreID
-	if want := []string{"btcpay.store.cancreateinvoice:" + s, "btcpay.store.canmodifyinvoices:" + s, "btcpay.store.canviewinvoices:" + s,
+	if want := []string{"btcpay.store.cancreateinvoice:" + s, "btcpay.store.cancreatenonapprovedpullpayments:" + s, "btcpay.store.canmodifyinvoices:" + s, "btcpay.store.canviewinvoices:" + s,
 		"btcpay.store.canviewstoresettings:" + s, "btcpay.store.webhooks.canmodifywebhooks:" + s}; !slices.Equal(k.Permissions, want) {
 		t.Fatalf("permissions %v", k.Permissions)
 	}
