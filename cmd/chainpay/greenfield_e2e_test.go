@@ -25,7 +25,8 @@ import (
 // "The WooCommerce plugin's calls"): one-click key setup through /api-keys/authorize, key
 // check, server info, stores, payment methods, webhook registration, invoices paid on
 // regtest and on the EVM dev chain, signed webhooks received in order, invoices fetched as
-// Settled, the payment-methods view, and an invoice marked invalid.
+// Settled, the payment-methods view, a refund through a pull payment (and an over-refund
+// refused), and an invoice marked invalid.
 func TestGreenfieldPluginJourneyOnDevChains(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "chainpay")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -232,14 +233,41 @@ func TestGreenfieldPluginJourneyOnDevChains(t *testing.T) {
 			t.Fatalf("%s payment methods: %+v", method, methods)
 		}
 	}
-	// 5. A third order is abandoned: the plugin marks its invoice invalid.
+	// 5. The shop refunds part of the first order through a pull payment (the plugin names
+	// the order in the pull payment's name); the customer's claim page is its viewLink.
+	var pp struct {
+		ID, Name, Amount, Currency, ViewLink string
+	}
+	if st := call("POST", "/api/v1/stores/"+s+"/pull-payments", key, map[string]any{
+		"name": "Refund for order no.: 2001 reason: damaged", "amount": "10.00", "currency": "USD",
+		"paymentMethods": []string{"BTC-CHAIN"}}, &pp); st != 200 || pp.ID == "" || pp.Amount != "10.00" ||
+		pp.Currency != "USD" || !strings.Contains(pp.ViewLink, "/r/") {
+		t.Fatalf("pull payment: %d %+v", st, pp)
+	}
+	claim, err := http.Get(base + pp.ViewLink[strings.Index(pp.ViewLink, "/r/"):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim.Body.Close()
+	if claim.StatusCode != 200 {
+		t.Fatalf("claim page %s: %d", pp.ViewLink, claim.StatusCode)
+	}
+	// More than the 15.00 USD left is refused on amount.
+	var gfErr []struct{ Path, Message string }
+	if st := call("POST", "/api/v1/stores/"+s+"/pull-payments", key, map[string]any{
+		"name": "Refund for order no.: 2001 reason: again", "amount": "20.00", "currency": "USD",
+		"paymentMethods": []string{"BTC-CHAIN"}}, &gfErr); st != 422 || len(gfErr) != 1 || gfErr[0].Path != "amount" ||
+		!strings.Contains(gfErr[0].Message, "15.00 USD") {
+		t.Fatalf("over-refund: %d %+v", st, gfErr)
+	}
+	// 6. A third order is abandoned: the plugin marks its invoice invalid.
 	var inv3 invoice
 	call("POST", "/api/v1/stores/"+s+"/invoices", key, map[string]any{"amount": "5", "currency": "EUR"}, &inv3)
 	if st := call("POST", "/api/v1/stores/"+s+"/invoices/"+inv3.ID+"/status", key, map[string]any{"status": "Invalid"}, &inv3); st != 200 ||
 		inv3.Status != "Invalid" || inv3.AdditionalStatus != "Marked" {
 		t.Fatalf("mark invalid: %d %+v", st, inv3)
 	}
-	// 6. The webhooks, in the order the plugin expects per invoice.
+	// 7. The webhooks, in the order the plugin expects per invoice.
 	want := map[string][]string{invs["BTC-CHAIN"]: {"InvoiceReceivedPayment", "InvoiceProcessing", "InvoiceSettled"},
 		invs["ETH-ETHEREUM"]: {"InvoiceReceivedPayment", "InvoiceSettled"}, inv3.ID: {"InvoiceInvalid"}}
 	for {
