@@ -69,6 +69,10 @@ func (d *driver) Begin(ctx context.Context, readOnly bool) (sqldb.Conn, error) {
 			return nil, err
 		}
 		if _, err := c.ExecContext(ctx, "BEGIN DEFERRED"); err != nil {
+			// A BEGIN that ran can still report the context's end (modernc reports ctx.Err()
+			// for a statement a cancellation raced with): never hand the connection back
+			// inside it. Without a transaction the ROLLBACK fails harmlessly.
+			_, _ = c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 			c.Close()
 			return nil, err
 		}
