@@ -62,11 +62,15 @@ func (t *tx) RefundsOfInvoice(ctx context.Context, invoiceID string) ([]store.Re
 }
 
 func (t *tx) RefundsOfInvoices(ctx context.Context, invoiceIDs []string) ([]store.Refund, error) {
-	if len(invoiceIDs) == 0 {
-		return nil, nil
-	}
-	return t.refunds(ctx, `SELECT `+refundCols+` FROM refunds WHERE invoice_id IN (`+marks(1, len(invoiceIDs))+`)
-		ORDER BY invoice_id, created_at, id`, anys(invoiceIDs)...)
+	var out []store.Refund
+	err := t.chunks(invoiceIDs, func(chunk []string) error {
+		cond, args := t.in("invoice_id", 1, chunk)
+		rs, err := t.refunds(ctx, `SELECT `+refundCols+` FROM refunds WHERE `+cond+`
+			ORDER BY invoice_id, created_at, id`, args...)
+		out = append(out, rs...)
+		return err
+	})
+	return out, err
 }
 
 func (t *tx) ListRefunds(ctx context.Context, f store.RefundFilter) ([]store.Refund, error) {
