@@ -70,15 +70,15 @@ func TestRefundBookedOnceAndReversedOnReorg(t *testing.T) {
 		}
 		txid := strings.Repeat("ab", 32)
 		fee := big.NewInt(500)
-		e.observe(r.ID, refunds.Transfer{TxID: txid, OutputIndex: 0, Amount: new(big.Int).Sub(r.AmountAtomic, big.NewInt(1)), Fee: fee}, height)
+		e.observe(r.ID, refunds.Transfer{TxID: txid, OutputIndex: 0, Amount: new(big.Int).Sub(r.AmountAtomic, big.NewInt(1)), Fee: fee}, e.height)
 		if got, _ := e.ref.Get(ctx, e.mid, r.ID); got.Status != store.RefundClaimed {
 			t.Fatalf("a transfer short of the amount moved the refund to %s", got.Status)
 		}
-		e.observe(r.ID, refunds.Transfer{TxID: txid, OutputIndex: 0, Amount: r.AmountAtomic, Fee: fee}, height)
+		e.observe(r.ID, refunds.Transfer{TxID: txid, OutputIndex: 0, Amount: r.AmountAtomic, Fee: fee}, e.height)
 		if got, _ := e.ref.Get(ctx, e.mid, r.ID); got.Status != store.RefundSent || got.NetworkFee.Cmp(fee) != 0 {
 			t.Fatalf("seen in the mempool: %s fee %v", got.Status, got.NetworkFee)
 		}
-		h := height + 5
+		h := e.height + 5
 		e.observe(r.ID, refunds.Transfer{TxID: txid, OutputIndex: 0, Amount: r.AmountAtomic, BlockHeight: &h, BlockHash: "blk1"}, h)
 		e.observe(r.ID, refunds.Transfer{TxID: txid, OutputIndex: 0, Amount: r.AmountAtomic, BlockHeight: &h, BlockHash: "blk1"}, h+1)
 		got, _ := e.ref.Get(ctx, e.mid, r.ID)
@@ -174,7 +174,7 @@ func TestRefundOfUnappliedReceiptClearsSuspense(t *testing.T) {
 		e.pay(d, 10000) // a partial payment: an unapplied receipt of 6.00 USD
 		r, err := e.create(d.Invoice.ID, refunds.CreateRequest{Destination: regtestAddr(t, 4)})
 		must(t, err)
-		h := height + 1
+		h := e.height + 1
 		e.observe(r.ID, refunds.Transfer{TxID: strings.Repeat("cd", 32), Amount: r.AmountAtomic, BlockHeight: &h, BlockHash: "b"}, h)
 		if diffs := e.verify(); len(diffs) != 0 {
 			t.Fatalf("differences %v", diffs)

@@ -63,6 +63,8 @@ type env struct {
 	ref *refunds.Service
 	q   *quoter
 	mid string
+	// height is the tip pay mines its next block at (per env: subtests run in parallel).
+	height int64
 }
 
 func setup(t *testing.T, b storetest.Backend) *env {
@@ -83,7 +85,7 @@ func setup(t *testing.T, b storetest.Backend) *env {
 		return tx.CreateWallet(ctx, store.Wallet{ID: store.NewID("wal", now), MerchantID: mid, Chain: "bitcoin",
 			Network: "regtest", Descriptor: "wpkh(test-" + mid + ")", CreatedAt: now})
 	}))
-	return &env{t: t, st: st, inv: inv, ref: ref, q: q, mid: mid}
+	return &env{t: t, st: st, inv: inv, ref: ref, q: q, mid: mid, height: 100}
 }
 
 func must(t testing.TB, err error) {
@@ -101,16 +103,14 @@ func (e *env) invoice(amount string) invoices.Details {
 	return d
 }
 
-var height int64 = 100
-
 // pay records a payment of sats to the invoice's option, confirmed in a new block at the
 // tip, and reviews the invoice as the watcher does.
 func (e *env) pay(d invoices.Details, sats int64) store.Payment {
 	e.t.Helper()
 	o := d.Options[0]
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	h := height
-	height++
+	h := e.height
+	e.height++
 	p := store.Payment{ID: store.NewID("pay", now), InvoiceID: d.Invoice.ID, OptionID: o.ID, Chain: o.Chain,
 		TxID: fmt.Sprintf("%064x", h), OutputIndex: 0, Address: o.Address, Asset: o.Asset, Amount: big.NewInt(sats),
 		Status: store.PaymentConfirmed, BlockHeight: &h, BlockHash: fmt.Sprintf("%064x", h), SeenAt: now, UpdatedAt: now}
