@@ -27,6 +27,14 @@ var migrationFiles embed.FS
 // Open opens (creating if needed) the database file at path and returns the store. The
 // directory is created when missing.
 func Open(path string) (*sqldb.DB, error) {
+	d, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	return sqldb.New(d), nil
+}
+
+func open(path string) (*driver, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
@@ -51,10 +59,13 @@ func Open(path string) (*sqldb.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return sqldb.New(&driver{db: db}), nil
+	return &driver{db: db, stmts: newStmtCache(db)}, nil
 }
 
-type driver struct{ db *sql.DB }
+type driver struct {
+	db    *sql.DB
+	stmts *stmtCache
+}
 
 var _ sqldb.Driver = (*driver)(nil)
 
@@ -68,7 +79,8 @@ func (d *driver) Begin(ctx context.Context, readOnly bool) (sqldb.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := c.ExecContext(ctx, "BEGIN DEFERRED"); err != nil {
+		t, err := c.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
 			// A BEGIN that ran can still report the context's end (modernc reports ctx.Err()
 			// for a statement a cancellation raced with): never hand the connection back
 			// inside it. Without a transaction the ROLLBACK fails harmlessly.
@@ -76,13 +88,13 @@ func (d *driver) Begin(ctx context.Context, readOnly bool) (sqldb.Conn, error) {
 			c.Close()
 			return nil, err
 		}
-		return &roConn{c: c}, nil
+		return &roConn{c: c, t: t, stmts: d.stmts}, nil
 	}
 	t, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &conn{t: t}, nil
+	return &conn{t: t, stmts: d.stmts}, nil
 }
 
 func (d *driver) Translate(err error) error {
@@ -125,7 +137,11 @@ func (d *driver) FeedHorizon(table string) string {
 	return `SELECT COALESCE(MAX(feed_xid), 0) + 1 FROM ` + table
 }
 func (d *driver) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
-func (d *driver) Close() error                   { return d.db.Close() }
+func (d *driver) Close() error {
+	err := d.db.Close() // ends background prepares waiting for a connection
+	d.stmts.close()
+	return err
+}
 
 func args(in []any) []any {
 	out := make([]any, len(in))
@@ -171,49 +187,71 @@ type rows struct{ *sql.Rows }
 
 func (r rows) Close() { r.Rows.Close() }
 
-type conn struct{ t *sql.Tx }
+// conn is a write transaction (BEGIN IMMEDIATE).
+type conn struct {
+	t     *sql.Tx
+	stmts *stmtCache
+}
+
+func (c *conn) ex() base { return base{txExecer{c.t, c.stmts}} }
 
 func (c *conn) Exec(ctx context.Context, q string, a ...any) (int64, error) {
-	return base{c.t}.Exec(ctx, q, a...)
+	return c.ex().Exec(ctx, q, a...)
 }
 func (c *conn) Query(ctx context.Context, q string, a ...any) (sqldb.Rows, error) {
-	return base{c.t}.Query(ctx, q, a...)
+	return c.ex().Query(ctx, q, a...)
 }
 func (c *conn) QueryRow(ctx context.Context, q string, a ...any) sqldb.Row {
-	return base{c.t}.QueryRow(ctx, q, a...)
+	return c.ex().QueryRow(ctx, q, a...)
 }
 func (c *conn) Commit(context.Context) error   { return c.t.Commit() }
 func (c *conn) Rollback(context.Context) error { return c.t.Rollback() }
 
-// roConn is a read-only transaction on a dedicated connection.
-type roConn struct{ c *sql.Conn }
+// roConn is a read-only (deferred) transaction on a connection held for its whole life, so
+// that whatever ends the transaction, the connection goes back to the pool outside it.
+type roConn struct {
+	c     *sql.Conn
+	t     *sql.Tx
+	stmts *stmtCache
+}
+
+func (c *roConn) ex() base { return base{txExecer{c.t, c.stmts}} }
 
 func (c *roConn) Exec(ctx context.Context, q string, a ...any) (int64, error) {
-	return base{c.c}.Exec(ctx, q, a...)
+	return c.ex().Exec(ctx, q, a...)
 }
 func (c *roConn) Query(ctx context.Context, q string, a ...any) (sqldb.Rows, error) {
-	return base{c.c}.Query(ctx, q, a...)
+	return c.ex().Query(ctx, q, a...)
 }
 func (c *roConn) QueryRow(ctx context.Context, q string, a ...any) sqldb.Row {
-	return base{c.c}.QueryRow(ctx, q, a...)
+	return c.ex().QueryRow(ctx, q, a...)
 }
 
-// Commit ends the read transaction. It runs even when ctx is already canceled, and a
-// connection whose COMMIT failed is rolled back, so no connection ever goes back to the pool
-// inside a transaction.
+// Commit ends the read transaction. One that database/sql already rolled back because its
+// context ended (sql.ErrTxDone) has nothing left to commit: its reads stand. After any
+// failure a ROLLBACK runs on the held connection, so no connection ever goes back to the
+// pool inside a transaction.
 func (c *roConn) Commit(ctx context.Context) error {
-	ctx = context.WithoutCancel(ctx)
-	_, err := c.c.ExecContext(ctx, "COMMIT")
-	if err != nil {
-		_, _ = c.c.ExecContext(ctx, "ROLLBACK")
+	err := c.t.Commit()
+	if err != nil && !errors.Is(err, sql.ErrTxDone) {
+		_, _ = c.c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 	}
 	c.c.Close()
+	if errors.Is(err, sql.ErrTxDone) {
+		err = nil
+	}
 	return err
 }
 
 // Rollback ends the read transaction, even when ctx is already canceled.
 func (c *roConn) Rollback(ctx context.Context) error {
-	_, err := c.c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	err := c.t.Rollback()
+	if err != nil && !errors.Is(err, sql.ErrTxDone) {
+		_, _ = c.c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	}
 	c.c.Close()
+	if errors.Is(err, sql.ErrTxDone) {
+		err = nil // already rolled back when its context ended
+	}
 	return err
 }
