@@ -40,13 +40,13 @@ const (
 	// confirmations its option requires (0: when first seen); a reorg never makes it
 	// happen again for the same payment (see Service.ReviewTx).
 	EventPaymentConfirmed = "invoice.payment_confirmed"
-	EventProcessing      = "invoice.processing"
-	EventSettled         = "invoice.settled"
-	EventExpired         = "invoice.expired"
-	EventInvalid         = "invoice.invalid"
-	EventPaidLate        = "invoice.paid_late"
-	EventReorged         = "invoice.reorged"
-	EventResolved        = "invoice.resolved"
+	EventProcessing       = "invoice.processing"
+	EventSettled          = "invoice.settled"
+	EventExpired          = "invoice.expired"
+	EventInvalid          = "invoice.invalid"
+	EventPaidLate         = "invoice.paid_late"
+	EventReorged          = "invoice.reorged"
+	EventResolved         = "invoice.resolved"
 )
 
 // Payment statuses as the watcher reports them.

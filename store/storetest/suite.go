@@ -448,7 +448,10 @@ func testPaymentConfirmedOnce(t *testing.T, s store.Store) {
 	again := p
 	again.ID, again.UpdatedAt = "pay_pc_again", t0.Add(20*time.Minute)
 	tx(t, s, func(x store.Tx) error { _, err := x.UpsertPayment(ctx, again); return err })
-	tx(t, s, func(x store.Tx) error { _, err := x.OrphanPayments(ctx, "bitcoin", 19, t0.Add(21*time.Minute)); return err })
+	tx(t, s, func(x store.Tx) error {
+		_, err := x.OrphanPayments(ctx, "bitcoin", 19, t0.Add(21*time.Minute))
+		return err
+	})
 	if got := read(); got.Status != store.PaymentMempool || got.ConfirmedAt == nil || !got.ConfirmedAt.Equal(at) {
 		t.Fatalf("after the reorg: status %s, confirmed at %v, want %v", got.Status, got.ConfirmedAt, at)
 	}
