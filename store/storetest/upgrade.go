@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,10 +50,33 @@ func UpgradeConfirmedAt(t *testing.T, s store.Store, undo016 func(t *testing.T))
 				return err
 			}
 		}
+		for _, e := range []store.WebhookEndpoint{
+			{ID: "we_gf_pay", Format: "greenfield", Events: []string{"invoice.created", "invoice.payment_received", "invoice.settled"}},
+			{ID: "we_gf_settled", Format: "greenfield", Events: []string{"invoice.settled"}},
+			{ID: "we_own_pay", Events: []string{"invoice.payment_received"}},
+		} {
+			e.MerchantID, e.URL, e.Secret, e.Enabled, e.CreatedAt, e.UpdatedAt = mid, "https://shop.example/"+e.ID, "0123456789abcdef", true, t0, t0
+			if err := x.CreateWebhookEndpoint(ctx, e); err != nil {
+				return err
+			}
+		}
 		return x.SetCursor(ctx, store.Cursor{Chain: "bitcoin", Height: 11, Hash: "b11", ParentHash: "b10", UpdatedAt: t0})
 	})
 	undo016(t)
 	must(t, s.Migrate(ctx))
+	// Greenfield endpoints that receive InvoiceReceivedPayment now receive
+	// InvoicePaymentSettled too; others, and chainpay's own endpoints, are unchanged.
+	for id, want := range map[string]string{
+		"we_gf_pay":     "invoice.created,invoice.payment_received,invoice.settled,invoice.payment_confirmed",
+		"we_gf_settled": "invoice.settled",
+		"we_own_pay":    "invoice.payment_received",
+	} {
+		var e store.WebhookEndpoint
+		must(t, s.View(ctx, func(x store.Tx) (err error) { e, err = x.WebhookEndpoint(ctx, mid, id); return }))
+		if got := strings.Join(e.Events, ","); got != want {
+			t.Errorf("endpoint %s after the upgrade: events %s, want %s", id, got, want)
+		}
+	}
 	var got []store.Payment
 	must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.Payments(ctx, "inv_up"); return }))
 	if len(got) != len(pays) {

@@ -12,3 +12,11 @@ WHERE status <> 'removed' AND EXISTS (
     WHERE o.id = payments.option_id AND (o.confirmations = 0 OR (payments.status = 'confirmed' AND EXISTS (
         SELECT 1 FROM chain_cursors c
         WHERE c.chain = payments.chain AND c.height - payments.block_height + 1 >= o.confirmations))));
+-- Greenfield endpoints (format 'greenfield') stored InvoicePaymentSettled nowhere before this
+-- version: it was accepted and not sent. Those that receive InvoiceReceivedPayment (every
+-- "everything" endpoint, and BTCPay's shop plugins, which subscribe to both) receive
+-- InvoicePaymentSettled (invoice.payment_confirmed) from now on.
+UPDATE webhook_endpoints SET events = events || ',invoice.payment_confirmed'
+WHERE format = 'greenfield'
+    AND (',' || events || ',') LIKE '%,invoice.payment_received,%'
+    AND (',' || events || ',') NOT LIKE '%,invoice.payment_confirmed,%';
