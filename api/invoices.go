@@ -95,6 +95,9 @@ type paymentJSON struct {
 	BlockHeight  *int64    `json:"block_height"`
 	BlockHash    *string   `json:"block_hash"`
 	SeenAt       time.Time `json:"seen_at"`
+	// ConfirmedAt is when the payment first reached its option's confirmations (the time of
+	// its invoice.payment_confirmed event); null before. A reorg does not clear it.
+	ConfirmedAt *time.Time `json:"confirmed_at"`
 }
 
 type eventJSON struct {
@@ -198,7 +201,7 @@ func paymentView(d invoices.Details, p store.Payment, scale int32) paymentJSON {
 	v := paymentJSON{ID: p.ID, Object: "payment", OptionID: p.OptionID, Asset: p.Asset, Chain: p.Chain,
 		TxID: p.TxID, OutputIndex: p.OutputIndex, Address: p.Address, Amount: money.FormatAmount(p.Amount, scale),
 		AmountAtomic: p.Amount.String(), Status: p.Status, BlockHeight: p.BlockHeight, BlockHash: strPtr(p.BlockHash),
-		SeenAt: p.SeenAt, Currency: d.Invoice.Currency}
+		SeenAt: p.SeenAt, ConfirmedAt: p.ConfirmedAt, Currency: d.Invoice.Currency}
 	if f := paymentFiat(d, p); f != nil {
 		s := money.FormatAmount(f, invoices.PriceScale(d.Invoice.Currency, d.Options))
 		v.AmountFiat = &s

@@ -9,7 +9,9 @@
 // stores/{storeId}/payment-methods, stores/{storeId}/invoices (POST), .../invoices/{id},
 // .../invoices/{id}/payment-methods, .../invoices/{id}/status, .../invoices/{id}/refund,
 // stores/{storeId}/pull-payments (POST; both create a chainpay refund whose viewLink is
-// its claim page /r/{id}) and stores/{storeId}/webhooks[/{id}]; beside them the interactive /api-keys/authorize page
+// its claim page /r/{id}; GET lists the store's refunds, DELETE .../{id} archives = cancels
+// one nothing was sent for), pull-payments/{id} and pull-payments/{id}/payouts (public reads,
+// as BTCPay's) and stores/{storeId}/webhooks[/{id}]; beside them the interactive /api-keys/authorize page
 // and the checkout modal script /modal/btcpay.js (window.btcpay, opening chainpay's
 // checkout in an iframe overlay). Everything else under /api/v1/ is a 501
 // in Greenfield's error shape, so a plugin shows what is missing instead of a parse error.
@@ -24,7 +26,8 @@
 // canviewstoresettings (the store's name and enabled payment methods, never a key or xpub),
 // invoices:write is cancreateinvoice and canmodifyinvoices, webhooks:manage is
 // webhooks.canmodifywebhooks, wallets:read and wallets:write are canmodifystoresettings,
-// exports:read is canviewreports. The plugin insists on exactly its required set, so a shop
+// exports:read is canviewreports, refunds:write is cancreatenonapprovedpullpayments and
+// refunds:read canviewpullpayments. The plugin insists on exactly its required set, so a shop
 // gets a key with invoices:read, invoices:write and webhooks:manage, nothing more.
 //
 // # Errors

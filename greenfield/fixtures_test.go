@@ -149,3 +149,23 @@ type gfPullPayment struct {
 	ExpiresAt         *int64   `json:"expiresAt"`
 	PaymentMethods    []string `json:"paymentMethods"`
 }
+
+// gfPayout is Greenfield's PayoutData (swagger-template.pull-payments.json): the 2.0 names
+// and the older ones the PHP client's Result\PullPaymentPayout reads.
+type gfPayout struct {
+	ID                  string `json:"id"`
+	Revision            int64  `json:"revision"`
+	PullPaymentID       string `json:"pullPaymentId"`
+	Date                int64  `json:"date"`
+	Destination         string `json:"destination"`
+	OriginalAmount      string `json:"originalAmount"`
+	OriginalCurrency    string `json:"originalCurrency"`
+	PayoutAmount        string `json:"payoutAmount"`
+	PayoutCurrency      string `json:"payoutCurrency"`
+	PayoutMethodID      string `json:"payoutMethodId"`
+	Amount              string `json:"amount"`
+	PaymentMethod       string `json:"paymentMethod"`
+	CryptoCode          string `json:"cryptoCode"`
+	PaymentMethodAmount string `json:"paymentMethodAmount"`
+	State               string `json:"state"`
+}

@@ -60,6 +60,28 @@ func TestFormatter(t *testing.T) {
 	if json.Unmarshal(b3, &ev) != nil || !ev.IsRedelivery {
 		t.Fatalf("redelivery %s", b3)
 	}
+	// InvoicePaymentSettled: the payment as it confirmed, received when first seen (before
+	// expiry here), status Settled, from chainpay's invoice.payment_confirmed.
+	del.Manual = false
+	del.Payload = payload(t, "invoice.payment_confirmed", `{"invoice_id":"inv_1","payment_id":"pay_1","txid":"0xfeed",
+		"output_index":0,"chain":"ethereum","asset":"USDC","address":"0xabc","amount_atomic":"1500000","status":"confirmed",
+		"block_height":812,"confirmations":12,"confirmations_required":12,"seen_at":"2026-12-31T23:00:00Z"}`)
+	b4, h4, err := f.Format(ep, del)
+	if err != nil || !greenfield.Verify(ep.Secret, h4.Get("BTCPay-Sig"), b4) {
+		t.Fatalf("InvoicePaymentSettled: %v %s", err, b4)
+	}
+	ev = gfEvent{}
+	if err := json.Unmarshal(b4, &ev); err != nil {
+		t.Fatal(err)
+	}
+	seen := time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC).Unix()
+	if ev.Type != "InvoicePaymentSettled" || ev.DeliveryID != "wd_1" || ev.OriginalDeliveryID != "wd_1" || ev.IsRedelivery ||
+		ev.WebhookID != "we_1" || ev.StoreID != "sto_1" || ev.InvoiceID != "inv_1" || ev.Timestamp != 1_800_000_000 ||
+		ev.Metadata["orderId"] != "42" || ev.AfterExpiration == nil || *ev.AfterExpiration || ev.PaymentMethodID == nil ||
+		*ev.PaymentMethodID != "USDC-ETHEREUM" || ev.Payment.ID != "pay_1" || ev.Payment.ReceivedDate != seen ||
+		ev.Payment.Value != "1.500000" || ev.Payment.Fee != "0" || ev.Payment.Status != "Settled" || ev.Payment.Destination != "0xabc" {
+		t.Fatalf("InvoicePaymentSettled %s", b4)
+	}
 	for typ, want := range map[string]string{
 		"invoice.settled": `"manuallyMarked":true`, "invoice.expired": `"partiallyPaid":true`, "invoice.processing": `"overPaid":true`,
 		"invoice.invalid": `"manuallyMarked":true`,

@@ -189,7 +189,10 @@ func TestWooCommerceJourney(t *testing.T) {
 			}
 			h := int64(101)
 			e.pay(inv.ID, "pay_journey1", due, &h, 101)
-			evs = rc.wait(t, inv.ID, "InvoiceReceivedPayment", "InvoiceProcessing", "InvoiceSettled")
+			// Re-observed at the next block (the follower reviews again): no second
+			// InvoicePaymentSettled.
+			e.pay(inv.ID, "pay_journey1", due, &h, 102)
+			evs = rc.wait(t, inv.ID, "InvoiceReceivedPayment", "InvoiceProcessing", "InvoicePaymentSettled", "InvoiceSettled")
 			// 8. Webhooks in the order the plugin expects, each verified, with its fields.
 			var types []string
 			for _, ev := range evs {
@@ -204,6 +207,14 @@ func TestWooCommerceJourney(t *testing.T) {
 						ev.Payment == nil || ev.Payment.Value != methods[0].Amount || ev.Payment.Destination != methods[0].Destination {
 						t.Fatalf("InvoiceReceivedPayment: %+v %+v", ev, ev.Payment)
 					}
+				case "InvoicePaymentSettled":
+					// The same payment as InvoiceReceivedPayment, now Settled (MediumSpeed: 1 confirmation).
+					if ev.AfterExpiration == nil || *ev.AfterExpiration || ev.PaymentMethodID == nil || *ev.PaymentMethodID != "BTC-CHAIN" ||
+						ev.Payment == nil || ev.Payment.Status != "Settled" || ev.Payment.Value != methods[0].Amount ||
+						ev.Payment.Destination != methods[0].Destination || ev.Payment.Fee != "0" || ev.Payment.ReceivedDate <= 0 ||
+						ev.Payment.ID != evs[0].Payment.ID {
+						t.Fatalf("InvoicePaymentSettled: %+v %+v", ev, ev.Payment)
+					}
 				case "InvoiceProcessing":
 					if ev.OverPaid == nil || *ev.OverPaid {
 						t.Fatalf("InvoiceProcessing: %+v", ev)
@@ -214,7 +225,9 @@ func TestWooCommerceJourney(t *testing.T) {
 					}
 				}
 			}
-			if !slices.Equal(types, []string{"InvoiceReceivedPayment", "InvoiceProcessing", "InvoiceSettled"}) {
+			// BTCPay's order: the payment is seen, the invoice is paid, the payment confirms, the
+			// invoice settles.
+			if !slices.Equal(types, []string{"InvoiceReceivedPayment", "InvoiceProcessing", "InvoicePaymentSettled", "InvoiceSettled"}) {
 				t.Fatalf("webhook order %v", types)
 			}
 			// 9. invoiceIsFullyPaid / updateWCOrderPayments.

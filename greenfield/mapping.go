@@ -21,6 +21,7 @@ const (
 	PermViewReports          = "btcpay.store.canviewreports"
 	PermCreateNonApprovedPPs = "btcpay.store.cancreatenonapprovedpullpayments"
 	PermCreatePullPayments   = "btcpay.store.cancreatepullpayments"
+	PermViewPullPayments     = "btcpay.store.canviewpullpayments"
 )
 
 // permissionMap maps each chainpay permission to the BTCPay permissions it grants.
@@ -35,6 +36,8 @@ var permissionMap = map[string][]string{
 	// pull payment. Only this name is shown (the WooCommerce plugin refuses a key with a
 	// permission outside its list, and cancreatepullpayments is not on it).
 	apikey.RefundsWrite: {PermCreateNonApprovedPPs},
+	// refunds:read lists the store's pull payments (chainpay refunds).
+	apikey.RefundsRead: {PermViewPullPayments},
 }
 
 // requestAliases are BTCPay permissions an application may request that chainpay grants
@@ -69,7 +72,7 @@ func chainpayPermissions(requested []string) (perms, unsupported []string) {
 	for _, r := range requested {
 		name, _, _ := strings.Cut(strings.TrimSpace(r), ":")
 		found := false
-		for _, cp := range []string{apikey.InvoicesRead, apikey.InvoicesWrite, apikey.WebhooksManage, apikey.ExportsRead, apikey.RefundsWrite} {
+		for _, cp := range []string{apikey.InvoicesRead, apikey.InvoicesWrite, apikey.WebhooksManage, apikey.ExportsRead, apikey.RefundsRead, apikey.RefundsWrite} {
 			if slices.Contains(permissionMap[cp], name) || requestAliases[name] == cp {
 				found = true
 				if !slices.Contains(perms, cp) {

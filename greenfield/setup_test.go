@@ -78,6 +78,7 @@ type env struct {
 	q     *quoter
 	disp  *webhooks.Dispatcher
 	deliv *webhooks.Deliverer
+	refs  *refunds.Service
 }
 
 func setup(t testing.TB, b storetest.Backend) *env {
@@ -115,7 +116,7 @@ func setup(t testing.TB, b storetest.Backend) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, h: mux, st: st, inv: inv, hooks: hooks, srv: srv, q: q, disp: disp, deliv: deliv}
+	return &env{t: t, h: mux, st: st, inv: inv, hooks: hooks, srv: srv, q: q, disp: disp, deliv: deliv, refs: refs}
 }
 
 // startDelivery runs the dispatcher and deliverer until the test ends.

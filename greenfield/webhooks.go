@@ -29,16 +29,16 @@ const SignatureHeader = "BTCPay-Sig"
 var eventMap = []struct{ greenfield, chainpay string }{
 	{"InvoiceCreated", webhooks.EventInvoiceCreated},
 	{"InvoiceReceivedPayment", webhooks.EventInvoicePaymentReceived},
+	{"InvoicePaymentSettled", webhooks.EventInvoicePaymentConfirmed},
 	{"InvoiceProcessing", webhooks.EventInvoiceProcessing},
 	{"InvoiceExpired", webhooks.EventInvoiceExpired},
 	{"InvoiceSettled", webhooks.EventInvoiceSettled},
 	{"InvoiceInvalid", webhooks.EventInvoiceInvalid},
 }
 
-// acceptedNotSent are Greenfield events a subscription may name that chainpay never sends:
-// chainpay has no per-payment confirmation event (InvoicePaymentSettled); plugins learn
-// the same from InvoiceSettled.
-var acceptedNotSent = []string{"InvoicePaymentSettled"}
+// acceptedNotSent are Greenfield events a subscription may name that chainpay never sends
+// (none today: every invoice event of Greenfield has a chainpay event).
+var acceptedNotSent []string
 
 func greenfieldEvent(chainpay string) string {
 	for _, e := range eventMap {
@@ -333,6 +333,8 @@ type details struct {
 	TxID         string   `json:"txid"`
 	Asset        string   `json:"asset"`
 	AmountAtomic string   `json:"amount_atomic"`
+	// SeenAt is when the payment was first seen (payment_confirmed carries it).
+	SeenAt *time.Time `json:"seen_at"`
 }
 
 // Format implements webhooks.Formatter: the Greenfield event body of the delivery (the same
@@ -370,25 +372,45 @@ func (Formatter) Format(ep store.WebhookEndpoint, del store.WebhookDelivery) ([]
 		"type": typ, "timestamp": p.CreatedAt.Unix(), "storeId": del.MerchantID, "invoiceId": inv.ID, "metadata": meta,
 	}
 	has := func(f string) bool { return slices.Contains(d.Flags, f) }
-	switch typ {
-	case "InvoiceReceivedPayment":
-		body["afterExpiration"] = p.CreatedAt.After(inv.ExpiresAt)
+	// payment fills the fields of the two per-payment events: afterExpiration,
+	// paymentMethodId and the payment (BTCPay's Payment: id, receivedDate, value, fee,
+	// status, destination; transactionId beside them as BTCPay's own body has it).
+	payment := func(status string) error {
+		received := p.CreatedAt
+		if d.SeenAt != nil {
+			received = *d.SeenAt
+		}
+		body["afterExpiration"] = received.After(inv.ExpiresAt)
 		for _, o := range inv.PaymentOptions {
 			if o.Asset != d.Asset {
 				continue
 			}
 			amt, ok := new(big.Int).SetString(d.AmountAtomic, 10)
 			if !ok {
-				return nil, nil, fmt.Errorf("payment amount %q of %s", d.AmountAtomic, del.EventID)
+				return fmt.Errorf("payment amount %q of %s", d.AmountAtomic, del.EventID)
 			}
-			status := "Processing"
-			if o.ConfirmationsRequired == 0 {
-				status = "Settled"
+			if status == "" {
+				status = "Processing"
+				if o.ConfirmationsRequired == 0 {
+					status = "Settled"
+				}
 			}
 			body["paymentMethodId"] = PaymentMethodID(o.Asset, o.Chain)
-			body["payment"] = map[string]any{"id": d.PaymentID, "receivedDate": p.CreatedAt.Unix(),
+			body["payment"] = map[string]any{"id": d.PaymentID, "receivedDate": received.Unix(),
 				"value": money.FormatAmount(amt, o.Decimals), "fee": "0", "status": status, "destination": o.Address,
 				"transactionId": d.TxID}
+			return nil
+		}
+		return nil // no option of the asset (never so for stored events): no payment fields
+	}
+	switch typ {
+	case "InvoiceReceivedPayment":
+		if err := payment(""); err != nil {
+			return nil, nil, err
+		}
+	case "InvoicePaymentSettled":
+		if err := payment("Settled"); err != nil {
+			return nil, nil, err
 		}
 	case "InvoiceProcessing":
 		body["overPaid"] = has("paid_over")

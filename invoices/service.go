@@ -870,6 +870,10 @@ func (s *Service) review(ctx context.Context, tx store.Tx, inv store.Invoice, op
 	pays []store.Payment, cursors map[string]store.Cursor) ([]string, error) {
 	tips := tipsOf(cursors)
 	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
+	at, err := s.confirmPayments(ctx, tx, inv, opts, pays, tips, now)
+	if err != nil {
+		return nil, err
+	}
 	st := stateOf(inv)
 	next, evs := Evaluate(st, optionsOf(opts), paymentsAt(pays, tips), chainTime(cursors, now))
 	if len(evs) == 0 && sameState(st, next) {
@@ -881,7 +885,7 @@ func (s *Service) review(ctx context.Context, tx store.Tx, inv store.Invoice, op
 		return nil, err
 	}
 	upd.Version++
-	if err := s.appendEvents(ctx, tx, upd, evs); err != nil {
+	if err := s.appendEventsAt(ctx, tx, upd, evs, at); err != nil {
 		return nil, err
 	}
 	if err := s.settle(ctx, tx, Details{Invoice: upd, Options: opts, Payments: pays, Tips: tips}, evs, now); err != nil {
@@ -902,16 +906,79 @@ func (s *Service) settle(ctx context.Context, tx store.Tx, d Details, evs []stri
 	return nil
 }
 
+// confirmPayments stores the invoice.payment_confirmed event of each payment that has
+// reached its option's confirmations (0: seen and not removed) and whose confirmation was
+// not recorded before, and records it (store.Tx.MarkPaymentConfirmed, a compare-and-set
+// in the same transaction, so the event exists once per payment whatever restarts,
+// concurrent reviews and reorgs do: a payment reorged out and mined again is not
+// confirmed twice; invoice.reorged tells the merchant about the reorg). It returns the
+// time at which the review's status events may follow these events (now when there are
+// none): each event comes after its payment's own last change (payment_received) and
+// before the status events it may cause.
+func (s *Service) confirmPayments(ctx context.Context, tx store.Tx, inv store.Invoice, opts []store.PaymentOption,
+	pays []store.Payment, tips map[string]int64, now time.Time) (time.Time, error) {
+	next := now
+	for i, p := range paymentsAt(pays, tips) {
+		stored := pays[i]
+		if stored.ConfirmedAt != nil || p.Status == PaymentRemoved {
+			continue
+		}
+		var opt *store.PaymentOption
+		for j := range opts {
+			if opts[j].ID == p.OptionID {
+				opt = &opts[j]
+			}
+		}
+		if opt == nil || (opt.Confirmations > 0 && (p.Status != PaymentConfirmed || p.Confirmations < opt.Confirmations)) {
+			continue
+		}
+		// Strictly after now and the payment's last change, so it follows the payment's
+		// invoice.payment_received (stamped no later than now) even at equal clock readings.
+		at := next
+		if !at.After(now) {
+			at = now.Add(time.Microsecond)
+		}
+		if !at.After(stored.UpdatedAt) {
+			at = stored.UpdatedAt.UTC().Add(time.Microsecond)
+		}
+		first, err := tx.MarkPaymentConfirmed(ctx, p.ID, at)
+		if err != nil {
+			return now, fmt.Errorf("mark payment %s confirmed: %w", p.ID, err)
+		}
+		if !first {
+			continue // another transaction recorded it since this one read the payment
+		}
+		data, _ := json.Marshal(map[string]any{"invoice_id": inv.ID, "payment_id": p.ID, "txid": stored.TxID,
+			"output_index": stored.OutputIndex, "chain": stored.Chain, "asset": stored.Asset, "address": stored.Address,
+			"amount_atomic": stored.Amount.String(), "status": stored.Status, "block_height": stored.BlockHeight,
+			"confirmations": p.Confirmations, "confirmations_required": opt.Confirmations, "seen_at": stored.SeenAt.UTC()})
+		if err := tx.AppendEvent(ctx, store.Event{ID: store.NewID("evt", at), MerchantID: inv.MerchantID,
+			InvoiceID: inv.ID, Type: EventPaymentConfirmed, Data: string(data), CreatedAt: at}); err != nil {
+			return now, fmt.Errorf("append event %s: %w", EventPaymentConfirmed, err)
+		}
+		next = at.Add(time.Microsecond)
+	}
+	return next, nil
+}
+
 // PaymentReceivedTx records the invoice.payment_received event for a newly seen payment.
+// The event is stamped with the service's clock (not before the payment's own time), as
+// the reviews' events are: a follower applying several blocks in one transaction stamps
+// their payments with one time, and a payment of a later block must not be ordered
+// before what a review of an earlier block stored (its invoice.payment_confirmed).
 func (s *Service) PaymentReceivedTx(ctx context.Context, tx store.Tx, p store.Payment) error {
 	inv, err := tx.GetInvoice(ctx, "", p.InvoiceID)
 	if err != nil {
 		return err
 	}
+	at := s.cfg.Now().UTC().Truncate(time.Microsecond)
+	if at.Before(p.UpdatedAt) {
+		at = p.UpdatedAt
+	}
 	data, _ := json.Marshal(map[string]any{"invoice_id": inv.ID, "payment_id": p.ID, "txid": p.TxID,
 		"output_index": p.OutputIndex, "asset": p.Asset, "amount_atomic": p.Amount.String(), "status": p.Status})
-	return tx.AppendEvent(ctx, store.Event{ID: store.NewID("evt", p.UpdatedAt), MerchantID: inv.MerchantID,
-		InvoiceID: inv.ID, Type: EventPaymentReceived, Data: string(data), CreatedAt: p.UpdatedAt})
+	return tx.AppendEvent(ctx, store.Event{ID: store.NewID("evt", at), MerchantID: inv.MerchantID,
+		InvoiceID: inv.ID, Type: EventPaymentReceived, Data: string(data), CreatedAt: at})
 }
 
 // cursorsOf reads the followers' cursors of the chains the options are on; a chain without
@@ -1120,10 +1187,18 @@ func (s *Service) transition(ctx context.Context, tx store.Tx, merchantID, id st
 }
 
 func (s *Service) appendEvents(ctx context.Context, tx store.Tx, inv store.Invoice, types []string) error {
+	return s.appendEventsAt(ctx, tx, inv, types, inv.UpdatedAt)
+}
+
+// appendEventsAt is appendEvents with the first event at start (not before inv.UpdatedAt).
+func (s *Service) appendEventsAt(ctx context.Context, tx store.Tx, inv store.Invoice, types []string, start time.Time) error {
+	if start.Before(inv.UpdatedAt) {
+		start = inv.UpdatedAt
+	}
 	for i, typ := range types {
 		data, _ := json.Marshal(map[string]any{"invoice_id": inv.ID, "status": inv.Status, "flags": nonNil(inv.Flags)})
 		// One microsecond apart, so the events of one change keep their order.
-		at := inv.UpdatedAt.Add(time.Duration(i) * time.Microsecond)
+		at := start.Add(time.Duration(i) * time.Microsecond)
 		e := store.Event{ID: store.NewID("evt", at), MerchantID: inv.MerchantID, InvoiceID: inv.ID,
 			Type: typ, Data: string(data), CreatedAt: at}
 		if err := tx.AppendEvent(ctx, e); err != nil {

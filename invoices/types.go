@@ -36,13 +36,17 @@ const (
 const (
 	EventCreated         = "invoice.created"
 	EventPaymentReceived = "invoice.payment_received"
-	EventProcessing      = "invoice.processing"
-	EventSettled         = "invoice.settled"
-	EventExpired         = "invoice.expired"
-	EventInvalid         = "invoice.invalid"
-	EventPaidLate        = "invoice.paid_late"
-	EventReorged         = "invoice.reorged"
-	EventResolved        = "invoice.resolved"
+	// EventPaymentConfirmed is stored once per payment, when it first reaches the
+	// confirmations its option requires (0: when first seen); a reorg never makes it
+	// happen again for the same payment (see Service.ReviewTx).
+	EventPaymentConfirmed = "invoice.payment_confirmed"
+	EventProcessing       = "invoice.processing"
+	EventSettled          = "invoice.settled"
+	EventExpired          = "invoice.expired"
+	EventInvalid          = "invoice.invalid"
+	EventPaidLate         = "invoice.paid_late"
+	EventReorged          = "invoice.reorged"
+	EventResolved         = "invoice.resolved"
 )
 
 // Payment statuses as the watcher reports them.

@@ -3,6 +3,7 @@ package sim
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -21,7 +22,7 @@ const (
 	invRecorded = "1. Every transfer to a watched address on the final best chain is recorded exactly once, with the right amount and block."
 	invOutcome  = "2. An invoice paid in full in time (by chain time) whose payments reach their confirmations ends settled unless a merchant decided otherwise, an invoice nothing was paid to ends expired, and statuses change only along the documented transitions."
 	invBooks    = "3. The books invariant of DESIGN §6 holds per payment (ledger verify finds no difference), and records reach the sink in order, each exactly once."
-	invWebhooks = "4. Every event reaches every endpoint at least once, with an unchanged body and a valid signature."
+	invWebhooks = "4. Every event reaches every endpoint at least once, with an unchanged body and a valid signature, and each payment that reaches its confirmations has exactly one invoice.payment_confirmed event."
 	invCursor   = "5. The follower's cursor is on the best chain and never ahead of it, and no confirmed payment refers to a block that is not on it."
 )
 
@@ -478,12 +479,56 @@ func (w *World) checkDelivered(ctx context.Context, s snapshot) {
 					return nil
 				}
 			}
+			if problem := confirmedOnce(evs, s.options[inv.ID], s.payments[inv.ID], s.cursors); problem != "" {
+				w.fail(invWebhooks, "%s: %s", w.label(inv.ID), problem)
+				return nil
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		w.fail("simulation", "read events: %v", err)
 	}
+}
+
+// confirmedOnce checks an invoice's invoice.payment_confirmed events at the end (after
+// quiescence): at most one per payment ever, and one for every payment confirmed on the
+// final chain with its option's confirmations (recorded on the payment too).
+func confirmedOnce(evs []store.Event, opts []store.PaymentOption, pays []store.Payment, cursors map[string]store.Cursor) string {
+	count := map[string]int{}
+	for _, e := range evs {
+		if e.Type != invoices.EventPaymentConfirmed {
+			continue
+		}
+		var d struct {
+			PaymentID string `json:"payment_id"`
+		}
+		if err := json.Unmarshal([]byte(e.Data), &d); err != nil || d.PaymentID == "" {
+			return fmt.Sprintf("event %s has no payment_id: %s", e.ID, e.Data)
+		}
+		if count[d.PaymentID]++; count[d.PaymentID] > 1 {
+			return fmt.Sprintf("payment %s has %d invoice.payment_confirmed events", d.PaymentID, count[d.PaymentID])
+		}
+	}
+	for _, p := range pays {
+		required := -1
+		for _, o := range opts {
+			if o.ID == p.OptionID {
+				required = o.Confirmations
+			}
+		}
+		c, ok := cursors[p.Chain]
+		reached := p.Status == store.PaymentConfirmed && p.BlockHeight != nil && ok && required >= 0 &&
+			c.Height-*p.BlockHeight+1 >= int64(required)
+		if reached && (count[p.ID] != 1 || p.ConfirmedAt == nil) {
+			return fmt.Sprintf("payment %s (block %d, %d confirmations required, tip %d) has %d invoice.payment_confirmed events, confirmed at %v",
+				p.ID, *p.BlockHeight, required, c.Height, count[p.ID], p.ConfirmedAt)
+		}
+		if count[p.ID] == 1 && p.ConfirmedAt == nil {
+			return fmt.Sprintf("payment %s has its invoice.payment_confirmed event but no confirmation time", p.ID)
+		}
+	}
+	return ""
 }
 
 // at formats a time as the trace does: the simulated time since the start.

@@ -124,6 +124,11 @@ type Tx interface {
 	// PaymentsSpending lists the chain's payments whose transactions spend any of the given
 	// outpoints ("txid:vout"): the payments a replacement (RBF) or double spend conflicts with.
 	PaymentsSpending(ctx context.Context, chain string, outpoints []string) ([]Payment, error)
+	// MarkPaymentConfirmed records that the payment reached its option's confirmations at
+	// at, unless that was recorded before: it reports whether this call recorded it (true
+	// exactly once per payment, whatever reorgs, restarts or concurrent transactions do;
+	// UpsertPayment and OrphanPayments never clear it). ErrNotFound for an unknown id.
+	MarkPaymentConfirmed(ctx context.Context, paymentID string, at time.Time) (bool, error)
 
 	// OptionFeed lists the payment options on chain at feed positions after after, in feed
 	// order, at most limit, each with its invoice's MonitorUntil, and the feed's horizon: no
@@ -357,6 +362,10 @@ type Payment struct {
 	// OrphanedHeight is the common ancestor's height when a reorg took the payment out of
 	// its block and it has not been mined again since; nil otherwise.
 	OrphanedHeight *int64
+	// ConfirmedAt is when chainpay first saw the payment reach its option's confirmations
+	// (MarkPaymentConfirmed; the invoice.payment_confirmed event was stored with it); nil
+	// before. It stays set when a reorg later takes the payment out of its block.
+	ConfirmedAt *time.Time
 }
 
 // Event is a stored state change of an invoice; webhooks deliver them.

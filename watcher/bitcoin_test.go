@@ -125,7 +125,9 @@ func TestBitcoinPaymentMempoolToSettled(t *testing.T) {
 			for _, ev := range evs {
 				types = append(types, ev.Type)
 			}
-			want := "invoice.created,invoice.payment_received,invoice.payment_received,invoice.processing,invoice.settled"
+			// Each payment confirms once, in the block that settles the invoice, before it settles.
+			want := "invoice.created,invoice.payment_received,invoice.payment_received,invoice.processing," +
+				"invoice.payment_confirmed,invoice.payment_confirmed,invoice.settled"
 			if got := fmt.Sprint(types); got != "["+stringsJoin(want)+"]" {
 				t.Fatalf("events %v, want %s", types, want)
 			}

@@ -420,7 +420,9 @@ func TestFakeDeepReorgAfterSettlement(t *testing.T) {
 				t.Fatalf("payment %+v, want removed", d.Payments[0])
 			}
 			e.step()
-			want := []string{"invoice.created", "invoice.payment_received", "invoice.processing", "invoice.settled", "invoice.reorged"}
+			// The payment confirmed once; the reorg does not take that event back or repeat it.
+			want := []string{"invoice.created", "invoice.payment_received", "invoice.processing", "invoice.payment_confirmed",
+				"invoice.settled", "invoice.reorged"}
 			if got := e.events(id); !slices.Equal(got, want) {
 				t.Fatalf("events %v, want %v", got, want)
 			}
@@ -438,6 +440,70 @@ func TestFakeDeepReorgAfterSettlement(t *testing.T) {
 // a node that is behind). Lag is not a reorg: while the node's blocks agree with ours the
 // follower waits. Once the node shows another block at a height we applied, the follower
 // rewinds to the common ancestor, orphans the payments above it, and follows the new branch.
+// TestFakeReorgedPaymentConfirmsOnce: invoice.payment_confirmed is stored once per payment.
+// A payment reorged out after it reached its confirmations and mined again on the new
+// branch does not confirm a second time (and keeps its first confirmation time); one
+// reorged out before it reached them confirms once, on the branch where it does. Every
+// closure runs twice (RetryTwice) and each case also restarts the follower.
+func TestFakeReorgedPaymentConfirmsOnce(t *testing.T) {
+	t.Parallel()
+	count := func(evs []string) (n int) {
+		for _, ev := range evs {
+			if ev == "invoice.payment_confirmed" {
+				n++
+			}
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		name  string
+		after int // blocks mined on top of the payment before the reorg (2 required)
+	}{{"after its confirmations", 2}, {"before its confirmations", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newFakeEnv(t, 2)
+			id, o := e.invoice("25.00")
+			fork := e.chain.tip().Height
+			p := pay("tx-a", o, o.AmountDue)
+			e.chain.mine(t0.Add(time.Minute), p)
+			for i := range tc.after {
+				e.chain.mine(t0.Add(time.Duration(2+i) * time.Minute))
+			}
+			e.step()
+			wantConfirmed := 0
+			if tc.after > 0 {
+				wantConfirmed = 1
+				e.want(id, invoices.StatusSettled)
+			}
+			if got := count(e.events(id)); got != wantConfirmed {
+				t.Fatalf("before the reorg: %d payment_confirmed events %v, want %d", got, e.events(id), wantConfirmed)
+			}
+			first := e.get(id).Payments[0].ConfirmedAt
+			// A longer branch mines the same transaction again, one block later.
+			e.chain.fork(fork)
+			e.chain.mine(t0.Add(10 * time.Minute))
+			e.chain.mine(t0.Add(11*time.Minute), p)
+			for i := range tc.after + 2 {
+				e.chain.mine(t0.Add(time.Duration(12+i) * time.Minute))
+			}
+			e.clock.set(t0.Add(15 * time.Minute))
+			e.f = e.follower(e.shop.st) // a restart, too
+			e.step()
+			e.step()
+			d := e.want(id, invoices.StatusSettled)
+			if p := d.Payments[0]; p.Status != store.PaymentConfirmed || p.ConfirmedAt == nil {
+				t.Fatalf("payment after re-mining: %+v", p)
+			}
+			if got := count(e.events(id)); got != 1 {
+				t.Fatalf("%d payment_confirmed events %v, want 1", got, e.events(id))
+			}
+			if first != nil && !d.Payments[0].ConfirmedAt.Equal(*first) {
+				t.Fatalf("confirmed at %v after re-mining, first %v", d.Payments[0].ConfirmedAt, first)
+			}
+		})
+	}
+}
+
 func TestFakeChainShorterThanCursor(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -649,7 +715,8 @@ func TestFakeCrashBetweenBlocks(t *testing.T) {
 	if len(ref.payments) != 4 {
 		t.Fatalf("reference run: payments %v, want 4", ref.payments)
 	}
-	if want := []string{"invoice.created", "invoice.payment_received", "invoice.payment_received", "invoice.processing", "invoice.settled"}; !slices.Equal(ref.events["1"], want) {
+	if want := []string{"invoice.created", "invoice.payment_received", "invoice.payment_confirmed", "invoice.payment_received",
+		"invoice.processing", "invoice.payment_confirmed", "invoice.settled"}; !slices.Equal(ref.events["1"], want) {
 		t.Fatalf("reference run: events of the two-part invoice %v, want %v", ref.events["1"], want)
 	}
 	if total < 6 {
@@ -725,7 +792,8 @@ func TestFakeCrashDuringCatchUp(t *testing.T) {
 		if len(d.Payments) != 1 {
 			t.Fatalf("invoice %s: %d payments", id, len(d.Payments))
 		}
-		want := []string{"invoice.created", "invoice.payment_received", "invoice.processing", "invoice.settled"}
+		want := []string{"invoice.created", "invoice.payment_received", "invoice.processing", "invoice.payment_confirmed",
+			"invoice.settled"}
 		if got := e.events(id); !slices.Equal(got, want) {
 			t.Fatalf("events %v, want %v", got, want)
 		}

@@ -19,13 +19,17 @@ import (
 const (
 	EventInvoiceCreated         = "invoice.created"
 	EventInvoicePaymentReceived = "invoice.payment_received"
-	EventInvoiceProcessing      = "invoice.processing"
-	EventInvoiceSettled         = "invoice.settled"
-	EventInvoiceExpired         = "invoice.expired"
-	EventInvoiceInvalid         = "invoice.invalid"
-	EventInvoicePaidLate        = "invoice.paid_late"
-	EventInvoiceReorged         = "invoice.reorged"
-	EventInvoiceResolved        = "invoice.resolved"
+	// EventInvoicePaymentConfirmed: one payment reached the confirmations its option
+	// requires; once per payment (data.details is the payment). Greenfield's
+	// InvoicePaymentSettled.
+	EventInvoicePaymentConfirmed = "invoice.payment_confirmed"
+	EventInvoiceProcessing       = "invoice.processing"
+	EventInvoiceSettled          = "invoice.settled"
+	EventInvoiceExpired          = "invoice.expired"
+	EventInvoiceInvalid          = "invoice.invalid"
+	EventInvoicePaidLate         = "invoice.paid_late"
+	EventInvoiceReorged          = "invoice.reorged"
+	EventInvoiceResolved         = "invoice.resolved"
 	// Refund events (package refunds, issue 25); data.details is the refund.
 	EventRefundCreated   = "refund.created"
 	EventRefundClaimed   = "refund.claimed"
@@ -40,7 +44,7 @@ const (
 
 // EventTypes returns the event types an endpoint can subscribe to.
 func EventTypes() []string {
-	return []string{EventInvoiceCreated, EventInvoicePaymentReceived, EventInvoiceProcessing, EventInvoiceSettled,
+	return []string{EventInvoiceCreated, EventInvoicePaymentReceived, EventInvoicePaymentConfirmed, EventInvoiceProcessing, EventInvoiceSettled,
 		EventInvoiceExpired, EventInvoiceInvalid, EventInvoicePaidLate, EventInvoiceReorged, EventInvoiceResolved,
 		EventRefundCreated, EventRefundClaimed, EventRefundSent, EventRefundCompleted, EventRefundReversed,
 		EventRefundCancelled, EventRefundFailed}

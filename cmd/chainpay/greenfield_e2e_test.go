@@ -268,8 +268,9 @@ func TestGreenfieldPluginJourneyOnDevChains(t *testing.T) {
 		t.Fatalf("mark invalid: %d %+v", st, inv3)
 	}
 	// 7. The webhooks, in the order the plugin expects per invoice.
-	want := map[string][]string{invs["BTC-CHAIN"]: {"InvoiceReceivedPayment", "InvoiceProcessing", "InvoiceSettled"},
-		invs["ETH-ETHEREUM"]: {"InvoiceReceivedPayment", "InvoiceSettled"}, inv3.ID: {"InvoiceInvalid"}}
+	// Each payment confirms once (InvoicePaymentSettled) before its invoice settles.
+	want := map[string][]string{invs["BTC-CHAIN"]: {"InvoiceReceivedPayment", "InvoiceProcessing", "InvoicePaymentSettled", "InvoiceSettled"},
+		invs["ETH-ETHEREUM"]: {"InvoiceReceivedPayment", "InvoicePaymentSettled", "InvoiceSettled"}, inv3.ID: {"InvoiceInvalid"}}
 	for {
 		mu.Lock()
 		got := map[string][]string{}
@@ -306,6 +307,12 @@ func TestGreenfieldPluginJourneyOnDevChains(t *testing.T) {
 		}
 		if ev["type"] == "InvoiceReceivedPayment" && (ev["afterExpiration"] != false || ev["payment"] == nil) {
 			t.Fatalf("InvoiceReceivedPayment %v", ev)
+		}
+		if ev["type"] == "InvoicePaymentSettled" {
+			p, _ := ev["payment"].(map[string]any)
+			if ev["afterExpiration"] != false || p == nil || p["status"] != "Settled" || p["value"] == "" || p["destination"] == "" {
+				t.Fatalf("InvoicePaymentSettled %v", ev)
+			}
 		}
 	}
 }

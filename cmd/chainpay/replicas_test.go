@@ -291,7 +291,7 @@ func TestReplicas(t *testing.T) {
 
 	// Nothing lost, nothing duplicated.
 	var payments []store.Payment
-	settledEvents := map[string]int{}
+	settledEvents, confirmedEvents := map[string]int{}, map[string]int{}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -313,8 +313,11 @@ func TestReplicas(t *testing.T) {
 				return err
 			}
 			for _, e := range evs {
-				if e.Type == "invoice.settled" {
+				switch e.Type {
+				case "invoice.settled":
 					settledEvents[inv.ID]++
+				case "invoice.payment_confirmed":
+					confirmedEvents[inv.ID]++
 				}
 			}
 		}
@@ -323,6 +326,10 @@ func TestReplicas(t *testing.T) {
 	for _, inv := range invs {
 		if settledEvents[inv.ID] != 1 {
 			t.Errorf("invoice %s has %d invoice.settled events, want 1", inv.ID, settledEvents[inv.ID])
+		}
+		// Its one payment confirmed once, whichever replica followed the chain then.
+		if confirmedEvents[inv.ID] != 1 {
+			t.Errorf("invoice %s has %d invoice.payment_confirmed events, want 1", inv.ID, confirmedEvents[inv.ID])
 		}
 	}
 	recordsOf := func() map[string]int {

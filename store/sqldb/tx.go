@@ -406,6 +406,9 @@ func scanOption(r Rows, o *store.PaymentOption, extra ...any) error {
 const paymentCols = `id, invoice_id, option_id, chain, txid, output_index, address, asset, amount, status,
 	block_height, block_hash, seen_at, updated_at, spends, orphaned_height`
 
+// paymentRead is paymentCols and the columns a payment's writer does not set.
+const paymentRead = paymentCols + `, confirmed_at`
+
 func (t *tx) UpsertPayment(ctx context.Context, p store.Payment) (bool, error) {
 	n, err := t.exec(ctx, `INSERT INTO payments (`+paymentCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
@@ -434,14 +437,14 @@ func (t *tx) UpsertPayment(ctx context.Context, p store.Payment) (bool, error) {
 }
 
 func (t *tx) Payments(ctx context.Context, invoiceID string) ([]store.Payment, error) {
-	return t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE invoice_id = $1 ORDER BY seen_at, id`, invoiceID)
+	return t.payments(ctx, `SELECT `+paymentRead+` FROM payments WHERE invoice_id = $1 ORDER BY seen_at, id`, invoiceID)
 }
 
 func (t *tx) PaymentsOf(ctx context.Context, invoiceIDs []string) ([]store.Payment, error) {
 	var out []store.Payment
 	err := t.chunks(invoiceIDs, func(ids []string) error {
 		cond, args := t.in("invoice_id", 1, ids)
-		pays, err := t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE `+cond+` ORDER BY invoice_id, seen_at, id`, args...)
+		pays, err := t.payments(ctx, `SELECT `+paymentRead+` FROM payments WHERE `+cond+` ORDER BY invoice_id, seen_at, id`, args...)
 		out = append(out, pays...)
 		return err
 	})
@@ -454,7 +457,8 @@ func (t *tx) payments(ctx context.Context, q string, args ...any) ([]store.Payme
 		var p store.Payment
 		if err := r.Scan(&p.ID, &p.InvoiceID, &p.OptionID, &p.Chain, &p.TxID, &p.OutputIndex, &p.Address,
 			&p.Asset, bigCol{&p.Amount}, &p.Status, nullInt{&p.BlockHeight}, &p.BlockHash,
-			timeCol{&p.SeenAt}, timeCol{&p.UpdatedAt}, listCol{&p.Spends}, nullInt{&p.OrphanedHeight}); err != nil {
+			timeCol{&p.SeenAt}, timeCol{&p.UpdatedAt}, listCol{&p.Spends}, nullInt{&p.OrphanedHeight},
+			nullTimeCol{&p.ConfirmedAt}); err != nil {
 			return err
 		}
 		out = append(out, p)
@@ -464,7 +468,7 @@ func (t *tx) payments(ctx context.Context, q string, args ...any) ([]store.Payme
 }
 
 func (t *tx) PaymentsByStatus(ctx context.Context, chain, status string) ([]store.Payment, error) {
-	return t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE chain = $1 AND status = $2 ORDER BY seen_at, id`, chain, status)
+	return t.payments(ctx, `SELECT `+paymentRead+` FROM payments WHERE chain = $1 AND status = $2 ORDER BY seen_at, id`, chain, status)
 }
 
 func (t *tx) PaymentsSpending(ctx context.Context, chain string, outpoints []string) ([]store.Payment, error) {
@@ -472,9 +476,24 @@ func (t *tx) PaymentsSpending(ctx context.Context, chain string, outpoints []str
 		return nil, nil
 	}
 	args := append([]any{chain}, anys(outpoints)...)
-	return t.payments(ctx, `SELECT `+paymentCols+` FROM payments WHERE id IN (
+	return t.payments(ctx, `SELECT `+paymentRead+` FROM payments WHERE id IN (
 		SELECT payment_id FROM payment_spends WHERE chain = $1 AND outpoint IN (`+marks(2, len(outpoints))+`))
 		ORDER BY seen_at, id`, args...)
+}
+
+func (t *tx) MarkPaymentConfirmed(ctx context.Context, paymentID string, at time.Time) (bool, error) {
+	// The guard makes this a compare-and-set: a concurrent transaction that marked the row
+	// first makes this one affect nothing (Postgres re-checks the row after the other
+	// commits; SQLite has one writer).
+	n, err := t.exec(ctx, `UPDATE payments SET confirmed_at = $2 WHERE id = $1 AND confirmed_at IS NULL`, paymentID, at)
+	if err != nil || n == 1 {
+		return n == 1, err
+	}
+	var one int
+	if err := t.one(ctx, `SELECT 1 FROM payments WHERE id = $1`, []any{paymentID}, &one); err != nil {
+		return false, err
+	}
+	return false, nil
 }
 
 func (t *tx) OrphanPayments(ctx context.Context, chain string, height int64, at time.Time) ([]string, error) {

@@ -2,12 +2,15 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chainpay/chainpay/store"
+	"github.com/chainpay/chainpay/store/sqlite"
 	"github.com/chainpay/chainpay/store/storetest"
 )
 
@@ -88,4 +91,29 @@ func (c *cancelAfter) Err() error {
 	default:
 		return nil
 	}
+}
+
+// TestUpgradeConfirmedAt migrates a database that has payments from before migration 0016.
+func TestUpgradeConfirmedAt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chainpay.db")
+	st, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	storetest.UpgradeConfirmedAt(t, st, func(t *testing.T) {
+		raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		for _, q := range []string{`ALTER TABLE payments DROP COLUMN confirmed_at`, `DELETE FROM schema_migrations WHERE version = 16`} {
+			if _, err := raw.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	})
 }

@@ -39,6 +39,7 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 		{"InvoiceListFilterPaginate", testInvoiceList},
 		{"PaymentOptionsUniqueAddress", testPaymentOptions},
 		{"PaymentUpsertOnce", testPayments},
+		{"PaymentConfirmedOnce", testPaymentConfirmedOnce},
 		{"Events", testEvents},
 		{"Leases", testLeases},
 		{"WatcherQueries", testWatcherQueries},
@@ -396,6 +397,110 @@ func testPayments(t *testing.T, s store.Store) {
 	want.Status, want.BlockHeight, want.BlockHash, want.UpdatedAt = store.PaymentConfirmed, &h, "00ff", mined.UpdatedAt
 	if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 		t.Fatalf("got %+v, want [%+v]", got, want)
+	}
+}
+
+// testPaymentConfirmedOnce: MarkPaymentConfirmed records a payment's confirmation once:
+// not again when it is marked again, re-observed (UpsertPayment), reorged out and mined
+// again, or marked by several transactions at the same time.
+func testPaymentConfirmedOnce(t *testing.T, s store.Store) {
+	mid, wid := seed(t, s, "pc")
+	tx(t, s, func(x store.Tx) error {
+		if err := x.CreateInvoice(ctx, invoice("inv_pc", mid, t0)); err != nil {
+			return err
+		}
+		return x.CreatePaymentOption(ctx, option("opt_pc", "inv_pc", wid, "bcrt1qpc", 0))
+	})
+	h := int64(20)
+	p := store.Payment{ID: "pay_pc", InvoiceID: "inv_pc", OptionID: "opt_pc", Chain: "bitcoin", TxID: "tx-pc",
+		Address: "bcrt1qpc", Asset: "BTC", Amount: big.NewInt(41234), Status: store.PaymentConfirmed,
+		BlockHeight: &h, BlockHash: "b20", SeenAt: t0, UpdatedAt: t0}
+	tx(t, s, func(x store.Tx) error { _, err := x.UpsertPayment(ctx, p); return err })
+	read := func() store.Payment {
+		t.Helper()
+		var pays []store.Payment
+		must(t, s.View(ctx, func(x store.Tx) (err error) { pays, err = x.Payments(ctx, "inv_pc"); return }))
+		if len(pays) != 1 {
+			t.Fatalf("payments %+v", pays)
+		}
+		return pays[0]
+	}
+	mark := func(at time.Time) bool {
+		t.Helper()
+		var first bool
+		must(t, s.Tx(ctx, func(x store.Tx) (err error) { first, err = x.MarkPaymentConfirmed(ctx, "pay_pc", at); return }))
+		return first
+	}
+	if got := read().ConfirmedAt; got != nil {
+		t.Fatalf("new payment confirmed at %v", got)
+	}
+	at := t0.Add(10 * time.Minute)
+	if !mark(at) {
+		t.Fatal("first mark did not record")
+	}
+	if got := read().ConfirmedAt; got == nil || !got.Equal(at) {
+		t.Fatalf("confirmed at %v, want %v", got, at)
+	}
+	if mark(at.Add(time.Minute)) {
+		t.Fatal("second mark recorded again")
+	}
+	// Re-observed, reorged out, mined again: still confirmed once, at the first time.
+	again := p
+	again.ID, again.UpdatedAt = "pay_pc_again", t0.Add(20*time.Minute)
+	tx(t, s, func(x store.Tx) error { _, err := x.UpsertPayment(ctx, again); return err })
+	tx(t, s, func(x store.Tx) error {
+		_, err := x.OrphanPayments(ctx, "bitcoin", 19, t0.Add(21*time.Minute))
+		return err
+	})
+	if got := read(); got.Status != store.PaymentMempool || got.ConfirmedAt == nil || !got.ConfirmedAt.Equal(at) {
+		t.Fatalf("after the reorg: status %s, confirmed at %v, want %v", got.Status, got.ConfirmedAt, at)
+	}
+	tx(t, s, func(x store.Tx) error { _, err := x.UpsertPayment(ctx, again); return err })
+	if mark(t0.Add(30 * time.Minute)) {
+		t.Fatal("the re-mined payment was recorded as confirmed again")
+	}
+	if got := read().ConfirmedAt; got == nil || !got.Equal(at) {
+		t.Fatalf("confirmed at %v after re-mining, want %v", got, at)
+	}
+	// Several transactions marking a fresh payment at once: exactly one records it.
+	p2 := p
+	p2.ID, p2.TxID = "pay_pc2", "tx-pc2"
+	tx(t, s, func(x store.Tx) error { _, err := x.UpsertPayment(ctx, p2); return err })
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		wins  int
+		errs  []error
+		start = make(chan struct{})
+	)
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			var first bool
+			err := s.Tx(ctx, func(x store.Tx) (err error) {
+				first, err = x.MarkPaymentConfirmed(ctx, "pay_pc2", at)
+				return err
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+			} else if first {
+				wins++
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if len(errs) > 0 || wins != 1 {
+		t.Fatalf("concurrent marks: %d recorded, errors %v; want exactly 1, none", wins, errs)
+	}
+	var err error
+	_ = s.Tx(ctx, func(x store.Tx) error { _, err = x.MarkPaymentConfirmed(ctx, "pay_nope", at); return nil })
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown payment: %v, want ErrNotFound", err)
 	}
 }
 
