@@ -25,6 +25,8 @@ type simRefund struct {
 	// merchant's wallet its transactions spend.
 	coin  string
 	chain string
+	// status and txid are what the auditor last saw of the refund (for the trace).
+	status, txid string
 }
 
 // refundBurial is how deep an invoice's payments must be before the merchant refunds it:
@@ -376,6 +378,10 @@ func (w *World) checkRefunds(s snapshot, fresh []bool, final bool) {
 		if !ok {
 			w.fail("simulation", "ref#%d (%s) is not in the store", sr.n, sr.id)
 			return
+		}
+		if seen := sr.status + " " + sr.txid; seen != r.Status+" "+r.TxID {
+			w.tracef("ref#%d is %s %s", sr.n, r.Status, r.TxID)
+			sr.status, sr.txid = r.Status, r.TxID
 		}
 		ci := slices.IndexFunc(w.chains, func(c *Chain) bool { return c.Name == sr.chain })
 		c := w.chains[ci]

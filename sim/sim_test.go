@@ -150,6 +150,9 @@ func TestInjectedBugs(t *testing.T) {
 		{"expiry by wall clock (watcher TipFreshness)", sim.Bugs{ExpiryByWallClock: true}, only("nodefail"), nil, "2."},
 		{"drop orphans at once (watcher OrphanGraceBlocks)", sim.Bugs{DropOrphansAtOnce: true}, only("reorg"), nil, "1."},
 		{"book on status change only", sim.Bugs{BookOnStatusChangeOnly: true}, nil, nil, "3."},
+		// The refunds' workload alone: a stranger's transfer to a refund's destination must
+		// not pay it (issue 25).
+		{"refunds matched regardless of sender", sim.Bugs{RefundsIgnoreSender: true}, only("refund"), nil, "6."},
 	}
 	for _, b := range bugs {
 		t.Run(b.name, func(t *testing.T) {
