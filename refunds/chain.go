@@ -35,8 +35,9 @@ func Due(r store.Refund) *big.Int {
 // ObserveTx records, inside tx, a transfer paying refund id (claimed or sent, its
 // destination and asset checked by the caller): a claimed refund becomes sent with the
 // transaction; a sent one follows its transaction into a block. A transfer smaller than
-// Due, or another transaction while one is already followed, is ignored (false). It then
-// reviews the refund at the chain's tip.
+// Due, or another transaction while one is already followed, is ignored (false) — unless
+// the followed one is in no block and the other is mined (a replacement). It then reviews
+// the refund at the chain's tip. The caller checked that the merchant sent t.
 func (s *Service) ObserveTx(ctx context.Context, tx store.Tx, id string, t Transfer, tip int64) (bool, error) {
 	r, err := s.GetTx(ctx, tx, "", id)
 	if err != nil {
@@ -56,7 +57,16 @@ func (s *Service) ObserveTx(ctx context.Context, tx store.Tx, id string, t Trans
 		}
 	case store.RefundSent, store.RefundCompleted:
 		if r.TxID != t.TxID {
-			return false, nil
+			if r.Status != store.RefundSent || r.BlockHeight != nil || t.BlockHeight == nil {
+				return false, nil
+			}
+			// The merchant's transaction followed is in no block and another one of theirs
+			// paying the refund is mined (an RBF replacement, or a second send): the mined
+			// one pays it, the other can no longer be needed.
+			r.TxID, r.OutputIndex = t.TxID, &t.OutputIndex
+			if t.Fee != nil {
+				r.NetworkFee = new(big.Int).Set(t.Fee)
+			}
 		}
 		if !sameBlock(r, t) {
 			if r.Status == store.RefundCompleted {
@@ -160,9 +170,11 @@ func (s *Service) OrphanedTx(ctx context.Context, tx store.Tx, id string) error 
 	return nil
 }
 
-// VanishedTx records that refund id's transaction is neither in a block nor in the mempool
-// any more (replaced, evicted, double spent): the refund goes back to claimed, ready for
-// another transaction (its record reversed if it had completed).
+// VanishedTx records, inside tx, that refund id's transaction is neither in a block nor in
+// the mempool any more (evicted, replaced by one that pays elsewhere, reorged out and not
+// mined again — the chain follower decides, after the grace it gives payments): a sent
+// refund goes back to claimed with a refund.dropped event, ready for another transaction
+// (its record reversed first if it had completed). Other statuses are left alone.
 func (s *Service) VanishedTx(ctx context.Context, tx store.Tx, id string) error {
 	r, err := s.GetTx(ctx, tx, "", id)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/shopspring/decimal"
 
 	"github.com/chainpay/chainpay/chains/ethereum/devchain"
@@ -101,6 +102,22 @@ func TestEVMRefunds(t *testing.T) {
 		must(t, err)
 		var r store.Refund
 		must(t, st.Tx(ctx, func(tx store.Tx) (err error) { r, err = ref.CreateTx(ctx, tx, dr); return }))
+		// Someone else (the sweeper's account here) sends the destination exactly the
+		// refund's amount first: not the treasury, so the refund stays claimed.
+		stranger := chain.SweeperKey()
+		if tc.asset == "ETH" {
+			_, err = chain.PayETHFrom(ctx, stranger, tc.dest, r.AmountAtomic)
+		} else {
+			if _, err = chain.PayToken(ctx, chain.USDC(), crypto.PubkeyToAddress(stranger.PublicKey), r.AmountAtomic); err == nil {
+				_, err = chain.PayTokenFrom(ctx, stranger, chain.USDC(), tc.dest, r.AmountAtomic)
+			}
+		}
+		must(t, err)
+		step()
+		step()
+		if got, err := ref.Get(ctx, mid, r.ID); err != nil || got.Status != store.RefundClaimed {
+			t.Fatalf("%s refund after a stranger's transfer: %s %v", tc.asset, got.Status, err)
+		}
 		p, err := ref.PrepareEVM(ctx, mid, r.ID)
 		must(t, err)
 		if p.Transaction.From != treasury.Hex() || p.Transaction.ChainID != "0x539" {

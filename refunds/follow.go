@@ -4,6 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/btcsuite/btcd/btcutil/psbt"
 
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/watcher"
@@ -48,13 +53,75 @@ func (f follower) Destinations(ctx context.Context, chain string) ([]string, err
 	return out, err
 }
 
-// match returns the refunds paid by transfer t: same destination and asset.
-func match(rs []store.Refund, t watcher.Transfer) []store.Refund {
+// match returns the refunds transfer t may pay: same destination and asset, sent by the
+// refund's merchant (fromMerchant) unless it is the transaction the refund already follows.
+func (f follower) match(ctx context.Context, tx store.Tx, rs []store.Refund, t watcher.Transfer) ([]store.Refund, error) {
 	var out []store.Refund
 	for _, r := range rs {
-		if r.Destination == t.Address && r.Asset == t.Asset {
-			out = append(out, r)
+		if r.Destination != t.Address || r.Asset != t.Asset {
+			continue
 		}
+		if r.TxID != t.TxID {
+			ok, err := f.s.fromMerchant(ctx, tx, r, t)
+			if err != nil {
+				return nil, fmt.Errorf("refund %s: sender of %s: %w", r.ID, t.TxID, err)
+			}
+			if !ok {
+				continue
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// fromMerchant reports whether transfer t was sent by the merchant who owes refund r. On
+// Bitcoin its transaction must spend a coin of the merchant's wallet: an output chainpay
+// recorded as a payment to one of the merchant's deposit addresses, or an input of the
+// refund's PSBT. On an EVM chain its sender must be the treasury of one of the merchant's
+// wallets on that chain (the address PrepareEVM names as "from"). Anything else — another
+// deposit to an exchange address the customer gave, a third party paying the amount — never
+// pays a refund.
+func (s *Service) fromMerchant(ctx context.Context, tx store.Tx, r store.Refund, t watcher.Transfer) (bool, error) {
+	if r.Chain != "bitcoin" {
+		if t.From == "" {
+			return false, nil // sender unknown (a balance change): not provably the merchant's
+		}
+		ws, err := tx.Wallets(ctx, r.MerchantID)
+		if err != nil {
+			return false, err
+		}
+		for _, w := range ws {
+			if w.Chain == r.Chain && w.Treasury != "" && strings.EqualFold(w.Treasury, t.From) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	if len(t.Spends) == 0 {
+		return false, nil
+	}
+	for _, op := range psbtInputs(r.Prepared) {
+		if slices.Contains(t.Spends, op) {
+			return true, nil
+		}
+	}
+	own, err := tx.MerchantCoins(ctx, r.MerchantID, r.Chain, t.Spends)
+	return len(own) > 0, err
+}
+
+// psbtInputs lists the outpoints a refund's prepared PSBT spends (none when it has none).
+func psbtInputs(prepared string) []string {
+	if prepared == "" {
+		return nil
+	}
+	p, err := psbt.NewFromRawBytes(strings.NewReader(prepared), true)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, len(p.UnsignedTx.TxIn))
+	for i, in := range p.UnsignedTx.TxIn {
+		out[i] = in.PreviousOutPoint.String()
 	}
 	return out
 }
@@ -66,7 +133,11 @@ func (f follower) BlockTx(ctx context.Context, tx store.Tx, chain string, height
 	}
 	seen := map[string]bool{}
 	for _, t := range ts {
-		for _, r := range match(rs, t) {
+		ms, err := f.match(ctx, tx, rs, t)
+		if err != nil {
+			return err
+		}
+		for _, r := range ms {
 			h := height
 			ok, err := f.s.ObserveTx(ctx, tx, r.ID, Transfer{TxID: t.TxID, OutputIndex: t.Index, Amount: t.Amount, BlockHeight: &h, BlockHash: hash}, height)
 			if err != nil {
@@ -94,7 +165,11 @@ func (f follower) MempoolTx(ctx context.Context, tx store.Tx, chain string, tip 
 		return err
 	}
 	for _, t := range ts {
-		for _, r := range match(rs, t) {
+		ms, err := f.match(ctx, tx, rs, t)
+		if err != nil {
+			return err
+		}
+		for _, r := range ms {
 			if r.Status != store.RefundClaimed {
 				continue // a refund already following its transaction keeps it
 			}
@@ -119,4 +194,19 @@ func (f follower) RewindTx(ctx context.Context, tx store.Tx, chain string, ances
 		}
 	}
 	return nil
+}
+
+func (f follower) InFlightTx(ctx context.Context, tx store.Tx, chain string) ([]watcher.InFlightRefund, error) {
+	rs, err := tx.OpenRefunds(ctx, chain, math.MaxInt64) // claimed and sent ones only
+	var out []watcher.InFlightRefund
+	for _, r := range rs {
+		if r.Status == store.RefundSent && r.BlockHeight == nil && r.TxID != "" {
+			out = append(out, watcher.InFlightRefund{RefundID: r.ID, TxID: r.TxID})
+		}
+	}
+	return out, err
+}
+
+func (f follower) VanishedTx(ctx context.Context, tx store.Tx, _ string, id string) error {
+	return f.s.VanishedTx(ctx, tx, id)
 }

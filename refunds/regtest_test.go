@@ -213,6 +213,22 @@ func TestRegtestRefunds(t *testing.T) {
 		return tx
 	}
 
+	// Someone else pays A's destination exactly A's amount (another deposit to the
+	// customer's exchange address): it spends no coin of the merchant's wallet, so A stays
+	// claimed, in the mempool and mined.
+	daddr, err := btcutil.DecodeAddress(destA, &chaincfg.RegressionNetParams)
+	must(t, err)
+	node.Pay(t, daddr, a.AmountAtomic.Int64())
+	step()
+	if r := get(a.ID); r.Status != store.RefundClaimed {
+		t.Fatalf("refund A after a stranger's transfer in the mempool: %s", r.Status)
+	}
+	node.Mine(t, 1)
+	step()
+	if r := get(a.ID); r.Status != store.RefundClaimed {
+		t.Fatalf("refund A after a stranger's transfer mined: %s", r.Status)
+	}
+
 	txA := pay(a)
 	step() // the mempool sighting keeps it sent
 	blocks := node.Mine(t, 1)

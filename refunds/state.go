@@ -17,13 +17,14 @@ const (
 	EventSent      = "refund.sent"
 	EventCompleted = "refund.completed"
 	EventReversed  = "refund.reversed"
+	EventDropped   = "refund.dropped"
 	EventCancelled = "refund.cancelled"
 	EventFailed    = "refund.failed"
 )
 
 // EventTypes lists every refund event type.
 func EventTypes() []string {
-	return []string{EventCreated, EventClaimed, EventSent, EventCompleted, EventReversed, EventCancelled, EventFailed}
+	return []string{EventCreated, EventClaimed, EventSent, EventCompleted, EventReversed, EventDropped, EventCancelled, EventFailed}
 }
 
 // Transition is one allowed change of a refund's status: what causes it, the event it
@@ -42,10 +43,10 @@ var Transitions = []Transition{
 	{store.RefundPending, store.RefundClaimed, "the customer claims it on the refund page (the merchant's destination at creation claims it at once)", EventClaimed, "nothing"},
 	{store.RefundPending, store.RefundCancelled, "the merchant cancels it", EventCancelled, "nothing"},
 	{store.RefundClaimed, store.RefundCancelled, "the merchant cancels it (nothing was sent yet)", EventCancelled, "nothing"},
-	{store.RefundClaimed, store.RefundSent, "a transaction paying at least the amount to the destination is seen (mempool or block)", EventSent, "nothing"},
+	{store.RefundClaimed, store.RefundSent, "a transaction of the merchant's (spending a coin of its wallet / sent from its treasury) paying at least the amount to the destination is seen (mempool or block)", EventSent, "nothing"},
 	{store.RefundClaimed, store.RefundFailed, "the merchant gives it up after a transaction was refused (reason required)", EventFailed, "nothing"},
 	{store.RefundSent, store.RefundCompleted, "the transaction has the chain's confirmations", EventCompleted, "one refund record"},
-	{store.RefundSent, store.RefundClaimed, "the transaction left the mempool or the chain before it confirmed (replaced, evicted, reorged)", "", "nothing"},
+	{store.RefundSent, store.RefundClaimed, "the transaction is in no block and gone from the mempool (evicted, replaced by one paying elsewhere, reorged out): missing from two mempool snapshots, or on a chain without a visible mempool not mined again within the follower's orphan grace (12 blocks)", EventDropped, "nothing"},
 	{store.RefundSent, store.RefundFailed, "the merchant gives it up after its transaction vanished (reason required)", EventFailed, "nothing"},
 	{store.RefundCompleted, store.RefundSent, "a reorg took the transaction's block out (it waits to be mined again)", EventReversed, "the refund record is reversed"},
 }

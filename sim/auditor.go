@@ -24,6 +24,7 @@ const (
 	invBooks    = "3. The books invariant of DESIGN §6 holds per payment (ledger verify finds no difference), and records reach the sink in order, each exactly once."
 	invWebhooks = "4. Every event reaches every endpoint at least once, with an unchanged body and a valid signature, and each payment that reaches its confirmations has exactly one invoice.payment_confirmed event."
 	invCursor   = "5. The follower's cursor is on the best chain and never ahead of it, and no confirmed payment refers to a block that is not on it."
+	invRefunds  = "6. A refund is sent or completed only by a transaction of its merchant's wallet paying its destination at least what it owes, completed only while that transaction is in the best chain, and at the end every refund such a transaction pays on the best chain is completed."
 )
 
 // orphanGrace is the grace of watcher.Config.OrphanGraceBlocks by default.
@@ -45,7 +46,8 @@ type snapshot struct {
 	options  map[string][]store.PaymentOption // by invoice id
 	payments map[string][]store.Payment       // by invoice id
 	cursors  map[string]store.Cursor          // by chain
-	books    map[string]store.LedgerBook      // by payment id: what the process enqueued last
+	books    map[string]store.LedgerBook      // by payment (or refund) id: what the process enqueued last
+	refunds  map[string]store.Refund          // by refund id
 	// outbox is the ledger outbox: every message in a full read, only the parked ones in a
 	// step's read.
 	outbox []store.OutboxMessage
@@ -54,7 +56,7 @@ type snapshot struct {
 // read reads the snapshot; a full read (at the end) holds the whole outbox.
 func (w *World) read(ctx context.Context, full bool) (snapshot, error) {
 	s := snapshot{options: map[string][]store.PaymentOption{}, payments: map[string][]store.Payment{},
-		cursors: map[string]store.Cursor{}, books: map[string]store.LedgerBook{}}
+		cursors: map[string]store.Cursor{}, books: map[string]store.LedgerBook{}, refunds: map[string]store.Refund{}}
 	err := w.raw.View(ctx, func(tx store.Tx) error {
 		for _, m := range w.merchants {
 			invs, err := tx.ListInvoices(ctx, store.InvoiceFilter{MerchantID: m.id, Limit: 1 << 20})
@@ -107,6 +109,16 @@ func (w *World) read(ctx context.Context, full bool) (snapshot, error) {
 			}
 			for _, b := range books {
 				s.books[b.PaymentID] = b
+			}
+			if len(w.refunds) == 0 {
+				continue
+			}
+			rs, err := tx.ListRefunds(ctx, store.RefundFilter{MerchantID: m.id, Limit: 1 << 20})
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				s.refunds[r.ID] = r
 			}
 		}
 		statuses := []string{store.OutboxParked}
@@ -352,7 +364,7 @@ func (w *World) booksDiffer(s snapshot) string {
 			}
 		}
 	}
-	return ""
+	return w.refundBooks(s)
 }
 
 // booking is a book as ledger verify compares it: the amount applied and unapplied.
@@ -374,6 +386,17 @@ func booking(state string, amount *big.Int) string {
 func (w *World) checkSinkBooks(ctx context.Context, s snapshot) {
 	got := map[string]*[2]*big.Int{} // payment id → applied, unapplied
 	for _, r := range w.sink.records {
+		if r.SourceType == ledger.SourceCryptoRefund {
+			// A refund's book is its fiat amount refunded: −gross of its refunds and
+			// their reversals.
+			b := got[r.SourceID]
+			if b == nil {
+				b = &[2]*big.Int{new(big.Int), new(big.Int)}
+				got[r.SourceID] = b
+			}
+			b[0].Sub(b[0], r.Gross)
+			continue
+		}
 		if r.SourceType != ledger.SourceCryptoPayment {
 			continue
 		}
@@ -585,5 +608,5 @@ func (w *World) singleChain(opts []store.PaymentOption) (int, bool) {
 
 // Invariants returns the invariants' sentences, in order (docs/invariants.md lists the same).
 func Invariants() []string {
-	return []string{invRecorded, invOutcome, invBooks, invWebhooks, invCursor}
+	return []string{invRecorded, invOutcome, invBooks, invWebhooks, invCursor, invRefunds}
 }

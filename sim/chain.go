@@ -25,6 +25,8 @@ type Tx struct {
 	// Unwound is the chain height after the reorg that last took it out of a block (-1:
 	// never).
 	Unwound int64
+	// From is the sender on the EVM-like chain (a merchant's treasury for its refunds).
+	From string
 }
 
 // Output is value sent to an address.
@@ -49,6 +51,9 @@ type Chain struct {
 	pool    []*Tx // unconfirmed, in broadcast order
 	branch  int
 	nextTx  int
+	// all holds every transaction ever made on the chain, by id (replaced and double-spent
+	// ones too): the auditor looks up the transaction a refund follows.
+	all map[string]*Tx
 	// Node behaviour for the next follower step.
 	Lag int // the node answers this many blocks behind the best tip
 	// Stalled, when not -1, is the height a stuck node stays at while the chain goes on.
@@ -59,7 +64,7 @@ type Chain struct {
 
 // NewChain returns a chain with a genesis block at time t.
 func NewChain(name, asset string, mempool bool, t time.Time) *Chain {
-	c := &Chain{Name: name, Asset: asset, Mempool: mempool, Stalled: -1}
+	c := &Chain{Name: name, Asset: asset, Mempool: mempool, Stalled: -1, all: map[string]*Tx{}}
 	c.blocks = []simBlock{{Header: watcher.Header{Height: 0, Hash: name[:3] + "-0-0", Time: t}}}
 	return c
 }
@@ -81,7 +86,9 @@ func (c *Chain) HashAt(h int64) string {
 // NewTx makes a transaction id unique on this chain.
 func (c *Chain) NewTx(coin string, at time.Time, outs ...Output) *Tx {
 	c.nextTx++
-	return &Tx{ID: fmt.Sprintf("%s-tx%d", c.Name[:3], c.nextTx), Coin: coin, Outputs: outs, Broadcast: at, Unwound: -1}
+	tx := &Tx{ID: fmt.Sprintf("%s-tx%d", c.Name[:3], c.nextTx), Coin: coin, Outputs: outs, Broadcast: at, Unwound: -1}
+	c.all[tx.ID] = tx
+	return tx
 }
 
 // Send puts tx into the mempool; on the Bitcoin-like chain it replaces a pending transaction
@@ -141,6 +148,19 @@ func (c *Chain) Unwind(depth int) []*Tx {
 	}
 	c.pool = append(back, c.pool...)
 	return back
+}
+
+// Lookup returns the transaction with id ever made on the chain (nil when none).
+func (c *Chain) Lookup(id string) *Tx { return c.all[id] }
+
+// BlockOf returns the best chain's block holding tx (false when none).
+func (c *Chain) BlockOf(tx *Tx) (watcher.Header, bool) {
+	for _, b := range c.blocks {
+		if slices.Contains(b.Txs, tx) {
+			return b.Header, true
+		}
+	}
+	return watcher.Header{}, false
 }
 
 // Confirmed returns, for every output of the best chain's transactions, where it is.
@@ -312,6 +332,7 @@ func (s *Source) transfers(txs []*Tx, unconfirmed bool) []watcher.Transfer {
 			if tx.Coin != "" {
 				t.Spends = []string{tx.Coin}
 			}
+			t.From = tx.From
 			if unconfirmed {
 				t.SeenAt = tx.Broadcast
 			}

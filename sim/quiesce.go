@@ -93,6 +93,7 @@ func (w *World) quiesce(ctx context.Context) {
 	for _, check := range []func(snapshot){
 		func(s snapshot) { w.checkTransitions(s, nil) }, func(s snapshot) { w.checkBooks(ctx, s, true) }, w.checkOutcomes,
 		func(s snapshot) { w.checkDelivered(ctx, s) }, func(s snapshot) { w.checkSinkBooks(ctx, s) },
+		func(s snapshot) { w.checkRefunds(s, nil, true) },
 	} {
 		if w.failure == nil {
 			check(s)

@@ -56,6 +56,7 @@ var Features = []string{
 	"crash",       // process crashes
 	"storefault",  // busy stores and retried transactions
 	"sinkfault",   // failing ledger sinks and webhook endpoints
+	"refund",      // refunds: created, claimed, sent (short, replaced, reorged), cancelled
 }
 
 // on reports whether the workload includes feature.
@@ -92,6 +93,10 @@ type Bugs struct {
 	// BookOnStatusChangeOnly hands an invoice to the ledger settler only when its status
 	// changes, not when a payment of it confirms, reorgs or arrives late.
 	BookOnStatusChangeOnly bool
+	// RefundsIgnoreSender makes the node adapter report every transfer to a refund's
+	// destination as sent by the refund's merchant (spending its coin, from its treasury):
+	// refunds are then matched regardless of who sent the money.
+	RefundsIgnoreSender bool
 }
 
 // Failure is a violated invariant: the seed, the invariant, what was found, and the trace of
@@ -389,6 +394,9 @@ func (w *World) audit(ctx context.Context, fresh []bool, touched map[string]bool
 		if fresh[i] && w.failure == nil {
 			w.checkChain(s, c)
 		}
+	}
+	if w.failure == nil {
+		w.checkRefunds(s, fresh, false)
 	}
 	if unchanged {
 		return

@@ -81,6 +81,10 @@ func (w *World) remaining(si *simInvoice, o store.PaymentOption) *big.Int {
 func (w *World) act(ctx context.Context) map[string]bool {
 	touched := map[string]bool{}
 	defer w.healExpired()
+	if w.on("refund") && w.rng.IntN(100) < 25 {
+		w.refundAction(ctx)
+		return touched
+	}
 	switch r := w.rng.IntN(100); {
 	case r < 14:
 		w.create(ctx)

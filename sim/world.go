@@ -20,6 +20,7 @@ import (
 	"github.com/chainpay/chainpay/invoices"
 	"github.com/chainpay/chainpay/ledger"
 	"github.com/chainpay/chainpay/money"
+	"github.com/chainpay/chainpay/refunds"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/watcher"
 	"github.com/chainpay/chainpay/webhooks"
@@ -83,6 +84,7 @@ type merchant struct {
 // and the simulation builds a new one from the store.
 type process struct {
 	svc       *invoices.Service
+	ref       *refunds.Service    // the merchants' and customers' refunds (API, refund page)
 	followers []*watcher.Follower // by chain index
 	sources   []*Source
 	relay     *ledger.Relay
@@ -107,6 +109,7 @@ type World struct {
 
 	merchants []merchant
 	invoices  []*simInvoice
+	refunds   []*simRefund
 	proc      *process
 	gen       int // processes started
 	// faultRate is the chance of a store fault per write transaction in this phase.
@@ -267,6 +270,9 @@ func (w *World) build() error {
 		return err
 	}
 	p.svc = svc
+	if p.ref, err = refunds.New(w.fs, refunds.Config{Invoices: svc, Quoter: quoter{w.clock}, Now: w.clock.Now}); err != nil {
+		return err
+	}
 	// The followers get their own service over the same store; with WallClockAhead they
 	// and it judge by a clock an hour ahead of the chains.
 	now := w.clock.Now
@@ -278,17 +284,25 @@ func (w *World) build() error {
 	if err != nil {
 		return err
 	}
+	fref, err := refunds.New(w.fs, refunds.Config{Invoices: fsvc, Quoter: quoter{w.clock}, Now: now})
+	if err != nil {
+		return err
+	}
 	for _, c := range w.chains {
 		src := c.Source()
 		if w.cfg.Bugs.NodeLosesTransfers {
 			src.Filter = loseEveryFifth
+		}
+		if w.cfg.Bugs.RefundsIgnoreSender {
+			src.Filter = w.everyoneIsTheMerchant
 		}
 		src.gate = w.gate(c.Name)
 		if w.cfg.Bugs.StaleBlockCache {
 			src.cache = map[int64]watcher.Block{}
 		}
 		p.sources = append(p.sources, src)
-		fcfg := watcher.Config{StartHeight: 1, ReorgDepth: 50, Now: now, Logger: w.log, TipFreshness: TipFreshness(c)}
+		fcfg := watcher.Config{StartHeight: 1, ReorgDepth: 50, Now: now, Logger: w.log, TipFreshness: TipFreshness(c),
+			Refunds: fref.Follower()}
 		if w.cfg.Bugs.ExpiryByWallClock {
 			fcfg.TipFreshness = 100 * 365 * 24 * time.Hour
 		}

@@ -33,6 +33,10 @@ type RefundTx interface {
 	// options' derivation indexes, newest first, at most limit: the coins a refund's PSBT may
 	// spend (the caller checks with the node that they are unspent).
 	WalletCoins(ctx context.Context, walletID string, limit int) ([]WalletCoin, error)
+	// MerchantCoins returns those of outpoints ("txid:vout") that chainpay recorded as
+	// payments (any status) to merchantID's deposit addresses on chain, sorted: coins of the
+	// merchant's own wallet, so a transaction spending one was signed by the merchant.
+	MerchantCoins(ctx context.Context, merchantID, chain string, outpoints []string) ([]string, error)
 }
 
 // WalletCoin is a payment chainpay saw arrive at one of a wallet's deposit addresses.

@@ -395,6 +395,7 @@ type rpcHeader struct {
 
 type rpcTx struct {
 	Hash  common.Hash     `json:"hash"`
+	From  common.Address  `json:"from"`
 	To    *common.Address `json:"to"`
 	Value *hexutil.Big    `json:"value"`
 }
@@ -566,7 +567,8 @@ func (s *EthereumSource) BlockAt(ctx context.Context, height int64) (Block, erro
 			continue // reverted: no value moved
 		}
 		v := new(big.Int).Set((*big.Int)(tx.Value))
-		b.Transfers = append(b.Transfers, Transfer{TxID: tx.Hash.Hex(), Index: -1, Address: txt, Asset: s.cfg.Native, Amount: v})
+		b.Transfers = append(b.Transfers, Transfer{TxID: tx.Hash.Hex(), Index: -1, Address: txt, Asset: s.cfg.Native, Amount: v,
+			From: strings.ToLower(tx.From.Hex())})
 		if explained[*tx.To] == nil {
 			explained[*tx.To] = new(big.Int)
 		}
@@ -678,7 +680,8 @@ func (s *EthereumSource) tokenTransfers(ctx context.Context, block common.Hash, 
 		if len(r.Logs) == 0 || l.Index < r.Logs[0].Index || int(l.Index-r.Logs[0].Index) >= len(r.Logs) {
 			return nil, fmt.Errorf("log %d of %s is not among its receipt's logs", l.Index, l.TxHash.Hex())
 		}
-		out = append(out, Transfer{TxID: l.TxHash.Hex(), Index: int64(l.Index - r.Logs[0].Index), Address: txt, Asset: tok.Code, Amount: amount})
+		out = append(out, Transfer{TxID: l.TxHash.Hex(), Index: int64(l.Index - r.Logs[0].Index), Address: txt, Asset: tok.Code, Amount: amount,
+			From: strings.ToLower(common.BytesToAddress(l.Topics[1][12:]).Hex())})
 	}
 	return out, nil
 }

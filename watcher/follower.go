@@ -33,6 +33,11 @@ type Transfer struct {
 	// Spends lists the outpoints ("txid:vout") the transaction spends (Bitcoin; nil on
 	// account chains): a replacement (RBF) spends some of the same outpoints.
 	Spends []string
+	// From is the sender on account chains: the transaction's sender for a native transfer,
+	// the ERC-20 Transfer log's from for a token; "" where it is not known (a native
+	// transfer found by reconciling balances, Bitcoin). Refunds are matched only when the
+	// merchant sent them (refunds.follower).
+	From string
 	// SeenAt is the node's own first-seen time of an unconfirmed transaction, where the
 	// node reports one (zero otherwise).
 	SeenAt time.Time
@@ -158,9 +163,14 @@ type Follower struct {
 	// follower loads the watch list again.
 	loaded bool
 	feed   store.FeedPos
-	// missing counts consecutive mempool snapshots that lacked a mempool payment. It is
-	// updated only after the transaction that judged the snapshot committed.
+	// missing counts consecutive mempool snapshots that lacked a mempool payment (by payment
+	// id) or a sent refund's transaction ("refund:" + refund id). It is updated only after
+	// the transaction that judged the snapshot committed.
 	missing map[string]int
+	// refundSince holds, per sent refund whose transaction is in no block on a chain
+	// without a visible mempool, the height the follower first found it so
+	// (refundsOrphanedTx). Updated only after commit.
+	refundSince map[string]int64
 	// tipTime is the time of the block at the cursor, once known (zero before).
 	tipTime time.Time
 }
@@ -192,7 +202,7 @@ func NewFollower(st store.Store, src Source, inv Invoices, cfg Config) *Follower
 	cfg.Logger = cfg.Logger.With("chain", src.Chain())
 	return &Follower{st: st, src: src, inv: inv, cfg: cfg, addr: map[watchKey]store.PaymentOption{},
 		watched: map[string]int{}, byInvoice: map[string][]watchKey{}, refundTo: map[string]bool{},
-		missing: map[string]int{}}
+		missing: map[string]int{}, refundSince: map[string]int64{}}
 }
 
 type watchKey struct{ address, asset string }
@@ -1034,6 +1044,9 @@ func (f *Follower) mempool(ctx context.Context, tip Header, at time.Time) error 
 				touched[o.InvoiceID] = true
 			}
 		}
+		if err := f.refundsGoneTx(ctx, tx, inPool, stable, missing); err != nil {
+			return err
+		}
 		if err := f.refundsMempoolTx(ctx, tx, tip.Height, ts); err != nil {
 			return err
 		}
@@ -1078,12 +1091,16 @@ func bigInt(v int64) *big.Int { return big.NewInt(v) }
 func (f *Follower) dropOrphans(ctx context.Context, height int64, at time.Time) error {
 	now := f.cfg.Now().UTC()
 	var removed []string
+	var since map[string]int64
 	err := f.st.Tx(ctx, func(tx store.Tx) error {
-		removed = removed[:0]
+		removed, since = removed[:0], map[string]int64{}
 		if err := f.fence(ctx, tx, now); err != nil {
 			return err
 		}
 		if err := tx.AdvanceChainTime(ctx, f.src.Chain(), at); err != nil {
+			return err
+		}
+		if err := f.refundsOrphanedTx(ctx, tx, height, since); err != nil {
 			return err
 		}
 		pending, err := tx.PaymentsByStatus(ctx, f.src.Chain(), store.PaymentMempool)
@@ -1107,6 +1124,7 @@ func (f *Follower) dropOrphans(ctx context.Context, height int64, at time.Time) 
 	if err != nil {
 		return err
 	}
+	f.refundSince = since
 	for _, r := range removed {
 		f.cfg.Logger.Warn("payment dropped by a reorg and not mined again", "payment", r)
 	}

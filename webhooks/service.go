@@ -36,6 +36,7 @@ const (
 	EventRefundSent      = "refund.sent"
 	EventRefundCompleted = "refund.completed"
 	EventRefundReversed  = "refund.reversed"
+	EventRefundDropped   = "refund.dropped"
 	EventRefundCancelled = "refund.cancelled"
 	EventRefundFailed    = "refund.failed"
 	// AllEvents subscribes an endpoint to every event type, including ones added later.
@@ -47,7 +48,7 @@ func EventTypes() []string {
 	return []string{EventInvoiceCreated, EventInvoicePaymentReceived, EventInvoicePaymentConfirmed, EventInvoiceProcessing, EventInvoiceSettled,
 		EventInvoiceExpired, EventInvoiceInvalid, EventInvoicePaidLate, EventInvoiceReorged, EventInvoiceResolved,
 		EventRefundCreated, EventRefundClaimed, EventRefundSent, EventRefundCompleted, EventRefundReversed,
-		EventRefundCancelled, EventRefundFailed}
+		EventRefundDropped, EventRefundCancelled, EventRefundFailed}
 }
 
 // Service errors.

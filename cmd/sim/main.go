@@ -35,6 +35,7 @@ var bugs = map[string]func(*sim.Bugs){
 	"expiry-by-wall-clock":  func(b *sim.Bugs) { b.ExpiryByWallClock = true },
 	"drop-orphans-at-once":  func(b *sim.Bugs) { b.DropOrphansAtOnce = true },
 	"book-on-status-change": func(b *sim.Bugs) { b.BookOnStatusChangeOnly = true },
+	"refunds-ignore-sender": func(b *sim.Bugs) { b.RefundsIgnoreSender = true },
 }
 
 func main() {

@@ -3,6 +3,8 @@ package sqldb
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/chainpay/chainpay/store"
@@ -143,4 +145,37 @@ func (t *tx) WalletCoins(ctx context.Context, walletID string, limit int) ([]sto
 		return nil
 	})
 	return out, err
+}
+
+func (t *tx) MerchantCoins(ctx context.Context, merchantID, chain string, outpoints []string) ([]string, error) {
+	want := map[string]bool{}
+	var txids []string
+	for _, op := range outpoints {
+		i := strings.LastIndexByte(op, ':')
+		if i <= 0 {
+			continue
+		}
+		want[op] = true
+		txids = append(txids, op[:i])
+	}
+	var out []string
+	err := t.chunks(txids, func(chunk []string) error {
+		cond, args := t.in("p.txid", 3, chunk)
+		return t.many(ctx, `SELECT p.txid, p.output_index FROM payments p JOIN invoices i ON i.id = p.invoice_id
+			WHERE p.chain = $1 AND i.merchant_id = $2 AND `+cond, append([]any{chain, merchantID}, args...), func(r Rows) error {
+			var (
+				txid string
+				idx  int64
+			)
+			if err := r.Scan(&txid, &idx); err != nil {
+				return err
+			}
+			if op := txid + ":" + strconv.FormatInt(idx, 10); want[op] {
+				out = append(out, op)
+			}
+			return nil
+		})
+	})
+	slices.Sort(out)
+	return slices.Compact(out), err
 }

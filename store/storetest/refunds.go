@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"math/big"
 	"reflect"
 	"testing"
@@ -14,6 +15,7 @@ func refundTests() []namedTest {
 	return []namedTest{
 		{"RefundRoundTrip", testRefundRoundTrip},
 		{"RefundListAndWatch", testRefundListAndWatch},
+		{"MerchantCoins", testMerchantCoins},
 	}
 }
 
@@ -133,5 +135,55 @@ func testRefundListAndWatch(t *testing.T, s store.Store) {
 	}))
 	if len(page) != 0 {
 		t.Fatalf("another merchant lists %v", ids(page))
+	}
+}
+
+// testMerchantCoins: of the outpoints asked, only those recorded as payments (any status)
+// to the merchant's invoices on the chain come back, sorted and once each; another
+// merchant's coin, another output of the same transaction, another chain and malformed
+// outpoints do not.
+func testMerchantCoins(t *testing.T, s store.Store) {
+	mid, wid := seed(t, s, "mc")
+	oid, owid := seed(t, s, "mc2")
+	txA, txB, txO := "aa"+fmt.Sprint(t0.Unix()), "bb"+fmt.Sprint(t0.Unix()), "cc"+fmt.Sprint(t0.Unix())
+	tx(t, s, func(x store.Tx) error {
+		for i, c := range []struct{ inv, mid, wid, txid, status string }{
+			{"inv_mc_1", mid, wid, txA, store.PaymentConfirmed},
+			{"inv_mc_2", mid, wid, txB, store.PaymentRemoved},
+			{"inv_mc_3", oid, owid, txO, store.PaymentConfirmed},
+		} {
+			if err := x.CreateInvoice(ctx, invoice(c.inv, c.mid, t0)); err != nil {
+				return err
+			}
+			o := option("opt_"+c.inv, c.inv, c.wid, "bcrt1qmc"+fmt.Sprint(i), uint32(i))
+			if err := x.CreatePaymentOption(ctx, o); err != nil {
+				return err
+			}
+			p := store.Payment{ID: "pay_" + c.inv, InvoiceID: c.inv, OptionID: o.ID, Chain: "bitcoin", TxID: c.txid, OutputIndex: 1,
+				Address: o.Address, Asset: "BTC", Amount: big.NewInt(1000), Status: c.status, SeenAt: t0, UpdatedAt: t0}
+			if _, err := x.UpsertPayment(ctx, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var got []string
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		got, err = x.MerchantCoins(ctx, mid, "bitcoin", []string{txB + ":1", txA + ":0", txA + ":1", txO + ":1", "junk", txA + ":1"})
+		return
+	}))
+	if want := []string{txA + ":1", txB + ":1"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("merchant coins %v, want %v", got, want)
+	}
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		got, err = x.MerchantCoins(ctx, mid, "ethereum", []string{txA + ":1"})
+		return
+	}))
+	if len(got) != 0 {
+		t.Fatalf("merchant coins on another chain: %v", got)
+	}
+	must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.MerchantCoins(ctx, mid, "bitcoin", nil); return }))
+	if len(got) != 0 {
+		t.Fatalf("merchant coins of nothing: %v", got)
 	}
 }

@@ -369,13 +369,19 @@ func (c *Chain) Commit() common.Hash {
 // PayETH sends wei from the payer to to, seals a block and returns the
 // transaction hash once it is mined successfully.
 func (c *Chain) PayETH(ctx context.Context, to common.Address, wei *big.Int) (common.Hash, error) {
+	return c.PayETHFrom(ctx, c.payer, to, wei)
+}
+
+// PayETHFrom is PayETH from the account of key (which must hold the wei and gas: the
+// payer, the sweeper, or an account they funded).
+func (c *Chain) PayETHFrom(ctx context.Context, key *ecdsa.PrivateKey, to common.Address, wei *big.Int) (common.Hash, error) {
 	if wei == nil || wei.Sign() <= 0 {
 		return common.Hash{}, fmt.Errorf("devchain: pay ETH: amount %v wei must be positive", wei)
 	}
 	if to == (common.Address{}) {
 		return common.Hash{}, fmt.Errorf("devchain: pay ETH: %w", ethereum.ErrZeroAddress)
 	}
-	r, err := c.send(ctx, c.payer, &to, wei, nil)
+	r, err := c.send(ctx, key, &to, wei, nil)
 	if err != nil {
 		return common.Hash{}, fmt.Errorf("devchain: pay %s wei to %s: %w", wei, to.Hex(), err)
 	}
@@ -386,6 +392,11 @@ func (c *Chain) PayETH(ctx context.Context, to common.Address, wei *big.Int) (co
 // the payer to to, seals a block and returns the transaction hash once it is
 // mined successfully. The payer holds only the dev chain's USDC.
 func (c *Chain) PayToken(ctx context.Context, token, to common.Address, units *big.Int) (common.Hash, error) {
+	return c.PayTokenFrom(ctx, c.payer, token, to, units)
+}
+
+// PayTokenFrom is PayToken from the account of key (which must hold the units and gas).
+func (c *Chain) PayTokenFrom(ctx context.Context, key *ecdsa.PrivateKey, token, to common.Address, units *big.Int) (common.Hash, error) {
 	if units == nil || units.Sign() <= 0 {
 		return common.Hash{}, fmt.Errorf("devchain: pay token: amount %v must be positive", units)
 	}
@@ -405,7 +416,7 @@ func (c *Chain) PayToken(ctx context.Context, token, to common.Address, units *b
 	if len(code) == 0 {
 		return common.Hash{}, fmt.Errorf("devchain: pay token: no contract at %s", token.Hex())
 	}
-	r, err := c.send(ctx, c.payer, &token, nil, c.token.PackTransfer(to, units))
+	r, err := c.send(ctx, key, &token, nil, c.token.PackTransfer(to, units))
 	if err != nil {
 		return common.Hash{}, fmt.Errorf("devchain: pay %s units of %s to %s: %w", units, token.Hex(), to.Hex(), err)
 	}
