@@ -1,0 +1,20 @@
+-- The follower's hot tables are read only by index lookups of a few rows (issue 22). In a
+-- generic plan (pgx prepares its statements; Postgres switches to a generic plan after five
+-- runs) a range condition on a parameter, such as InvoicesDue's `expires_at <= $2`, is given
+-- the default selectivity of one third of the rows the index bound selects, so on a large
+-- database the planner expects thousands of due invoices where there are none and plans a
+-- Gather with parallel workers. Launching the workers cost 20-30 ms a query on the
+-- benchmark's 2 cores (the whole of the large/small gap of `cmd/bench -only watcher-scale`,
+-- measured with auto_explain), for a query that reads a handful of index pages. The tables
+-- that grow with every invoice never need a parallel scan: every hot query on them is an
+-- index read, guarded by TestHotQueriesUseIndexes, which also fails on a parallel plan
+-- (custom or generic). (The webhook dispatcher's event feed had the same generic plan.)
+ALTER TABLE invoices SET (parallel_workers = 0);
+ALTER TABLE payment_options SET (parallel_workers = 0);
+ALTER TABLE payments SET (parallel_workers = 0);
+ALTER TABLE payment_spends SET (parallel_workers = 0);
+ALTER TABLE events SET (parallel_workers = 0);
+ALTER TABLE webhook_events SET (parallel_workers = 0);
+ALTER TABLE outbox SET (parallel_workers = 0);
+ALTER TABLE ledger_books SET (parallel_workers = 0);
+ALTER TABLE chain_blocks SET (parallel_workers = 0);
