@@ -723,17 +723,30 @@ func (s *EthereumSource) tokenTransfers(ctx context.Context, block common.Hash, 
 func (s *EthereumSource) reconcile(ctx context.Context, height int64, block, parent common.Hash,
 	explained map[common.Address]*big.Int) ([]Transfer, error) {
 	s.mu.Lock()
-	fresh, due := s.recon.pick(s.cfg.ReconcilePerBlock)
+	pending, due := s.recon.pick(height, parent, s.cfg.ReconcilePerBlock)
 	s.mu.Unlock()
-	var parentBal map[common.Address]*big.Int
-	cur := make(map[common.Address]*big.Int, len(due))
+	read := map[common.Hash]map[common.Address]*big.Int{}
+	var lost []common.Address
 	var err error
-	if len(fresh) > 0 {
-		parentBal = make(map[common.Address]*big.Int, len(fresh))
-		if err = s.balances(ctx, parent, fresh, parentBal); err != nil {
-			err = fmt.Errorf("at parent %s: %w", parent.Hex(), err)
+	for at, addrs := range pending {
+		m := make(map[common.Address]*big.Int, len(addrs))
+		switch e := s.balances(ctx, at, addrs, m); {
+		case e != nil && stateUnavailable(e):
+			// The base's block is older than the node's state: based again at the parent
+			// (a gain between the two is not seen).
+			s.log.Warn("balance reconciliation: first balances of newly watched addresses no longer available, based later",
+				"addresses", len(addrs), "block", at.Hex(), "err", e)
+			lost = append(lost, addrs...)
+		case e != nil:
+			err = fmt.Errorf("at %s: %w", at.Hex(), e)
+		default:
+			read[at] = m
+		}
+		if err != nil {
+			break
 		}
 	}
+	cur := make(map[common.Address]*big.Int, len(due))
 	if err == nil {
 		if err = s.balances(ctx, block, due, cur); err != nil {
 			err = fmt.Errorf("at %s: %w", block.Hex(), err)
@@ -743,10 +756,10 @@ func (s *EthereumSource) reconcile(ctx context.Context, height int64, block, par
 	defer s.mu.Unlock()
 	if err != nil {
 		// The block's top-level transfers still count against the next reconciliation.
-		s.recon.update(height, block, parent, explained, nil, nil)
+		s.recon.update(height, block, parent, explained, nil, nil, nil)
 		return nil, err
 	}
-	gains := s.recon.update(height, block, parent, explained, parentBal, cur)
+	gains := s.recon.update(height, block, parent, explained, read, lost, cur)
 	var out []Transfer
 	for a, g := range gains {
 		out = append(out, Transfer{TxID: "balance:" + strings.ToLower(block.Hex()) + ":" + strings.ToLower(a.Hex()),

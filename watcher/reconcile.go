@@ -18,16 +18,21 @@ const reconKeepDepth = 64
 // read at blocks of the chain followed (the newest last), and the top-level native transfers
 // to it reported since the oldest base. Reconciling an address at block B reads its balance
 // at B; what it gained since its newest base, less the native transfers reported in the
-// blocks between, arrived some other way and is reported at B. Each block reconciles the
-// addresses watched since the last block (their first base is their balance at B's parent,
-// read in the same block) and the next ReconcilePerBlock addresses of a round-robin ring, so
-// every watched address is reconciled at least once every ceil(watched/ReconcilePerBlock)
-// blocks.
+// blocks between, arrived some other way and is reported at B. An address's first base is
+// at the parent of the first block read after it was watched. Each block reads at most
+// ReconcilePerBlock balances: first the pending first bases (by the hash of the block they
+// are at; a follower that starts with 100,000 addresses bases them over 25 blocks, well
+// within the ~128 blocks of state a full node keeps), then the next addresses of a
+// round-robin ring, so every watched address is reconciled at least once every
+// ceil(watched / (ReconcilePerBlock − new addresses per block)) blocks.
 type reconciler struct {
 	state map[common.Address]*reconState
 	ring  []common.Address // the round-robin order; may hold unwatched addresses (skipped)
 	pos   int              // the ring's next position
 	fresh []common.Address // watched, no base yet (may hold unwatched ones, skipped)
+	// pending are the addresses whose newest base's balance is still to be read, oldest
+	// first (may hold others, skipped).
+	pending []common.Address
 	// last is the block the newest update was at: a block that does not extend it (a
 	// reorg, the same height read again, a gap) rewinds the bases first.
 	last struct {
@@ -121,59 +126,92 @@ func (r *reconciler) rewind(height int64, parent common.Hash) {
 	r.last.height, r.last.hash = height-1, parent
 }
 
-// pick returns the addresses to reconcile at the next block: the fresh ones (first) and up
-// to perBlock more from the ring.
-func (r *reconciler) pick(perBlock int) (fresh, due []common.Address) {
-	seen := map[common.Address]bool{}
+// pick starts the reconciliation of the block (height, parent): the fresh addresses get a
+// pending base at the parent, and it returns up to perBlock addresses to read: first pending
+// bases (grouped by the block they are at, oldest first), then addresses with a base, from
+// the ring.
+func (r *reconciler) pick(height int64, parent common.Hash, perBlock int) (pending map[common.Hash][]common.Address, due []common.Address) {
 	for _, a := range r.fresh {
-		if st, ok := r.state[a]; ok && len(st.bases) == 0 && !seen[a] {
-			seen[a] = true
-			fresh = append(fresh, a)
+		if st, ok := r.state[a]; ok && len(st.bases) == 0 {
+			st.bases = append(st.bases, balanceBase{height: height - 1, hash: parent})
+			r.pending = append(r.pending, a)
 		}
 	}
-	due = append(due, fresh...)
-	live := len(r.state) - len(fresh)
-	for i := 0; i < len(r.ring) && len(due)-len(fresh) < min(perBlock, live); i++ {
+	clear(r.fresh)
+	r.fresh = r.fresh[:0]
+	budget := perBlock
+	pending = map[common.Hash][]common.Address{}
+	var based []common.Address
+	for i := 0; i < len(r.pending) && budget > 0; i++ {
+		a := r.pending[i]
+		if st, ok := r.state[a]; ok && len(st.bases) > 0 && st.bases[len(st.bases)-1].balance == nil {
+			h := st.bases[len(st.bases)-1].hash
+			pending[h] = append(pending[h], a)
+			based = append(based, a)
+			budget--
+		}
+	}
+	// The addresses based in this block are also reconciled at it while the budget lasts
+	// (every block, when all fit: a new invoice's internal payment is found at once).
+	for _, a := range based {
+		if budget == 0 {
+			break
+		}
+		due = append(due, a)
+		budget--
+	}
+	ringDue := 0
+	for j := 0; j < len(r.ring) && ringDue < budget; j++ {
 		a := r.ring[r.pos]
 		r.pos = (r.pos + 1) % len(r.ring)
-		if _, ok := r.state[a]; ok && !seen[a] {
-			seen[a] = true
+		if st, ok := r.state[a]; ok && len(st.bases) > 0 && st.bases[len(st.bases)-1].balance != nil {
 			due = append(due, a)
+			ringDue++
 		}
 	}
-	return fresh, due
+	return pending, due
 }
 
-// update records block (height, hash, parent): the native transfers it explains, the fresh
-// addresses' bases at parent (parentBal; nil when reconciliation was skipped), and the
-// balances at the block of the addresses reconciled (cur); it returns the unexplained gain
-// of each address reconciled.
+// update records block (height, hash, parent): the native transfers it explains, the
+// balances read at pending bases (read: by the base's block; an address whose base block's
+// state was gone is in lost and gets a pending base at parent again), and the balances at
+// the block of the addresses reconciled (cur); it returns the unexplained gain of each
+// address reconciled.
 func (r *reconciler) update(height int64, hash, parent common.Hash, explained map[common.Address]*big.Int,
-	parentBal, cur map[common.Address]*big.Int) map[common.Address]*big.Int {
+	read map[common.Hash]map[common.Address]*big.Int, lost []common.Address, cur map[common.Address]*big.Int) map[common.Address]*big.Int {
 	for a, v := range explained {
 		if st, ok := r.state[a]; ok {
 			st.explained = append(st.explained, explainedTransfer{height, v})
 		}
 	}
-	for a, v := range parentBal {
-		if st, ok := r.state[a]; ok && len(st.bases) == 0 {
-			st.bases = append(st.bases, balanceBase{height - 1, parent, v})
-		}
-	}
-	if parentBal != nil {
-		kept := r.fresh[:0]
-		for _, a := range r.fresh {
-			if st, ok := r.state[a]; ok && len(st.bases) == 0 {
-				kept = append(kept, a)
+	for at, bals := range read {
+		for a, v := range bals {
+			if st, ok := r.state[a]; ok && len(st.bases) > 0 {
+				if b := &st.bases[len(st.bases)-1]; b.balance == nil && b.hash == at {
+					b.balance = v
+				}
 			}
 		}
-		clear(r.fresh[len(kept):])
-		r.fresh = kept
 	}
+	for _, a := range lost {
+		if st, ok := r.state[a]; ok && len(st.bases) > 0 {
+			if b := &st.bases[len(st.bases)-1]; b.balance == nil {
+				*b = balanceBase{height: height - 1, hash: parent}
+			}
+		}
+	}
+	kept := r.pending[:0]
+	for _, a := range r.pending {
+		if st, ok := r.state[a]; ok && len(st.bases) > 0 && st.bases[len(st.bases)-1].balance == nil {
+			kept = append(kept, a)
+		}
+	}
+	clear(r.pending[len(kept):])
+	r.pending = kept
 	gains := map[common.Address]*big.Int{}
 	for a, bal := range cur {
 		st, ok := r.state[a]
-		if !ok || len(st.bases) == 0 {
+		if !ok || len(st.bases) == 0 || st.bases[len(st.bases)-1].balance == nil {
 			continue
 		}
 		base := st.bases[len(st.bases)-1]
@@ -193,8 +231,9 @@ func (r *reconciler) update(height int64, hash, parent common.Hash, explained ma
 			drop++
 		}
 		if drop > 0 {
-			st.bases = append(st.bases[:0], st.bases[drop:]...)
-			clear(st.bases[len(st.bases):cap(st.bases)][:drop])
+			n := copy(st.bases, st.bases[drop:])
+			clear(st.bases[n:])
+			st.bases = st.bases[:n]
 		}
 		e := 0
 		for e < len(st.explained) && st.explained[e].height <= st.bases[0].height {

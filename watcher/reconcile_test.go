@@ -1,6 +1,7 @@
 package watcher
 
 import (
+	"maps"
 	"math/big"
 	"testing"
 
@@ -9,28 +10,34 @@ import (
 
 // recChain drives a reconciler as EthereumSource does, over balances given per block.
 type recChain struct {
-	t *testing.T
-	r reconciler
+	t    *testing.T
+	r    reconciler
+	hist map[common.Hash]map[common.Address]int64 // balances at each block read
 }
 
 func hashOf(branch string, h int64) common.Hash {
 	return common.BytesToHash(append([]byte(branch), byte(h)))
 }
 
+func newRecChain(t *testing.T, first int64) *recChain {
+	return &recChain{t: t, r: newReconciler(), hist: map[common.Hash]map[common.Address]int64{hashOf("m", first-1): {}}}
+}
+
 // block reads block h of branch (parent on parentBranch) with balances bal (of every
-// address) and native top-level transfers top, reconciling perBlock addresses, and returns
-// the gains reported.
+// address) and native top-level transfers top, reading at most perBlock balances, and
+// returns the gains reported.
 func (c *recChain) block(h int64, branch, parentBranch string, perBlock int, bal, top map[common.Address]int64) map[common.Address]int64 {
 	c.t.Helper()
-	parent := hashOf(parentBranch, h-1)
+	parent, hash := hashOf(parentBranch, h-1), hashOf(branch, h)
+	c.hist[hash] = maps.Clone(bal)
 	c.r.rewind(h, parent)
-	fresh, due := c.r.pick(perBlock)
-	pb := map[common.Address]*big.Int{}
-	for _, a := range fresh {
-		pb[a] = big.NewInt(bal[a] - top[a]) // the parent's balance: before this block's transfers
-	}
-	if len(fresh) == 0 {
-		pb = nil
+	pending, due := c.r.pick(h, parent, perBlock)
+	read := map[common.Hash]map[common.Address]*big.Int{}
+	for at, addrs := range pending {
+		read[at] = map[common.Address]*big.Int{}
+		for _, a := range addrs {
+			read[at][a] = big.NewInt(c.hist[at][a])
+		}
 	}
 	cur := map[common.Address]*big.Int{}
 	for _, a := range due {
@@ -41,7 +48,7 @@ func (c *recChain) block(h int64, branch, parentBranch string, perBlock int, bal
 		ex[a] = big.NewInt(v)
 	}
 	out := map[common.Address]int64{}
-	for a, g := range c.r.update(h, hashOf(branch, h), parent, ex, pb, cur) {
+	for a, g := range c.r.update(h, hash, parent, ex, read, nil, cur) {
 		out[a] = g.Int64()
 	}
 	return out
@@ -50,16 +57,17 @@ func (c *recChain) block(h int64, branch, parentBranch string, perBlock int, bal
 func TestReconcilerRotationExplainedAndReorg(t *testing.T) {
 	t.Parallel()
 	a, b, x := common.Address{1}, common.Address{2}, common.Address{3}
-	c := &recChain{t: t, r: newReconciler()}
+	c := newRecChain(t, 10)
 	for _, w := range []common.Address{a, b, x} {
 		c.r.watch(w)
 	}
 	bal := map[common.Address]int64{}
-	// Block 10: all three fresh, based at 9, nothing gained.
+	// Blocks 10-11: all three based at 9 (one balance read per block: over three blocks),
+	// nothing gained; x's base balance is read last, after x received a top-level 5 at
+	// 11 (explained) and an internal 7 at 12.
 	if g := c.block(10, "m", "m", 1, bal, nil); len(g) != 0 {
 		t.Fatalf("block 10: %v", g)
 	}
-	// Block 11: a top-level 5 to x (explained). Block 12: an internal 7 to x.
 	bal[x] = 5
 	c.block(11, "m", "m", 1, bal, map[common.Address]int64{x: 5})
 	bal[x] = 12
@@ -71,8 +79,9 @@ func TestReconcilerRotationExplainedAndReorg(t *testing.T) {
 			found, total = h, total+v
 		}
 	}
-	if total != 7 || found == 0 || found > 14 {
-		t.Fatalf("internal gain %d found at %d, want 7 within the period of 3 blocks from 12", total, found)
+	// Based by block 12, x's turn in the ring of 3 (a, b, x; one a block) is block 15.
+	if total != 7 || found != 15 {
+		t.Fatalf("internal gain %d found at %d, want 7 at 15", total, found)
 	}
 	// The same block read again (a retry) reports the same gain again (the payment's key
 	// dedupes it), and nothing is counted twice afterwards.
@@ -126,6 +135,9 @@ func TestReconcilerPeriod(t *testing.T) {
 		r.watch(a)
 	}
 	last := map[common.Address]int64{}
+	for _, a := range addrs {
+		last[a] = 8 // based over blocks 1-8
+	}
 	perBlock := 7
 	for h := int64(1); h <= 200; h++ {
 		if h%10 == 0 { // one goes, one comes
@@ -135,20 +147,26 @@ func TestReconcilerPeriod(t *testing.T) {
 			a := common.BigToAddress(big.NewInt(1000 + h))
 			addrs = append(addrs, a)
 			r.watch(a)
+			last[a] = h
 		}
 		r.rewind(h, hashOf("m", h-1))
-		fresh, due := r.pick(perBlock)
-		pb := map[common.Address]*big.Int{}
-		for _, a := range fresh {
-			pb[a] = new(big.Int)
+		pending, due := r.pick(h, hashOf("m", h-1), perBlock)
+		read := map[common.Hash]map[common.Address]*big.Int{}
+		for at, as := range pending {
+			read[at] = map[common.Address]*big.Int{}
+			for _, a := range as {
+				read[at][a] = new(big.Int)
+			}
 		}
 		cur := map[common.Address]*big.Int{}
 		for _, a := range due {
 			cur[a] = new(big.Int)
 			last[a] = h
 		}
-		r.update(h, hashOf("m", h), hashOf("m", h-1), nil, pb, cur)
-		period := int64((len(addrs) + perBlock - 1) / perBlock)
+		r.update(h, hashOf("m", h), hashOf("m", h-1), nil, read, nil, cur)
+		// 50 addresses, 7 reads a block: 8 blocks to base them all at the start, then a
+		// period of ceil(50/7) = 8 blocks (one read less in the blocks that base a new one).
+		period := int64((len(addrs)+perBlock-2)/(perBlock-1)) + 1
 		for _, a := range addrs {
 			if h-last[a] > period {
 				t.Fatalf("block %d: %s last reconciled at %d, period %d", h, a, last[a], period)

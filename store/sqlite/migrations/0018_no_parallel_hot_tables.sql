@@ -1,4 +1,0 @@
--- Postgres' migration 0018 turns parallel scans off on invoices, payment_options and
--- payments (a generic plan's default selectivity made InvoicesDue launch parallel workers on
--- large databases). SQLite plans no parallel scans; the number is kept so that both stores
--- have the same migrations.
