@@ -119,9 +119,10 @@ type endpoint struct {
 // reconciliation, so an internal payment in the same period as a sweep that empties the
 // address is not seen; once a forwarder is deployed it forwards ETH on receipt and its
 // balance stays zero, so only top-level payments to it are seen (a deployed forwarder
-// belongs to a swept, settled invoice); a reorg deeper than reconKeepDepth blocks below an
-// address's newest base bases it again at the fork, and a gain in the blocks between its
-// older base and the fork that was reported only on the orphaned branch is not reported.
+// belongs to a swept, settled invoice); a reorg that orphans all of an address's
+// reconKeepBases bases (deeper than about two reconciliation periods) bases it again at
+// the fork, and a gain in the window that straddles the fork, reported only on the
+// orphaned branch, is not reported again.
 //
 // Confirmations are depth-based: the follower counts tip − height + 1. A later version can
 // map the `finalized` tag (eth_getBlockByNumber("finalized")) to "settled" by reporting a

@@ -4,15 +4,18 @@ import (
 	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/holiman/uint256"
 )
 
 // DefaultReconcilePerBlock is EthereumConfig.ReconcilePerBlock's default.
 const DefaultReconcilePerBlock = 4000
 
-// reconKeepDepth is how many blocks below the newest one an address keeps its older
-// balance bases (at least one older base is always kept): a reorg, or a follower that reads a
-// block again after prefetching past it, goes back to the newest base below the block read.
-const reconKeepDepth = 64
+// reconKeepBases is how many balance bases an address keeps (the newest and older ones): a
+// reorg, or a follower that reads a block again after prefetching past it, goes back to the
+// newest base below the block read. Only a reorg that orphans all of them (deeper than
+// about two reconciliation periods) bases the address again at the fork, and then a gain
+// in the window that straddles the fork, reported only on the orphaned branch, is lost.
+const reconKeepBases = 3
 
 // Balance reconciliation (see EthereumSource): every watched address has bases, balances
 // read at blocks of the chain followed (the newest last), and the top-level native transfers
@@ -47,10 +50,13 @@ type reconState struct {
 	explained []explainedTransfer // heights above bases[0] (all when there is no base)
 }
 
+// balanceBase is an address's balance at a block; a pending base's balance is still to be
+// read (known false). The balance is held inline (uint256: no allocation per base).
 type balanceBase struct {
 	height  int64
 	hash    common.Hash
-	balance *big.Int
+	balance uint256.Int
+	known   bool
 }
 
 type explainedTransfer struct {
@@ -133,6 +139,9 @@ func (r *reconciler) rewind(height int64, parent common.Hash) {
 func (r *reconciler) pick(height int64, parent common.Hash, perBlock int) (pending map[common.Hash][]common.Address, due []common.Address) {
 	for _, a := range r.fresh {
 		if st, ok := r.state[a]; ok && len(st.bases) == 0 {
+			if cap(st.bases) < reconKeepBases+1 {
+				st.bases = make([]balanceBase, 0, reconKeepBases+1) // the newest + kept, before the oldest goes
+			}
 			st.bases = append(st.bases, balanceBase{height: height - 1, hash: parent})
 			r.pending = append(r.pending, a)
 		}
@@ -144,7 +153,7 @@ func (r *reconciler) pick(height int64, parent common.Hash, perBlock int) (pendi
 	var based []common.Address
 	for i := 0; i < len(r.pending) && budget > 0; i++ {
 		a := r.pending[i]
-		if st, ok := r.state[a]; ok && len(st.bases) > 0 && st.bases[len(st.bases)-1].balance == nil {
+		if st, ok := r.state[a]; ok && len(st.bases) > 0 && !st.bases[len(st.bases)-1].known {
 			h := st.bases[len(st.bases)-1].hash
 			pending[h] = append(pending[h], a)
 			based = append(based, a)
@@ -164,7 +173,7 @@ func (r *reconciler) pick(height int64, parent common.Hash, perBlock int) (pendi
 	for j := 0; j < len(r.ring) && ringDue < budget; j++ {
 		a := r.ring[r.pos]
 		r.pos = (r.pos + 1) % len(r.ring)
-		if st, ok := r.state[a]; ok && len(st.bases) > 0 && st.bases[len(st.bases)-1].balance != nil {
+		if st, ok := r.state[a]; ok && len(st.bases) > 0 && st.bases[len(st.bases)-1].known {
 			due = append(due, a)
 			ringDue++
 		}
@@ -187,22 +196,23 @@ func (r *reconciler) update(height int64, hash, parent common.Hash, explained ma
 	for at, bals := range read {
 		for a, v := range bals {
 			if st, ok := r.state[a]; ok && len(st.bases) > 0 {
-				if b := &st.bases[len(st.bases)-1]; b.balance == nil && b.hash == at {
-					b.balance = v
+				if b := &st.bases[len(st.bases)-1]; !b.known && b.hash == at {
+					b.balance.SetFromBig(v)
+					b.known = true
 				}
 			}
 		}
 	}
 	for _, a := range lost {
 		if st, ok := r.state[a]; ok && len(st.bases) > 0 {
-			if b := &st.bases[len(st.bases)-1]; b.balance == nil {
+			if b := &st.bases[len(st.bases)-1]; !b.known {
 				*b = balanceBase{height: height - 1, hash: parent}
 			}
 		}
 	}
 	kept := r.pending[:0]
 	for _, a := range r.pending {
-		if st, ok := r.state[a]; ok && len(st.bases) > 0 && st.bases[len(st.bases)-1].balance == nil {
+		if st, ok := r.state[a]; ok && len(st.bases) > 0 && !st.bases[len(st.bases)-1].known {
 			kept = append(kept, a)
 		}
 	}
@@ -211,11 +221,11 @@ func (r *reconciler) update(height int64, hash, parent common.Hash, explained ma
 	gains := map[common.Address]*big.Int{}
 	for a, bal := range cur {
 		st, ok := r.state[a]
-		if !ok || len(st.bases) == 0 || st.bases[len(st.bases)-1].balance == nil {
+		if !ok || len(st.bases) == 0 || !st.bases[len(st.bases)-1].known {
 			continue
 		}
 		base := st.bases[len(st.bases)-1]
-		gain := new(big.Int).Sub(bal, base.balance)
+		gain := new(big.Int).Sub(bal, base.balance.ToBig())
 		for _, e := range st.explained {
 			if e.height > base.height && e.height <= height {
 				gain.Sub(gain, e.amount)
@@ -224,13 +234,10 @@ func (r *reconciler) update(height int64, hash, parent common.Hash, explained ma
 		if gain.Sign() > 0 {
 			gains[a] = gain
 		}
-		st.bases = append(st.bases, balanceBase{height, hash, bal})
-		// Older bases go once the next one is reconKeepDepth blocks below this block.
-		drop := 0
-		for drop+1 < len(st.bases)-1 && st.bases[drop+1].height <= height-reconKeepDepth {
-			drop++
-		}
-		if drop > 0 {
+		nb := balanceBase{height: height, hash: hash, known: true}
+		nb.balance.SetFromBig(bal)
+		st.bases = append(st.bases, nb)
+		if drop := len(st.bases) - reconKeepBases; drop > 0 {
 			n := copy(st.bases, st.bases[drop:])
 			clear(st.bases[n:])
 			st.bases = st.bases[:n]
