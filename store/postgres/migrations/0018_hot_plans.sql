@@ -29,3 +29,5 @@ ALTER TABLE chain_blocks SET (parallel_workers = 0);
 -- (A processing invoice is now due at its monitor_until itself, not only after it: one more
 -- review, at that instant, which the state machine judges as before.)
 CREATE INDEX invoices_due ON invoices ((CASE status WHEN 'new' THEN expires_at WHEN 'processing' THEN monitor_until END));
+-- invoices_status_expires (0012) served only InvoicesDue's former 'new' arm.
+DROP INDEX invoices_status_expires;

@@ -7,3 +7,4 @@
 -- end of monitoring) the chain time reached through one expression index (see Postgres'
 -- 0018).
 CREATE INDEX invoices_due ON invoices (CASE status WHEN 'new' THEN expires_at WHEN 'processing' THEN monitor_until END);
+DROP INDEX invoices_status_expires;
