@@ -71,7 +71,11 @@ type EthereumConfig struct {
 	BatchSize int
 	// TopicFilterMax: see DefaultTopicFilterMax.
 	TopicFilterMax int
-	Logger         *slog.Logger
+	// ReconcilePerBlock bounds the balance reconciliation of a block: the addresses
+	// watched since the previous block, plus this many more in round-robin order (see
+	// EthereumSource); default DefaultReconcilePerBlock.
+	ReconcilePerBlock int
+	Logger            *slog.Logger
 }
 
 // endpoint is one node.
@@ -88,23 +92,37 @@ type endpoint struct {
 //     transaction hash, Index the log's position among its transaction's logs (0, 1, ...),
 //     which, unlike the block-wide log index, stays the same when a reorg re-includes the
 //     transaction in another block, so the payment keeps its identity;
-//   - a balance reconciliation: for every watched address (the follower unwatches the
+//   - a balance reconciliation of the watched addresses (the follower unwatches the
 //     addresses of closed invoices, so these are exactly the open invoices' addresses and
-//     those within Config.CloseGrace of closing), the balance at this block minus the
-//     balance at its parent (read in JSON-RPC batches of BatchSize), minus the
-//     native transfers found above, is native currency that arrived some other way:
-//     contract-internal calls (exchange withdrawals, smart wallets), SELFDESTRUCT,
-//     withdrawals or fee recipients. A positive remainder is reported as a pseudo-transfer
-//     with TxID "balance:<blockhash>:<address>" (lower-case hex) and Index −1. The block
-//     hash makes it stable across re-processing of the same block (the payments' unique key
-//     dedupes it) and distinct across a reorg (the orphaned block's pseudo-transfer is
-//     dropped like any orphaned payment; the new branch gets its own); the address keeps
-//     two addresses credited in one block apart under the (chain, txid, index) key.
+//     those within Config.CloseGrace of closing), in rotation: each block reconciles the
+//     addresses watched since the previous block and the next ReconcilePerBlock addresses
+//     of a round-robin ring, so every watched address is reconciled at least once every
+//     ceil(watched / ReconcilePerBlock) blocks (the reconciliation period: 1 block up to
+//     ReconcilePerBlock addresses, 25 blocks for 100,000 at the default 4,000). For an
+//     address, the balance at this block minus its balance where it was last reconciled
+//     (for a newly watched address: at this block's parent), minus the native transfers
+//     reported to it in the blocks between, is native currency that arrived some other
+//     way: contract-internal calls (exchange withdrawals, smart wallets), SELFDESTRUCT,
+//     withdrawals or fee recipients. A positive remainder is reported in this block as a
+//     pseudo-transfer with TxID "balance:<blockhash>:<address>" (lower-case hex) and
+//     Index −1. Balances are read by block hash in JSON-RPC batches of BatchSize. The
+//     block hash makes the report stable across re-processing of the same block (the
+//     payments' unique key dedupes it) and distinct across a reorg (the orphaned block's
+//     pseudo-transfer is dropped like any orphaned payment; a block that does not extend
+//     the last one read sends each address back to its newest base below it, so the new
+//     branch reports the gain again); the address keeps two addresses credited in one
+//     block apart under the (chain, txid, index) key.
 //
-// Known limits of reconciliation: it sees the net change of a block, so an internal payment
-// in the same block as a sweep that empties the address is not seen; once a forwarder is
-// deployed it forwards ETH on receipt and its balance stays zero, so only top-level
-// payments to it are seen (a deployed forwarder belongs to a swept, settled invoice).
+// Known limits of reconciliation: an internal payment is reported in the block where its
+// address's turn came, up to one period after the block that carried it, so its sighting
+// time (and the invoice's lateness) is that block's; it sees the net change since the last
+// reconciliation, so an internal payment in the same period as a sweep that empties the
+// address is not seen; once a forwarder is deployed it forwards ETH on receipt and its
+// balance stays zero, so only top-level payments to it are seen (a deployed forwarder
+// belongs to a swept, settled invoice); a reorg that orphans all of an address's
+// reconKeepBases bases (deeper than about two reconciliation periods) bases it again at
+// the fork, and a gain in the window that straddles the fork, reported only on the
+// orphaned branch, is not reported again.
 //
 // Confirmations are depth-based: the follower counts tip − height + 1. A later version can
 // map the `finalized` tag (eth_getBlockByNumber("finalized")) to "settled" by reporting a
@@ -122,14 +140,7 @@ type EthereumSource struct {
 	mu      sync.Mutex
 	pref    int                       // index of the endpoint that answered last
 	watched map[common.Address]string // address → the text the follower knows it by
-	cache   balanceCache
-}
-
-// balanceCache holds the balances read at one block, reused as the parent balances of the
-// next block.
-type balanceCache struct {
-	hash     common.Hash
-	balances map[common.Address]*big.Int
+	recon   reconciler
 }
 
 var (
@@ -195,11 +206,16 @@ func newEthereumSource(cfg EthereumConfig, clients []*rpc.Client, names []string
 	if cfg.TopicFilterMax == 0 {
 		cfg.TopicFilterMax = DefaultTopicFilterMax
 	}
+	if cfg.ReconcilePerBlock == 0 {
+		cfg.ReconcilePerBlock = DefaultReconcilePerBlock
+	}
 	switch {
 	case cfg.Timeout < 0:
 		return nil, fmt.Errorf("new ethereum source %s: negative timeout", cfg.Chain)
 	case cfg.BatchSize < 0:
 		return nil, fmt.Errorf("new ethereum source %s: negative batch size", cfg.Chain)
+	case cfg.ReconcilePerBlock < 0:
+		return nil, fmt.Errorf("new ethereum source %s: negative reconciliations per block", cfg.Chain)
 	case cfg.TopicFilterMax < 0 || cfg.TopicFilterMax > 1000:
 		return nil, fmt.Errorf("new ethereum source %s: topic filter max %d outside [0, 1000]", cfg.Chain, cfg.TopicFilterMax)
 	}
@@ -224,7 +240,7 @@ func newEthereumSource(cfg EthereumConfig, clients []*rpc.Client, names []string
 		tokens[t.Contract] = t
 	}
 	s := &EthereumSource{cfg: cfg, tokens: tokens, log: cfg.Logger.With("chain", cfg.Chain),
-		watched: map[common.Address]string{}}
+		watched: map[common.Address]string{}, recon: newReconciler()}
 	for i, c := range clients {
 		s.endpoints = append(s.endpoints, endpoint{name: names[i], c: c})
 	}
@@ -348,6 +364,7 @@ func (s *EthereumSource) Watch(addresses []string) error {
 	for i, p := range parsed {
 		if _, ok := s.watched[p]; !ok {
 			s.watched[p] = addresses[i]
+			s.recon.watch(p)
 		}
 	}
 	return nil
@@ -365,23 +382,35 @@ func (s *EthereumSource) Unwatch(addresses []string) {
 			continue
 		}
 		delete(s.watched, p)
-		delete(s.cache.balances, p)
+		s.recon.unwatch(p)
 	}
 }
 
-// snapshot returns a copy of the watch set and its addresses in a stable order (the
-// addresses to reconcile).
-func (s *EthereumSource) snapshot() (map[common.Address]string, []common.Address) {
+// lookup returns the text the follower knows a watched address by. Each lookup sees the
+// watch set of that moment (no copy of the set is taken per block): an address watched or
+// unwatched while a block is read may be matched in part of it, which is harmless — the
+// follower decides which transfers are payments, and the reconciliation of an address
+// starts at the first block read after it was watched.
+func (s *EthereumSource) lookup(a common.Address) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	watched := make(map[common.Address]string, len(s.watched))
-	rec := make([]common.Address, 0, len(s.watched))
-	for a, txt := range s.watched {
-		watched[a] = txt
-		rec = append(rec, a)
+	txt, ok := s.watched[a]
+	return txt, ok
+}
+
+// watching returns the number of watched addresses, and the addresses themselves when
+// there are at most upTo.
+func (s *EthereumSource) watching(upTo int) (int, []common.Address) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.watched) > upTo {
+		return len(s.watched), nil
 	}
-	slices.SortFunc(rec, func(a, b common.Address) int { return a.Cmp(b) })
-	return watched, rec
+	out := make([]common.Address, 0, len(s.watched))
+	for a := range s.watched {
+		out = append(out, a)
+	}
+	return len(out), out
 }
 
 // rpcHeader is the part of an eth_getBlockByNumber answer the source reads. It decodes
@@ -542,9 +571,12 @@ func (s *EthereumSource) BlockAt(ctx context.Context, height int64) (Block, erro
 		return Block{}, fmt.Errorf("block %d: %w", height, err)
 	}
 	hash := *raw.Hash
-	watched, reconcile := s.snapshot()
 	b := Block{Header: h}
-	if len(watched) == 0 {
+	s.mu.Lock()
+	s.recon.rewind(height, raw.ParentHash)
+	s.mu.Unlock()
+	n, few := s.watching(s.cfg.TopicFilterMax)
+	if n == 0 {
 		return b, nil
 	}
 
@@ -555,7 +587,7 @@ func (s *EthereumSource) BlockAt(ctx context.Context, height int64) (Block, erro
 		if tx.To == nil || tx.Value == nil || (*big.Int)(tx.Value).Sign() == 0 {
 			continue
 		}
-		txt, ok := watched[*tx.To]
+		txt, ok := s.lookup(*tx.To)
 		if !ok {
 			continue
 		}
@@ -577,7 +609,7 @@ func (s *EthereumSource) BlockAt(ctx context.Context, height int64) (Block, erro
 
 	// ERC-20 Transfer logs of the configured tokens.
 	if len(s.tokens) > 0 {
-		ts, err := s.tokenTransfers(ctx, hash, watched, receipts)
+		ts, err := s.tokenTransfers(ctx, hash, n, few, receipts)
 		if err != nil {
 			return Block{}, fmt.Errorf("block %d: %w", height, err)
 		}
@@ -585,8 +617,8 @@ func (s *EthereumSource) BlockAt(ctx context.Context, height int64) (Block, erro
 	}
 
 	// Balance reconciliation.
-	if height > 0 && len(reconcile) > 0 {
-		ts, err := s.reconcile(ctx, hash, raw.ParentHash, reconcile, watched, explained)
+	if height > 0 {
+		ts, err := s.reconcile(ctx, height, hash, raw.ParentHash, explained)
 		switch {
 		case err != nil && stateUnavailable(err):
 			// A non-archive node keeps recent state only (about 128 blocks): a follower that
@@ -630,15 +662,18 @@ func (s *EthereumSource) receipt(ctx context.Context, tx, block common.Hash, cac
 	return r, nil
 }
 
-func (s *EthereumSource) tokenTransfers(ctx context.Context, block common.Hash, watched map[common.Address]string, receipts map[common.Hash]*rpcReceipt) ([]Transfer, error) {
+// tokenTransfers reports the block's Transfer logs of the configured tokens to watched
+// addresses; n is the number of watched addresses and few lists them when n is at most
+// TopicFilterMax (then the node filters by recipient).
+func (s *EthereumSource) tokenTransfers(ctx context.Context, block common.Hash, n int, few []common.Address, receipts map[common.Hash]*rpcReceipt) ([]Transfer, error) {
 	contracts := make([]common.Address, 0, len(s.tokens))
 	for a := range s.tokens {
 		contracts = append(contracts, a)
 	}
 	topics := []any{[]common.Hash{transferTopic}}
-	if len(watched) <= s.cfg.TopicFilterMax {
-		to := make([]common.Hash, 0, len(watched))
-		for a := range watched {
+	if n <= s.cfg.TopicFilterMax {
+		to := make([]common.Hash, 0, len(few))
+		for _, a := range few {
 			to = append(to, common.BytesToHash(a.Bytes()))
 		}
 		topics = append(topics, nil, to)
@@ -665,7 +700,7 @@ func (s *EthereumSource) tokenTransfers(ctx context.Context, block common.Hash, 
 			continue // not an address
 		}
 		to := common.BytesToAddress(l.Topics[2][12:])
-		txt, ok := watched[to]
+		txt, ok := s.lookup(to)
 		if !ok {
 			continue
 		}
@@ -686,47 +721,55 @@ func (s *EthereumSource) tokenTransfers(ctx context.Context, block common.Hash, 
 	return out, nil
 }
 
-// reconcile compares balances at block and at its parent for addrs and reports the
-// positive part not explained by top-level transfers (see EthereumSource).
-func (s *EthereumSource) reconcile(ctx context.Context, block, parent common.Hash, addrs []common.Address,
-	watched map[common.Address]string, explained map[common.Address]*big.Int) ([]Transfer, error) {
+// reconcile reads the balances of this block's share of the watched addresses (see
+// EthereumSource and reconciler) and reports the gains not explained by top-level
+// transfers. On an error nothing is recorded: the addresses keep their bases.
+func (s *EthereumSource) reconcile(ctx context.Context, height int64, block, parent common.Hash,
+	explained map[common.Address]*big.Int) ([]Transfer, error) {
 	s.mu.Lock()
-	prevCache := s.cache
+	pending, due := s.recon.pick(height, parent, s.cfg.ReconcilePerBlock)
 	s.mu.Unlock()
-	prev := map[common.Address]*big.Int{}
-	var missing []common.Address
-	for _, a := range addrs {
-		if prevCache.hash == parent {
-			if v, ok := prevCache.balances[a]; ok {
-				prev[a] = v
-				continue
-			}
+	read := map[common.Hash]map[common.Address]*big.Int{}
+	var lost []common.Address
+	var err error
+	for at, addrs := range pending {
+		m := make(map[common.Address]*big.Int, len(addrs))
+		switch e := s.balances(ctx, at, addrs, m); {
+		case e != nil && stateUnavailable(e):
+			// The base's block is older than the node's state: based again at the parent
+			// (a gain between the two is not seen).
+			s.log.Warn("balance reconciliation: first balances of newly watched addresses no longer available, based later",
+				"addresses", len(addrs), "block", at.Hex(), "err", e)
+			lost = append(lost, addrs...)
+		case e != nil:
+			err = fmt.Errorf("at %s: %w", at.Hex(), e)
+		default:
+			read[at] = m
 		}
-		missing = append(missing, a)
+		if err != nil {
+			break
+		}
 	}
-	if err := s.balances(ctx, parent, missing, prev); err != nil {
-		return nil, fmt.Errorf("at parent %s: %w", parent.Hex(), err)
-	}
-	cur := make(map[common.Address]*big.Int, len(addrs))
-	if err := s.balances(ctx, block, addrs, cur); err != nil {
-		return nil, fmt.Errorf("at %s: %w", block.Hex(), err)
+	cur := make(map[common.Address]*big.Int, len(due))
+	if err == nil {
+		if err = s.balances(ctx, block, due, cur); err != nil {
+			err = fmt.Errorf("at %s: %w", block.Hex(), err)
+		}
 	}
 	s.mu.Lock()
-	s.cache = balanceCache{hash: block, balances: cur}
-	s.mu.Unlock()
-
+	defer s.mu.Unlock()
+	if err != nil {
+		// The block's top-level transfers still count against the next reconciliation.
+		s.recon.update(height, block, parent, explained, nil, nil, nil)
+		return nil, err
+	}
+	gains := s.recon.update(height, block, parent, explained, read, lost, cur)
 	var out []Transfer
-	for _, a := range addrs {
-		delta := new(big.Int).Sub(cur[a], prev[a])
-		if e := explained[a]; e != nil {
-			delta.Sub(delta, e)
-		}
-		if delta.Sign() <= 0 {
-			continue
-		}
+	for a, g := range gains {
 		out = append(out, Transfer{TxID: "balance:" + strings.ToLower(block.Hex()) + ":" + strings.ToLower(a.Hex()),
-			Index: -1, Address: watched[a], Asset: s.cfg.Native, Amount: delta})
+			Index: -1, Address: s.watched[a], Asset: s.cfg.Native, Amount: g})
 	}
+	slices.SortFunc(out, func(a, b Transfer) int { return strings.Compare(a.TxID, b.TxID) })
 	return out, nil
 }
 

@@ -664,7 +664,10 @@ func (r scaleResult) tableReads(small scaleResult) string {
 // tableReadCounts returns rows read per table of the schema so far (sequential scans'
 // tuples plus index fetches), from pg_stat_user_tables.
 func tableReadCounts(ctx context.Context, sc *schema) (map[string]int64, error) {
-	time.Sleep(1200 * time.Millisecond) // statistics are flushed about once a second
+	// A backend flushes its table statistics when it goes idle at least a second after its
+	// last flush, or else 10 s later (PGSTAT_IDLE_INTERVAL): the first step's reads (the
+	// initial watch list) were counted in the measured steps while this waited 1.2 s.
+	time.Sleep(11 * time.Second)
 	rows, err := sc.admin.Query(ctx, `SELECT relname, COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0)
 		FROM pg_stat_user_tables WHERE schemaname = $1`, sc.name)
 	if err != nil {
