@@ -108,7 +108,9 @@ func (d *Dispatcher) Dispatch(ctx context.Context) (int, error) {
 	return fanned, err
 }
 
-// dispatch is Dispatch; it also returns how many events it read.
+// dispatch is Dispatch; it also returns how many events it read, or 0 when it made no
+// progress (nothing fanned out, the cursor did not move): a full batch of events nobody
+// receives above the horizon is not read again at once.
 //
 // A pass reads the feed twice. First outside any write, to render the invoices of the
 // events that need it (their writer stored no snapshot) for an endpoint that receives them;
@@ -229,6 +231,9 @@ func (d *Dispatcher) dispatch(ctx context.Context) (fanned, read int, _ error) {
 			}
 		}
 		if !done.After(cursor) {
+			if fanned == 0 {
+				read = 0
+			}
 			return nil
 		}
 		return tx.AdvanceWebhookCursor(ctx, cursorName, done, now)
