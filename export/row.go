@@ -141,7 +141,8 @@ func buildRow(l store.LedgerRecord) (Row, error) {
 	} else if sum = sha256.Sum256([]byte(l.Payload)); !bytes.Equal(sum[:], l.PayloadHash) {
 		return Row{}, fmt.Errorf("export: record %s (%s): stored payload does not match its sha256 %x", l.ID, l.IdempotencyKey, l.PayloadHash)
 	}
-	rec, err := decodeRecord(l, sum[:])
+	hexSum := hex.EncodeToString(sum[:])
+	rec, err := decodeRecord(l, hexSum)
 	if err != nil {
 		return Row{}, fmt.Errorf("export: record %s (%s): %w", l.ID, l.IdempotencyKey, err)
 	}
@@ -225,7 +226,7 @@ func buildRow(l store.LedgerRecord) (Row, error) {
 		v[ColFairValueAt] = fmtTime(f.At)
 		v[ColFairValueAmount] = money.FormatAmount(f.Amount, r.cur.Scale)
 	}
-	v[ColPayloadSHA256] = hex.EncodeToString(l.PayloadHash)
+	v[ColPayloadSHA256] = hexSum // = the stored hash, checked above
 	v[ColCreatedAt] = fmtTime(l.CreatedAt)
 	return r, nil
 }
@@ -234,12 +235,12 @@ func buildRow(l store.LedgerRecord) (Row, error) {
 // made from this very payload (it names the payload's hash, which the caller has checked),
 // without re-parsing the JSON; else (rows stored before projections, or a projection of
 // another version) from the payload.
-func decodeRecord(l store.LedgerRecord, payloadHash []byte) (ledger.Record, error) {
+func decodeRecord(l store.LedgerRecord, payloadHash string) (ledger.Record, error) {
 	if l.Projection != "" {
 		rec, named, err := ledger.ParseFlat(l.Projection)
 		if err == nil {
-			if named != hex.EncodeToString(payloadHash) {
-				return ledger.Record{}, fmt.Errorf("projection names payload sha256 %s, the payload's is %x", clip(named), payloadHash)
+			if named != payloadHash {
+				return ledger.Record{}, fmt.Errorf("projection names payload sha256 %s, the payload's is %s", clip(named), payloadHash)
 			}
 			return rec, nil
 		}
