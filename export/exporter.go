@@ -170,7 +170,7 @@ func (e *Exporter) Rows(ctx context.Context, q Query, fn func(*Row) error) error
 }
 
 // batchSize is how many records the reader hands the formatter at a time.
-const batchSize = 256
+const batchSize = 64
 
 // each reads the journal page by page and calls fn with every row, and endPage after each
 // page. One reader goroutine streams each page from the database (store.Tx.EachLedgerRecord)
