@@ -274,11 +274,12 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		err = s.idempotent(w, r, k.MerchantID, raw, func(tx store.Tx) (int, any, error) {
-			d, err := s.cfg.Invoices.CreateTx(r.Context(), tx, draft)
+			// Rendered once: the answer, and the webhook payload of the invoice.created event.
+			d, err := s.cfg.Invoices.CreateTx(r.Context(), tx, draft, s.render)
 			if err != nil {
 				return 0, nil, err
 			}
-			return http.StatusCreated, s.invoiceView(d), nil
+			return http.StatusCreated, d.Snapshot, nil
 		})
 		if err != nil && invoices.NotCommitted(err) {
 			draft.Discard() // its addresses go to the next invoice
@@ -510,8 +511,10 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, merchantID s
 		if err != nil {
 			return err
 		}
-		b, err := json.Marshal(v)
-		if err != nil {
+		var b []byte
+		if raw, ok := v.(json.RawMessage); ok { // rendered by json.Marshal already
+			b = slices.Clip(raw)
+		} else if b, err = json.Marshal(v); err != nil {
 			return fmt.Errorf("encode response: %w", err)
 		}
 		status, out = st, append(b, '\n')

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/chainpay/chainpay/invoices"
 )
 
 // Snapshot renders the invoice as GET /v1/invoices/{id} returns it (the same JSON object,
@@ -21,4 +23,10 @@ func (s *Server) Snapshot(ctx context.Context, invoiceID string) (json.RawMessag
 		return nil, fmt.Errorf("snapshot of invoice %s: encode: %w", invoiceID, err)
 	}
 	return b, nil
+}
+
+// render is Snapshot of an invoice at hand (invoices.Render): the create path's answer and
+// the invoice.created event's payload, rendered once.
+func (s *Server) render(d invoices.Details) (json.RawMessage, error) {
+	return json.Marshal(s.invoiceView(d))
 }

@@ -240,7 +240,7 @@ func TestStaleDraftIsRefused(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		err = st.Tx(ctx, func(tx store.Tx) error { _, err := svc.CreateTx(ctx, tx, d); return err })
+		err = st.Tx(ctx, func(tx store.Tx) error { _, err := svc.CreateTx(ctx, tx, d, nil); return err })
 		if !errors.Is(err, invoices.ErrStaleDraft) {
 			t.Fatalf("CreateTx of a stale draft: %v, want ErrStaleDraft", err)
 		}

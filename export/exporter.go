@@ -22,7 +22,8 @@ type Reader interface {
 
 // Config configures an Exporter.
 type Config struct {
-	// PageSize is how many records one keyset page reads (default 1000).
+	// PageSize is how many records one keyset page reads, in one read transaction streamed
+	// to the formatter (default 10,000).
 	PageSize int
 	// Now is the clock that fixes an export's snapshot (default time.Now).
 	Now func() time.Time
@@ -39,7 +40,7 @@ type Exporter struct {
 // New returns an Exporter over st.
 func New(st Reader, cfg Config) *Exporter {
 	if cfg.PageSize <= 0 {
-		cfg.PageSize = 1000
+		cfg.PageSize = 10000
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -168,52 +169,100 @@ func (e *Exporter) Rows(ctx context.Context, q Query, fn func(*Row) error) error
 	return e.each(ctx, q, fn, nil)
 }
 
+// batchSize is how many records the reader hands the formatter at a time.
+const batchSize = 64
+
 // each reads the journal page by page and calls fn with every row, and endPage after each
-// page. The next page is read while the current one is formatted (one reader goroutine, at
-// most two pages ahead), so reading and formatting overlap and memory stays bounded.
+// page. One reader goroutine streams each page from the database (store.Tx.EachLedgerRecord)
+// in batches of batchSize records to the formatter, at most a few batches ahead, so reading
+// and formatting overlap and memory stays bounded whatever the page size.
 func (e *Exporter) each(ctx context.Context, q Query, fn func(*Row) error, endPage func() error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type page struct {
-		recs []store.LedgerRecord
-		err  error
+	type batch struct {
+		recs    []store.LedgerRecord
+		endPage bool // the last batch of a page
+		err     error
 	}
-	pages := make(chan page, 1)
-	var wg sync.WaitGroup
+	var (
+		batches = make(chan *batch, 4)
+		free    = make(chan *batch, 6) // batches the formatter is done with, reused
+		wg      sync.WaitGroup
+	)
 	defer wg.Wait() // the reader has stopped before each returns
 	defer cancel()
 	wg.Go(func() {
-		defer close(pages)
+		defer close(batches)
+		send := func(b *batch) bool {
+			select {
+			case batches <- b:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		next := func() *batch {
+			select {
+			case b := <-free:
+				b.recs, b.endPage, b.err = b.recs[:0], false, nil
+				return b
+			default:
+				return &batch{recs: make([]store.LedgerRecord, 0, batchSize)}
+			}
+		}
 		f := e.filter(q)
 		for {
-			var p page
-			if p.err = ctx.Err(); p.err == nil {
-				p.err = e.st.View(ctx, func(tx store.Tx) (err error) {
-					p.recs, err = tx.LedgerRecords(ctx, f)
-					return err
+			var (
+				b    = next()
+				n    int // records of the page read
+				sent int // of them, handed to the formatter
+				last store.LedgerCursor
+			)
+			err := ctx.Err()
+			if err == nil {
+				err = e.st.View(ctx, func(tx store.Tx) error {
+					// A retried read starts the page again and skips what was handed over:
+					// the records of a period as of AsOf never change, nor does their order.
+					n, b.recs = 0, b.recs[:0]
+					return tx.EachLedgerRecord(ctx, f, func(l *store.LedgerRecord) error {
+						n++
+						last = store.LedgerCursor{OccurredAt: l.OccurredAt, ID: l.ID}
+						if n <= sent {
+							return nil
+						}
+						b.recs = append(b.recs, *l)
+						if len(b.recs) == batchSize {
+							if !send(b) {
+								return ctx.Err()
+							}
+							sent += len(b.recs)
+							b = next()
+						}
+						return nil
+					})
 				})
-				if p.err != nil {
-					p.err = fmt.Errorf("export: read the journal: %w", p.err)
-				}
 			}
-			select {
-			case pages <- p:
-			case <-ctx.Done():
+			if err != nil {
+				b.err = fmt.Errorf("export: read the journal: %w", err)
+				send(b)
 				return
 			}
-			if p.err != nil || len(p.recs) < f.Limit {
+			b.endPage = true
+			if !send(b) || n < f.Limit {
 				return
 			}
-			last := p.recs[len(p.recs)-1]
-			f.After = &store.LedgerCursor{OccurredAt: last.OccurredAt, ID: last.ID}
+			f.After = &last
 		}
 	})
-	for p := range pages {
-		if p.err != nil {
-			return p.err
+	for b := range batches {
+		if b.err != nil {
+			return b.err
 		}
-		for i := range p.recs {
-			row, err := buildRow(p.recs[i])
+		for i := range b.recs {
+			row, err := buildRow(b.recs[i])
+			if errors.Is(err, errNeedPayload) {
+				row, err = e.buildWhole(ctx, b.recs[i].IdempotencyKey)
+			}
 			if err != nil {
 				return err
 			}
@@ -221,13 +270,27 @@ func (e *Exporter) each(ctx context.Context, q Query, fn func(*Row) error, endPa
 				return err
 			}
 		}
-		if endPage != nil {
+		if b.endPage && endPage != nil {
 			if err := endPage(); err != nil {
 				return err
 			}
 		}
+		select {
+		case free <- b:
+		default:
+		}
 	}
 	return ctx.Err()
+}
+
+// buildWhole builds the row of the record with the idempotency key from the whole record
+// (its payload included): for the rare record whose projection this version cannot read.
+func (e *Exporter) buildWhole(ctx context.Context, key string) (Row, error) {
+	var l store.LedgerRecord
+	if err := e.st.View(ctx, func(tx store.Tx) (err error) { l, err = tx.LedgerRecordByKey(ctx, key); return }); err != nil {
+		return Row{}, fmt.Errorf("export: read record %s: %w", key, err)
+	}
+	return buildRow(l)
 }
 
 // flush pushes w's buffered bytes to the client when w can.

@@ -127,12 +127,22 @@ func (r *Row) Record() ledger.Record { return r.rec }
 // buildRow decodes a journal row into its export row. The stored payload must hash to the
 // stored payload hash and decode to a valid record; anything else is an error naming the
 // record, never a silently wrong row.
+//
+// The database may have done the hash check itself (store.LedgerRecord.PayloadChecked),
+// sending no payload for a record with a projection; a projection this version cannot read
+// then fails with errNeedPayload, and the caller reads the record whole.
 func buildRow(l store.LedgerRecord) (Row, error) {
-	sum := sha256.Sum256([]byte(l.Payload))
-	if !bytes.Equal(sum[:], l.PayloadHash) {
+	var sum [sha256.Size]byte
+	if l.PayloadChecked {
+		if !l.PayloadOK || len(l.PayloadHash) != sha256.Size {
+			return Row{}, fmt.Errorf("export: record %s (%s): stored payload does not match its sha256 %x", l.ID, l.IdempotencyKey, l.PayloadHash)
+		}
+		copy(sum[:], l.PayloadHash)
+	} else if sum = sha256.Sum256([]byte(l.Payload)); !bytes.Equal(sum[:], l.PayloadHash) {
 		return Row{}, fmt.Errorf("export: record %s (%s): stored payload does not match its sha256 %x", l.ID, l.IdempotencyKey, l.PayloadHash)
 	}
-	rec, err := decodeRecord(l, sum[:])
+	hexSum := hex.EncodeToString(sum[:])
+	rec, err := decodeRecord(l, hexSum)
 	if err != nil {
 		return Row{}, fmt.Errorf("export: record %s (%s): %w", l.ID, l.IdempotencyKey, err)
 	}
@@ -216,7 +226,7 @@ func buildRow(l store.LedgerRecord) (Row, error) {
 		v[ColFairValueAt] = fmtTime(f.At)
 		v[ColFairValueAmount] = money.FormatAmount(f.Amount, r.cur.Scale)
 	}
-	v[ColPayloadSHA256] = hex.EncodeToString(l.PayloadHash)
+	v[ColPayloadSHA256] = hexSum // = the stored hash, checked above
 	v[ColCreatedAt] = fmtTime(l.CreatedAt)
 	return r, nil
 }
@@ -225,21 +235,28 @@ func buildRow(l store.LedgerRecord) (Row, error) {
 // made from this very payload (it names the payload's hash, which the caller has checked),
 // without re-parsing the JSON; else (rows stored before projections, or a projection of
 // another version) from the payload.
-func decodeRecord(l store.LedgerRecord, payloadHash []byte) (ledger.Record, error) {
+func decodeRecord(l store.LedgerRecord, payloadHash string) (ledger.Record, error) {
 	if l.Projection != "" {
 		rec, named, err := ledger.ParseFlat(l.Projection)
 		if err == nil {
-			if named != hex.EncodeToString(payloadHash) {
-				return ledger.Record{}, fmt.Errorf("projection names payload sha256 %s, the payload's is %x", clip(named), payloadHash)
+			if named != payloadHash {
+				return ledger.Record{}, fmt.Errorf("projection names payload sha256 %s, the payload's is %s", clip(named), payloadHash)
 			}
 			return rec, nil
 		}
 		if !errors.Is(err, ledger.ErrFlat) {
 			return ledger.Record{}, err
 		}
+		if l.PayloadChecked && l.Payload == "" {
+			return ledger.Record{}, errNeedPayload
+		}
 	}
 	return ledger.ParseRecord([]byte(l.Payload))
 }
+
+// errNeedPayload means a record's projection could not be decoded and its payload was not
+// read (store.LedgerRecord.PayloadChecked): read the whole record.
+var errNeedPayload = errors.New("the projection is unreadable and the payload was not read")
 
 // exceptionFlags lists the record's exception flags, ';'-separated and sorted: those the
 // record carries in metadata exception_flags (separated by ',', ';' or spaces), and reorged

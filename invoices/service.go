@@ -408,6 +408,8 @@ type Details struct {
 	// Refunds are the invoice's refunds, oldest first (package refunds); loaded by Get,
 	// GetTx and ListTx, not by the watcher's reviews.
 	Refunds []store.Refund
+	// Snapshot is the invoice rendered by the Render given to CreateTx (nil otherwise).
+	Snapshot json.RawMessage
 }
 
 // Prepare validates req for the merchant and quotes every payment option. It reads but does
@@ -658,13 +660,20 @@ func (s *Service) allocate(ctx context.Context, d *Draft) error {
 	return nil
 }
 
+// Render renders an invoice as the merchant API shows it (a JSON object).
+type Render func(Details) (json.RawMessage, error)
+
 // CreateTx writes the draft inside tx: the invoice, a fresh deposit address and locked quote
 // per option, and the invoice.created event.
 //
 // It first reads the merchant's settings and wallets again (the transaction's first
 // statement) and returns ErrStaleDraft, writing nothing, when they differ from those the
 // draft was prepared from. The writes are plain inserts that travel with the commit.
-func (s *Service) CreateTx(ctx context.Context, tx store.Tx, d *Draft) (Details, error) {
+//
+// A non-nil render is called once with the new invoice: its output is the returned
+// Details.Snapshot (the API answers with it) and, when the store has a webhook endpoint, the
+// invoice.created event carries it, so the webhook dispatcher does not read the invoice again.
+func (s *Service) CreateTx(ctx context.Context, tx store.Tx, d *Draft, render Render) (Details, error) {
 	var now merchantConfig
 	var err error
 	if now.merchant, now.wallets, err = tx.MerchantWallets(ctx, d.merchantID); err != nil {
@@ -702,11 +711,20 @@ func (s *Service) CreateTx(ctx context.Context, tx store.Tx, d *Draft) (Details,
 		}
 		out.Options = append(out.Options, po)
 	}
-	if err := s.appendEvents(ctx, tx, inv, []string{EventCreated}); err != nil {
-		return Details{}, err
-	}
 	out.Paid = Progress(stateOf(inv), optionsOf(out.Options), nil)
 	out.Tips = map[string]int64{}
+	if render != nil {
+		if out.Snapshot, err = render(out); err != nil {
+			return Details{}, fmt.Errorf("render invoice %s: %w", inv.ID, err)
+		}
+	}
+	var snap json.RawMessage
+	if now.merchant.HasWebhooks { // else nothing would read it: the dispatcher skips the event
+		snap = out.Snapshot
+	}
+	if err := s.appendEvents(ctx, tx, inv, []string{EventCreated}, snap); err != nil {
+		return Details{}, err
+	}
 	return out, nil
 }
 
@@ -720,7 +738,7 @@ func (s *Service) Create(ctx context.Context, merchantID string, req CreateReque
 		}
 		var out Details
 		err = s.st.Tx(ctx, func(tx store.Tx) (err error) {
-			out, err = s.CreateTx(ctx, tx, d)
+			out, err = s.CreateTx(ctx, tx, d, nil)
 			return err
 		})
 		if err != nil && NotCommitted(err) {
@@ -885,7 +903,7 @@ func (s *Service) review(ctx context.Context, tx store.Tx, inv store.Invoice, op
 		return nil, err
 	}
 	upd.Version++
-	if err := s.appendEventsAt(ctx, tx, upd, evs, at); err != nil {
+	if err := s.appendEventsAt(ctx, tx, upd, evs, at, nil); err != nil {
 		return nil, err
 	}
 	if err := s.settle(ctx, tx, Details{Invoice: upd, Options: opts, Payments: pays, Tips: tips}, evs, now); err != nil {
@@ -1176,7 +1194,7 @@ func (s *Service) transition(ctx context.Context, tx store.Tx, merchantID, id st
 		return Details{}, err
 	}
 	inv.Version++
-	if err := s.appendEvents(ctx, tx, inv, evs); err != nil {
+	if err := s.appendEvents(ctx, tx, inv, evs, nil); err != nil {
 		return Details{}, err
 	}
 	d.Invoice = inv
@@ -1186,12 +1204,14 @@ func (s *Service) transition(ctx context.Context, tx store.Tx, merchantID, id st
 	return d, nil
 }
 
-func (s *Service) appendEvents(ctx context.Context, tx store.Tx, inv store.Invoice, types []string) error {
-	return s.appendEventsAt(ctx, tx, inv, types, inv.UpdatedAt)
+// appendEvents stores the events of a change of inv; snapshot, when not nil, is inv as the
+// API renders it after the change (store.Event.Snapshot).
+func (s *Service) appendEvents(ctx context.Context, tx store.Tx, inv store.Invoice, types []string, snapshot json.RawMessage) error {
+	return s.appendEventsAt(ctx, tx, inv, types, inv.UpdatedAt, snapshot)
 }
 
 // appendEventsAt is appendEvents with the first event at start (not before inv.UpdatedAt).
-func (s *Service) appendEventsAt(ctx context.Context, tx store.Tx, inv store.Invoice, types []string, start time.Time) error {
+func (s *Service) appendEventsAt(ctx context.Context, tx store.Tx, inv store.Invoice, types []string, start time.Time, snapshot json.RawMessage) error {
 	if start.Before(inv.UpdatedAt) {
 		start = inv.UpdatedAt
 	}
@@ -1200,7 +1220,7 @@ func (s *Service) appendEventsAt(ctx context.Context, tx store.Tx, inv store.Inv
 		// One microsecond apart, so the events of one change keep their order.
 		at := start.Add(time.Duration(i) * time.Microsecond)
 		e := store.Event{ID: store.NewID("evt", at), MerchantID: inv.MerchantID, InvoiceID: inv.ID,
-			Type: typ, Data: string(data), CreatedAt: at}
+			Type: typ, Data: string(data), CreatedAt: at, Snapshot: string(snapshot)}
 		if err := tx.AppendEvent(ctx, e); err != nil {
 			return fmt.Errorf("append event %s: %w", typ, err)
 		}

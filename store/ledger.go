@@ -24,6 +24,16 @@ type LedgerTx interface {
 	// position (keyset pagination: each page is one short query on the
 	// (merchant_id, occurred_at, id) index, however deep into the period it is).
 	LedgerRecords(ctx context.Context, f LedgerFilter) ([]LedgerRecord, error)
+	// EachLedgerRecord is LedgerRecords for exports, streamed: it calls fn with each record
+	// of the page as the database sends it (fetching and formatting overlap, and a page of
+	// any size costs no memory), and sets only what an export reads: ID, IdempotencyKey,
+	// MerchantID, OccurredAt, Payload, PayloadHash, CreatedAt and Projection (no amounts,
+	// whose decoding is the expensive part of a row). Where the database can hash, it checks
+	// the payload against PayloadHash itself and sends the payload only for records without
+	// a projection (see PayloadChecked): half the bytes of a row. The record is reused
+	// between calls: fn must copy what it keeps. An error from fn stops the read and is
+	// returned.
+	EachLedgerRecord(ctx context.Context, f LedgerFilter, fn func(*LedgerRecord) error) error
 	// LedgerTotals is the journal's side of an export reconciliation for the records
 	// matching f (Limit and After ignored): their number per (currency, reporting
 	// category) and the sums of their postings per (reporting category, account, asset).
@@ -106,6 +116,10 @@ type LedgerRecord struct {
 	Projection string
 	CreatedAt  time.Time
 	Postings   []LedgerPosting
+	// PayloadChecked is set by EachLedgerRecord when the database itself compared the
+	// payload's SHA-256 with PayloadHash (Postgres): PayloadOK is the outcome, and Payload
+	// is then read only for records without a projection.
+	PayloadChecked, PayloadOK bool
 }
 
 // Posting directions.

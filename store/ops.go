@@ -62,7 +62,8 @@ type Backlog struct {
 }
 
 // WebhookBacklog is the state of webhook delivery: the deliveries queue and the events
-// not yet fanned out into deliveries.
+// not yet fanned out into deliveries (of merchants with a webhook endpoint: the others'
+// events are never fanned out).
 type WebhookBacklog struct {
 	Deliveries         Backlog
 	Undispatched       int64

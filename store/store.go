@@ -232,6 +232,9 @@ type Merchant struct {
 	Name      string
 	Settings  string // JSON object
 	CreatedAt time.Time
+	// HasWebhooks reports whether the merchant had a webhook endpoint (enabled or not) when
+	// it was read; set by MerchantWallets only.
+	HasWebhooks bool
 }
 
 // APIKey is a merchant's API key. Only a hash of the secret is stored; Prefix is the public
@@ -376,6 +379,11 @@ type Event struct {
 	Type       string
 	Data       string // JSON
 	CreatedAt  time.Time
+	// Snapshot is the invoice as the merchant API rendered it in the event's transaction
+	// (JSON), which webhooks send as the event's data.invoice; "" when the writer did not
+	// render it (the webhook dispatcher then renders the invoice when it fans the event out).
+	// Read by EventFeed, not by Events.
+	Snapshot string
 }
 
 // IdempotencyRecord remembers the first response to a creating request.

@@ -29,11 +29,20 @@ type WebhookTx interface {
 	// AdvanceWebhookCursor moves the named cursor to pos (recording at as the time it moved)
 	// unless it is already at or after pos.
 	AdvanceWebhookCursor(ctx context.Context, name string, pos FeedPos, at time.Time) error
+	// LockWebhookCursor locks the named cursor's row until the transaction ends, creating it
+	// at the zero position when it is missing, and returns its position. A fan-out locks it
+	// exclusively; creating or deleting an endpoint locks it shared, so no fan-out runs while
+	// an endpoint is being created or deleted: a fan-out sees every endpoint whose creation
+	// took its time before the fan-out began, and no endpoint goes away under it.
+	LockWebhookCursor(ctx context.Context, name string, exclusive bool) (FeedPos, error)
 	// EventFeed lists the events at feed positions after after that have no WebhookEvent yet
-	// (not fanned out), in feed order, at most limit, and the feed's horizon (see FeedPos and
-	// OptionFeed): every event below FeedPos{XID: horizon} that is not fanned out yet is
-	// visible to this read.
+	// (not fanned out) and whose merchant has a webhook endpoint, in feed order, at most
+	// limit, and the feed's horizon (see FeedPos and OptionFeed): every such event below
+	// FeedPos{XID: horizon} is visible to this read.
 	EventFeed(ctx context.Context, after FeedPos, limit int) ([]FeedEvent, int64, error)
+	// EventsBelow reports whether any event, whatever its merchant, lies at a feed position
+	// after after and below FeedPos{XID: horizon} (the events a fan-out cursor may pass).
+	EventsBelow(ctx context.Context, after FeedPos, horizon int64) (bool, error)
 	// RecordWebhookEvent stores the frozen payload of an event that has been fanned out. It
 	// reports false (and changes nothing) when the event was recorded before.
 	RecordWebhookEvent(ctx context.Context, e WebhookEvent) (inserted bool, err error)

@@ -85,7 +85,7 @@ func TestLateCommittedOptionWatched(t *testing.T) {
 	t.Cleanup(releaseLater)
 	go func() {
 		doneA <- raw.Tx(ctx, func(tx store.Tx) (err error) {
-			if a, err = e.shop.svc.CreateTx(ctx, tx, draft); err != nil {
+			if a, err = e.shop.svc.CreateTx(ctx, tx, draft, nil); err != nil {
 				return err
 			}
 			once.Do(func() { close(held) })

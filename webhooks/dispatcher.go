@@ -108,109 +108,132 @@ func (d *Dispatcher) Dispatch(ctx context.Context) (int, error) {
 	return fanned, err
 }
 
-// dispatch is Dispatch; it also returns how many events it read.
+// dispatch is Dispatch; it also returns how many events it read, or 0 when it made no
+// progress (nothing fanned out, the cursor did not move): a full batch of events nobody
+// receives above the horizon is not read again at once.
+//
+// A pass reads the feed twice. First outside any write, to render the invoices of the
+// events that need it (their writer stored no snapshot) for an endpoint that receives them;
+// rendering reads the store, so it cannot run inside the fan-out's transaction. Then in that
+// transaction, after locking the cursor (Store.LockWebhookCursor: no endpoint is created or
+// deleted meanwhile), it reads the feed and the endpoints again and fans out what it has a
+// payload for; an event that gained a receiver in between is held for the next pass.
+// Events nobody receives (the store has no endpoint, none subscribed, or none existed at
+// the event's time) are not recorded: the cursor just passes them.
 func (d *Dispatcher) dispatch(ctx context.Context) (fanned, read int, _ error) {
 	var (
 		cursor  store.FeedPos
 		events  []store.FeedEvent
 		horizon int64
+		pass    bool // the feed is empty but the cursor can pass events of stores without endpoints
+		eps     = map[string][]store.WebhookEndpoint{}
 	)
 	err := d.st.View(ctx, func(tx store.Tx) (err error) {
 		if cursor, err = tx.WebhookCursor(ctx, cursorName); err != nil {
 			return err
 		}
-		events, horizon, err = tx.EventFeed(ctx, cursor, d.cfg.Batch)
-		return err
+		if events, horizon, err = tx.EventFeed(ctx, cursor, d.cfg.Batch); err != nil {
+			return err
+		}
+		if len(events) == 0 {
+			if horizon <= 0 || !(store.FeedPos{XID: horizon - 1, Seq: math.MaxInt64}).After(cursor) {
+				return nil
+			}
+			pass, err = tx.EventsBelow(ctx, cursor, horizon)
+			return err
+		}
+		clear(eps)
+		return endpointsOf(ctx, tx, events, eps)
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("read the event feed: %w", err)
 	}
-	if len(events) == 0 {
-		return 0, 0, nil // the cursor moves with the next event (no write while idle)
-	}
-	now := d.cfg.Now().UTC().Truncate(time.Microsecond)
-	type ready struct {
-		ev      store.Event
-		payload string
+	if len(events) == 0 && !pass {
+		return 0, 0, nil // no write while idle
 	}
 	var (
-		ok       []ready
-		held     bool     // an event could not be rendered: the cursor stays before it
-		done     = cursor // the new cursor
-		rendered = map[string]json.RawMessage{}
+		rendered = map[string]json.RawMessage{} // snapshots by event id (an event new in the second read has none)
+		invoice  = map[string]json.RawMessage{} // by invoice id: rendered once per pass
 	)
 	for _, e := range events {
-		snap, have := rendered[e.InvoiceID]
+		if e.Snapshot != "" || !receives(eps[e.MerchantID], e.Event) {
+			continue
+		}
+		snap, have := invoice[e.InvoiceID]
 		if !have {
 			var err error
-			if snap, err = d.snaps.Snapshot(ctx, e.InvoiceID); err != nil || !json.Valid(snap) {
-				if err == nil {
-					err = errors.New("snapshot is not valid JSON")
-				}
+			snap, err = d.snaps.Snapshot(ctx, e.InvoiceID)
+			if err == nil && !json.Valid(snap) {
+				err = errors.New("snapshot is not valid JSON")
+			}
+			if err != nil {
 				d.cfg.Logger.Error("webhooks: invoice snapshot failed; event left for the next pass",
 					"event", e.ID, "invoice", e.InvoiceID, "err", err)
-				held = true
 				continue
 			}
-			rendered[e.InvoiceID] = snap
+			invoice[e.InvoiceID] = snap
 		}
-		body, err := payloadOf(e.Event, snap)
-		if err != nil {
-			return 0, 0, err
-		}
-		ok = append(ok, ready{e.Event, body})
-		if !held && e.Pos.XID < horizon {
-			done = e.Pos
-		}
+		rendered[e.ID] = snap
 	}
-	if !held && len(events) < d.cfg.Batch && horizon > 0 {
-		// Every event below the horizon not fanned out yet was in this read: the cursor
-		// passes all of them, the ones fanned out before included.
-		if end := (store.FeedPos{XID: horizon - 1, Seq: math.MaxInt64}); end.After(done) {
-			done = end
-		}
-	}
+	now := d.cfg.Now().UTC().Truncate(time.Microsecond)
 	err = d.st.Tx(ctx, func(tx store.Tx) error {
-		fanned = 0
-		endpoints := map[string][]store.WebhookEndpoint{}
-		for _, r := range ok {
-			inserted, err := tx.RecordWebhookEvent(ctx, store.WebhookEvent{EventID: r.ev.ID, MerchantID: r.ev.MerchantID,
-				Type: r.ev.Type, Payload: r.payload, CreatedAt: r.ev.CreatedAt, DispatchedAt: now})
-			if err != nil {
-				return fmt.Errorf("record event %s: %w", r.ev.ID, err)
-			}
-			if !inserted {
-				continue // another dispatcher got there first
-			}
-			fanned++
-			eps, have := endpoints[r.ev.MerchantID]
-			if !have {
-				if eps, err = tx.WebhookEndpoints(ctx, r.ev.MerchantID); err != nil {
-					return err
+		fanned, read = 0, 0
+		cursor, err := tx.LockWebhookCursor(ctx, cursorName, true)
+		if err != nil {
+			return err
+		}
+		events, horizon, err := tx.EventFeed(ctx, cursor, d.cfg.Batch)
+		if err != nil {
+			return err
+		}
+		read = len(events)
+		eps := map[string][]store.WebhookEndpoint{}
+		if err := endpointsOf(ctx, tx, events, eps); err != nil {
+			return err
+		}
+		var (
+			held bool // an event has no payload: the cursor stays before it
+			done = cursor
+		)
+		for _, e := range events {
+			var to []store.WebhookEndpoint
+			for _, ep := range eps[e.MerchantID] {
+				if subscribed(ep, e.Event) {
+					to = append(to, ep)
 				}
-				endpoints[r.ev.MerchantID] = eps
 			}
-			for _, ep := range eps {
-				if !subscribed(ep, r.ev) {
+			if len(to) > 0 {
+				snap := json.RawMessage(e.Snapshot)
+				if len(snap) == 0 {
+					snap = rendered[e.ID]
+				}
+				if len(snap) == 0 {
+					held = true
 					continue
 				}
-				// Due at the event's time (never later than now): an endpoint's deliveries are
-				// claimed by (next attempt, id), so they go out in event order; ids made in one
-				// millisecond would sort at random.
-				due := r.ev.CreatedAt
-				if due.After(now) {
-					due = now
-				}
-				_, err := tx.CreateWebhookDelivery(ctx, store.WebhookDelivery{ID: store.NewID("wd", now),
-					MerchantID: r.ev.MerchantID, EndpointID: ep.ID, EventID: r.ev.ID, EventType: r.ev.Type,
-					Status: store.WebhookPending, NextAttempt: due, RetryUntil: now.Add(d.cfg.Retry.Window),
-					CreatedAt: now, UpdatedAt: now})
+				ok, err := d.fanOut(ctx, tx, e.Event, snap, to, now)
 				if err != nil {
-					return fmt.Errorf("create delivery of %s to %s: %w", r.ev.ID, ep.ID, err)
+					return err
 				}
+				if ok {
+					fanned++
+				}
+			}
+			if !held && e.Pos.XID < horizon {
+				done = e.Pos
+			}
+		}
+		if !held && len(events) < d.cfg.Batch && horizon > 0 {
+			// Every event below the horizon not fanned out yet was in this read: the cursor
+			// passes all of them, the ones fanned out before and those nobody receives included.
+			if end := (store.FeedPos{XID: horizon - 1, Seq: math.MaxInt64}); end.After(done) {
+				done = end
 			}
 		}
 		if !done.After(cursor) {
+			if fanned == 0 {
+				read = 0
+			}
 			return nil
 		}
 		return tx.AdvanceWebhookCursor(ctx, cursorName, done, now)
@@ -218,7 +241,62 @@ func (d *Dispatcher) dispatch(ctx context.Context) (fanned, read int, _ error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("fan out events: %w", err)
 	}
-	return fanned, len(events), nil
+	return fanned, read, nil
+}
+
+// endpointsOf reads the endpoints of the events' merchants into eps.
+func endpointsOf(ctx context.Context, tx store.Tx, events []store.FeedEvent, eps map[string][]store.WebhookEndpoint) error {
+	for _, e := range events {
+		if _, have := eps[e.MerchantID]; have {
+			continue
+		}
+		list, err := tx.WebhookEndpoints(ctx, e.MerchantID)
+		if err != nil {
+			return err
+		}
+		eps[e.MerchantID] = list
+	}
+	return nil
+}
+
+// receives reports whether any of eps receives e.
+func receives(eps []store.WebhookEndpoint, e store.Event) bool {
+	return slices.ContainsFunc(eps, func(ep store.WebhookEndpoint) bool { return subscribed(ep, e) })
+}
+
+// fanOut records e with its payload and creates its deliveries to the endpoints to; it
+// reports false, changing nothing, when another dispatcher recorded e first.
+func (d *Dispatcher) fanOut(ctx context.Context, tx store.Tx, e store.Event, snap json.RawMessage,
+	to []store.WebhookEndpoint, now time.Time) (bool, error) {
+	body, err := payloadOf(e, snap)
+	if err != nil {
+		return false, err
+	}
+	inserted, err := tx.RecordWebhookEvent(ctx, store.WebhookEvent{EventID: e.ID, MerchantID: e.MerchantID,
+		Type: e.Type, Payload: body, CreatedAt: e.CreatedAt, DispatchedAt: now})
+	if err != nil {
+		return false, fmt.Errorf("record event %s: %w", e.ID, err)
+	}
+	if !inserted {
+		return false, nil
+	}
+	// Due at the event's time (never later than now): an endpoint's deliveries are claimed
+	// by (next attempt, id), so they go out in event order; ids made in one millisecond
+	// would sort at random.
+	due := e.CreatedAt
+	if due.After(now) {
+		due = now
+	}
+	for _, ep := range to {
+		_, err := tx.CreateWebhookDelivery(ctx, store.WebhookDelivery{ID: store.NewID("wd", now),
+			MerchantID: e.MerchantID, EndpointID: ep.ID, EventID: e.ID, EventType: e.Type,
+			Status: store.WebhookPending, NextAttempt: due, RetryUntil: now.Add(d.cfg.Retry.Window),
+			CreatedAt: now, UpdatedAt: now})
+		if err != nil {
+			return false, fmt.Errorf("create delivery of %s to %s: %w", e.ID, ep.ID, err)
+		}
+	}
+	return true, nil
 }
 
 // subscribed reports whether ep receives e: enabled, its filter matches, and it existed when

@@ -276,11 +276,17 @@ func (s *Service) CreateEndpoint(ctx context.Context, merchantID string, in NewE
 	if err := s.checkURL(ctx, in.URL); err != nil {
 		return Endpoint{}, err
 	}
-	now := s.now()
-	e := store.WebhookEndpoint{ID: store.NewID("we", now), MerchantID: merchantID, URL: in.URL,
-		Description: in.Description, Secret: secret, Events: evs, Enabled: !in.Disabled, CreatedAt: now, UpdatedAt: now,
-		Format: in.Format}
+	var e store.WebhookEndpoint
 	err = s.st.Tx(ctx, func(tx store.Tx) error {
+		// Locked first: no fan-out runs until this commits, and the endpoint's time is taken
+		// after every fan-out that did not see it, so it misses no event of its time or later.
+		if _, err := tx.LockWebhookCursor(ctx, cursorName, false); err != nil {
+			return err
+		}
+		now := s.now()
+		e = store.WebhookEndpoint{ID: store.NewID("we", now), MerchantID: merchantID, URL: in.URL,
+			Description: in.Description, Secret: secret, Events: evs, Enabled: !in.Disabled, CreatedAt: now, UpdatedAt: now,
+			Format: in.Format}
 		have, err := tx.WebhookEndpoints(ctx, merchantID)
 		if err != nil {
 			return err
@@ -417,7 +423,13 @@ func (s *Service) RotateSecret(ctx context.Context, merchantID, id string, overl
 // Delete removes the merchant's endpoint with its deliveries and their log. An attempt in
 // flight finishes but is not recorded.
 func (s *Service) Delete(ctx context.Context, merchantID, id string) error {
-	err := s.st.Tx(ctx, func(tx store.Tx) error { return tx.DeleteWebhookEndpoint(ctx, merchantID, id) })
+	err := s.st.Tx(ctx, func(tx store.Tx) error {
+		// Locked: no fan-out runs meanwhile, so none creates a delivery to a deleted endpoint.
+		if _, err := tx.LockWebhookCursor(ctx, cursorName, false); err != nil {
+			return err
+		}
+		return tx.DeleteWebhookEndpoint(ctx, merchantID, id)
+	})
 	return notFound(err, "webhook endpoint", id)
 }
 

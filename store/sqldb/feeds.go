@@ -176,12 +176,13 @@ func (t *tx) EventFeed(ctx context.Context, after store.FeedPos, limit int) ([]s
 		return nil, 0, err
 	}
 	var out []store.FeedEvent
-	err = t.many(ctx, `SELECT e.id, e.merchant_id, e.invoice_id, e.type, e.data, e.created_at, e.feed_xid, e.feed_seq
+	err = t.many(ctx, `SELECT e.id, e.merchant_id, e.invoice_id, e.type, e.data, e.created_at, e.snapshot, e.feed_xid, e.feed_seq
 		FROM events e WHERE (e.feed_xid, e.feed_seq) > ($1, $2)
 			AND NOT EXISTS (SELECT 1 FROM webhook_events w WHERE w.event_id = e.id)
+			AND EXISTS (SELECT 1 FROM webhook_endpoints p WHERE p.merchant_id = e.merchant_id)
 		ORDER BY e.feed_xid, e.feed_seq LIMIT $3`, []any{after.XID, after.Seq, limit}, func(r Rows) error {
 		var e store.FeedEvent
-		if err := r.Scan(&e.ID, &e.MerchantID, &e.InvoiceID, &e.Type, &e.Data, timeCol{&e.CreatedAt},
+		if err := r.Scan(&e.ID, &e.MerchantID, &e.InvoiceID, &e.Type, &e.Data, timeCol{&e.CreatedAt}, &e.Snapshot,
 			&e.Pos.XID, &e.Pos.Seq); err != nil {
 			return err
 		}
@@ -189,4 +190,28 @@ func (t *tx) EventFeed(ctx context.Context, after store.FeedPos, limit int) ([]s
 		return nil
 	})
 	return out, h, err
+}
+
+func (t *tx) EventsBelow(ctx context.Context, after store.FeedPos, horizon int64) (bool, error) {
+	var n int
+	err := t.one(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE (feed_xid, feed_seq) > ($1, $2) AND feed_xid < $3
+		LIMIT 1) x`, []any{after.XID, after.Seq, horizon}, &n)
+	return n > 0, err
+}
+
+func (t *tx) LockWebhookCursor(ctx context.Context, name string, exclusive bool) (store.FeedPos, error) {
+	if _, err := t.exec(ctx, `INSERT INTO webhook_cursors (name, position_at, position_xid, position_seq)
+		VALUES ($1, $2, 0, 0) ON CONFLICT (name) DO NOTHING`, name, time.Unix(0, 0).UTC()); err != nil {
+		return store.FeedPos{}, err
+	}
+	lock := "" // SQLite: a write transaction already excludes every other writer
+	if t.d.Name() == "postgres" {
+		lock = " FOR SHARE"
+		if exclusive {
+			lock = " FOR UPDATE"
+		}
+	}
+	var p store.FeedPos
+	err := t.one(ctx, `SELECT position_xid, position_seq FROM webhook_cursors WHERE name = $1`+lock, []any{name}, &p.XID, &p.Seq)
+	return p, err
 }

@@ -126,6 +126,30 @@ func (t *tx) LedgerRecords(ctx context.Context, f store.LedgerFilter) ([]store.L
 	return out, err
 }
 
+func (t *tx) EachLedgerRecord(ctx context.Context, f store.LedgerFilter, fn func(*store.LedgerRecord) error) error {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	where, args := ledgerWhere(f, "", true)
+	args = append(args, limit)
+	var l store.LedgerRecord
+	cols := `payload, false`
+	if t.d.Name() == "postgres" {
+		cols = `CASE WHEN projection = '' THEN payload ELSE '' END, sha256(convert_to(payload, 'UTF8')) = payload_hash`
+		l.PayloadChecked = true
+	}
+	return t.many(ctx, `SELECT id, idempotency_key, merchant_id, occurred_at, `+cols+`, payload_hash, created_at, projection
+		FROM ledger_records WHERE `+where+fmt.Sprintf(` ORDER BY occurred_at, id LIMIT $%d`, len(args)), args,
+		func(r Rows) error {
+			if err := r.Scan(&l.ID, &l.IdempotencyKey, &l.MerchantID, timeCol{&l.OccurredAt}, &l.Payload, &l.PayloadOK,
+				&l.PayloadHash, timeCol{&l.CreatedAt}, &l.Projection); err != nil {
+				return err
+			}
+			return fn(&l)
+		})
+}
+
 func (t *tx) LedgerTotals(ctx context.Context, f store.LedgerFilter) (store.LedgerTotals, error) {
 	var res store.LedgerTotals
 	where, args := ledgerWhere(f, "r.", false)

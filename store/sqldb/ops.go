@@ -85,7 +85,8 @@ func (t *tx) WebhookBacklog(ctx context.Context, after store.FeedPos) (store.Web
 		return w, err
 	}
 	err = t.one(ctx, `SELECT COUNT(*), MIN(e.created_at) FROM events e
-		WHERE (e.feed_xid, e.feed_seq) > ($1, $2) AND NOT EXISTS (SELECT 1 FROM webhook_events w WHERE w.event_id = e.id)`,
+		WHERE (e.feed_xid, e.feed_seq) > ($1, $2) AND NOT EXISTS (SELECT 1 FROM webhook_events w WHERE w.event_id = e.id)
+			AND EXISTS (SELECT 1 FROM webhook_endpoints p WHERE p.merchant_id = e.merchant_id)`,
 		[]any{after.XID, after.Seq}, &w.Undispatched, nullTimeCol{&w.OldestUndispatched})
 	return w, err
 }

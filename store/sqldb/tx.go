@@ -87,7 +87,8 @@ func (t *tx) MerchantWallets(ctx context.Context, id string) (store.Merchant, []
 		ws    []store.Wallet
 		found bool
 	)
-	err := t.many(ctx, `SELECT m.id, m.name, m.settings, m.created_at, `+prefixed("w.", walletCols)+`
+	err := t.many(ctx, `SELECT m.id, m.name, m.settings, m.created_at,
+			EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.merchant_id = m.id), `+prefixed("w.", walletCols)+`
 		FROM merchants m LEFT JOIN wallets w ON w.merchant_id = m.id WHERE m.id = $1 ORDER BY w.chain, w.id`,
 		[]any{id}, func(r Rows) error {
 			var (
@@ -95,7 +96,7 @@ func (t *tx) MerchantWallets(ctx context.Context, id string) (store.Merchant, []
 				next    *int64
 				created *time.Time
 			)
-			if err := r.Scan(&m.ID, &m.Name, &m.Settings, timeCol{&m.CreatedAt}, nullStr{&w.ID}, nullStr{&w.MerchantID},
+			if err := r.Scan(&m.ID, &m.Name, &m.Settings, timeCol{&m.CreatedAt}, &m.HasWebhooks, nullStr{&w.ID}, nullStr{&w.MerchantID},
 				nullStr{&w.Chain}, nullStr{&w.Network}, nullStr{&w.Descriptor}, nullStr{&w.Treasury}, listCol{&w.Tokens},
 				nullInt{&next}, nullTimeCol{&created}); err != nil {
 				return err
@@ -522,8 +523,8 @@ func prefixed(p, cols string) string {
 // --- events
 
 func (t *tx) AppendEvent(ctx context.Context, e store.Event) error {
-	return t.write(ctx, `INSERT INTO events (id, merchant_id, invoice_id, type, data, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, e.ID, e.MerchantID, e.InvoiceID, e.Type, e.Data, e.CreatedAt)
+	return t.write(ctx, `INSERT INTO events (id, merchant_id, invoice_id, type, data, created_at, snapshot)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.ID, e.MerchantID, e.InvoiceID, e.Type, e.Data, e.CreatedAt, e.Snapshot)
 }
 
 func (t *tx) Events(ctx context.Context, invoiceID string) ([]store.Event, error) {

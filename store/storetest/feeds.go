@@ -17,6 +17,8 @@ import (
 // so there the order of the numbers is the commit order.
 func testFeeds(t *testing.T, s store.Store) {
 	mid, wid := seed(t, s, "feed")
+	// The event feed lists the events of stores with a webhook endpoint.
+	tx(t, s, func(x store.Tx) error { return x.CreateWebhookEndpoint(ctx, webhookEndpoint("we_feed", mid, t0)) })
 	create := func(x store.Tx, id string, created time.Time, idx uint32) error {
 		inv := invoice(id, mid, created)
 		if err := x.CreateInvoice(ctx, inv); err != nil {

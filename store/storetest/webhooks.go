@@ -16,6 +16,7 @@ func webhookTests() []namedTest {
 	return []namedTest{
 		{"WebhookEndpoints", testWebhookEndpoints},
 		{"WebhookFanOutOnce", testWebhookFanOut},
+		{"WebhookEventsOfStoresWithEndpoints", testWebhookFeedFilter},
 		{"WebhookClaimNoOverlap", testWebhookClaim},
 		{"WebhookFinishRedeliverList", testWebhookFinish},
 	}
@@ -408,4 +409,84 @@ func testWebhookFinish(t *testing.T, s store.Store) {
 		}
 		return nil
 	}))
+}
+
+// testWebhookFeedFilter (issue 23): the event feed and the webhook backlog leave out the
+// events of stores without a webhook endpoint, EventsBelow still sees them (so the cursor can
+// pass them), MerchantWallets tells whether the store has an endpoint, an event's snapshot
+// round-trips through the feed, and LockWebhookCursor creates the cursor and returns it.
+func testWebhookFeedFilter(t *testing.T, s store.Store) {
+	with, _ := seed(t, s, "whx")
+	without, _ := seed(t, s, "why")
+	hasHooks := func(mid string) bool {
+		t.Helper()
+		var m store.Merchant
+		must(t, s.View(ctx, func(x store.Tx) (err error) { m, _, err = x.MerchantWallets(ctx, mid); return }))
+		return m.HasWebhooks
+	}
+	if hasHooks(with) || hasHooks(without) {
+		t.Fatal("HasWebhooks before any endpoint")
+	}
+	tx(t, s, func(x store.Tx) error { return x.CreateWebhookEndpoint(ctx, webhookEndpoint("we_x", with, t0)) })
+	if !hasHooks(with) || hasHooks(without) {
+		t.Fatalf("HasWebhooks = %v (with) and %v (without), want true and false", hasHooks(with), hasHooks(without))
+	}
+	tx(t, s, func(x store.Tx) error {
+		for _, id := range []string{"inv_whx", "inv_why"} {
+			mid := with
+			if id == "inv_why" {
+				mid = without
+			}
+			if err := x.CreateInvoice(ctx, invoice(id, mid, t0)); err != nil {
+				return err
+			}
+			if err := x.AppendEvent(ctx, store.Event{ID: "evt_" + id, MerchantID: mid, InvoiceID: id, Type: "invoice.created",
+				Data: "{}", CreatedAt: t0, Snapshot: `{"id":"` + id + `"}`}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var (
+		feed    []store.FeedEvent
+		horizon int64
+		below   bool
+		backlog store.WebhookBacklog
+	)
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		if feed, horizon, err = x.EventFeed(ctx, store.FeedPos{}, 10); err != nil {
+			return err
+		}
+		if below, err = x.EventsBelow(ctx, store.FeedPos{}, horizon); err != nil {
+			return err
+		}
+		backlog, err = x.WebhookBacklog(ctx, store.FeedPos{})
+		return err
+	}))
+	if len(feed) != 1 || feed[0].ID != "evt_inv_whx" || feed[0].Snapshot != `{"id":"inv_whx"}` {
+		t.Fatalf("event feed %+v, want evt_inv_whx with its snapshot only", feed)
+	}
+	if backlog.Undispatched != 1 {
+		t.Fatalf("undispatched %d, want 1 (the store without endpoints does not count)", backlog.Undispatched)
+	}
+	if !below && s.Dialect() == "sqlite" { // Postgres: the horizon may still be held by another transaction
+		t.Fatal("EventsBelow found no event below the horizon")
+	}
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		below, err = x.EventsBelow(ctx, feed[0].Pos, feed[0].Pos.XID)
+		return err
+	}))
+	if below {
+		t.Fatal("EventsBelow found an event below a horizon at the first event")
+	}
+	var pos store.FeedPos
+	tx(t, s, func(x store.Tx) (err error) { pos, err = x.LockWebhookCursor(ctx, "events", true); return })
+	if pos != (store.FeedPos{}) {
+		t.Fatalf("new cursor at %+v", pos)
+	}
+	tx(t, s, func(x store.Tx) error { return x.AdvanceWebhookCursor(ctx, "events", feed[0].Pos, t0) })
+	tx(t, s, func(x store.Tx) (err error) { pos, err = x.LockWebhookCursor(ctx, "events", false); return })
+	if pos != feed[0].Pos {
+		t.Fatalf("cursor at %+v after advancing to %+v", pos, feed[0].Pos)
+	}
 }
