@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	geth "github.com/ethereum/go-ethereum"
@@ -38,7 +39,7 @@ import (
 type wiring struct {
 	publicURL string
 	btc       *btcWiring
-	eth       *ethWiring
+	evm       []*ethWiring // the EVM chains, each with its own follower and sweeper
 	rates     *rates.Service
 	pairs     []rates.Pair
 	sink      ledger.Sink // nil: the built-in journal
@@ -69,11 +70,15 @@ type ethToken struct {
 	decimals uint8
 }
 
+// ethWiring is one EVM chain: its name is the network of its assets, the key of its
+// cursor, lease, wallets and payment options.
 type ethWiring struct {
 	chain         string
 	chainID       uint64
+	native        string // native asset code ("" means ETH)
 	rpc           []string
 	ws            []string // websocket URLs for newHeads notifications (optional)
+	factoryAddr   common.Address
 	factory       *ethereum.Factory
 	tokens        []ethToken
 	confs         int
@@ -84,6 +89,17 @@ type ethWiring struct {
 	// gas (0: the sweeper's default); sweeperGasWarn: /readyz warns below this balance.
 	sweepMinMultiple int64
 	sweeperGasWarn   *big.Int
+	// settingOf names the setting a key of this chain came from, for error messages
+	// (nil: CHAINPAY_EVM_<NAME>_<KEY>).
+	settingOf func(key string) string
+}
+
+// setting names the setting of key ("rpc", "chain_id", ...) of the chain.
+func (e *ethWiring) setting(key string) string {
+	if e.settingOf != nil {
+		return e.settingOf(key)
+	}
+	return "CHAINPAY_EVM_" + strings.ToUpper(e.chain) + "_" + strings.ToUpper(key)
 }
 
 // background is a component with its own goroutines.
@@ -118,19 +134,20 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 	if w.btc != nil {
 		chains["bitcoin"] = deposit.NewBitcoin(w.btc.network, w.btc.confs)
 	}
-	var evm *deposit.EVM
-	if w.eth != nil {
+	for _, e := range w.evm {
 		toks := map[string]deposit.EVMToken{}
-		for _, t := range w.eth.tokens {
+		for _, t := range e.tokens {
 			toks[t.code] = deposit.EVMToken{Contract: t.contract, Decimals: t.decimals}
 		}
-		var err error
-		evm, err = deposit.NewEVM(deposit.EVMConfig{Chain: w.eth.chain, ChainID: w.eth.chainID, Factory: w.eth.factory,
-			Tokens: toks, Confirmations: w.eth.confs})
+		evm, err := deposit.NewEVM(deposit.EVMConfig{Chain: e.chain, ChainID: e.chainID, Factory: e.factory,
+			Native: e.native, Tokens: toks, Confirmations: e.confs})
 		if err != nil {
 			return nil, err
 		}
-		chains[w.eth.chain] = evm
+		if _, dup := chains[e.chain]; dup {
+			return nil, fmt.Errorf("chain %s is configured twice", e.chain)
+		}
+		chains[e.chain] = evm
 	}
 	settler := &ledger.Settler{
 		Fees: func(context.Context, store.Tx, string) (ledger.FeePolicy, error) {
@@ -203,16 +220,19 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 		a.sources = append(a.sources, src)
 		opsCfg.Chains = append(opsCfg.Chains, ops.Chain{Name: "bitcoin", Follower: r, Tip: tipOf(src)})
 	}
-	if w.eth != nil && len(w.eth.rpc) > 0 {
-		r, src, bg, err := ethereumRunners(ctx, st, inv, w, log, metrics)
+	for _, e := range w.evm {
+		if len(e.rpc) == 0 {
+			continue
+		}
+		r, src, bg, err := ethereumRunners(ctx, st, inv, w, e, log, metrics)
 		if err != nil {
 			return nil, err
 		}
 		a.bg = append(a.bg, r)
 		a.bg = append(a.bg, bg...)
-		opsCfg.Sweepers = append(opsCfg.Sweepers, opsSweepers(w, bg)...)
+		opsCfg.Sweepers = append(opsCfg.Sweepers, opsSweepers(e, bg)...)
 		a.sources = append(a.sources, src)
-		opsCfg.Chains = append(opsCfg.Chains, ops.Chain{Name: w.eth.chain, Follower: r, Tip: tipOf(src)})
+		opsCfg.Chains = append(opsCfg.Chains, ops.Chain{Name: e.chain, Follower: r, Tip: tipOf(src)})
 	}
 	health, err := ops.NewHealth(opsCfg)
 	if err != nil {
@@ -306,46 +326,46 @@ func bitcoinRunner(ctx context.Context, st store.Store, inv *invoices.Service, w
 	return watcher.NewRunner(f, w.btc.poll, watcher.WithNotifier(n)), src, nil
 }
 
-// ethereumRunners connects to the EVM nodes (checking chain id and token decimals) and
+// ethereumRunners connects to the nodes of the EVM chain e (checking chain id and token decimals) and
 // returns the follower's runner, its source and, with a sweeper key, the sweeper.
-func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service, w *wiring, log *slog.Logger,
-	m *ops.Metrics) (*watcher.Runner, watcher.Source, []background, error) {
+func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service, w *wiring, e *ethWiring,
+	log *slog.Logger, m *ops.Metrics) (*watcher.Runner, watcher.Source, []background, error) {
 	var toks []watcher.EthereumToken
-	for _, t := range w.eth.tokens {
+	for _, t := range e.tokens {
 		toks = append(toks, watcher.EthereumToken{Code: t.code, Contract: t.contract, Decimals: t.decimals})
 	}
-	src, err := watcher.NewEthereumSource(ctx, watcher.EthereumConfig{Chain: w.eth.chain, ChainID: w.eth.chainID,
-		URLs: w.eth.rpc, Tokens: toks, Logger: log, HTTPClient: &http.Client{Transport: m.RPCTransport(w.eth.chain, nil)}})
+	src, err := watcher.NewEthereumSource(ctx, watcher.EthereumConfig{Chain: e.chain, ChainID: e.chainID,
+		URLs: e.rpc, Tokens: toks, Logger: log, HTTPClient: &http.Client{Transport: m.RPCTransport(e.chain, nil)}})
 	if err != nil {
-		return nil, nil, nil, &settingError{"CHAINPAY_ETHEREUM_RPC", err.Error()}
+		return nil, nil, nil, &settingError{e.setting("rpc"), err.Error()}
 	}
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := src.Check(cctx); err != nil {
 		if errors.Is(err, watcher.ErrChainMismatch) {
-			return nil, nil, nil, &settingError{"CHAINPAY_ETHEREUM_CHAIN_ID", err.Error()}
+			return nil, nil, nil, &settingError{e.setting("chain_id"), err.Error()}
 		}
-		return nil, nil, nil, fmt.Errorf("ethereum node check: %w", err)
+		return nil, nil, nil, fmt.Errorf("%s node check: %w", e.chain, err)
 	}
-	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, LeaseTTL: followerLease(w.eth.poll),
-		Skipped:      m.TransferSkipped(w.eth.chain),
+	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, LeaseTTL: followerLease(e.poll),
+		Skipped:      m.TransferSkipped(e.chain),
 		TipFreshness: watcher.EVMTipFreshness, Refunds: w.refunds})
 	var opts []watcher.RunnerOption
-	if len(w.eth.ws) > 0 {
-		n, err := watcher.NewEthereumNotifier(watcher.EthereumNotifierConfig{URLs: w.eth.ws, Chain: w.eth.chain, Logger: log})
+	if len(e.ws) > 0 {
+		n, err := watcher.NewEthereumNotifier(watcher.EthereumNotifierConfig{URLs: e.ws, Chain: e.chain, Logger: log})
 		if err != nil {
-			return nil, nil, nil, &settingError{"CHAINPAY_ETHEREUM_WS", err.Error()}
+			return nil, nil, nil, &settingError{e.setting("ws"), err.Error()}
 		}
 		opts = append(opts, watcher.WithNotifier(n))
 	}
-	runner := watcher.NewRunner(f, w.eth.poll, opts...)
+	runner := watcher.NewRunner(f, e.poll, opts...)
 	var out []background
-	if w.eth.sweeperKey != nil {
-		client, err := ethclient.DialContext(ctx, w.eth.rpc[0])
+	if e.sweeperKey != nil {
+		client, err := ethclient.DialContext(ctx, e.rpc[0])
 		if err != nil {
-			return nil, nil, nil, &settingError{"CHAINPAY_ETHEREUM_RPC", err.Error()}
+			return nil, nil, nil, &settingError{e.setting("rpc"), err.Error()}
 		}
-		sw, err := newSweeper(st, w, client, log)
+		sw, err := newSweeper(st, w, e, client, log)
 		if err != nil {
 			return nil, nil, nil, err
 		}

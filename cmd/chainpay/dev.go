@@ -177,9 +177,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		publicURL: apiURL, rates: rateSvc, pairs: pairs, guard: webhooks.Guard{AllowPrivate: true},
 		metricsOnMain: true, // dev listens on loopback only
 		btc:           &btcWiring{network: bitcoin.Regtest, confs: devBTCConfs, rpc: []string{bnode.RPCURL()}, poll: time.Second},
-		eth: &ethWiring{chain: "ethereum", chainID: evm.ChainID(), rpc: []string{evm.RPCURL()}, ws: []string{evm.WSURL()}, factory: evm.Factory(),
+		evm: []*ethWiring{{chain: "ethereum", chainID: evm.ChainID(), rpc: []string{evm.RPCURL()}, ws: []string{evm.WSURL()}, factory: evm.Factory(),
 			tokens: []ethToken{{code: "USDC", contract: evm.USDC(), decimals: 6}}, confs: devEVMConfs, poll: time.Second,
-			sweeperKey: evm.SweeperKey(), sweepInterval: 10 * time.Second},
+			sweeperKey: evm.SweeperKey(), sweepInterval: 10 * time.Second}},
 	}
 	a, err := buildApp(ctx, st, w, logger)
 	if err != nil {

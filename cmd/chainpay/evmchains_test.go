@@ -1,0 +1,353 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/ethclient"
+
+	"github.com/chainpay/chainpay/chains/bitcoin"
+	"github.com/chainpay/chainpay/chains/bitcoin/btcdtest"
+	"github.com/chainpay/chainpay/chains/bitcoin/regtest"
+	"github.com/chainpay/chainpay/chains/ethereum"
+	"github.com/chainpay/chainpay/chains/ethereum/devchain"
+	"github.com/chainpay/chainpay/invoices"
+	"github.com/chainpay/chainpay/ledger"
+	"github.com/chainpay/chainpay/store"
+	"github.com/chainpay/chainpay/store/storetest"
+	"github.com/chainpay/chainpay/webhooks"
+)
+
+// Chain ids of the two simulated EVM chains (Base Sepolia's id stands for "base").
+const (
+	ethDevID  = 1337
+	baseDevID = 84532
+)
+
+// multiChain is one chainpay process following Bitcoin and two EVM dev chains.
+type multiChain struct {
+	t         *testing.T
+	ctx       context.Context
+	st        store.Store
+	app       *app
+	btcd      *btcdtest.Node
+	eth, base *devchain.Chain
+	mid       string
+	srv       *httptest.Server
+}
+
+// startMultiChain starts the two EVM chains ("ethereum" sealed by the test, "base" on a
+// 50 ms timer), wires chainpay over st with Bitcoin and both, and adds a wallet per chain.
+func startMultiChain(t *testing.T, ctx context.Context, st store.Store, btcd *btcdtest.Node) *multiChain {
+	t.Helper()
+	m := &multiChain{t: t, ctx: ctx, st: st, btcd: btcd}
+	var err error
+	if m.eth, err = devchain.Start(ctx, devchain.Config{BlockEvery: time.Hour, ChainID: ethDevID}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.eth.Stop() })
+	if m.base, err = devchain.Start(ctx, devchain.Config{BlockEvery: 50 * time.Millisecond, ChainID: baseDevID}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.base.Stop() })
+
+	rs := rateSettings{sources: "none", fixed: "BTC-USD=60000,ETH-USD=3000,USDC-USD=1", minSources: "1", maxAge: "24h", currencies: "USD"}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	rateSvc, pairs, err := rs.build(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rateSvc.Start(ctx, pairs, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rateSvc.Stop)
+	evm := func(name string, c *devchain.Chain, confs int) *ethWiring {
+		return &ethWiring{chain: name, chainID: c.ChainID(), rpc: []string{c.RPCURL()}, factory: c.Factory(),
+			tokens: []ethToken{{code: "USDC", contract: c.USDC(), decimals: 6}}, confs: confs, poll: 50 * time.Millisecond}
+	}
+	w := &wiring{publicURL: "http://127.0.0.1:0", rates: rateSvc, pairs: pairs, guard: webhooks.Guard{AllowPrivate: true},
+		btc: &btcWiring{network: bitcoin.Regtest, confs: 1, rpc: []string{btcd.RPCURL()}, poll: 100 * time.Millisecond},
+		evm: []*ethWiring{evm("ethereum", m.eth, 2), evm("base", m.base, 2)}}
+	if st.Dialect() == "postgres" {
+		w.holder = holderID() // followers take one lease per chain
+	}
+	if m.app, err = buildApp(ctx, st, w, log); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.app.anchorCursors(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.app.start(ctx)
+	t.Cleanup(m.app.stop)
+	m.srv = httptest.NewServer(m.app.handler)
+	t.Cleanup(m.srv.Close)
+
+	now := time.Now().UTC()
+	m.mid = store.NewID("sto", now)
+	if err := st.Tx(ctx, func(tx store.Tx) error {
+		return tx.CreateMerchant(ctx, store.Merchant{ID: m.mid, Name: "shop", CreatedAt: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tpub, err := regtest.MerchantTpub(devSeed[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	treasury := ethereum.FormatAddress(common.BytesToAddress(devSeed[:20]))
+	for _, in := range []invoices.WalletInput{{Chain: "bitcoin", Key: tpub},
+		{Chain: "ethereum", Treasury: treasury, Tokens: []string{"USDC"}},
+		{Chain: "base", Treasury: treasury, Tokens: []string{"USDC"}}} {
+		if _, err := m.app.inv.AddWallet(ctx, m.mid, in); err != nil {
+			t.Fatalf("wallet %s: %v", in.Chain, err)
+		}
+	}
+	return m
+}
+
+// invoice creates a 25 USD invoice and returns it with its option of asset on chain.
+func (m *multiChain) invoice(asset, chain string) (invoices.Details, store.PaymentOption) {
+	m.t.Helper()
+	d, err := m.app.inv.Create(m.ctx, m.mid, invoices.CreateRequest{Amount: "25.00", Currency: "USD"})
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	for _, o := range d.Options {
+		if o.Asset == asset && o.Chain == chain {
+			return d, o
+		}
+	}
+	m.t.Fatalf("invoice %s has no %s option on %s: %+v", d.Invoice.ID, asset, chain, d.Options)
+	return d, store.PaymentOption{}
+}
+
+// waitFor polls the invoice until ok, sealing an ethereum block each round when seal.
+func (m *multiChain) waitFor(id, what string, seal bool, ok func(invoices.Details) bool) invoices.Details {
+	m.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		d, err := m.app.inv.Get(m.ctx, m.mid, id)
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		if ok(d) {
+			return d
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("invoice %s never %s: status %s, flags %v, payments %+v", id, what, d.Invoice.Status, d.Invoice.Flags, d.Payments)
+		}
+		if seal {
+			m.eth.Commit()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func settled(d invoices.Details) bool { return d.Invoice.Status == store.StatusSettled }
+
+// record is the settlement ledger record of the invoice's only payment.
+func (m *multiChain) record(d invoices.Details) (chain, network string) {
+	m.t.Helper()
+	if len(d.Payments) != 1 {
+		m.t.Fatalf("invoice %s: %d payments, want 1", d.Invoice.ID, len(d.Payments))
+	}
+	var msg store.OutboxMessage
+	if err := m.st.View(m.ctx, func(tx store.Tx) (err error) {
+		msg, err = tx.OutboxByKey(m.ctx, ledger.Topic, ledger.SettlementKey(d.Payments[0].ID))
+		return
+	}); err != nil {
+		m.t.Fatalf("settlement record of %s: %v", d.Payments[0].ID, err)
+	}
+	var rec struct {
+		Chain struct {
+			Chain string `json:"chain"`
+		} `json:"chain"`
+		Metadata map[string]string `json:"metadata"`
+	}
+	if err := json.Unmarshal([]byte(msg.Payload), &rec); err != nil {
+		m.t.Fatal(err)
+	}
+	return rec.Chain.Chain, rec.Metadata["network"]
+}
+
+// readyz returns the readiness checks by name.
+func (m *multiChain) readyz() map[string]struct {
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+} {
+	m.t.Helper()
+	resp, err := http.Get(m.srv.URL + "/readyz")
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rep struct {
+		Checks map[string]struct {
+			OK     bool   `json:"ok"`
+			Detail string `json:"detail"`
+		} `json:"checks"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		m.t.Fatal(err)
+	}
+	return rep.Checks
+}
+
+// TestTwoEVMChainsAndBitcoin is issue 26's end-to-end test: one process follows Bitcoin
+// and two EVM chains ("ethereum" id 1337, "base" id 84532), each with its own follower
+// (and lease on Postgres). An invoice paid in USDC on base and one paid in ETH on
+// ethereum settle, each booked with its chain and network; a reorg on ethereum that moves
+// its payment leaves base's payment, invoice and books untouched; once base's node is
+// down, /readyz shows it while ethereum and Bitcoin keep settling.
+func TestTwoEVMChainsAndBitcoin(t *testing.T) {
+	t.Parallel()
+	btcd := btcdtest.Start(t)
+	btcd.Fund(t)
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			// Not parallel: the subtests share the Bitcoin node.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			m := startMultiChain(t, ctx, b.Open(t), btcd)
+
+			// Deposit addresses: the factory is at the same address on both dev chains, so
+			// an invoice's forwarder address is the same on both (docs/chains.md).
+			dA, usdcBase := m.invoice("USDC", "base")
+			for _, o := range dA.Options {
+				if o.Chain == "ethereum" && o.Address != usdcBase.Address {
+					t.Fatalf("ethereum address %s differs from base's %s", o.Address, usdcBase.Address)
+				}
+			}
+			if usdcBase.Network != "84532" {
+				t.Fatalf("base option network %q, want the chain id 84532", usdcBase.Network)
+			}
+
+			// USDC on base settles on base's own blocks.
+			if _, err := m.base.PayToken(ctx, m.base.USDC(), common.HexToAddress(usdcBase.Address), usdcBase.AmountDue); err != nil {
+				t.Fatal(err)
+			}
+			dA = m.waitFor(dA.Invoice.ID, "settled on base", false, settled)
+			basePay := dA.Payments[0]
+			if basePay.Chain != "base" || basePay.Asset != "USDC" {
+				t.Fatalf("base payment: %+v", basePay)
+			}
+			if chain, network := m.record(dA); chain != "base" || network != "84532" {
+				t.Fatalf("base settlement booked on chain %q network %q", chain, network)
+			}
+
+			// ETH on ethereum: seen in its block, then a reorg takes that block away.
+			dB, ethOpt := m.invoice("ETH", "ethereum")
+			if _, err := m.eth.PayETH(ctx, common.HexToAddress(ethOpt.Address), ethOpt.AmountDue); err != nil {
+				t.Fatal(err)
+			}
+			dB = m.waitFor(dB.Invoice.ID, "seen on ethereum", false, func(d invoices.Details) bool { return len(d.Payments) == 1 })
+			orig := dB.Payments[0]
+			cl, err := ethclient.DialContext(ctx, m.eth.RPCURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			parent, err := cl.HeaderByNumber(ctx, big.NewInt(*orig.BlockHeight-1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.eth.Fork(parent.Hash()); err != nil {
+				t.Fatal(err)
+			}
+			for range 3 { // the new branch outgrows the old one
+				m.eth.Commit()
+			}
+			dB = m.waitFor(dB.Invoice.ID, "moved by the reorg", true, func(d invoices.Details) bool {
+				for _, p := range d.Payments {
+					if p.ID == orig.ID && (p.BlockHash != orig.BlockHash || p.Status == store.PaymentRemoved) {
+						return true
+					}
+				}
+				return false
+			})
+			if p := dB.Payments[0]; p.BlockHeight != nil {
+				t.Logf("ethereum payment after the reorg: %s at block %d %s (was block %d %s)", p.Status, *p.BlockHeight, p.BlockHash,
+					*orig.BlockHeight, orig.BlockHash)
+			} else {
+				t.Logf("ethereum payment after the reorg: %s (was block %d %s)", p.Status, *orig.BlockHeight, orig.BlockHash)
+			}
+			if dB.Payments[0].Status == store.PaymentRemoved { // not re-mined from the pool: pay again
+				if _, err := m.eth.PayETH(ctx, common.HexToAddress(ethOpt.Address), ethOpt.AmountDue); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dB = m.waitFor(dB.Invoice.ID, "settled on ethereum after the reorg", true, settled)
+			var ethPay store.Payment
+			for _, p := range dB.Payments {
+				if p.Status == store.PaymentConfirmed {
+					ethPay = p
+				}
+			}
+			if ethPay.Chain != "ethereum" || ethPay.BlockHash == orig.BlockHash {
+				t.Fatalf("ethereum payment after the reorg: %+v (orphaned block %s)", ethPay, orig.BlockHash)
+			}
+			dB.Payments = []store.Payment{ethPay}
+			if chain, network := m.record(dB); chain != "ethereum" || network != "1337" {
+				t.Fatalf("ethereum settlement booked on chain %q network %q", chain, network)
+			}
+
+			// Base is untouched: same payment in the same block, still settled, no reversal.
+			after := m.waitFor(dA.Invoice.ID, "still settled", false, settled)
+			if len(after.Payments) != 1 || after.Payments[0].BlockHash != basePay.BlockHash || after.Payments[0].Status != store.PaymentConfirmed {
+				t.Fatalf("base payment after ethereum's reorg: %+v, was %+v", after.Payments, basePay)
+			}
+			for _, f := range after.Invoice.Flags {
+				if f == "reorged" {
+					t.Fatalf("base invoice flagged reorged by ethereum's reorg")
+				}
+			}
+			if err := m.st.View(ctx, func(tx store.Tx) error {
+				_, err := tx.OutboxByKey(ctx, ledger.Topic, ledger.ReversalKey(ledger.SettlementKey(basePay.ID)))
+				return err
+			}); err == nil {
+				t.Fatal("base settlement was reversed by ethereum's reorg")
+			}
+
+			// Base's node goes down: /readyz names it; ethereum and Bitcoin keep settling.
+			if err := m.base.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			dC, usdcEth := m.invoice("USDC", "ethereum")
+			if _, err := m.eth.PayToken(ctx, m.eth.USDC(), common.HexToAddress(usdcEth.Address), usdcEth.AmountDue); err != nil {
+				t.Fatal(err)
+			}
+			dD, btcOpt := m.invoice("BTC", "bitcoin")
+			addr, err := btcutil.DecodeAddress(btcOpt.Address, btcd.Params())
+			if err != nil {
+				t.Fatal(err)
+			}
+			btcd.Pay(t, addr, btcOpt.AmountDue.Int64())
+			btcd.Mine(t, 1)
+			m.waitFor(dC.Invoice.ID, "settled in USDC on ethereum with base down", true, settled)
+			m.waitFor(dD.Invoice.ID, "settled in BTC with base down", false, settled)
+			// The followers may be a few blocks behind the tests' sealing for a moment.
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				checks := m.readyz()
+				if c := checks["chain:base"]; !strings.Contains(c.Detail, "not answering") && !strings.Contains(c.Detail, "unreachable") {
+					t.Fatalf("readyz chain:base = %+v, want the node down", c)
+				}
+				eth, btc := checks["chain:ethereum"], checks["chain:bitcoin"]
+				if eth.OK && btc.OK && !strings.Contains(eth.Detail, "not answering") && !strings.Contains(btc.Detail, "not answering") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("readyz chain:ethereum = %+v, chain:bitcoin = %+v", eth, btc)
+				}
+			}
+		})
+	}
+}
