@@ -350,13 +350,16 @@ func sameConfig(a, b merchantConfig) bool {
 // CreateRequest is a merchant's request for a new invoice. Amount is a decimal string in
 // Currency, which is an ISO 4217 code or a crypto asset code the merchant accepts.
 type CreateRequest struct {
-	Amount           string
-	Currency         string
-	OrderID          string
-	Metadata         json.RawMessage
-	ExpiresIn        time.Duration // 0 = default
-	Confirmations    map[string]int
-	PaymentMethods   []string // asset codes; empty = every asset the merchant accepts
+	Amount        string
+	Currency      string
+	OrderID       string
+	Metadata      json.RawMessage
+	ExpiresIn     time.Duration // 0 = default
+	Confirmations map[string]int
+	// PaymentMethods are asset codes ("USDC": on every network the store accepts it) or
+	// assets on one network ("USDC-base", see MethodMatches); empty = every asset the
+	// merchant accepts.
+	PaymentMethods   []string
 	RedirectURL      string
 	TolerancePercent string
 	ToleranceFloor   string // decimal in Currency
@@ -544,12 +547,20 @@ func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequ
 		want[m] = true
 	}
 	for m := range want {
-		if !slices.ContainsFunc(assets, func(a accepted) bool { return a.asset.Code == m }) {
-			bad["payment_methods"] = fmt.Sprintf("%q is not enabled for this store", m)
+		if !slices.ContainsFunc(assets, func(a accepted) bool { return MethodMatches(m, a.asset) }) {
+			bad["payment_methods"] = fmt.Sprintf("%q is not enabled for this store (an asset such as USDC, or an asset on a network such as USDC-base)", m)
 		}
 	}
+	wanted := func(a money.Asset) bool {
+		for m := range want {
+			if MethodMatches(m, a) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, a := range assets {
-		if len(want) > 0 && !want[a.asset.Code] {
+		if len(want) > 0 && !wanted(a.asset) {
 			continue
 		}
 		if !isFiat && a.asset.Code != priceAsset.Code {
@@ -605,7 +616,7 @@ func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequ
 				// invoice when this one was asked for or nothing is left.
 				dust = append(dust, fmt.Sprintf("%s %s is below the smallest payable %s amount (%s)",
 					money.FormatAmount(o.due, a.asset.Scale), a.asset.Code, a.asset.Code, money.FormatAmount(min, a.asset.Scale)))
-				if want[a.asset.Code] {
+				if wanted(a.asset) {
 					dustAsked = true
 				}
 				continue

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/ethclient"
 
+	"github.com/chainpay/chainpay/apikey"
 	"github.com/chainpay/chainpay/chains/bitcoin"
 	"github.com/chainpay/chainpay/chains/bitcoin/btcdtest"
 	"github.com/chainpay/chainpay/chains/bitcoin/regtest"
@@ -47,7 +50,8 @@ type multiChain struct {
 }
 
 // startMultiChain starts the two EVM chains ("ethereum" sealed by the test, "base" on a
-// 50 ms timer), wires chainpay over st with Bitcoin and both, and adds a wallet per chain.
+// 50 ms timer), wires chainpay over st with both (and Bitcoin unless btcd is nil), and
+// adds a wallet per chain.
 func startMultiChain(t *testing.T, ctx context.Context, st store.Store, btcd *btcdtest.Node) *multiChain {
 	t.Helper()
 	m := &multiChain{t: t, ctx: ctx, st: st, btcd: btcd}
@@ -76,8 +80,11 @@ func startMultiChain(t *testing.T, ctx context.Context, st store.Store, btcd *bt
 			tokens: []ethToken{{code: "USDC", contract: c.USDC(), decimals: 6}}, confs: confs, poll: 50 * time.Millisecond}
 	}
 	w := &wiring{publicURL: "http://127.0.0.1:0", rates: rateSvc, pairs: pairs, guard: webhooks.Guard{AllowPrivate: true},
-		btc: &btcWiring{network: bitcoin.Regtest, confs: 1, rpc: []string{btcd.RPCURL()}, poll: 100 * time.Millisecond},
+		btc: &btcWiring{network: bitcoin.Regtest, confs: 1, poll: 100 * time.Millisecond},
 		evm: []*ethWiring{evm("ethereum", m.eth, 2), evm("base", m.base, 2)}}
+	if btcd != nil {
+		w.btc.rpc = []string{btcd.RPCURL()}
+	}
 	if st.Dialect() == "postgres" {
 		w.holder = holderID() // followers take one lease per chain
 	}
@@ -104,9 +111,12 @@ func startMultiChain(t *testing.T, ctx context.Context, st store.Store, btcd *bt
 		t.Fatal(err)
 	}
 	treasury := ethereum.FormatAddress(common.BytesToAddress(devSeed[:20]))
-	for _, in := range []invoices.WalletInput{{Chain: "bitcoin", Key: tpub},
-		{Chain: "ethereum", Treasury: treasury, Tokens: []string{"USDC"}},
-		{Chain: "base", Treasury: treasury, Tokens: []string{"USDC"}}} {
+	wallets := []invoices.WalletInput{{Chain: "ethereum", Treasury: treasury, Tokens: []string{"USDC"}},
+		{Chain: "base", Treasury: treasury, Tokens: []string{"USDC"}}}
+	if btcd != nil {
+		wallets = append(wallets, invoices.WalletInput{Chain: "bitcoin", Key: tpub})
+	}
+	for _, in := range wallets {
 		if _, err := m.app.inv.AddWallet(ctx, m.mid, in); err != nil {
 			t.Fatalf("wallet %s: %v", in.Chain, err)
 		}
@@ -349,5 +359,106 @@ func TestTwoEVMChainsAndBitcoin(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPaymentMethodsPerNetwork: a payment method is an asset on a network. "USDC" offers
+// USDC on every network the store accepts it on, "USDC-base" (any case) on base only, an
+// unknown network is a 422 on payment_methods; the API names each option's method and
+// chain, and the checkout titles an asset offered on two networks with its network and
+// gives each an EIP-681 URI with that network's chain id.
+func TestPaymentMethodsPerNetwork(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m := startMultiChain(t, ctx, storetest.Backends()[0].Open(t), nil)
+	methods := func(pm ...string) []string {
+		t.Helper()
+		d, err := m.app.inv.Create(ctx, m.mid, invoices.CreateRequest{Amount: "25.00", Currency: "USD", PaymentMethods: pm})
+		if err != nil {
+			t.Fatalf("%v: %v", pm, err)
+		}
+		var out []string
+		for _, o := range d.Options {
+			out = append(out, o.Asset+"-"+o.Chain)
+		}
+		slices.Sort(out) // wallet order
+		return out
+	}
+	if got := methods("USDC"); !slices.Equal(got, []string{"USDC-base", "USDC-ethereum"}) {
+		t.Fatalf("USDC: %v", got)
+	}
+	if got := methods("USDC-base"); !slices.Equal(got, []string{"USDC-base"}) {
+		t.Fatalf("USDC-base: %v", got)
+	}
+	if got := methods("USDC-BASE", "ETH-ethereum"); !slices.Equal(got, []string{"ETH-ethereum", "USDC-base"}) {
+		t.Fatalf("USDC-BASE, ETH-ethereum: %v", got)
+	}
+	if got := methods(); len(got) != 4 {
+		t.Fatalf("every method: %v", got)
+	}
+	for _, bad := range []string{"USDC-polygon", "DAI", "USDC-"} {
+		_, err := m.app.inv.Create(ctx, m.mid, invoices.CreateRequest{Amount: "25.00", Currency: "USD", PaymentMethods: []string{bad}})
+		var ve *invoices.ValidationError
+		if !errors.As(err, &ve) || ve.Fields["payment_methods"] == "" {
+			t.Fatalf("%s: got %v, want a validation error on payment_methods", bad, err)
+		}
+	}
+
+	// Over HTTP: the API with a key of the store, then the checkout page.
+	now := time.Now().UTC()
+	plain, k := apikey.New(m.mid, apikey.All(), now)
+	if err := m.st.Tx(ctx, func(tx store.Tx) error { return tx.CreateAPIKey(ctx, k) }); err != nil {
+		t.Fatal(err)
+	}
+	post := func(body string) (int, []byte) {
+		req, _ := http.NewRequest("POST", m.srv.URL+"/v1/invoices", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+plain)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	code, body := post(`{"amount":"25.00","currency":"USD","payment_methods":["USDC"]}`)
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	type optionView struct {
+		PaymentMethod string `json:"payment_method"`
+		Chain         string `json:"chain"`
+		Network       string `json:"network"`
+		URI           string `json:"payment_uri"`
+	}
+	var inv struct {
+		ID      string       `json:"id"`
+		Options []optionView `json:"payment_options"`
+	}
+	if err := json.Unmarshal(body, &inv); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(inv.Options, func(a, b optionView) int { return strings.Compare(a.PaymentMethod, b.PaymentMethod) })
+	if len(inv.Options) != 2 || inv.Options[0].PaymentMethod != "USDC-base" || inv.Options[1].PaymentMethod != "USDC-ethereum" ||
+		inv.Options[0].Chain != "base" || inv.Options[0].Network != "84532" ||
+		!strings.Contains(inv.Options[0].URI, "@84532/transfer") || !strings.Contains(inv.Options[1].URI, "@1337/transfer") {
+		t.Fatalf("options: %+v", inv.Options)
+	}
+	if code, body := post(`{"amount":"25.00","currency":"USD","payment_methods":["USDC-arbitrum"]}`); code != http.StatusUnprocessableEntity ||
+		!strings.Contains(string(body), "payment_methods") {
+		t.Fatalf("unknown network: %d %s", code, body)
+	}
+	resp, err := http.Get(m.srv.URL + "/i/" + inv.ID + "?lang=en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"Pay with USDC on Ethereum (1337)", "Pay with USDC on Base (84532)", "@84532/transfer"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("checkout page lacks %q", want)
+		}
 	}
 }
