@@ -36,6 +36,15 @@ type Chain interface {
 	Confirmations() int
 }
 
+// FinalityChain is implemented by chains whose payments may settle on a block tag of the
+// node (EVM `finalized` or `safe`) instead of a depth. When Finality is not "", the
+// chain's confirmations are counted from the follower's final block (store.Cursor.Final)
+// rather than its tip: a payment has c confirmations when c blocks at or above its own are
+// final, and Confirmations() is 1 (the payment's block is final).
+type FinalityChain interface {
+	Finality() string
+}
+
 // IndexedChain is implemented by chains whose deposit address is a function of a wallet
 // and a derivation index (Bitcoin). With Config.Indexes set, the service takes the index
 // from it before the invoice's transaction and asks AddressAt, instead of DepositAddress.
@@ -879,7 +888,7 @@ func loadMany(ctx context.Context, tx store.Tx, ids []string) (map[string][]stor
 // new state, its events and its books inside tx.
 func (s *Service) review(ctx context.Context, tx store.Tx, inv store.Invoice, opts []store.PaymentOption,
 	pays []store.Payment, cursors map[string]store.Cursor) ([]string, error) {
-	tips := tipsOf(cursors)
+	tips := s.tipsOf(cursors)
 	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
 	at, err := s.confirmPayments(ctx, tx, inv, opts, pays, tips, now)
 	if err != nil {
@@ -1014,12 +1023,21 @@ func cursorsOf(ctx context.Context, tx store.Tx, opts []store.PaymentOption) (ma
 }
 
 // tipsOf is the followers' tip heights by chain (0 before a follower's first block).
-func tipsOf(cursors map[string]store.Cursor) map[string]int64 {
+func (s *Service) tipsOf(cursors map[string]store.Cursor) map[string]int64 {
 	tips := make(map[string]int64, len(cursors))
 	for chain, c := range cursors {
-		tips[chain] = c.Height
+		tips[chain] = s.tipOf(chain, c)
 	}
 	return tips
+}
+
+// tipOf is the height confirmations on chain count from: the cursor's height, or on a
+// chain that settles on a block tag (FinalityChain) the cursor's final block.
+func (s *Service) tipOf(chain string, c store.Cursor) int64 {
+	if f, ok := s.cfg.Chains[chain].(FinalityChain); ok && f.Finality() != "" {
+		return c.Final
+	}
+	return c.Height
 }
 
 // chainTime is the time an invoice on these chains is judged at: the earliest chain time of
@@ -1081,7 +1099,7 @@ func (s *Service) load(ctx context.Context, tx store.Tx, merchantID, id string) 
 	if err != nil {
 		return Details{}, err
 	}
-	d := details(inv, opts, pays, tipsOf(cursors))
+	d := details(inv, opts, pays, s.tipsOf(cursors))
 	d.Refunds = refs
 	return d, nil
 }
@@ -1119,7 +1137,7 @@ func (s *Service) ListTx(ctx context.Context, tx store.Tx, f store.InvoiceFilter
 	for i, inv := range invs {
 		own := map[string]int64{}
 		for _, o := range optsBy[inv.ID] {
-			own[o.Chain] = cursors[o.Chain].Height
+			own[o.Chain] = s.tipOf(o.Chain, cursors[o.Chain])
 		}
 		out[i] = details(inv, optsBy[inv.ID], paysBy[inv.ID], own)
 		out[i].Refunds = refsBy[inv.ID]

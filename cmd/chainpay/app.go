@@ -82,6 +82,7 @@ type ethWiring struct {
 	factory       *ethereum.Factory
 	tokens        []ethToken
 	confs         int
+	finality      string // block tag payments settle on ("finalized", "safe"); "" = confs deep
 	poll          time.Duration
 	sweeperKey    *ecdsa.PrivateKey // nil: no sweeping
 	sweepInterval time.Duration
@@ -140,7 +141,7 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 			toks[t.code] = deposit.EVMToken{Contract: t.contract, Decimals: t.decimals}
 		}
 		evm, err := deposit.NewEVM(deposit.EVMConfig{Chain: e.chain, ChainID: e.chainID, Factory: e.factory,
-			Native: e.native, Tokens: toks, Confirmations: e.confs})
+			Native: e.native, Tokens: toks, Confirmations: e.confs, Finality: e.finality})
 		if err != nil {
 			return nil, err
 		}
@@ -335,7 +336,7 @@ func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service,
 		toks = append(toks, watcher.EthereumToken{Code: t.code, Contract: t.contract, Decimals: t.decimals})
 	}
 	src, err := watcher.NewEthereumSource(ctx, watcher.EthereumConfig{Chain: e.chain, ChainID: e.chainID,
-		URLs: e.rpc, Tokens: toks, Logger: log, HTTPClient: &http.Client{Transport: m.RPCTransport(e.chain, nil)}})
+		URLs: e.rpc, Tokens: toks, Logger: log, Native: e.native, Finality: e.finality, HTTPClient: &http.Client{Transport: m.RPCTransport(e.chain, nil)}})
 	if err != nil {
 		return nil, nil, nil, &settingError{e.setting("rpc"), err.Error()}
 	}

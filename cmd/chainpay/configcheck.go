@@ -208,7 +208,8 @@ func checkEVMNode(ctx context.Context, r *checkReport, w *ethWiring, u string) {
 		toks = append(toks, watcher.EthereumToken{Code: t.code, Contract: t.contract, Decimals: t.decimals})
 		codes = append(codes, fmt.Sprintf("%s (%d decimals)", t.code, t.decimals))
 	}
-	src, err := watcher.NewEthereumSource(ctx, watcher.EthereumConfig{Chain: w.chain, ChainID: w.chainID, URLs: []string{u}, Tokens: toks})
+	src, err := watcher.NewEthereumSource(ctx, watcher.EthereumConfig{Chain: w.chain, ChainID: w.chainID, URLs: []string{u}, Tokens: toks,
+		Finality: w.finality})
 	if err != nil {
 		r.fail(name, "%v", err)
 		return
@@ -231,7 +232,12 @@ func checkEVMNode(ctx context.Context, r *checkReport, w *ethWiring, u string) {
 	if len(codes) > 0 {
 		tokens = "tokens " + strings.Join(codes, ", ")
 	}
-	r.ok(name, "chain id %d, tip %d, ForwarderFactory %s, %s", w.chainID, tip.Height, w.factory.Address().Hex(), tokens)
+	policy := fmt.Sprintf("settles %d blocks deep", cmp.Or(w.confs, 12))
+	if w.finality != "" {
+		fin, _ := src.FinalHeight(ctx) // Check read it already
+		policy = fmt.Sprintf("settles on the %s block (now %d, %d behind the tip)", w.finality, fin, tip.Height-fin)
+	}
+	r.ok(name, "chain id %d, tip %d, %s, ForwarderFactory %s, %s", w.chainID, tip.Height, policy, w.factory.Address().Hex(), tokens)
 }
 
 func checkSweeper(ctx context.Context, r *checkReport, e *ethWiring, u string, key *ecdsa.PrivateKey) {

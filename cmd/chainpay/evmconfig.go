@@ -312,7 +312,8 @@ func (ss *serveSettings) evmWiring(s evmSpec) (*ethWiring, error) {
 func parseConfirmationPolicy(w *ethWiring, v string) error {
 	switch v {
 	case "finalized", "safe":
-		return fmt.Errorf("%q: block tag policies are not supported yet; give a depth in blocks", v)
+		w.finality = v
+		return nil
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 || n > 10000 {

@@ -50,7 +50,7 @@ evm_chains:
     ws: wss://eth-a.example/ws
     factory: ` + factoryA + `
     tokens: [USDC=` + usdcEth + `:6]
-    confirmations: 12
+    confirmations: finalized
   - name: base
     chain_id: 8453
     rpc: wss://base.example/ws
@@ -81,7 +81,7 @@ evm_chains:
 	}
 	eth, base, poly := evm[0], evm[1], evm[2]
 	if eth.chain != "ethereum" || eth.chainID != 1 || len(eth.rpc) != 2 || eth.ws[0] != "wss://eth-a.example/ws" ||
-		eth.confs != 12 || eth.tokens[0].code != "USDC" || eth.tokens[0].decimals != 6 || eth.poll != 2*time.Second || eth.native != "ETH" {
+		eth.finality != "finalized" || eth.tokens[0].code != "USDC" || eth.tokens[0].decimals != 6 || eth.poll != 2*time.Second || eth.native != "ETH" {
 		t.Fatalf("ethereum: %+v", eth)
 	}
 	if base.chain != "base" || base.chainID != 8453 || base.confs != 3 || base.poll != 500*time.Millisecond ||
@@ -106,14 +106,16 @@ func TestEVMChainsFromEnvironment(t *testing.T) {
 		"CHAINPAY_EVM_ETHEREUM_FACTORY": factoryA, "CHAINPAY_EVM_ETHEREUM_CONFIRMATIONS": "12",
 		"CHAINPAY_EVM_ETHEREUM_TOKENS": "USDC=" + usdcEth + ":6,USDT=0xdAC17F958D2ee523a2206206994597C13D831ec7:6",
 		"CHAINPAY_EVM_BASE_RPC_FILE":   rpcFile, "CHAINPAY_EVM_BASE_CHAIN_ID": "8453", "CHAINPAY_EVM_BASE_FACTORY": factoryA,
-		"CHAINPAY_EVM_BASE_SWEEP_INTERVAL": "5m",
+		"CHAINPAY_EVM_BASE_SWEEP_INTERVAL": "5m", "CHAINPAY_EVM_BASE_CONFIRMATIONS": "safe",
+		"CHAINPAY_EVM_ETHEREUM_POLL": "1s",
 	}
 	evm, err := evmOf(t, ss, env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(evm) != 2 || evm[0].chain != "ethereum" || len(evm[0].tokens) != 2 || evm[1].chain != "base" ||
-		evm[1].rpc[0] != "https://base.example/secret-key" || evm[1].sweepInterval != 5*time.Minute || evm[1].confs != 12 {
+		evm[1].rpc[0] != "https://base.example/secret-key" || evm[1].sweepInterval != 5*time.Minute || evm[1].finality != "safe" ||
+		evm[0].finality != "" || evm[0].confs != 12 || evm[0].poll != time.Second {
 		t.Fatalf("got %+v %+v", evm[0], evm[1])
 	}
 	// The same list as JSON.
@@ -200,6 +202,7 @@ func TestEVMChainsBadSettings(t *testing.T) {
 		{"token twice", "base", with("CHAINPAY_EVM_BASE_TOKENS", "USDC="+usdcBase+":6,USDC="+usdcEth+":6"), "CHAINPAY_EVM_BASE_TOKENS"},
 		{"token named like native", "base", with("CHAINPAY_EVM_BASE_TOKENS", "ETH="+usdcBase+":18"), "CHAINPAY_EVM_BASE_TOKENS"},
 		{"bad confirmations", "base", with("CHAINPAY_EVM_BASE_CONFIRMATIONS", "soon"), "CHAINPAY_EVM_BASE_CONFIRMATIONS"},
+		{"unknown tag", "base", with("CHAINPAY_EVM_BASE_CONFIRMATIONS", "latest"), "CHAINPAY_EVM_BASE_CONFIRMATIONS"},
 		{"negative confirmations", "base", with("CHAINPAY_EVM_BASE_CONFIRMATIONS", "-1"), "CHAINPAY_EVM_BASE_CONFIRMATIONS"},
 		{"bad poll", "base", with("CHAINPAY_EVM_BASE_POLL", "0s"), "CHAINPAY_EVM_BASE_POLL"},
 		{"bad native", "base", with("CHAINPAY_EVM_BASE_NATIVE", "eth"), "CHAINPAY_EVM_BASE_NATIVE"},
