@@ -462,3 +462,86 @@ func TestPaymentMethodsPerNetwork(t *testing.T) {
 		}
 	}
 }
+
+// TestWrongChainPaymentRecovered: the factory is at one address on both chains, so an
+// invoice's deposit address is the same on both. An invoice that offered USDC on ethereum
+// only is paid in USDC on base instead: base's follower does not count it (the invoice has
+// no option there), and `chainpay sweep --network base --invoice ID` recovers it to the
+// treasury on base through the invoice's ethereum forwarder (same address, derivation
+// checked against base's factory). Without the sibling chain configured it finds nothing.
+func TestWrongChainPaymentRecovered(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m := startMultiChain(t, ctx, storetest.Backends()[0].Open(t), nil)
+	d, err := m.app.inv.Create(ctx, m.mid, invoices.CreateRequest{Amount: "25.00", Currency: "USD", PaymentMethods: []string{"USDC-ethereum"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Options) != 1 || d.Options[0].Chain != "ethereum" {
+		t.Fatalf("options %+v, want USDC on ethereum only", d.Options)
+	}
+	opt := d.Options[0]
+	addr := common.HexToAddress(opt.Address)
+	if _, err := m.base.PayToken(ctx, m.base.USDC(), addr, opt.AmountDue); err != nil {
+		t.Fatal(err)
+	}
+	// Base's follower passes the payment's block without a payment for the invoice.
+	cl, err := ethclient.DialContext(ctx, m.base.RPCURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	paidAt, err := cl.BlockNumber(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var c store.Cursor
+		if err := m.st.View(ctx, func(tx store.Tx) (err error) { c, err = tx.Cursor(ctx, "base"); return }); err != nil {
+			t.Fatal(err)
+		}
+		if c.Height > int64(paidAt)+2 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got, _ := m.app.inv.Get(ctx, m.mid, d.Invoice.ID); len(got.Payments) != 0 {
+		t.Fatalf("a payment on base was counted for an ethereum-only invoice: %+v", got.Payments)
+	}
+
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	chain := func(name string, c *devchain.Chain) *ethWiring {
+		return &ethWiring{chain: name, chainID: c.ChainID(), rpc: []string{c.RPCURL()}, factory: c.Factory(),
+			tokens: []ethToken{{code: "USDC", contract: c.USDC(), decimals: 6}}, confs: 2, sweeperKey: c.SweeperKey(),
+			sweepInterval: time.Minute, sweepMinMultiple: 3, sweeperGasWarn: big.NewInt(0)}
+	}
+	baseW, ethW := chain("base", m.base), chain("ethereum", m.eth)
+	client, err := ethclient.DialContext(ctx, m.base.RPCURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	alone, err := newSweeper(m.st, &wiring{evm: []*ethWiring{baseW}}, baseW, client, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := alone.Flush(ctx, m.base.USDC(), d.Invoice.ID); err != nil || out.Holding != 0 {
+		t.Fatalf("without the sibling chain: %+v %v, want nothing found", out, err)
+	}
+	svc, err := newSweeper(m.st, &wiring{evm: []*ethWiring{ethW, baseW}}, baseW, client, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := svc.Flush(ctx, m.base.USDC(), d.Invoice.ID)
+	if err != nil || out.Holding != 1 || len(out.Sweeps) != 1 || out.Sweeps[0].Status != store.SweepConfirmed || len(out.Failed) != 0 {
+		t.Fatalf("flush on base: %+v %v", out, err)
+	}
+	treasury := common.BytesToAddress(devSeed[:20])
+	if got, err := m.base.TokenBalanceAt(ctx, m.base.USDC(), treasury); err != nil || got.Cmp(opt.AmountDue) != 0 {
+		t.Fatalf("treasury holds %v USDC on base (%v), want %s", got, err, opt.AmountDue)
+	}
+	if got, _ := m.base.TokenBalanceAt(ctx, m.base.USDC(), addr); got.Sign() != 0 {
+		t.Fatalf("deposit address still holds %s USDC on base", got)
+	}
+}

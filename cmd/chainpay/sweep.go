@@ -47,9 +47,18 @@ func newSweeper(st store.Store, w *wiring, e *ethWiring, client sweeper.Client, 
 		toks = append(toks, sweeper.Token{Code: t.code, Contract: t.contract, Decimals: t.decimals})
 	}
 	network := strconv.FormatUint(e.chainID, 10)
+	// Chains with the factory at the same address share deposit addresses: a flush of one
+	// invoice here may take its forwarders handed out there (wrong-chain payments).
+	var siblings []string
+	for _, o := range w.evm {
+		if o != e && o.factory != nil && e.factory != nil && o.factory.Address() == e.factory.Address() &&
+			o.factory.InitCodeHash() == e.factory.InitCodeHash() {
+			siblings = append(siblings, o.chain)
+		}
+	}
 	cfg := sweeper.Config{Client: client, Store: st, Chain: e.chain, Factory: e.factory, ChainID: e.chainID,
 		Key: e.sweeperKey, Native: native.Code, Tokens: toks, MinValueMultiple: e.sweepMinMultiple, Confirmations: confs,
-		Interval: e.sweepInterval, Holder: w.holder, Logger: log,
+		Interval: e.sweepInterval, Holder: w.holder, Logger: log, Siblings: siblings,
 		OnFinished: func(ctx context.Context, tx store.Tx, s store.EVMSweep, depth int64) error {
 			if s.Fee == nil || s.Fee.Sign() == 0 {
 				return nil // nothing paid (a zero-fee dev chain)
@@ -118,7 +127,7 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var network, token, invoiceID string
 	fs.StringVar(&network, "network", "", "EVM chain of the wallets to flush: its name or chain id (as `wallet list` shows it)")
 	fs.StringVar(&token, "token", "", "ERC-20 contract address to flush, configured or not (e.g. DAI sent to a USDC invoice)")
-	fs.StringVar(&invoiceID, "invoice", "", "flush only this invoice's deposit address (default: every one handed out)")
+	fs.StringVar(&invoiceID, "invoice", "", "flush only this invoice's deposit address (default: every one handed out); also when the invoice offered only another EVM chain with the same factory address and was paid on this one")
 	if err := applyConfig(fs, args); err != nil {
 		return err
 	}
@@ -171,7 +180,7 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return &settingError{ew.setting("rpc"), err.Error()}
 	}
 	defer client.Close()
-	svc, err := newSweeper(st, &wiring{}, ew, client, logger)
+	svc, err := newSweeper(st, &wiring{evm: evms}, ew, client, logger)
 	if err != nil {
 		return err
 	}
