@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	geth "github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/chainpay/chainpay/api"
@@ -342,13 +344,17 @@ func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service,
 	}
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	var fsrc watcher.Source = src
 	if err := src.Check(cctx); err != nil {
 		if errors.Is(err, watcher.ErrChainMismatch) {
 			return nil, nil, nil, &settingError{e.setting("chain_id"), err.Error()}
 		}
-		return nil, nil, nil, fmt.Errorf("%s node check: %w", e.chain, err)
+		// A chain whose node is down does not stop the others: its follower checks the
+		// node before its first step instead, and /readyz shows the chain until it answers.
+		log.Warn("EVM node not ready yet; its follower checks it before following", "chain", e.chain, "err", err)
+		fsrc = &checkedSource{EthereumSource: src}
 	}
-	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, LeaseTTL: followerLease(e.poll),
+	f := watcher.NewFollower(st, fsrc, inv, watcher.Config{Logger: log, Holder: w.holder, LeaseTTL: followerLease(e.poll),
 		Skipped:      m.TransferSkipped(e.chain),
 		TipFreshness: watcher.EVMTipFreshness, Refunds: w.refunds})
 	var opts []watcher.RunnerOption
@@ -372,8 +378,37 @@ func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service,
 		}
 		out = append(out, sw)
 	}
-	return runner, src, out, nil
+	return runner, fsrc, out, nil
 }
+
+// checkedSource is the source of an EVM chain whose node could not be checked at start
+// (down, unreachable): its Tip, which every follower step and readiness check starts with,
+// runs Check until it passes once, so nothing is read from a node of another chain or with
+// other token decimals. Embedding keeps the source's other methods (Finalizer, Unwatcher).
+type checkedSource struct {
+	*watcher.EthereumSource
+	ok atomic.Bool
+}
+
+func (c *checkedSource) Tip(ctx context.Context) (watcher.Header, error) {
+	if !c.ok.Load() {
+		if err := c.Check(ctx); err != nil {
+			return watcher.Header{}, fmt.Errorf("node check: %w", err)
+		}
+		c.ok.Store(true)
+	}
+	return c.EthereumSource.Tip(ctx)
+}
+
+// factoryAt is the ForwarderFactory at addr as it is on every chain: its constructor's one
+// CREATE makes the forwarder implementation at CREATE(addr, 1) (a contract's nonce starts
+// at 1, EIP-161), so the deposit addresses are known without asking a node.
+func factoryAt(addr common.Address) (*ethereum.Factory, error) {
+	return ethereum.NewFactory(addr, crypto.CreateAddress(addr, 1))
+}
+
+// errNoFactory reports an address where the node answers but no ForwarderFactory is.
+var errNoFactory = errors.New("no ForwarderFactory there")
 
 // readFactory reads the forwarder implementation of the factory at addr from the chain.
 func readFactory(ctx context.Context, rpcURL string, addr common.Address) (*ethereum.Factory, error) {
@@ -389,7 +424,7 @@ func readFactory(ctx context.Context, rpcURL string, addr common.Address) (*ethe
 	}
 	impl, err := abi.UnpackImplementation(out)
 	if err != nil {
-		return nil, fmt.Errorf("factory %s: no ForwarderFactory there: %w", addr.Hex(), err)
+		return nil, fmt.Errorf("factory %s: %w: %v", addr.Hex(), errNoFactory, err)
 	}
 	return ethereum.NewFactory(addr, impl)
 }

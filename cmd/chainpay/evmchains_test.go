@@ -7,10 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -143,7 +145,8 @@ func (m *multiChain) invoice(asset, chain string) (invoices.Details, store.Payme
 // waitFor polls the invoice until ok, sealing an ethereum block each round when seal.
 func (m *multiChain) waitFor(id, what string, seal bool, ok func(invoices.Details) bool) invoices.Details {
 	m.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	// A follower whose node was down retries with a backoff of up to a minute (watcher.Runner).
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		d, err := m.app.inv.Get(m.ctx, m.mid, id)
 		if err != nil {
@@ -543,5 +546,198 @@ func TestWrongChainPaymentRecovered(t *testing.T) {
 	}
 	if got, _ := m.base.TokenBalanceAt(ctx, m.base.USDC(), addr); got.Sign() != 0 {
 		t.Fatalf("deposit address still holds %s USDC on base", got)
+	}
+}
+
+// switchProxy forwards TCP connections to a node while on; off, it refuses them (and cuts
+// the open ones): a node that is down, then back.
+type switchProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	on     bool
+	conns  []net.Conn
+}
+
+func newSwitchProxy(t *testing.T, target string) *switchProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &switchProxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.set(false) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			on := p.on
+			if on {
+				p.conns = append(p.conns, c)
+			}
+			p.mu.Unlock()
+			if !on {
+				c.Close()
+				continue
+			}
+			go func() {
+				up, err := net.Dial("tcp", target)
+				if err != nil {
+					c.Close()
+					return
+				}
+				p.mu.Lock()
+				p.conns = append(p.conns, up)
+				p.mu.Unlock()
+				go func() { _, _ = io.Copy(up, c); up.Close() }()
+				_, _ = io.Copy(c, up)
+				c.Close()
+			}()
+		}
+	}()
+	return p
+}
+
+func (p *switchProxy) url() string { return "http://" + p.ln.Addr().String() }
+
+func (p *switchProxy) set(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.on = on
+	if !on {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+// TestEVMChainDownAtStart: serve starts while one EVM chain's node is down (its settings
+// resolve without it: the factory's addresses are derived, not read), follows the other
+// chain, and shows the down chain in /readyz; once the node answers, that chain's follower
+// checks it and follows, and an invoice paid there settles.
+func TestEVMChainDownAtStart(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	// Blocks at a pace a follower catches up with after the outage, even under -race.
+	eth, err := devchain.Start(ctx, devchain.Config{BlockEvery: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eth.Stop() })
+	base, err := devchain.Start(ctx, devchain.Config{BlockEvery: 250 * time.Millisecond, ChainID: baseDevID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = base.Stop() })
+	proxy := newSwitchProxy(t, strings.TrimPrefix(base.RPCURL(), "http://"))
+	tokens := func(c *devchain.Chain) string { return "USDC=" + c.USDC().Hex() + ":6" }
+	ss := &serveSettings{sweepInterval: "1m", sweepMinMultiple: "3", sweeperGasWarn: "0.05",
+		evmChains: `[{"name":"ethereum","chain_id":1337,"rpc":"` + eth.RPCURL() + `","factory":"` + eth.Factory().Address().Hex() +
+			`","tokens":"` + tokens(eth) + `","confirmations":2,"poll":"50ms"},` +
+			`{"name":"base","chain_id":84532,"rpc":"` + proxy.url() + `","factory":"` + base.Factory().Address().Hex() +
+			`","tokens":"` + tokens(base) + `","confirmations":2,"poll":"50ms"}]`}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st := storetest.Backends()[0].Open(t)
+
+	// A first process anchors both cursors (a fresh database waits for every node).
+	proxy.set(true)
+	evm, err := ss.evmWirings(ctx, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evm[1].factory.InitCodeHash() != base.Factory().InitCodeHash() {
+		t.Fatal("the derived factory differs from the dev chain's")
+	}
+	rs := rateSettings{sources: "none", fixed: "ETH-USD=3000,USDC-USD=1", minSources: "1", maxAge: "24h", currencies: "USD"}
+	rateSvc, pairs, err := rs.build(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rateSvc.Start(ctx, pairs, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rateSvc.Stop)
+	w := &wiring{publicURL: "http://127.0.0.1:0", rates: rateSvc, pairs: pairs, guard: webhooks.Guard{AllowPrivate: true},
+		btc: &btcWiring{network: bitcoin.Regtest, confs: 1, poll: time.Second}, evm: evm}
+	first, err := buildApp(ctx, st, w, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.anchorCursors(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first.stop()
+
+	// base's node goes down; the next process starts anyway.
+	proxy.set(false)
+	if _, err := (&serveSettings{sweepInterval: "1m", sweepMinMultiple: "3", sweeperGasWarn: "0.05",
+		evmChains: `[{"name":"base","chain_id":84532,"rpc":"` + proxy.url() + `","factory":"` + base.USDC().Hex() + `"}]`}).evmWirings(ctx, log); err != nil {
+		t.Fatalf("a wrong factory address cannot be told from a right one while the node is down: %v", err)
+	}
+	evm, err = ss.evmWirings(ctx, log)
+	if err != nil {
+		t.Fatalf("settings with base's node down: %v", err)
+	}
+	w.evm = evm
+	a, err := buildApp(ctx, st, w, log)
+	if err != nil {
+		t.Fatalf("start with base's node down: %v", err)
+	}
+	if err := a.anchorCursors(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.start(ctx)
+	t.Cleanup(a.stop)
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(srv.Close)
+	m := &multiChain{t: t, ctx: ctx, st: st, app: a, eth: eth, base: base, srv: srv}
+	now := time.Now().UTC()
+	m.mid = store.NewID("sto", now)
+	if err := st.Tx(ctx, func(tx store.Tx) error {
+		return tx.CreateMerchant(ctx, store.Merchant{ID: m.mid, Name: "shop", CreatedAt: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	treasury := ethereum.FormatAddress(common.BytesToAddress(devSeed[:20]))
+	for _, chain := range []string{"ethereum", "base"} {
+		if _, err := a.inv.AddWallet(ctx, m.mid, invoices.WalletInput{Chain: chain, Treasury: treasury, Tokens: []string{"USDC"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dEth, ethOpt := m.invoice("USDC", "ethereum")
+	dBase, baseOpt := m.invoice("USDC", "base") // addresses are derived: base's options exist while it is down
+	if _, err := eth.PayToken(ctx, eth.USDC(), common.HexToAddress(ethOpt.Address), ethOpt.AmountDue); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := base.PayToken(ctx, base.USDC(), common.HexToAddress(baseOpt.Address), baseOpt.AmountDue); err != nil {
+		t.Fatal(err)
+	}
+	m.waitFor(dEth.Invoice.ID, "settled on ethereum while base is down", false, settled)
+	if c := m.readyz()["chain:base"]; !strings.Contains(c.Detail, "not answering") && !strings.Contains(c.Detail, "unreachable") {
+		t.Fatalf("readyz chain:base = %+v, want the node down", c)
+	}
+	if d, _ := a.inv.Get(ctx, m.mid, dBase.Invoice.ID); len(d.Payments) != 0 {
+		t.Fatalf("base invoice has payments while its node is down: %+v", d.Payments)
+	}
+
+	// base's node is back: its follower checks it and catches up.
+	proxy.set(true)
+	m.waitFor(dBase.Invoice.ID, "settled on base once its node is back", false, settled)
+	// Readiness no longer reports the node down (it may report the follower catching up
+	// the blocks of the outage for a while: lag is its own check).
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		c := m.readyz()["chain:base"]
+		if !strings.Contains(c.Detail, "not answering") && !strings.Contains(c.Detail, "unreachable") &&
+			!strings.Contains(c.Detail, "node check") && (c.OK || strings.Contains(c.Detail, "behind the node")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz chain:base after the node is back = %+v", c)
+		}
 	}
 }

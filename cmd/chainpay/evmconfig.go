@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"regexp"
 	"slices"
@@ -201,7 +203,7 @@ func parseEVMList(b []byte) ([]evmSpec, error) {
 
 // evmWirings validates the configured EVM chains and resolves them, reading each chain's
 // factory from its first node.
-func (ss *serveSettings) evmWirings(ctx context.Context) ([]*ethWiring, error) {
+func (ss *serveSettings) evmWirings(ctx context.Context, log *slog.Logger) ([]*ethWiring, error) {
 	env := ss.lookupEnv
 	if env == nil {
 		env = os.LookupEnv
@@ -216,12 +218,21 @@ func (ss *serveSettings) evmWirings(ctx context.Context) ([]*ethWiring, error) {
 		if err != nil {
 			return nil, err
 		}
-		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		fa := w.factoryAddr
-		w.factory, err = readFactory(cctx, w.rpc[0], fa)
-		cancel()
-		if err != nil {
+		// The factory's addresses are known without a node (factoryAt); a node that
+		// answers must confirm them, one that is down is left to its follower's check.
+		if w.factory, err = factoryAt(w.factoryAddr); err != nil {
 			return nil, s.bad("factory", "%s", err)
+		}
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		read, err := readFactory(cctx, w.rpc[0], w.factoryAddr)
+		cancel()
+		switch {
+		case errors.Is(err, errNoFactory):
+			return nil, s.bad("factory", "%s", err)
+		case err != nil:
+			log.Warn("EVM node not reachable: the factory is not checked", "chain", w.chain, "err", err)
+		case read.InitCodeHash() != w.factory.InitCodeHash():
+			return nil, s.bad("factory", "the factory at %s has another forwarder implementation than CREATE(factory, 1): not chainpay's ForwarderFactory", w.factoryAddr.Hex())
 		}
 		out = append(out, w)
 	}

@@ -175,7 +175,7 @@ func (ss *serveSettings) wiring(ctx context.Context, logger *slog.Logger, dialec
 	}
 	w.btc = &btcWiring{network: bitcoin.Network(ss.btcNetwork), confs: int(confs), rpc: splitList(ss.btcRPC), poll: poll}
 	// EVM chains.
-	if w.evm, err = ss.evmWirings(ctx); err != nil {
+	if w.evm, err = ss.evmWirings(ctx, logger); err != nil {
 		return nil, err
 	}
 	// Rates.

@@ -154,7 +154,7 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if applied, latest, err := st.MigrationStatus(ctx); err != nil || applied != latest {
 		return fmt.Errorf("database schema is at version %d, this build needs %d: run `chainpay migrate` first", applied, latest)
 	}
-	evms, err := ss.evmWirings(ctx)
+	evms, err := ss.evmWirings(ctx, logger)
 	if err != nil {
 		return err
 	}
