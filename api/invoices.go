@@ -60,6 +60,7 @@ type invoiceJSON struct {
 
 type optionJSON struct {
 	ID                    string    `json:"id"`
+	PaymentMethod         string    `json:"payment_method"` // asset on network: "USDC-base"
 	Asset                 string    `json:"asset"`
 	Chain                 string    `json:"chain"`
 	Network               string    `json:"network"`
@@ -155,7 +156,8 @@ func (s *Server) invoiceView(d invoices.Details) invoiceJSON {
 			rem = o.AmountDue
 		}
 		v.PaymentOptions = append(v.PaymentOptions, optionJSON{
-			ID: o.ID, Asset: o.Asset, Chain: o.Chain, Network: o.Network, Contract: strPtr(o.Contract),
+			ID: o.ID, PaymentMethod: invoices.MethodID(money.Asset{Code: o.Asset, Chain: o.Chain}),
+			Asset: o.Asset, Chain: o.Chain, Network: o.Network, Contract: strPtr(o.Contract),
 			Decimals: o.Scale, Address: o.Address,
 			AmountDue: money.FormatAmount(o.AmountDue, o.Scale), AmountDueAtomic: o.AmountDue.String(),
 			AmountRemaining: money.FormatAmount(rem, o.Scale), AmountRemainingAtomic: rem.String(),

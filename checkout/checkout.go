@@ -322,6 +322,10 @@ type pageData struct {
 type optionData struct {
 	OptionStatus
 	WalletURL template.URL // URI vetted by walletURL
+	// OnSeveral is set when the invoice offers the option's asset on more than one
+	// network: the title then names the network, so the customer picks the one their
+	// wallet holds the asset on ("Pay with USDC on Base").
+	OnSeveral bool
 }
 
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
@@ -345,8 +349,12 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 		StatusURL: "/i/" + id + "/status" + q, EventsURL: "/i/" + id + "/events" + q,
 		RedirectMS: h.cfg.RedirectDelay.Milliseconds(), Title: lang.T("page.title", "store", s.store),
 	}
+	perAsset := map[string]int{}
 	for _, o := range st.Options {
-		data.Options = append(data.Options, optionData{OptionStatus: o, WalletURL: walletURL(o.URI)})
+		perAsset[o.Asset]++
+	}
+	for _, o := range st.Options {
+		data.Options = append(data.Options, optionData{OptionStatus: o, WalletURL: walletURL(o.URI), OnSeveral: perAsset[o.Asset] > 1})
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Language", lang.Code)

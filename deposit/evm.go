@@ -40,7 +40,11 @@ type EVMConfig struct {
 	// Tokens are the ERC-20 tokens a wallet may enable, by asset code ("USDC").
 	Tokens map[string]EVMToken
 	// Confirmations is the default depth before a payment settles; 0 means DefaultEVMConfirmations.
+	// Ignored with a Finality tag.
 	Confirmations int
+	// Finality is the node's block tag ("finalized", "safe") at or below which a payment's
+	// block settles it; "" settles on Confirmations blocks of depth (invoices.FinalityChain).
+	Finality string
 }
 
 // EVM gives every invoice its own deposit address on an EVM chain: the CREATE2 address of
@@ -52,7 +56,10 @@ type EVM struct {
 	cfg EVMConfig
 }
 
-var _ invoices.Chain = (*EVM)(nil)
+var (
+	_ invoices.Chain         = (*EVM)(nil)
+	_ invoices.FinalityChain = (*EVM)(nil)
+)
 
 // ErrUnknownToken reports a wallet token code the chain has no configuration for.
 var ErrUnknownToken = errors.New("token not configured for this chain")
@@ -76,6 +83,13 @@ func NewEVM(cfg EVMConfig) (*EVM, error) {
 	}
 	if cfg.Confirmations == 0 {
 		cfg.Confirmations = DefaultEVMConfirmations
+	}
+	switch cfg.Finality {
+	case "":
+	case "finalized", "safe":
+		cfg.Confirmations = 1 // counted from the final block: its own block is final
+	default:
+		return nil, fmt.Errorf("new evm chain %s: finality %q is not finalized or safe", cfg.Chain, cfg.Finality)
 	}
 	native := money.Asset{Code: cfg.Native, Scale: 18, Chain: cfg.Chain}
 	if err := native.Validate(); err != nil {
@@ -106,6 +120,9 @@ func NewEVM(cfg EVMConfig) (*EVM, error) {
 
 // Chain returns the chain name.
 func (e *EVM) Chain() string { return e.cfg.Chain }
+
+// Finality implements invoices.FinalityChain: the block tag payments settle on, or "".
+func (e *EVM) Finality() string { return e.cfg.Finality }
 
 // ChainID returns the EIP-155 chain id.
 func (e *EVM) ChainID() uint64 { return e.cfg.ChainID }

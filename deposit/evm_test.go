@@ -127,9 +127,29 @@ func TestNewEVMValidates(t *testing.T) {
 			"USDC": {Contract: usdcAddr, Decimals: 6}, "USDC2": {Contract: usdcAddr, Decimals: 6}}},
 		"bad chain name": {Chain: "Ethereum Mainnet", ChainID: 1, Factory: f},
 		"bad code":       {Chain: "ethereum", ChainID: 1, Factory: f, Tokens: map[string]deposit.EVMToken{"US DC": {Contract: usdcAddr}}},
+		"unknown tag":    {Chain: "ethereum", ChainID: 1, Factory: f, Finality: "latest"},
 	} {
 		if _, err := deposit.NewEVM(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestEVMFinality: a chain settling on a block tag reports it and needs one confirmation
+// (counted from the final block); a depth chain reports no tag.
+func TestEVMFinality(t *testing.T) {
+	t.Parallel()
+	f, err := ethereum.NewFactory(factoryAddr, implAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tag, want := range map[string]int{"": 12, "finalized": 1, "safe": 1} {
+		e, err := deposit.NewEVM(deposit.EVMConfig{Chain: "base", ChainID: 8453, Factory: f, Finality: tag, Confirmations: 12})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Finality() != tag || e.Confirmations() != want {
+			t.Errorf("%q: Finality %q, Confirmations %d, want %d", tag, e.Finality(), e.Confirmations(), want)
 		}
 	}
 }

@@ -132,8 +132,9 @@ func (s *Server) toCreateRequest(req createInvoiceRequest, assets []money.Asset)
 		a, ok := byID[id]
 		switch {
 		case ok:
-			if !slices.Contains(out.PaymentMethods, a.Code) {
-				out.PaymentMethods = append(out.PaymentMethods, a.Code)
+			// The asset on its network: USDC-BASE offers USDC on base, not on ethereum.
+			if m := invoices.MethodID(a); !slices.Contains(out.PaymentMethods, m) {
+				out.PaymentMethods = append(out.PaymentMethods, m)
 			}
 		case strings.Contains(id, "-LN") || strings.Contains(id, "Lightning"):
 			fail(path, fmt.Sprintf("%q: chainpay does not support Lightning", id))

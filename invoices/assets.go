@@ -3,6 +3,7 @@ package invoices
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/chainpay/chainpay/money"
 	"github.com/chainpay/chainpay/store"
@@ -44,4 +45,19 @@ func PriceScale(currency string, opts []store.PaymentOption) int32 {
 		}
 	}
 	return 0
+}
+
+// MethodID names a payment method: an asset on a network (its chain name), "USDC-base".
+func MethodID(a money.Asset) string { return a.Code + "-" + a.Chain }
+
+// MethodMatches reports whether the payment method m, as a merchant names it in
+// payment_methods, selects asset a: the bare asset code selects it on every network
+// ("USDC"); CODE-network selects it on that network only ("USDC-base", the network in any
+// case, so Greenfield's "USDC-BASE" reads the same).
+func MethodMatches(m string, a money.Asset) bool {
+	if m == a.Code {
+		return true
+	}
+	code, network, ok := strings.Cut(m, "-")
+	return ok && code == a.Code && strings.EqualFold(network, a.Chain)
 }

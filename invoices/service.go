@@ -36,6 +36,15 @@ type Chain interface {
 	Confirmations() int
 }
 
+// FinalityChain is implemented by chains whose payments may settle on a block tag of the
+// node (EVM `finalized` or `safe`) instead of a depth. When Finality is not "", the
+// chain's confirmations are counted from the follower's final block (store.Cursor.Final)
+// rather than its tip: a payment has c confirmations when c blocks at or above its own are
+// final, and Confirmations() is 1 (the payment's block is final).
+type FinalityChain interface {
+	Finality() string
+}
+
 // IndexedChain is implemented by chains whose deposit address is a function of a wallet
 // and a derivation index (Bitcoin). With Config.Indexes set, the service takes the index
 // from it before the invoice's transaction and asks AddressAt, instead of DepositAddress.
@@ -350,13 +359,16 @@ func sameConfig(a, b merchantConfig) bool {
 // CreateRequest is a merchant's request for a new invoice. Amount is a decimal string in
 // Currency, which is an ISO 4217 code or a crypto asset code the merchant accepts.
 type CreateRequest struct {
-	Amount           string
-	Currency         string
-	OrderID          string
-	Metadata         json.RawMessage
-	ExpiresIn        time.Duration // 0 = default
-	Confirmations    map[string]int
-	PaymentMethods   []string // asset codes; empty = every asset the merchant accepts
+	Amount        string
+	Currency      string
+	OrderID       string
+	Metadata      json.RawMessage
+	ExpiresIn     time.Duration // 0 = default
+	Confirmations map[string]int
+	// PaymentMethods are asset codes ("USDC": on every network the store accepts it) or
+	// assets on one network ("USDC-base", see MethodMatches); empty = every asset the
+	// merchant accepts.
+	PaymentMethods   []string
 	RedirectURL      string
 	TolerancePercent string
 	ToleranceFloor   string // decimal in Currency
@@ -546,12 +558,20 @@ func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequ
 		want[m] = true
 	}
 	for m := range want {
-		if !slices.ContainsFunc(assets, func(a accepted) bool { return a.asset.Code == m }) {
-			bad["payment_methods"] = fmt.Sprintf("%q is not enabled for this store", m)
+		if !slices.ContainsFunc(assets, func(a accepted) bool { return MethodMatches(m, a.asset) }) {
+			bad["payment_methods"] = fmt.Sprintf("%q is not enabled for this store (an asset such as USDC, or an asset on a network such as USDC-base)", m)
 		}
 	}
+	wanted := func(a money.Asset) bool {
+		for m := range want {
+			if MethodMatches(m, a) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, a := range assets {
-		if len(want) > 0 && !want[a.asset.Code] {
+		if len(want) > 0 && !wanted(a.asset) {
 			continue
 		}
 		if !isFiat && a.asset.Code != priceAsset.Code {
@@ -607,7 +627,7 @@ func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequ
 				// invoice when this one was asked for or nothing is left.
 				dust = append(dust, fmt.Sprintf("%s %s is below the smallest payable %s amount (%s)",
 					money.FormatAmount(o.due, a.asset.Scale), a.asset.Code, a.asset.Code, money.FormatAmount(min, a.asset.Scale)))
-				if want[a.asset.Code] {
+				if wanted(a.asset) {
 					dustAsked = true
 				}
 				continue
@@ -886,7 +906,7 @@ func loadMany(ctx context.Context, tx store.Tx, ids []string) (map[string][]stor
 // new state, its events and its books inside tx.
 func (s *Service) review(ctx context.Context, tx store.Tx, inv store.Invoice, opts []store.PaymentOption,
 	pays []store.Payment, cursors map[string]store.Cursor) ([]string, error) {
-	tips := tipsOf(cursors)
+	tips := s.tipsOf(cursors)
 	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
 	at, err := s.confirmPayments(ctx, tx, inv, opts, pays, tips, now)
 	if err != nil {
@@ -1021,12 +1041,21 @@ func cursorsOf(ctx context.Context, tx store.Tx, opts []store.PaymentOption) (ma
 }
 
 // tipsOf is the followers' tip heights by chain (0 before a follower's first block).
-func tipsOf(cursors map[string]store.Cursor) map[string]int64 {
+func (s *Service) tipsOf(cursors map[string]store.Cursor) map[string]int64 {
 	tips := make(map[string]int64, len(cursors))
 	for chain, c := range cursors {
-		tips[chain] = c.Height
+		tips[chain] = s.tipOf(chain, c)
 	}
 	return tips
+}
+
+// tipOf is the height confirmations on chain count from: the cursor's height, or on a
+// chain that settles on a block tag (FinalityChain) the cursor's final block.
+func (s *Service) tipOf(chain string, c store.Cursor) int64 {
+	if f, ok := s.cfg.Chains[chain].(FinalityChain); ok && f.Finality() != "" {
+		return c.Final
+	}
+	return c.Height
 }
 
 // chainTime is the time an invoice on these chains is judged at: the earliest chain time of
@@ -1088,7 +1117,7 @@ func (s *Service) load(ctx context.Context, tx store.Tx, merchantID, id string) 
 	if err != nil {
 		return Details{}, err
 	}
-	d := details(inv, opts, pays, tipsOf(cursors))
+	d := details(inv, opts, pays, s.tipsOf(cursors))
 	d.Refunds = refs
 	return d, nil
 }
@@ -1126,7 +1155,7 @@ func (s *Service) ListTx(ctx context.Context, tx store.Tx, f store.InvoiceFilter
 	for i, inv := range invs {
 		own := map[string]int64{}
 		for _, o := range optsBy[inv.ID] {
-			own[o.Chain] = cursors[o.Chain].Height
+			own[o.Chain] = s.tipOf(o.Chain, cursors[o.Chain])
 		}
 		out[i] = details(inv, optsBy[inv.ID], paysBy[inv.ID], own)
 		out[i].Refunds = refsBy[inv.ID]

@@ -37,6 +37,10 @@ type Config struct {
 	// Ignore lists invariants (by number, "3") whose violations are only traced, to look
 	// past a known defect while its fix is under way. Never set in CI.
 	Ignore []string
+	// SecondEVM adds a second EVM chain, "base", beside "ethereum" (issue 26): its own
+	// follower, cursor and wallet per merchant, paid, reorged and failed like the others.
+	// Off by default, so that the seeds of the default world run as before.
+	SecondEVM bool
 }
 
 // Features are the parts of the workload Config.Off can leave out.
@@ -234,6 +238,9 @@ func replayCommand(cfg Config) string {
 	}
 	if len(cfg.Ignore) > 0 {
 		cmd += " -ignore " + strings.Join(cfg.Ignore, ",")
+	}
+	if cfg.SecondEVM {
+		cmd += " -second-evm"
 	}
 	return cmd + " -trace"
 }

@@ -284,3 +284,27 @@ func TestInvariantsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestSecondEVMChain runs the full workload with a second EVM chain, "base" (issue 26):
+// its own follower, cursor and wallets, paid, reorged and failed with the others; every
+// invariant holds and payments land on both EVM chains.
+func TestSecondEVMChain(t *testing.T) {
+	t.Parallel()
+	seeds, steps := seedRange(1, 6), 60
+	if raceDetector {
+		seeds, steps = seeds[:1], 25
+	}
+	onBase := 0
+	for _, seed := range seeds {
+		var trace strings.Builder
+		res := run(t, sim.Config{Seed: seed, Steps: steps, SecondEVM: true, Trace: &trace})
+		if res.Failure != nil {
+			t.Fatalf("seed %d with two EVM chains:\n%s", seed, res.Failure.Report(20))
+		}
+		onBase += strings.Count(trace.String(), " ETH on base in ")
+	}
+	if onBase == 0 {
+		t.Fatal("no payment was made on base")
+	}
+	t.Logf("%d seeds, %d payments on base", len(seeds), onBase)
+}

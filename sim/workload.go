@@ -223,7 +223,7 @@ func (w *World) pay() {
 	tx := c.NewTx(coin, w.clock.Peek(), outs...)
 	c.Send(tx)
 	si.sent = append(si.sent, tx)
-	w.tracef("customer pays inv#%d %s: %s %s in %s", si.n, kind, amount, o.Asset, tx.ID)
+	w.tracef("customer pays inv#%d %s: %s %s on %s in %s", si.n, kind, amount, o.Asset, o.Chain, tx.ID)
 }
 
 // pendingPayment picks a pending Bitcoin transaction that pays an invoice; nil when none.

@@ -43,13 +43,22 @@ func (q quoter) Quote(_ context.Context, base, _ string) (invoices.Quote, error)
 	return invoices.Quote{Rate: r, Source: "sim", At: q.clock.Peek(), Raw: "[]"}, nil
 }
 
-// evmChain is a deterministic invoices.Chain for the EVM-like chain: one address per
-// derivation index of the merchant's wallet.
-type evmChain struct{ confs int }
+// evmChain is a deterministic invoices.Chain for an EVM-like chain: one address per
+// derivation index of the merchant's wallet. name is the chain ("" is "ethereum").
+type evmChain struct {
+	confs int
+	name  string
+}
 
 var _ invoices.Chain = evmChain{}
 
-func (evmChain) Assets(store.Wallet) ([]money.Asset, error) { return []money.Asset{money.ETH()}, nil }
+func (e evmChain) Assets(store.Wallet) ([]money.Asset, error) {
+	a := money.ETH()
+	if e.name != "" {
+		a.Chain = e.name
+	}
+	return []money.Asset{a}, nil
+}
 func (evmChain) DepositAddress(ctx context.Context, tx store.Tx, w store.Wallet, _ string) (string, *uint32, error) {
 	idx, err := tx.AllocateIndex(ctx, w.ID)
 	if err != nil {
@@ -162,6 +171,9 @@ func newWorld(cfg Config, st store.Store) (*World, error) {
 		NewChain("bitcoin", "BTC", true, genesis.Add(-2*time.Hour)),
 		NewChain("ethereum", "ETH", false, genesis.Add(-2*time.Hour)),
 	}
+	if cfg.SecondEVM {
+		w.chains = append(w.chains, NewChain("base", "ETH", false, genesis.Add(-2*time.Hour)))
+	}
 	for _, c := range w.chains {
 		for i := range 3 {
 			c.Mine(genesis.Add(time.Duration(i-3)*10*time.Minute), nil)
@@ -234,6 +246,12 @@ func (w *World) setupMerchants(ctx context.Context) error {
 				Network: "sim", Treasury: fmt.Sprintf("0x%040x", i+1), CreatedAt: now}); err != nil {
 				return err
 			}
+			if w.cfg.SecondEVM {
+				if err := tx.CreateWallet(ctx, store.Wallet{ID: m.id + "_base", MerchantID: m.id, Chain: "base",
+					Network: "sim-base", Treasury: fmt.Sprintf("0x%040x", 0xba5e00+i+1), CreatedAt: now}); err != nil {
+					return err
+				}
+			}
 			return tx.CreateWebhookEndpoint(ctx, store.WebhookEndpoint{ID: m.endpoint, MerchantID: m.id,
 				URL: "https://" + m.id + ".sim/hooks", Secret: m.secret, Events: []string{"*"}, Enabled: true,
 				CreatedAt: now, UpdatedAt: now})
@@ -259,6 +277,9 @@ func (w *World) build() error {
 	chains := map[string]invoices.Chain{
 		"bitcoin":  deposit.NewBitcoin(bitcoin.Regtest, 1),
 		"ethereum": evmChain{confs: ethConfirmations},
+	}
+	if w.cfg.SecondEVM {
+		chains["base"] = evmChain{confs: ethConfirmations, name: "base"}
 	}
 	var settler invoices.Settler = &ledger.Settler{}
 	if w.cfg.Bugs.BookOnStatusChangeOnly {

@@ -435,6 +435,11 @@ type Cursor struct {
 	// synced node. Invoices on the chain are judged against it (expiry, monitoring end), so
 	// a follower that is behind never expires an invoice that was paid in time.
 	ChainTime time.Time
+	// Final is the height of the chain's final block as of the cursor: the node's
+	// `finalized` (or `safe`) block, for chains whose payments settle on a block tag; 0
+	// when not followed. SetCursor never lowers it except to keep it at or below Height
+	// (a rewind), and a cursor that passes 0 keeps the stored one.
+	Final int64
 }
 
 // Outbox message statuses.

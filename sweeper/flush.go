@@ -3,6 +3,7 @@ package sweeper
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -40,7 +41,11 @@ func (s *Service) Flush(ctx context.Context, token common.Address, invoiceID str
 		var page []store.Forwarder
 		if err := s.cfg.Store.View(ctx, func(tx store.Tx) (err error) {
 			page, err = tx.Forwarders(ctx, s.cfg.Chain, invoiceID, after, flushPage)
-			return
+			if err != nil || len(page) > 0 || invoiceID == "" || after != "" {
+				return err
+			}
+			page, err = s.siblingForwarders(ctx, tx, invoiceID)
+			return err
 		}); err != nil {
 			return out, fmt.Errorf("flush: forwarders: %w", err)
 		}
@@ -128,4 +133,28 @@ func (s *Service) await(ctx context.Context, sent []store.EVMSweep, out *FlushRe
 		}
 	}
 	return nil
+}
+
+// siblingForwarders are the forwarders of invoiceID handed out on the sibling chains, as
+// forwarders of this chain: the invoice offered no option here, but its address here is
+// the same (one factory address on every chain), so what was sent here is its to flush.
+// read still checks that the address derives from this chain's factory and the treasury.
+func (s *Service) siblingForwarders(ctx context.Context, tx store.Tx, invoiceID string) ([]store.Forwarder, error) {
+	seen := map[string]bool{}
+	var out []store.Forwarder
+	for _, chain := range s.cfg.Siblings {
+		fs, err := tx.Forwarders(ctx, chain, invoiceID, "", flushPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			if seen[f.Address] {
+				continue
+			}
+			seen[f.Address] = true
+			f.Chain, f.Network = s.cfg.Chain, strconv.FormatUint(s.cfg.ChainID, 10)
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }

@@ -109,8 +109,13 @@ type Config struct {
 	// MaxFeePerGas caps the fee per gas offered (nil: 2 × base fee + tip, uncapped). A
 	// round whose base fee is above the cap sends nothing.
 	MaxFeePerGas *big.Int
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// Siblings are the other EVM chains whose ForwarderFactory is at Factory's address
+	// (docs/chains.md): Flush of one invoice on this chain also takes the invoice's
+	// forwarders handed out there, so a payment sent on this chain to an invoice that
+	// offered only a sibling chain is recovered to the treasury (the address is the same).
+	Siblings []string
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // ErrReverted reports a sweep that reverts in simulation for a single forwarder.

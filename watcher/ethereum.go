@@ -76,6 +76,10 @@ type EthereumConfig struct {
 	// EthereumSource); default DefaultReconcilePerBlock.
 	ReconcilePerBlock int
 	Logger            *slog.Logger
+	// Finality is the block tag whose block is final for this chain's payments:
+	// "finalized" or "safe"; "" when payments settle on depth alone. With a tag, Check
+	// requires the node to serve it and the follower reads it each step (FinalHeight).
+	Finality string
 }
 
 // endpoint is one node.
@@ -197,6 +201,11 @@ func newEthereumSource(cfg EthereumConfig, clients []*rpc.Client, names []string
 	if cfg.Native == "" {
 		cfg.Native = "ETH"
 	}
+	switch cfg.Finality {
+	case "", "finalized", "safe":
+	default:
+		return nil, fmt.Errorf("new ethereum source %s: finality %q is not finalized or safe", cfg.Chain, cfg.Finality)
+	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultEthereumTimeout
 	}
@@ -300,9 +309,24 @@ func (s *EthereumSource) call(ctx context.Context, what string, fn func(context.
 	return fmt.Errorf("%s: %w", what, errors.Join(errs...))
 }
 
-// Check verifies that every node serves cfg.ChainID and that every token's decimals()
-// equals its configured decimals. Run it on start: a wrong chain or token would otherwise
-// credit payments in the wrong unit.
+// FinalHeight implements Finalizer: the height of the node's block at the configured
+// finality tag (eth_getBlockByNumber("finalized"/"safe")). Without a tag it returns 0.
+// A node that does not serve the tag (pre-merge chains, some L2 nodes) is an error: the
+// payments of the chain then never settle, and readiness shows why.
+func (s *EthereumSource) FinalHeight(ctx context.Context) (int64, error) {
+	if s.cfg.Finality == "" {
+		return 0, nil
+	}
+	h, err := s.header(ctx, s.cfg.Finality)
+	if err != nil {
+		return 0, fmt.Errorf("%s block: %w", s.cfg.Finality, err)
+	}
+	return h.Height, nil
+}
+
+// Check verifies that every node serves cfg.ChainID, that every token's decimals() equals
+// its configured decimals, and, with a finality tag, that the node serves that tag. Run it
+// on start: a wrong chain or token would otherwise credit payments in the wrong unit.
 func (s *EthereumSource) Check(ctx context.Context) error {
 	for _, e := range s.endpoints {
 		var id hexutil.Big
@@ -330,6 +354,11 @@ func (s *EthereumSource) Check(ctx context.Context) error {
 		}
 		if d != t.Decimals {
 			return fmt.Errorf("check token %s (%s): %w: decimals() = %d, configured %d", t.Code, t.Contract.Hex(), ErrChainMismatch, d, t.Decimals)
+		}
+	}
+	if s.cfg.Finality != "" {
+		if _, err := s.FinalHeight(ctx); err != nil {
+			return fmt.Errorf("check the %q block tag (the chain's confirmation policy): %w", s.cfg.Finality, err)
 		}
 	}
 	return nil

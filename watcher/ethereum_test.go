@@ -56,11 +56,18 @@ type evmShop struct {
 
 func newEVMShop(t *testing.T, st store.Store, f *ethereum.Factory, chainID uint64, usdc common.Address) *evmShop {
 	t.Helper()
+	return newEVMShopFinality(t, st, f, chainID, usdc, "")
+}
+
+// newEVMShopFinality is newEVMShop on a chain whose payments settle on the block tag
+// finality ("finalized", "safe"; "" for depth).
+func newEVMShopFinality(t *testing.T, st store.Store, f *ethereum.Factory, chainID uint64, usdc common.Address, finality string) *evmShop {
+	t.Helper()
 	k, err := crypto.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	evm, err := deposit.NewEVM(deposit.EVMConfig{Chain: "ethereum", ChainID: chainID, Factory: f,
+	evm, err := deposit.NewEVM(deposit.EVMConfig{Chain: "ethereum", ChainID: chainID, Factory: f, Finality: finality,
 		Tokens: map[string]deposit.EVMToken{"USDC": {Contract: usdc, Decimals: 6}}})
 	if err != nil {
 		t.Fatal(err)
@@ -773,3 +780,92 @@ func mineGeth(t *testing.T, node *gethtest.Node) (stop func()) {
 	}()
 	return func() { close(quit); <-done }
 }
+
+// TestEthereumGethFinalizedPolicy: on a real geth --dev node, a chain configured to settle
+// on the `finalized` tag keeps a paid invoice processing while its payment's block is
+// above the node's finalized block, however deep it is, and settles it at the step that
+// sees the finalized block reach it (geth --dev moves finalized in steps of 32 blocks).
+// The cursor's final height follows the node's finalized block, capped at the cursor.
+func TestEthereumGethFinalizedPolicy(t *testing.T) {
+	t.Parallel()
+	node := gethtest.Start(t)
+	f := node.DeployFactory(t)
+	usdc := node.DeployToken(t, "USD Coin", "USDC", 6)
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			// Not parallel: the subtests share the node and mine its blocks.
+			shop := newEVMShopFinality(t, b.Open(t), f, gethtest.ChainID, usdc, "finalized")
+			src, err := watcher.NewEthereumSource(ctx, watcher.EthereumConfig{Chain: "ethereum", ChainID: gethtest.ChainID,
+				URLs: []string{node.RPCURL()}, Tokens: []watcher.EthereumToken{{Code: "USDC", Contract: usdc, Decimals: 6}},
+				Finality: "finalized"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			if err := src.Check(ctx); err != nil {
+				t.Fatalf("geth --dev serves the finalized tag: %v", err)
+			}
+			fw := watcher.NewFollower(shop.st, src, shop.svc, watcher.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			step := func() {
+				t.Helper()
+				if _, err := fw.Step(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			finalized := func() int64 {
+				t.Helper()
+				h, err := node.Client().HeaderByNumber(ctx, big.NewInt(int64(rpcFinalized)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return h.Number.Int64()
+			}
+			step()
+			id, opt := shop.invoice(t, "20.00", 1, "ETH")
+			if opt.Confirmations != 1 {
+				t.Fatalf("option needs %d confirmations, want 1 (its block final)", opt.Confirmations)
+			}
+			node.Fund(t, common.HexToAddress(opt.Address), opt.AmountDue)
+			step()
+			d := shop.get(t, id)
+			if len(d.Payments) != 1 || d.Invoice.Status != store.StatusProcessing {
+				t.Fatalf("after the payment: %s with %+v", d.Invoice.Status, d.Payments)
+			}
+			paidAt := *d.Payments[0].BlockHeight
+			deepest := int64(0) // the payment's depth while still not final
+			for i := 0; ; i++ {
+				if i > 200 {
+					t.Fatalf("not settled after 200 blocks (finalized %d, payment at %d)", finalized(), paidAt)
+				}
+				node.Mine(t, 1)
+				step()
+				d = shop.get(t, id)
+				var cur store.Cursor
+				if err := shop.st.View(ctx, func(tx store.Tx) (err error) { cur, err = tx.Cursor(ctx, "ethereum"); return }); err != nil {
+					t.Fatal(err)
+				}
+				if cur.Final > cur.Height || cur.Final > finalized() {
+					t.Fatalf("cursor final %d above its height %d or the node's finalized %d", cur.Final, cur.Height, finalized())
+				}
+				if d.Invoice.Status == store.StatusSettled {
+					if cur.Final < paidAt {
+						t.Fatalf("settled with the final block at %d, below the payment's block %d", cur.Final, paidAt)
+					}
+					t.Logf("%s: payment at %d settled at tip %d once finalized reached %d; it was %d blocks deep and processing before",
+						b.Name, paidAt, cur.Height, cur.Final, deepest)
+					break
+				}
+				if cur.Final >= paidAt {
+					t.Fatalf("final block %d reached the payment at %d, invoice still %s", cur.Final, paidAt, d.Invoice.Status)
+				}
+				deepest = cur.Height - paidAt + 1
+			}
+			if deepest < 12 {
+				t.Fatalf("the payment settled %d blocks deep: the finalized tag, not a 12-block depth, must decide", deepest)
+			}
+		})
+	}
+}
+
+// rpcFinalized is the block number go-ethereum's clients read as the "finalized" tag.
+const rpcFinalized = -3

@@ -49,6 +49,15 @@ type Block struct {
 	Transfers []Transfer
 }
 
+// Finalizer is implemented by sources of chains whose payments settle on a block tag of
+// the node (EVM `finalized`, `safe`) rather than a depth: FinalHeight is the height of the
+// node's block at that tag (0: none). After each step the follower stores it, capped at
+// its cursor, as the cursor's final height and reviews the invoices whose payments it made
+// final.
+type Finalizer interface {
+	FinalHeight(ctx context.Context) (int64, error)
+}
+
 // Source is one chain as a follower reads it, through the node(s) of that chain.
 type Source interface {
 	// Chain names the chain ("bitcoin", "ethereum").
@@ -483,6 +492,9 @@ func (f *Follower) Step(ctx context.Context) (int, error) {
 	if err != nil {
 		return applied, fmt.Errorf("chain time: %w", err)
 	}
+	if err := f.advanceFinal(ctx, cur); err != nil {
+		return applied, fmt.Errorf("final block: %w", err)
+	}
 	// The mempool pass commits the chain time in its own transaction (no separate write).
 	if err := f.mempool(ctx, tip, at); err != nil {
 		return applied, fmt.Errorf("mempool: %w", err)
@@ -493,6 +505,51 @@ func (f *Follower) Step(ctx context.Context) (int, error) {
 		return applied, fmt.Errorf("review due invoices: %w", err)
 	}
 	return applied, nil
+}
+
+// advanceFinal reads the node's final block (Finalizer sources only) and, when it moved
+// above the cursor's final height, stores it (never above the cursor: a final block the
+// follower has not applied is not final for it yet) and reviews the invoices with a
+// payment that reached its confirmations between the two, in one transaction. A cursor
+// that moved meanwhile (another replica) is left for the next step.
+func (f *Follower) advanceFinal(ctx context.Context, cur store.Cursor) error {
+	fz, ok := f.src.(Finalizer)
+	if !ok {
+		return nil
+	}
+	final, err := fz.FinalHeight(ctx)
+	if err != nil {
+		return err
+	}
+	final = min(final, cur.Height)
+	if final <= cur.Final {
+		return nil
+	}
+	now := f.cfg.Now().UTC()
+	return f.st.Tx(ctx, func(tx store.Tx) error {
+		if err := f.fence(ctx, tx, now); err != nil {
+			return err
+		}
+		c, err := tx.Cursor(ctx, f.src.Chain())
+		if err != nil {
+			return err
+		}
+		if c.Hash != cur.Hash || final <= c.Final {
+			return nil
+		}
+		prev := c.Final
+		c.Final, c.UpdatedAt = final, now
+		if err := tx.SetCursor(ctx, c); err != nil {
+			return err
+		}
+		// Payments count confirmations from the final block on this chain: those that
+		// reach theirs at a final height in (prev, final] are due. No time is due here.
+		due, err := tx.InvoicesDue(ctx, f.src.Chain(), time.Time{}, prev, final)
+		if err != nil {
+			return err
+		}
+		return f.review(ctx, tx, due)
+	})
 }
 
 // knownTime is t, or the zero time for the epoch a cursor stored before it had a chain time.

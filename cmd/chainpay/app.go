@@ -9,10 +9,13 @@ import (
 	"math/big"
 	"net/http"
 	"os"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	geth "github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/chainpay/chainpay/api"
@@ -38,7 +41,7 @@ import (
 type wiring struct {
 	publicURL string
 	btc       *btcWiring
-	eth       *ethWiring
+	evm       []*ethWiring // the EVM chains, each with its own follower and sweeper
 	rates     *rates.Service
 	pairs     []rates.Pair
 	sink      ledger.Sink // nil: the built-in journal
@@ -69,14 +72,19 @@ type ethToken struct {
 	decimals uint8
 }
 
+// ethWiring is one EVM chain: its name is the network of its assets, the key of its
+// cursor, lease, wallets and payment options.
 type ethWiring struct {
 	chain         string
 	chainID       uint64
+	native        string // native asset code ("" means ETH)
 	rpc           []string
 	ws            []string // websocket URLs for newHeads notifications (optional)
+	factoryAddr   common.Address
 	factory       *ethereum.Factory
 	tokens        []ethToken
 	confs         int
+	finality      string // block tag payments settle on ("finalized", "safe"); "" = confs deep
 	poll          time.Duration
 	sweeperKey    *ecdsa.PrivateKey // nil: no sweeping
 	sweepInterval time.Duration
@@ -84,6 +92,17 @@ type ethWiring struct {
 	// gas (0: the sweeper's default); sweeperGasWarn: /readyz warns below this balance.
 	sweepMinMultiple int64
 	sweeperGasWarn   *big.Int
+	// settingOf names the setting a key of this chain came from, for error messages
+	// (nil: CHAINPAY_EVM_<NAME>_<KEY>).
+	settingOf func(key string) string
+}
+
+// setting names the setting of key ("rpc", "chain_id", ...) of the chain.
+func (e *ethWiring) setting(key string) string {
+	if e.settingOf != nil {
+		return e.settingOf(key)
+	}
+	return "CHAINPAY_EVM_" + strings.ToUpper(e.chain) + "_" + strings.ToUpper(key)
 }
 
 // background is a component with its own goroutines.
@@ -118,19 +137,20 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 	if w.btc != nil {
 		chains["bitcoin"] = deposit.NewBitcoin(w.btc.network, w.btc.confs)
 	}
-	var evm *deposit.EVM
-	if w.eth != nil {
+	for _, e := range w.evm {
 		toks := map[string]deposit.EVMToken{}
-		for _, t := range w.eth.tokens {
+		for _, t := range e.tokens {
 			toks[t.code] = deposit.EVMToken{Contract: t.contract, Decimals: t.decimals}
 		}
-		var err error
-		evm, err = deposit.NewEVM(deposit.EVMConfig{Chain: w.eth.chain, ChainID: w.eth.chainID, Factory: w.eth.factory,
-			Tokens: toks, Confirmations: w.eth.confs})
+		evm, err := deposit.NewEVM(deposit.EVMConfig{Chain: e.chain, ChainID: e.chainID, Factory: e.factory,
+			Native: e.native, Tokens: toks, Confirmations: e.confs, Finality: e.finality})
 		if err != nil {
 			return nil, err
 		}
-		chains[w.eth.chain] = evm
+		if _, dup := chains[e.chain]; dup {
+			return nil, fmt.Errorf("chain %s is configured twice", e.chain)
+		}
+		chains[e.chain] = evm
 	}
 	settler := &ledger.Settler{
 		Fees: func(context.Context, store.Tx, string) (ledger.FeePolicy, error) {
@@ -203,16 +223,19 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 		a.sources = append(a.sources, src)
 		opsCfg.Chains = append(opsCfg.Chains, ops.Chain{Name: "bitcoin", Follower: r, Tip: tipOf(src)})
 	}
-	if w.eth != nil && len(w.eth.rpc) > 0 {
-		r, src, bg, err := ethereumRunners(ctx, st, inv, w, log, metrics)
+	for _, e := range w.evm {
+		if len(e.rpc) == 0 {
+			continue
+		}
+		r, src, bg, err := ethereumRunners(ctx, st, inv, w, e, log, metrics)
 		if err != nil {
 			return nil, err
 		}
 		a.bg = append(a.bg, r)
 		a.bg = append(a.bg, bg...)
-		opsCfg.Sweepers = append(opsCfg.Sweepers, opsSweepers(w, bg)...)
+		opsCfg.Sweepers = append(opsCfg.Sweepers, opsSweepers(e, bg)...)
 		a.sources = append(a.sources, src)
-		opsCfg.Chains = append(opsCfg.Chains, ops.Chain{Name: w.eth.chain, Follower: r, Tip: tipOf(src)})
+		opsCfg.Chains = append(opsCfg.Chains, ops.Chain{Name: e.chain, Follower: r, Tip: tipOf(src)})
 	}
 	health, err := ops.NewHealth(opsCfg)
 	if err != nil {
@@ -306,53 +329,86 @@ func bitcoinRunner(ctx context.Context, st store.Store, inv *invoices.Service, w
 	return watcher.NewRunner(f, w.btc.poll, watcher.WithNotifier(n)), src, nil
 }
 
-// ethereumRunners connects to the EVM nodes (checking chain id and token decimals) and
+// ethereumRunners connects to the nodes of the EVM chain e (checking chain id and token decimals) and
 // returns the follower's runner, its source and, with a sweeper key, the sweeper.
-func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service, w *wiring, log *slog.Logger,
-	m *ops.Metrics) (*watcher.Runner, watcher.Source, []background, error) {
+func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service, w *wiring, e *ethWiring,
+	log *slog.Logger, m *ops.Metrics) (*watcher.Runner, watcher.Source, []background, error) {
 	var toks []watcher.EthereumToken
-	for _, t := range w.eth.tokens {
+	for _, t := range e.tokens {
 		toks = append(toks, watcher.EthereumToken{Code: t.code, Contract: t.contract, Decimals: t.decimals})
 	}
-	src, err := watcher.NewEthereumSource(ctx, watcher.EthereumConfig{Chain: w.eth.chain, ChainID: w.eth.chainID,
-		URLs: w.eth.rpc, Tokens: toks, Logger: log, HTTPClient: &http.Client{Transport: m.RPCTransport(w.eth.chain, nil)}})
+	src, err := watcher.NewEthereumSource(ctx, watcher.EthereumConfig{Chain: e.chain, ChainID: e.chainID,
+		URLs: e.rpc, Tokens: toks, Logger: log, Native: e.native, Finality: e.finality, HTTPClient: &http.Client{Transport: m.RPCTransport(e.chain, nil)}})
 	if err != nil {
-		return nil, nil, nil, &settingError{"CHAINPAY_ETHEREUM_RPC", err.Error()}
+		return nil, nil, nil, &settingError{e.setting("rpc"), err.Error()}
 	}
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	var fsrc watcher.Source = src
 	if err := src.Check(cctx); err != nil {
 		if errors.Is(err, watcher.ErrChainMismatch) {
-			return nil, nil, nil, &settingError{"CHAINPAY_ETHEREUM_CHAIN_ID", err.Error()}
+			return nil, nil, nil, &settingError{e.setting("chain_id"), err.Error()}
 		}
-		return nil, nil, nil, fmt.Errorf("ethereum node check: %w", err)
+		// A chain whose node is down does not stop the others: its follower checks the
+		// node before its first step instead, and /readyz shows the chain until it answers.
+		log.Warn("EVM node not ready yet; its follower checks it before following", "chain", e.chain, "err", err)
+		fsrc = &checkedSource{EthereumSource: src}
 	}
-	f := watcher.NewFollower(st, src, inv, watcher.Config{Logger: log, Holder: w.holder, LeaseTTL: followerLease(w.eth.poll),
-		Skipped:      m.TransferSkipped(w.eth.chain),
+	f := watcher.NewFollower(st, fsrc, inv, watcher.Config{Logger: log, Holder: w.holder, LeaseTTL: followerLease(e.poll),
+		Skipped:      m.TransferSkipped(e.chain),
 		TipFreshness: watcher.EVMTipFreshness, Refunds: w.refunds})
 	var opts []watcher.RunnerOption
-	if len(w.eth.ws) > 0 {
-		n, err := watcher.NewEthereumNotifier(watcher.EthereumNotifierConfig{URLs: w.eth.ws, Chain: w.eth.chain, Logger: log})
+	if len(e.ws) > 0 {
+		n, err := watcher.NewEthereumNotifier(watcher.EthereumNotifierConfig{URLs: e.ws, Chain: e.chain, Logger: log})
 		if err != nil {
-			return nil, nil, nil, &settingError{"CHAINPAY_ETHEREUM_WS", err.Error()}
+			return nil, nil, nil, &settingError{e.setting("ws"), err.Error()}
 		}
 		opts = append(opts, watcher.WithNotifier(n))
 	}
-	runner := watcher.NewRunner(f, w.eth.poll, opts...)
+	runner := watcher.NewRunner(f, e.poll, opts...)
 	var out []background
-	if w.eth.sweeperKey != nil {
-		client, err := ethclient.DialContext(ctx, w.eth.rpc[0])
+	if e.sweeperKey != nil {
+		client, err := ethclient.DialContext(ctx, e.rpc[0])
 		if err != nil {
-			return nil, nil, nil, &settingError{"CHAINPAY_ETHEREUM_RPC", err.Error()}
+			return nil, nil, nil, &settingError{e.setting("rpc"), err.Error()}
 		}
-		sw, err := newSweeper(st, w, client, log)
+		sw, err := newSweeper(st, w, e, client, log)
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		out = append(out, sw)
 	}
-	return runner, src, out, nil
+	return runner, fsrc, out, nil
 }
+
+// checkedSource is the source of an EVM chain whose node could not be checked at start
+// (down, unreachable): its Tip, which every follower step and readiness check starts with,
+// runs Check until it passes once, so nothing is read from a node of another chain or with
+// other token decimals. Embedding keeps the source's other methods (Finalizer, Unwatcher).
+type checkedSource struct {
+	*watcher.EthereumSource
+	ok atomic.Bool
+}
+
+func (c *checkedSource) Tip(ctx context.Context) (watcher.Header, error) {
+	if !c.ok.Load() {
+		if err := c.Check(ctx); err != nil {
+			return watcher.Header{}, fmt.Errorf("node check: %w", err)
+		}
+		c.ok.Store(true)
+	}
+	return c.EthereumSource.Tip(ctx)
+}
+
+// factoryAt is the ForwarderFactory at addr as it is on every chain: its constructor's one
+// CREATE makes the forwarder implementation at CREATE(addr, 1) (a contract's nonce starts
+// at 1, EIP-161), so the deposit addresses are known without asking a node.
+func factoryAt(addr common.Address) (*ethereum.Factory, error) {
+	return ethereum.NewFactory(addr, crypto.CreateAddress(addr, 1))
+}
+
+// errNoFactory reports an address where the node answers but no ForwarderFactory is.
+var errNoFactory = errors.New("no ForwarderFactory there")
 
 // readFactory reads the forwarder implementation of the factory at addr from the chain.
 func readFactory(ctx context.Context, rpcURL string, addr common.Address) (*ethereum.Factory, error) {
@@ -368,7 +424,7 @@ func readFactory(ctx context.Context, rpcURL string, addr common.Address) (*ethe
 	}
 	impl, err := abi.UnpackImplementation(out)
 	if err != nil {
-		return nil, fmt.Errorf("factory %s: no ForwarderFactory there: %w", addr.Hex(), err)
+		return nil, fmt.Errorf("factory %s: %w: %v", addr.Hex(), errNoFactory, err)
 	}
 	return ethereum.NewFactory(addr, impl)
 }

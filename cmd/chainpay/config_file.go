@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -250,6 +251,14 @@ func parseConfig(path string, b []byte) (map[string]string, error) {
 			}
 			out[key] = v.Value
 		case yaml.SequenceNode:
+			if key == "evm_chains" && len(v.Content) > 0 && v.Content[0].Kind == yaml.MappingNode {
+				js, err := evmChainsJSON(v)
+				if err != nil {
+					return nil, bad("line %d: evm_chains: %v", v.Line, err)
+				}
+				out[key] = js
+				continue
+			}
 			items := make([]string, 0, len(v.Content))
 			for _, it := range v.Content {
 				if it.Kind != yaml.ScalarNode || strings.Contains(it.Value, ",") {
@@ -263,4 +272,41 @@ func parseConfig(path string, b []byte) (map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// evmChainsJSON converts the configuration file's `evm_chains:` list of mappings into the
+// JSON form of CHAINPAY_EVM_CHAINS (evmconfig.go): scalars become strings, lists of
+// scalars lists of strings; anything deeper is an error.
+func evmChainsJSON(seq *yaml.Node) (string, error) {
+	var list []map[string]any
+	for _, item := range seq.Content {
+		if item.Kind != yaml.MappingNode {
+			return "", fmt.Errorf("line %d: every chain is a mapping (name: ..., chain_id: ..., rpc: ...)", item.Line)
+		}
+		m := map[string]any{}
+		for i := 0; i+1 < len(item.Content); i += 2 {
+			k, v := item.Content[i], item.Content[i+1]
+			if _, dup := m[k.Value]; dup {
+				return "", fmt.Errorf("line %d: %s appears twice", k.Line, k.Value)
+			}
+			switch v.Kind {
+			case yaml.ScalarNode:
+				m[k.Value] = v.Value
+			case yaml.SequenceNode:
+				var items []string
+				for _, it := range v.Content {
+					if it.Kind != yaml.ScalarNode {
+						return "", fmt.Errorf("line %d: %s: list items must be single values", it.Line, k.Value)
+					}
+					items = append(items, it.Value)
+				}
+				m[k.Value] = items
+			default:
+				return "", fmt.Errorf("line %d: %s must be a value or a list of values", v.Line, k.Value)
+			}
+		}
+		list = append(list, m)
+	}
+	b, err := json.Marshal(list)
+	return string(b), err
 }

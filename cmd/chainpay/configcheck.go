@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -131,22 +133,26 @@ func runConfigCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 			within(func(ctx context.Context) { checkBitcoinNode(ctx, r, w.btc.network, u) })
 		}
 	}
-	if w.eth != nil {
-		assets["ETH"] = true
-		for _, t := range w.eth.tokens {
+	// Every EVM chain on its own: each node, the factory and tokens there, its sweeper.
+	for _, e := range w.evm {
+		assets[cmp.Or(e.native, "ETH")] = true
+		for _, t := range e.tokens {
 			assets[t.code] = true
 		}
-		for _, u := range w.eth.rpc {
-			within(func(ctx context.Context) { checkEVMNode(ctx, r, w.eth, u) })
+		for _, u := range e.rpc {
+			within(func(ctx context.Context) { checkEVMNode(ctx, r, e, u) })
 		}
-		if w.eth.sweeperKey != nil {
-			within(func(ctx context.Context) { checkSweeper(ctx, r, w.eth.rpc[0], w.eth.sweeperKey) })
+		if e.sweeperKey != nil {
+			within(func(ctx context.Context) { checkSweeper(ctx, r, e, e.rpc[0], e.sweeperKey) })
 		} else {
-			r.ok("sweeper", "no CHAINPAY_SWEEPER_KEY_FILE: deposits stay in their forwarders (safe) until a sweeper runs")
+			r.ok(e.chain+" sweeper", "no sweeper key (%s): deposits stay in their forwarders (safe) until a sweeper runs", e.setting("sweeper_key_file"))
 		}
 	}
+	if len(w.evm) > 1 {
+		checkSameFactory(r, w.evm)
+	}
 	if len(assets) == 0 {
-		r.fail("chains", "no chain configured: set CHAINPAY_BITCOIN_RPC and/or CHAINPAY_ETHEREUM_RPC")
+		r.fail("chains", "no chain configured: set CHAINPAY_BITCOIN_RPC and/or CHAINPAY_EVM_CHAINS (or CHAINPAY_ETHEREUM_RPC)")
 	}
 	if st != nil {
 		within(func(ctx context.Context) { checkWallets(ctx, r, st, w) })
@@ -202,7 +208,8 @@ func checkEVMNode(ctx context.Context, r *checkReport, w *ethWiring, u string) {
 		toks = append(toks, watcher.EthereumToken{Code: t.code, Contract: t.contract, Decimals: t.decimals})
 		codes = append(codes, fmt.Sprintf("%s (%d decimals)", t.code, t.decimals))
 	}
-	src, err := watcher.NewEthereumSource(ctx, watcher.EthereumConfig{Chain: w.chain, ChainID: w.chainID, URLs: []string{u}, Tokens: toks})
+	src, err := watcher.NewEthereumSource(ctx, watcher.EthereumConfig{Chain: w.chain, ChainID: w.chainID, URLs: []string{u}, Tokens: toks,
+		Finality: w.finality})
 	if err != nil {
 		r.fail(name, "%v", err)
 		return
@@ -225,12 +232,18 @@ func checkEVMNode(ctx context.Context, r *checkReport, w *ethWiring, u string) {
 	if len(codes) > 0 {
 		tokens = "tokens " + strings.Join(codes, ", ")
 	}
-	r.ok(name, "chain id %d, tip %d, ForwarderFactory %s, %s", w.chainID, tip.Height, w.factory.Address().Hex(), tokens)
+	policy := fmt.Sprintf("settles %d blocks deep", cmp.Or(w.confs, 12))
+	if w.finality != "" {
+		fin, _ := src.FinalHeight(ctx) // Check read it already
+		policy = fmt.Sprintf("settles on the %s block (now %d, %d behind the tip)", w.finality, fin, tip.Height-fin)
+	}
+	r.ok(name, "chain id %d, tip %d, %s, ForwarderFactory %s, %s", w.chainID, tip.Height, policy, w.factory.Address().Hex(), tokens)
 }
 
-func checkSweeper(ctx context.Context, r *checkReport, u string, key *ecdsa.PrivateKey) {
+func checkSweeper(ctx context.Context, r *checkReport, e *ethWiring, u string, key *ecdsa.PrivateKey) {
 	addr := crypto.PubkeyToAddress(key.PublicKey)
-	name := "sweeper " + addr.Hex()
+	name := e.chain + " sweeper " + addr.Hex()
+	native := cmp.Or(e.native, "ETH")
 	client, err := ethclient.DialContext(ctx, u)
 	if err != nil {
 		r.fail(name, "%v", err)
@@ -243,11 +256,11 @@ func checkSweeper(ctx context.Context, r *checkReport, u string, key *ecdsa.Priv
 		return
 	}
 	if bal.Sign() == 0 {
-		r.fail(name, "balance 0: it cannot pay gas for sweeps (it only pays gas; fund it with a little ETH)")
+		r.fail(name, "balance 0: it cannot pay gas for sweeps (it only pays gas; fund it with a little %s)", native)
 		return
 	}
 	eth := new(big.Rat).SetFrac(bal, big.NewInt(1e18))
-	r.ok(name, "balance %s ETH for gas (the key can move no customer funds)", eth.FloatString(6))
+	r.ok(name, "balance %s %s for gas (the key can move no customer funds)", eth.FloatString(6), native)
 }
 
 // checkWallets compares the stored wallets with the configured chains.
@@ -274,8 +287,8 @@ func checkWallets(ctx context.Context, r *checkReport, st store.Store, w *wiring
 				r.ok(name, "%d wallet(s), watch-only keys", c.Count)
 			}
 		default:
-			if w.eth == nil || w.eth.chain != c.Chain {
-				r.fail(name, "%d wallet(s), but no %s node is configured (CHAINPAY_ETHEREUM_RPC)", c.Count, c.Chain)
+			if !slices.ContainsFunc(w.evm, func(e *ethWiring) bool { return e.chain == c.Chain }) {
+				r.fail(name, "%d wallet(s), but no EVM chain named %s is configured (configured: %s)", c.Count, c.Chain, evmChainNames(w.evm))
 				continue
 			}
 			r.ok(name, "%d wallet(s), treasury addresses", c.Count)
@@ -339,4 +352,20 @@ func checkLedgerSink(ctx context.Context, r *checkReport, ss *serveSettings) {
 	}
 	conn.Close()
 	r.ok("ledger", "http sink %s reachable (nothing posted)", ops.Endpoint(u))
+}
+
+// checkSameFactory reports whether every EVM chain has its ForwarderFactory (and its
+// forwarder implementation) at the same address. Only then is an invoice's deposit address
+// the same on every chain, so a payment sent on the wrong configured chain is recoverable
+// by sweeping it there (docs/chains.md). Different addresses are allowed, with a warning.
+func checkSameFactory(r *checkReport, evm []*ethWiring) {
+	first := evm[0]
+	for _, e := range evm[1:] {
+		if e.factory.Address() != first.factory.Address() || e.factory.InitCodeHash() != first.factory.InitCodeHash() {
+			r.ok("deposit addresses", "WARNING: %s and %s have their ForwarderFactory at different addresses (%s, %s): an invoice's deposit address differs per chain, and a payment sent on the wrong chain cannot be recovered by chainpay (deploy the factory deterministically, docs/chains.md)",
+				first.chain, e.chain, first.factory.Address().Hex(), e.factory.Address().Hex())
+			return
+		}
+	}
+	r.ok("deposit addresses", "the ForwarderFactory is at %s on every EVM chain (%s): an invoice's deposit address is the same on all of them", first.factory.Address().Hex(), evmChainNames(evm))
 }

@@ -67,7 +67,7 @@ func TestConfigCheckPasses(t *testing.T) {
 		"✓ database: sqlite reachable, schema version",
 		"✓ bitcoin node http://127.0.0.1:", "network regtest, tip",
 		"✓ ethereum node http://127.0.0.1:", "chain id 1337", "tokens USDC (6 decimals)",
-		"✓ sweeper 0x", "✓ rate BTC/USD: 60000 (median of fixed)", "✓ rate USDC/USD: 1 (peg",
+		"✓ ethereum sweeper 0x", "✓ rate BTC/USD: 60000 (median of fixed)", "✓ rate USDC/USD: 1 (peg",
 		"✓ ledger: built-in journal", "all checks passed",
 	} {
 		if !strings.Contains(out.String(), want) {

@@ -40,6 +40,8 @@ type devInfo struct {
 	APIKey        string `json:"api_key"`
 	StoreID       string `json:"store_id"`
 	EVMRPCURL     string `json:"evm_rpc_url"`
+	BaseRPCURL    string `json:"base_rpc_url"` // the second EVM dev chain, "base"
+	BaseChainID   uint64 `json:"base_chain_id"`
 	BitcoinRPCURL string `json:"bitcoin_rpc_url"`
 	WebhookEcho   string `json:"webhook_echo_url"`
 	USDC          string `json:"usdc_contract"`
@@ -55,7 +57,13 @@ const (
 	devBTCConfs   = 1
 	devEVMConfs   = 2
 	devStoreName  = "Demo Store"
+	// devBaseChainID is the chain id of the second EVM dev chain, named "base": not the id
+	// of any real Base network, so a wallet never mistakes it for one.
+	devBaseChainID = 1338
 )
+
+// devEVMChains are the names of dev mode's EVM chains, in the order they are started.
+var devEVMChains = []string{"ethereum", "base"}
 
 // devRateSettings are the fixed rates of dev mode.
 func devRateSettings() *rateSettings {
@@ -68,10 +76,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	load := commonSettings(fs)
-	var listen, evmListen, btcEvery, evmEvery string
+	var listen, evmListen, baseListen, btcEvery, evmEvery string
 	register(fs, []setting{
 		{"listen", "CHAINPAY_LISTEN", "127.0.0.1:8080", "HTTP listen address of the API and checkout", &listen},
-		{"evm-listen", "CHAINPAY_DEV_EVM_LISTEN", "127.0.0.1:8545", "JSON-RPC address of the local EVM chain (connect a wallet here)", &evmListen},
+		{"evm-listen", "CHAINPAY_DEV_EVM_LISTEN", "127.0.0.1:8545", "JSON-RPC address of the local EVM chain named ethereum (connect a wallet here)", &evmListen},
+		{"base-listen", "CHAINPAY_DEV_BASE_LISTEN", "127.0.0.1:8546", "JSON-RPC address of the second local EVM chain, named base (chain id 1338)", &baseListen},
 		{"btc-block-every", "CHAINPAY_DEV_BTC_BLOCK_EVERY", "10s", "mine a regtest block this often (also after every dev payment)", &btcEvery},
 		{"evm-block-every", "CHAINPAY_DEV_EVM_BLOCK_EVERY", "2s", "produce an EVM block this often", &evmEvery},
 	})
@@ -101,6 +110,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if err := checkFree(evmListen, "CHAINPAY_DEV_EVM_LISTEN"); err != nil {
+		return err
+	}
+	if err := checkFree(baseListen, "CHAINPAY_DEV_BASE_LISTEN"); err != nil {
 		return err
 	}
 	unlock, err := lockDataDir(c.DataDir)
@@ -138,12 +150,18 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("fund the dev bitcoin wallet: %w", err)
 	}
 	done()
-	done = step("starting the EVM dev chain and deploying the forwarder factory and USDC")
+	done = step("starting the EVM dev chains (ethereum, base) and deploying the forwarder factory and USDC on each")
 	evm, err := devchain.Start(ctx, devchain.Config{Listen: evmListen, BlockEvery: evmPeriod, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("start the EVM dev chain: %w", err)
 	}
 	defer evm.Stop()
+	base, err := devchain.Start(ctx, devchain.Config{Listen: baseListen, BlockEvery: evmPeriod, Logger: logger, ChainID: devBaseChainID})
+	if err != nil {
+		return fmt.Errorf("start the base EVM dev chain: %w", err)
+	}
+	defer base.Stop()
+	evms := map[string]*devchain.Chain{"ethereum": evm, "base": base}
 	done()
 
 	done = step("opening the dev database " + filepath.Join(c.DataDir, "chainpay.db"))
@@ -158,7 +176,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	done()
 	// The dev chains start from genesis on every run: forget where the followers were.
 	if err := st.Tx(ctx, func(tx store.Tx) error {
-		for _, chain := range []string{"bitcoin", "ethereum"} {
+		for _, chain := range append([]string{"bitcoin"}, devEVMChains...) {
 			if err := tx.DeleteCursor(ctx, chain); err != nil {
 				return err
 			}
@@ -177,20 +195,23 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		publicURL: apiURL, rates: rateSvc, pairs: pairs, guard: webhooks.Guard{AllowPrivate: true},
 		metricsOnMain: true, // dev listens on loopback only
 		btc:           &btcWiring{network: bitcoin.Regtest, confs: devBTCConfs, rpc: []string{bnode.RPCURL()}, poll: time.Second},
-		eth: &ethWiring{chain: "ethereum", chainID: evm.ChainID(), rpc: []string{evm.RPCURL()}, ws: []string{evm.WSURL()}, factory: evm.Factory(),
-			tokens: []ethToken{{code: "USDC", contract: evm.USDC(), decimals: 6}}, confs: devEVMConfs, poll: time.Second,
-			sweeperKey: evm.SweeperKey(), sweepInterval: 10 * time.Second},
+	}
+	for _, name := range devEVMChains {
+		c := evms[name]
+		w.evm = append(w.evm, &ethWiring{chain: name, chainID: c.ChainID(), rpc: []string{c.RPCURL()}, ws: []string{c.WSURL()},
+			factory: c.Factory(), tokens: []ethToken{{code: "USDC", contract: c.USDC(), decimals: 6}}, confs: devEVMConfs,
+			poll: time.Second, sweeperKey: c.SweeperKey(), sweepInterval: 10 * time.Second})
 	}
 	a, err := buildApp(ctx, st, w, logger)
 	if err != nil {
 		return err
 	}
-	info, secret, err := devSetup(ctx, st, a, c.DataDir, apiURL, evm, bnode)
+	info, secret, err := devSetup(ctx, st, a, c.DataDir, apiURL, evms, bnode)
 	if err != nil {
 		return err
 	}
 	echo := &webhookEcho{secret: secret, log: logger}
-	dev := &devServer{info: info, st: st, inv: a.inv, btc: bnode, evm: evm, log: logger}
+	dev := &devServer{info: info, st: st, inv: a.inv, btc: bnode, evms: evms, log: logger}
 	mux := http.NewServeMux()
 	mux.Handle("/dev/", dev.routes(echo))
 	mux.Handle("/", a.handler)
@@ -216,8 +237,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
   API            %s   (OpenAPI: %s/openapi.yaml)
   API key        %s
-  store          %s (BTC on regtest, ETH and USDC on the local EVM chain)
-  EVM JSON-RPC   %s   (chain id %d; connect MetaMask here)
+  store          %s (BTC on regtest; ETH and USDC on two local EVM chains, ethereum and base)
+  EVM JSON-RPC   %s   (ethereum, chain id %d; connect MetaMask here)
+                 %s   (base, chain id %d)
   Bitcoin RPC    %s
   webhooks       delivered to %s (see GET %s/dev/webhooks)
   dev.json       %s
@@ -225,8 +247,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 Create an invoice:
   curl -s -X POST %s/v1/invoices -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{"amount":"25.00","currency":"USD"}'
 Pay it from the dev wallets:
-  go run ./cmd/chainpay dev pay INVOICE_ID --asset BTC     (or ETH, USDC; --amount for partial/over payments)
-`, apiURL, apiURL, info.APIKey, info.StoreID, info.EVMRPCURL, evm.ChainID(), info.BitcoinRPCURL,
+  go run ./cmd/chainpay dev pay INVOICE_ID --asset BTC     (or ETH, USDC; --network base; --amount for partial/over payments)
+`, apiURL, apiURL, info.APIKey, info.StoreID, info.EVMRPCURL, evm.ChainID(), info.BaseRPCURL, base.ChainID(), info.BitcoinRPCURL,
 			info.WebhookEcho, apiURL, filepath.Join(c.DataDir, "dev.json"), apiURL, info.APIKey)
 	}
 	return a.run(ctx, listen, mux, w, banner)
@@ -258,13 +280,14 @@ var devSeed = sha256.Sum256([]byte("chainpay dev demo merchant wallet"))
 
 // devSetup creates (or reuses) the demo store, its key, wallets and webhook endpoint, and
 // writes dev.json. It returns the info and the webhook secret.
-func devSetup(ctx context.Context, st store.Store, a *app, dataDir, apiURL string, evm *devchain.Chain, bnode *regtest.Node) (devInfo, string, error) {
+func devSetup(ctx context.Context, st store.Store, a *app, dataDir, apiURL string, evms map[string]*devchain.Chain, bnode *regtest.Node) (devInfo, string, error) {
+	evm, base := evms["ethereum"], evms["base"]
 	path := filepath.Join(dataDir, "dev.json")
 	var prev devInfo
 	if b, err := os.ReadFile(path); err == nil {
 		_ = json.Unmarshal(b, &prev)
 	}
-	info := devInfo{APIURL: apiURL, EVMRPCURL: evm.RPCURL(), BitcoinRPCURL: bnode.RPCURL(),
+	info := devInfo{APIURL: apiURL, EVMRPCURL: evm.RPCURL(), BaseRPCURL: base.RPCURL(), BaseChainID: base.ChainID(), BitcoinRPCURL: bnode.RPCURL(),
 		WebhookEcho: apiURL + "/dev/webhooks", USDC: evm.USDC().Hex()}
 	var exists bool
 	if prev.StoreID != "" {
@@ -303,10 +326,21 @@ func devSetup(ctx context.Context, st store.Store, a *app, dataDir, apiURL strin
 		if _, err := a.inv.AddWallet(ctx, m.ID, invoices.WalletInput{Chain: "bitcoin", Key: tpub}); err != nil {
 			return info, "", fmt.Errorf("dev bitcoin wallet: %w", err)
 		}
-		treasury := common.BytesToAddress(devSeed[:20])
-		if _, err := a.inv.AddWallet(ctx, m.ID, invoices.WalletInput{Chain: "ethereum",
+	}
+	// One treasury wallet per EVM chain (a dev database from before base existed gets its
+	// base wallet now).
+	ws, err := a.inv.Wallets(ctx, info.StoreID)
+	if err != nil {
+		return info, "", err
+	}
+	treasury := common.BytesToAddress(devSeed[:20])
+	for _, name := range devEVMChains {
+		if slices.ContainsFunc(ws, func(w store.Wallet) bool { return w.Chain == name }) {
+			continue
+		}
+		if _, err := a.inv.AddWallet(ctx, info.StoreID, invoices.WalletInput{Chain: name,
 			Treasury: ethereum.FormatAddress(treasury), Tokens: []string{"USDC"}}); err != nil {
-			return info, "", fmt.Errorf("dev ethereum wallet: %w", err)
+			return info, "", fmt.Errorf("dev %s wallet: %w", name, err)
 		}
 	}
 	ep, err := a.hooks.Create(ctx, info.StoreID, info.WebhookEcho, []string{"*"}, "chainpay dev webhook echo")
@@ -331,7 +365,7 @@ type devServer struct {
 	st   store.Store
 	inv  *invoices.Service
 	btc  *regtest.Node
-	evm  *devchain.Chain
+	evms map[string]*devchain.Chain // by chain name
 	log  *slog.Logger
 	mu   sync.Mutex // one payment at a time: the dev wallets are not concurrent
 }
@@ -346,13 +380,15 @@ func (d *devServer) routes(echo *webhookEcho) http.Handler {
 type devPayRequest struct {
 	InvoiceID string `json:"invoice_id"`
 	Asset     string `json:"asset"`
-	Amount    string `json:"amount"` // decimal in the asset; "" = the remaining amount
-	Force     bool   `json:"force"`  // pay an invoice that takes no payment (settled, expired, cancelled)
+	Network   string `json:"network"` // chain name ("base"); "" = ethereum's option, else the first one of the asset
+	Amount    string `json:"amount"`  // decimal in the asset; "" = the remaining amount
+	Force     bool   `json:"force"`   // pay an invoice that takes no payment (settled, expired, cancelled)
 }
 
 type devPayResponse struct {
 	TxID    string `json:"txid"`
 	Asset   string `json:"asset"`
+	Network string `json:"network"`
 	Amount  string `json:"amount"`
 	Address string `json:"address"`
 }
@@ -383,12 +419,20 @@ func (d *devServer) pay(w http.ResponseWriter, r *http.Request) {
 	}
 	var opt *store.PaymentOption
 	for i := range det.Options {
-		if det.Options[i].Asset == req.Asset {
-			opt = &det.Options[i]
+		o := &det.Options[i]
+		if o.Asset != req.Asset || (req.Network != "" && !strings.EqualFold(o.Chain, req.Network)) {
+			continue
+		}
+		if opt == nil || (req.Network == "" && o.Chain == "ethereum") {
+			opt = o
 		}
 	}
 	if opt == nil {
-		fail(http.StatusUnprocessableEntity, fmt.Sprintf("invoice %s has no %s payment option", req.InvoiceID, req.Asset))
+		on := ""
+		if req.Network != "" {
+			on = " on " + req.Network
+		}
+		fail(http.StatusUnprocessableEntity, fmt.Sprintf("invoice %s has no %s payment option%s", req.InvoiceID, req.Asset, on))
 		return
 	}
 	amount := det.Paid.Remaining[opt.ID]
@@ -421,27 +465,29 @@ func (d *devServer) pay(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		txid = h.String()
-	case "ethereum":
+	default:
+		evm, ok := d.evms[opt.Chain]
+		if !ok {
+			fail(http.StatusUnprocessableEntity, "dev mode cannot pay on "+opt.Chain)
+			return
+		}
 		to := common.HexToAddress(opt.Address)
 		var h common.Hash
 		if opt.Contract == "" {
-			h, err = d.evm.PayETH(r.Context(), to, amount)
+			h, err = evm.PayETH(r.Context(), to, amount)
 		} else {
-			h, err = d.evm.PayToken(r.Context(), common.HexToAddress(opt.Contract), to, amount)
+			h, err = evm.PayToken(r.Context(), common.HexToAddress(opt.Contract), to, amount)
 		}
 		if err != nil {
 			fail(http.StatusBadGateway, "pay: "+err.Error())
 			return
 		}
-		d.evm.Commit() // one more block toward the dev confirmations
+		evm.Commit() // one more block toward the dev confirmations
 		txid = h.Hex()
-	default:
-		fail(http.StatusUnprocessableEntity, "dev mode cannot pay on "+opt.Chain)
-		return
 	}
-	d.log.Info("dev payment sent", "invoice", req.InvoiceID, "asset", opt.Asset, "amount", money.FormatAmount(amount, opt.Scale), "txid", txid)
+	d.log.Info("dev payment sent", "invoice", req.InvoiceID, "asset", opt.Asset, "network", opt.Chain, "amount", money.FormatAmount(amount, opt.Scale), "txid", txid)
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(devPayResponse{TxID: txid, Asset: opt.Asset, Amount: money.FormatAmount(amount, opt.Scale), Address: opt.Address})
+	_ = json.NewEncoder(w).Encode(devPayResponse{TxID: txid, Asset: opt.Asset, Network: opt.Chain, Amount: money.FormatAmount(amount, opt.Scale), Address: opt.Address})
 }
 
 // devProblem is an RFC 9457 problem, as the API answers.
@@ -552,6 +598,7 @@ func runDevPay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("dev pay", flag.ContinueOnError)
 	load := commonSettings(fs)
 	asset := fs.String("asset", "BTC", "BTC, ETH or USDC")
+	network := fs.String("network", "", "EVM chain to pay on: ethereum or base (default: ethereum)")
 	amount := fs.String("amount", "", "amount in the asset (default: what is still due); less or more to test partial and over payments")
 	force := fs.Bool("force", false, "pay even an invoice that takes no payment (settled, expired, cancelled)")
 	// Flags may follow the invoice id: parse twice.
@@ -566,7 +613,7 @@ func runDevPay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		id = fs.Arg(0)
 	}
 	if id == "" {
-		return &usageError{"usage: chainpay dev pay INVOICE_ID [--asset BTC|ETH|USDC] [--amount DECIMAL]"}
+		return &usageError{"usage: chainpay dev pay INVOICE_ID [--asset BTC|ETH|USDC] [--network ethereum|base] [--amount DECIMAL]"}
 	}
 	c, err := load()
 	if err != nil {
@@ -580,7 +627,7 @@ func runDevPay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := json.Unmarshal(b, &info); err != nil {
 		return fmt.Errorf("dev.json: %w", err)
 	}
-	body, _ := json.Marshal(devPayRequest{InvoiceID: id, Asset: strings.ToUpper(*asset), Amount: *amount, Force: *force})
+	body, _ := json.Marshal(devPayRequest{InvoiceID: id, Asset: strings.ToUpper(*asset), Network: strings.ToLower(*network), Amount: *amount, Force: *force})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, info.APIURL+"/dev/pay", bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -606,6 +653,6 @@ func runDevPay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := json.Unmarshal(out, &r); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "paid %s %s to %s in %s\n", r.Amount, r.Asset, r.Address, r.TxID)
+	fmt.Fprintf(stdout, "paid %s %s on %s to %s in %s\n", r.Amount, r.Asset, r.Network, r.Address, r.TxID)
 	return nil
 }

@@ -30,19 +30,21 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// TestDevEndToEnd starts `chainpay dev` as a process, creates invoices over HTTP, pays one
-// each in BTC, ETH and USDC with `chainpay dev pay`, and checks that each settles, has
-// exactly one ledger record and one export row, and that the webhook echo received the
-// settlement events. Then Ctrl-C stops everything.
+// TestDevEndToEnd starts `chainpay dev` as a process (Bitcoin regtest and two EVM dev
+// chains, ethereum and base), creates invoices over HTTP, pays one each in BTC, ETH and
+// USDC on ethereum and USDC on base with `chainpay dev pay [--network base]`, and checks
+// that each settles, has exactly one ledger record (on its chain) and one export row, and
+// that the webhook echo received the settlement events. Then Ctrl-C stops everything.
 func TestDevEndToEnd(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "chainpay")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	data := t.TempDir()
-	listen, evmListen := freeAddr(t), freeAddr(t)
+	listen, evmListen, baseListen := freeAddr(t), freeAddr(t), freeAddr(t)
 	env := append(os.Environ(), "CHAINPAY_DATA_DIR="+data, "CHAINPAY_DATABASE_URL=")
-	dev := exec.Command(bin, "dev", "--listen", listen, "--evm-listen", evmListen, "--btc-block-every", "2s", "--evm-block-every", "500ms")
+	dev := exec.Command(bin, "dev", "--listen", listen, "--evm-listen", evmListen, "--base-listen", baseListen,
+		"--btc-block-every", "2s", "--evm-block-every", "500ms")
 	dev.Env = env
 	logPath := filepath.Join(data, "dev.log")
 	logf, err := os.Create(logPath)
@@ -90,7 +92,7 @@ func TestDevEndToEnd(t *testing.T) {
 	}
 	var info devInfo
 	b, err := os.ReadFile(filepath.Join(data, "dev.json"))
-	if err != nil || json.Unmarshal(b, &info) != nil || info.APIKey == "" || info.EVMRPCURL == "" || info.BitcoinRPCURL == "" || info.StoreID == "" {
+	if err != nil || json.Unmarshal(b, &info) != nil || info.APIKey == "" || info.EVMRPCURL == "" || info.BaseRPCURL == "" || info.BaseChainID != devBaseChainID || info.BitcoinRPCURL == "" || info.StoreID == "" {
 		t.Fatalf("dev.json: %v %s", err, b)
 	}
 	call := func(method, path, body string) map[string]any {
@@ -113,16 +115,25 @@ func TestDevEndToEnd(t *testing.T) {
 		return v
 	}
 	ids := map[string]string{}
-	for _, asset := range []string{"BTC", "ETH", "USDC"} {
-		inv := call("POST", "/v1/invoices", fmt.Sprintf(`{"amount":"25.00","currency":"USD","order_id":"e2e-%s"}`, asset))
-		if n := len(inv["payment_options"].([]any)); n != 3 {
-			t.Fatalf("invoice offers %d payment options, want BTC, ETH and USDC", n)
+	for _, m := range []struct{ asset, network string }{{"BTC", ""}, {"ETH", ""}, {"USDC", ""}, {"USDC", "base"}} {
+		key := m.asset + "-" + m.network
+		inv := call("POST", "/v1/invoices", fmt.Sprintf(`{"amount":"25.00","currency":"USD","order_id":"e2e-%s"}`, key))
+		if n := len(inv["payment_options"].([]any)); n != 5 {
+			t.Fatalf("invoice offers %d payment options, want BTC, and ETH and USDC on ethereum and on base", n)
 		}
-		ids[asset] = inv["id"].(string)
-		pay := exec.Command(bin, "dev", "pay", ids[asset], "--asset", asset)
+		ids[key] = inv["id"].(string)
+		args := []string{"dev", "pay", ids[key], "--asset", m.asset}
+		if m.network != "" {
+			args = append(args, "--network", m.network)
+		}
+		pay := exec.Command(bin, args...)
 		pay.Env = env
-		if out, err := pay.CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "paid ") {
-			t.Fatalf("dev pay %s: %v %s", asset, err, out)
+		out, err := pay.CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(out), "paid ") {
+			t.Fatalf("dev pay %s: %v %s", key, err, out)
+		}
+		if want := "on base "; m.network == "base" && !strings.Contains(string(out), want) {
+			t.Fatalf("dev pay %s: %s lacks %q", key, out, want)
 		}
 	}
 	deadline := time.Now().Add(90 * time.Second)
@@ -153,17 +164,25 @@ func TestDevEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(records) >= 3 || time.Now().After(deadline) {
+		if len(records) >= 4 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	perInvoice := map[string]int{}
+	chains := map[string]int{}
 	for _, r := range records {
 		perInvoice[r.SourceID]++
+		var rec struct {
+			Chain struct {
+				Chain string `json:"chain"`
+			} `json:"chain"`
+		}
+		_ = json.Unmarshal([]byte(r.Payload), &rec)
+		chains[rec.Chain.Chain]++
 	}
-	if len(records) != 3 {
-		t.Fatalf("%d ledger records, want 3 (one per payment): %v", len(records), perInvoice)
+	if len(records) != 4 || chains["base"] != 1 || chains["ethereum"] != 2 || chains["bitcoin"] != 1 {
+		t.Fatalf("%d ledger records by chain %v, want 4 (one per payment: bitcoin, 2 ethereum, base): %v", len(records), chains, perInvoice)
 	}
 	// One export row per payment.
 	req, _ := http.NewRequest("GET", info.APIURL+"/v1/exports/settlements?format=jsonl&from="+
@@ -178,8 +197,8 @@ func TestDevEndToEnd(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("export: %d %s", resp.StatusCode, raw)
 	}
-	if rows := strings.Count(strings.TrimSpace(string(raw)), "\n") + 1; rows != 3 {
-		t.Fatalf("export has %d rows, want 3:\n%s", rows, raw)
+	if rows := strings.Count(strings.TrimSpace(string(raw)), "\n") + 1; rows != 4 || !strings.Contains(string(raw), `"chain":"base"`) {
+		t.Fatalf("export has %d rows, want 4 (one on base):\n%s", rows, raw)
 	}
 	// The books invariant holds for every payment: `chainpay ledger verify` exits 0.
 	verify := exec.Command(bin, "ledger", "verify", "--store", info.StoreID)
@@ -207,7 +226,7 @@ func TestDevEndToEnd(t *testing.T) {
 				}
 			}
 		}
-		if len(settled) == 3 {
+		if len(settled) == 4 {
 			break
 		}
 		if time.Now().After(deadlineHooks) {
@@ -216,7 +235,7 @@ func TestDevEndToEnd(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	// Operations endpoints answer on the same listener.
-	for path, want := range map[string]string{"/metrics": `chainpay_rpc_requests_total{chain="ethereum"`, "/readyz": `"status":"ready"`} {
+	for path, want := range map[string]string{"/metrics": `chainpay_rpc_requests_total{chain="base"`, "/readyz": `"chain:base":{"ok":true`} {
 		resp, err := http.Get(info.APIURL + path)
 		if err != nil {
 			t.Fatal(err)

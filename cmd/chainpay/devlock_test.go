@@ -18,7 +18,7 @@ func TestDevDataDirLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, stderr, code := cli(t, map[string]string{"CHAINPAY_DATA_DIR": dir, "CHAINPAY_LISTEN": freeAddr(t),
-		"CHAINPAY_DEV_EVM_LISTEN": freeAddr(t)}, "dev")
+		"CHAINPAY_DEV_EVM_LISTEN": freeAddr(t), "CHAINPAY_DEV_BASE_LISTEN": freeAddr(t)}, "dev")
 	if code == 0 || !strings.Contains(stderr, fmt.Sprintf("another chainpay dev (pid %d) is using the data directory %s", os.Getpid(), dir)) {
 		t.Fatalf("second dev: %d %q", code, stderr)
 	}

@@ -35,7 +35,8 @@ func TestGreenfieldPluginJourneyOnDevChains(t *testing.T) {
 	data := t.TempDir()
 	listen := freeAddr(t)
 	env := append(os.Environ(), "CHAINPAY_DATA_DIR="+data, "CHAINPAY_DATABASE_URL=")
-	dev := exec.Command(bin, "dev", "--listen", listen, "--evm-listen", freeAddr(t), "--btc-block-every", "1s", "--evm-block-every", "300ms")
+	dev := exec.Command(bin, "dev", "--listen", listen, "--evm-listen", freeAddr(t), "--base-listen", freeAddr(t),
+		"--btc-block-every", "1s", "--evm-block-every", "300ms")
 	dev.Env = env
 	logf, err := os.Create(filepath.Join(data, "dev.log"))
 	if err != nil {
@@ -144,7 +145,7 @@ func TestGreenfieldPluginJourneyOnDevChains(t *testing.T) {
 	}
 	slices.Sort(ids)
 	if si.Version != greenfield.Version || !si.FullySynched || len(stores) != 1 || stores[0].ID != s ||
-		!slices.Equal(ids, []string{"BTC-CHAIN", "ETH-ETHEREUM", "USDC-ETHEREUM"}) {
+		!slices.Equal(ids, []string{"BTC-CHAIN", "ETH-BASE", "ETH-ETHEREUM", "USDC-BASE", "USDC-ETHEREUM"}) {
 		t.Fatalf("server info %+v, stores %+v, payment methods %v", si, stores, ids)
 	}
 	// 3. The webhook, received by the "shop" and verified with BTCPay-Sig.
@@ -196,7 +197,12 @@ func TestGreenfieldPluginJourneyOnDevChains(t *testing.T) {
 			t.Fatalf("create %s invoice: %d %+v", method, st, inv)
 		}
 		invs[method] = inv.ID
-		pay := exec.Command(bin, "dev", "pay", inv.ID, "--asset", strings.Split(method, "-")[0])
+		asset, network, _ := strings.Cut(method, "-")
+		args := []string{"dev", "pay", inv.ID, "--asset", asset}
+		if network != "CHAIN" {
+			args = append(args, "--network", strings.ToLower(network))
+		}
+		pay := exec.Command(bin, args...)
 		pay.Env = env
 		if out, err := pay.CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "paid ") {
 			t.Fatalf("dev pay %s: %v %s", method, err, out)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,11 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ethereum/go-ethereum/crypto"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chainpay/chainpay/chains/bitcoin"
-	"github.com/chainpay/chainpay/chains/ethereum"
 	"github.com/chainpay/chainpay/ledger"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/webhooks"
@@ -65,6 +62,10 @@ type serveSettings struct {
 	idempotencyRetention                                                string
 	webhooksAllowPrivate, metricsListen, metricsToken                   string
 	rates                                                               rateSettings
+	// evmChains is CHAINPAY_EVM_CHAINS / evm_chains (see evmconfig.go).
+	evmChains string
+	// lookupEnv reads the per-chain CHAINPAY_EVM_<NAME>_* settings (nil: os.LookupEnv).
+	lookupEnv func(string) (string, bool)
 }
 
 func (ss *serveSettings) register(fs *flag.FlagSet) {
@@ -76,7 +77,8 @@ func (ss *serveSettings) register(fs *flag.FlagSet) {
 		{"bitcoin-confirmations", "CHAINPAY_BITCOIN_CONFIRMATIONS", "1", "default confirmations for Bitcoin payments", &ss.btcConfs},
 		{"bitcoin-rpc", "CHAINPAY_BITCOIN_RPC", "", "bitcoind/btcd JSON-RPC URLs, comma-separated, e.g. http://user:pass@127.0.0.1:8332 (enables the Bitcoin watcher)", &ss.btcRPC},
 		{"bitcoin-poll", "CHAINPAY_BITCOIN_POLL", "5s", "how often the Bitcoin watcher polls the node", &ss.btcPoll},
-		{"ethereum-rpc", "CHAINPAY_ETHEREUM_RPC", "", "EVM JSON-RPC URLs, comma-separated (enables the EVM chain)", &ss.ethRPC},
+		{"evm-chains", "CHAINPAY_EVM_CHAINS", "", "EVM chains: names (each set by CHAINPAY_EVM_<NAME>_RPC, _CHAIN_ID, _FACTORY, ...) or a JSON list; in the config file a list of mappings (docs/chains.md)", &ss.evmChains},
+		{"ethereum-rpc", "CHAINPAY_ETHEREUM_RPC", "", "EVM JSON-RPC URLs, comma-separated (enables the EVM chain named ethereum; the single-chain form of CHAINPAY_EVM_CHAINS)", &ss.ethRPC},
 		{"ethereum-ws", "CHAINPAY_ETHEREUM_WS", "", "EVM websocket URLs for newHeads notifications (default: the ws:// URLs of CHAINPAY_ETHEREUM_RPC)", &ss.ethWS},
 		{"ethereum-chain-id", "CHAINPAY_ETHEREUM_CHAIN_ID", "1", "EIP-155 chain id the nodes must serve", &ss.ethChainID},
 		{"ethereum-factory", "CHAINPAY_ETHEREUM_FACTORY", "", "ForwarderFactory contract address", &ss.ethFactory},
@@ -172,11 +174,9 @@ func (ss *serveSettings) wiring(ctx context.Context, logger *slog.Logger, dialec
 		return nil, err
 	}
 	w.btc = &btcWiring{network: bitcoin.Network(ss.btcNetwork), confs: int(confs), rpc: splitList(ss.btcRPC), poll: poll}
-	// EVM.
-	if urls := splitList(ss.ethRPC); len(urls) > 0 {
-		if w.eth, err = ss.ethWiring(ctx, urls); err != nil {
-			return nil, err
-		}
+	// EVM chains.
+	if w.evm, err = ss.evmWirings(ctx, logger); err != nil {
+		return nil, err
 	}
 	// Rates.
 	if w.rates, w.pairs, err = ss.rates.build(logger); err != nil {
@@ -215,69 +215,6 @@ func (ss *serveSettings) wiring(ctx context.Context, logger *slog.Logger, dialec
 		return nil, err
 	}
 	w.guard = webhooks.Guard{AllowPrivate: allow}
-	return w, nil
-}
-
-func (ss *serveSettings) ethWiring(ctx context.Context, urls []string) (*ethWiring, error) {
-	id, err := strconv.ParseUint(ss.ethChainID, 10, 64)
-	if err != nil || id == 0 {
-		return nil, &settingError{"CHAINPAY_ETHEREUM_CHAIN_ID", fmt.Sprintf("%q is not a chain id", ss.ethChainID)}
-	}
-	confs, err := parseInt("CHAINPAY_ETHEREUM_CONFIRMATIONS", ss.ethConfs, 0, 10000)
-	if err != nil {
-		return nil, err
-	}
-	poll, err := parseDuration("CHAINPAY_ETHEREUM_POLL", ss.ethPoll)
-	if err != nil {
-		return nil, err
-	}
-	sweepEvery, err := parseDuration("CHAINPAY_SWEEP_INTERVAL", ss.sweepInterval)
-	if err != nil {
-		return nil, err
-	}
-	w := &ethWiring{chain: "ethereum", chainID: id, rpc: urls, ws: splitList(ss.ethWS), confs: int(confs), poll: poll, sweepInterval: sweepEvery}
-	if err := parseSweepSettings(w, ss.sweepMinMultiple, ss.sweeperGasWarn); err != nil {
-		return nil, err
-	}
-	if len(w.ws) == 0 {
-		for _, u := range urls {
-			if strings.HasPrefix(u, "ws://") || strings.HasPrefix(u, "wss://") {
-				w.ws = append(w.ws, u)
-			}
-		}
-	}
-	for _, item := range splitList(ss.ethTokens) {
-		code, rest, ok1 := strings.Cut(item, "=")
-		addr, dec, ok2 := strings.Cut(rest, ":")
-		a, err := ethereum.ParseAddress(addr)
-		d, err2 := strconv.ParseUint(dec, 10, 8)
-		if !ok1 || !ok2 || err != nil || err2 != nil || code == "" || strings.ToUpper(code) != code {
-			return nil, &settingError{"CHAINPAY_ETHEREUM_TOKENS", fmt.Sprintf("%q: want CODE=0xADDRESS:DECIMALS", item)}
-		}
-		w.tokens = append(w.tokens, ethToken{code: code, contract: a, decimals: uint8(d)})
-	}
-	fa, err := ethereum.ParseAddress(ss.ethFactory)
-	if err != nil {
-		return nil, &settingError{"CHAINPAY_ETHEREUM_FACTORY", fmt.Sprintf("%q: %v", ss.ethFactory, err)}
-	}
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if w.factory, err = readFactory(cctx, urls[0], fa); err != nil {
-		return nil, &settingError{"CHAINPAY_ETHEREUM_FACTORY", err.Error()}
-	}
-	if ss.sweeperKeyFile != "" {
-		b, err := os.ReadFile(ss.sweeperKeyFile)
-		if err != nil {
-			return nil, &settingError{"CHAINPAY_SWEEPER_KEY_FILE", err.Error()}
-		}
-		raw, err := hex.DecodeString(strings.TrimPrefix(strings.TrimSpace(string(b)), "0x"))
-		if err == nil {
-			w.sweeperKey, err = crypto.ToECDSA(raw)
-		}
-		if err != nil {
-			return nil, &settingError{"CHAINPAY_SWEEPER_KEY_FILE", "not a hex secp256k1 private key"}
-		}
-	}
 	return w, nil
 }
 

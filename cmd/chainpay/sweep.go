@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -33,11 +34,10 @@ const (
 	defaultSweeperGasWarn = "0.05"
 )
 
-// newSweeper builds the EVM sweeper of w.eth over st: it sweeps forwarders by balance and
-// books each mined sweep's gas as a ledger fee record in the transaction that confirms it.
-func newSweeper(st store.Store, w *wiring, client sweeper.Client, log *slog.Logger) (*sweeper.Service, error) {
-	e := w.eth
-	native := money.Asset{Code: "ETH", Scale: 18, Chain: e.chain}
+// newSweeper builds the sweeper of the EVM chain e over st: it sweeps forwarders by balance
+// and books each mined sweep's gas as a ledger fee record in the transaction that confirms it.
+func newSweeper(st store.Store, w *wiring, e *ethWiring, client sweeper.Client, log *slog.Logger) (*sweeper.Service, error) {
+	native := money.Asset{Code: cmp.Or(e.native, "ETH"), Scale: 18, Chain: e.chain}
 	confs := e.confs
 	if confs == 0 {
 		confs = deposit.DefaultEVMConfirmations
@@ -47,9 +47,18 @@ func newSweeper(st store.Store, w *wiring, client sweeper.Client, log *slog.Logg
 		toks = append(toks, sweeper.Token{Code: t.code, Contract: t.contract, Decimals: t.decimals})
 	}
 	network := strconv.FormatUint(e.chainID, 10)
+	// Chains with the factory at the same address share deposit addresses: a flush of one
+	// invoice here may take its forwarders handed out there (wrong-chain payments).
+	var siblings []string
+	for _, o := range w.evm {
+		if o != e && o.factory != nil && e.factory != nil && o.factory.Address() == e.factory.Address() &&
+			o.factory.InitCodeHash() == e.factory.InitCodeHash() {
+			siblings = append(siblings, o.chain)
+		}
+	}
 	cfg := sweeper.Config{Client: client, Store: st, Chain: e.chain, Factory: e.factory, ChainID: e.chainID,
 		Key: e.sweeperKey, Native: native.Code, Tokens: toks, MinValueMultiple: e.sweepMinMultiple, Confirmations: confs,
-		Interval: e.sweepInterval, Holder: w.holder, Logger: log,
+		Interval: e.sweepInterval, Holder: w.holder, Logger: log, Siblings: siblings,
 		OnFinished: func(ctx context.Context, tx store.Tx, s store.EVMSweep, depth int64) error {
 			if s.Fee == nil || s.Fee.Sign() == 0 {
 				return nil // nothing paid (a zero-fee dev chain)
@@ -116,9 +125,9 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var ss serveSettings
 	ss.register(fs)
 	var network, token, invoiceID string
-	fs.StringVar(&network, "network", "", "EVM chain id of the wallets to flush (as `wallet list` shows it)")
+	fs.StringVar(&network, "network", "", "EVM chain of the wallets to flush: its name or chain id (as `wallet list` shows it)")
 	fs.StringVar(&token, "token", "", "ERC-20 contract address to flush, configured or not (e.g. DAI sent to a USDC invoice)")
-	fs.StringVar(&invoiceID, "invoice", "", "flush only this invoice's deposit address (default: every one handed out)")
+	fs.StringVar(&invoiceID, "invoice", "", "flush only this invoice's deposit address (default: every one handed out); also when the invoice offered only another EVM chain with the same factory address and was paid on this one")
 	if err := applyConfig(fs, args); err != nil {
 		return err
 	}
@@ -130,11 +139,7 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return &usageError{fmt.Sprintf("--token %q: want the token's 0x contract address", token)}
 	}
 	if network == "" {
-		return &usageError{"--network is required: the EVM chain id (e.g. 1)"}
-	}
-	urls := splitList(ss.ethRPC)
-	if len(urls) == 0 {
-		return &usageError{"CHAINPAY_ETHEREUM_RPC (--ethereum-rpc) is required"}
+		return &usageError{"--network is required: the EVM chain's name or chain id (e.g. base or 8453)"}
 	}
 	c, err := load()
 	if err != nil {
@@ -149,22 +154,33 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if applied, latest, err := st.MigrationStatus(ctx); err != nil || applied != latest {
 		return fmt.Errorf("database schema is at version %d, this build needs %d: run `chainpay migrate` first", applied, latest)
 	}
-	ew, err := ss.ethWiring(ctx, urls)
+	evms, err := ss.evmWirings(ctx, logger)
 	if err != nil {
 		return err
 	}
-	if want := strconv.FormatUint(ew.chainID, 10); network != want && network != ew.chain {
-		return &usageError{fmt.Sprintf("--network %s: the configured EVM node serves chain id %s", network, want)}
+	if len(evms) == 0 {
+		return &usageError{"no EVM chain is configured (CHAINPAY_EVM_CHAINS or CHAINPAY_ETHEREUM_RPC)"}
+	}
+	var ew *ethWiring
+	var known []string
+	for _, e := range evms {
+		if network == e.chain || network == strconv.FormatUint(e.chainID, 10) {
+			ew = e
+		}
+		known = append(known, fmt.Sprintf("%s (chain id %d)", e.chain, e.chainID))
+	}
+	if ew == nil {
+		return &usageError{fmt.Sprintf("--network %s: no configured EVM chain has that name or chain id (configured: %s)", network, strings.Join(known, ", "))}
 	}
 	if ew.sweeperKey == nil {
 		return &usageError{"CHAINPAY_SWEEPER_KEY_FILE is required: its key pays the gas (and can move funds nowhere but the treasuries)"}
 	}
-	client, err := ethclient.DialContext(ctx, urls[0])
+	client, err := ethclient.DialContext(ctx, ew.rpc[0])
 	if err != nil {
-		return &settingError{"CHAINPAY_ETHEREUM_RPC", err.Error()}
+		return &settingError{ew.setting("rpc"), err.Error()}
 	}
 	defer client.Close()
-	svc, err := newSweeper(st, &wiring{eth: ew}, client, logger)
+	svc, err := newSweeper(st, &wiring{evm: evms}, ew, client, logger)
 	if err != nil {
 		return err
 	}
@@ -207,27 +223,22 @@ func printUnswept(ctx context.Context, st store.Store, storeID string, stdout io
 	return nil
 }
 
-// opsSweepers describes the sweepers among bg for metrics and readiness.
-func opsSweepers(w *wiring, bg []background) []ops.Sweeper {
+// opsSweepers describes the sweepers of chain e among bg for metrics and readiness.
+func opsSweepers(e *ethWiring, bg []background) []ops.Sweeper {
 	var out []ops.Sweeper
 	for _, b := range bg {
 		if sw, ok := b.(*sweeper.Service); ok {
-			out = append(out, ops.Sweeper{Chain: w.eth.chain, GasBalance: sw.GasBalance, WarnBelow: w.eth.sweeperGasWarn})
+			out = append(out, ops.Sweeper{Chain: e.chain, GasBalance: sw.GasBalance, WarnBelow: e.sweeperGasWarn})
 		}
 	}
 	return out
 }
 
-// parseSweepSettings reads the sweeper's threshold settings into w.
-func parseSweepSettings(w *ethWiring, minMultiple, gasWarn string) error {
-	m, err := parseInt("CHAINPAY_SWEEP_MIN_MULTIPLE", minMultiple, 1, 1_000_000)
-	if err != nil {
-		return err
-	}
-	w.sweepMinMultiple = m
+// parseGasWarn reads the sweeper key balance (in the native asset) below which /readyz warns.
+func parseGasWarn(w *ethWiring, gasWarn string) error {
 	warn, err := money.ParseAmount(strings.TrimSpace(gasWarn), 18)
 	if err != nil {
-		return &settingError{"CHAINPAY_SWEEPER_GAS_WARN", fmt.Sprintf("%q: want an ETH amount such as 0.05: %v", gasWarn, err)}
+		return fmt.Errorf("%q: want an amount of the native asset such as 0.05: %v", gasWarn, err)
 	}
 	w.sweeperGasWarn = warn
 	return nil

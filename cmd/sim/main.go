@@ -50,6 +50,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	pg := flag.Bool("postgres", false, "run on Postgres (CHAINPAY_TEST_POSTGRES_URL) instead of SQLite")
 	keepGoing := flag.Bool("keep-going", false, "with -seeds, report a failing seed and go on (exit 1 at the end)")
+	secondEVM := flag.Bool("second-evm", false, "add a second EVM chain, base, beside ethereum")
 	flag.Parse()
 	if os.Getenv("GOGC") == "" {
 		// A run's heap is small and short-lived: collect less often.
@@ -59,7 +60,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg := sim.Config{Steps: *steps}
+	cfg := sim.Config{Steps: *steps, SecondEVM: *secondEVM}
 	if *bug != "" {
 		set, ok := bugs[*bug]
 		if !ok {

@@ -595,8 +595,8 @@ func (t *tx) DeleteIdempotencyKeysBefore(ctx context.Context, before time.Time, 
 
 func (t *tx) Cursor(ctx context.Context, chain string) (store.Cursor, error) {
 	var c store.Cursor
-	err := t.one(ctx, `SELECT chain, height, hash, parent_hash, updated_at, chain_time FROM chain_cursors WHERE chain = $1`,
-		[]any{chain}, &c.Chain, &c.Height, &c.Hash, &c.ParentHash, timeCol{&c.UpdatedAt}, timeCol{&c.ChainTime})
+	err := t.one(ctx, `SELECT chain, height, hash, parent_hash, updated_at, chain_time, final_height FROM chain_cursors WHERE chain = $1`,
+		[]any{chain}, &c.Chain, &c.Height, &c.Hash, &c.ParentHash, timeCol{&c.UpdatedAt}, timeCol{&c.ChainTime}, &c.Final)
 	return c, err
 }
 
@@ -606,11 +606,16 @@ func (t *tx) AdvanceChainTime(ctx context.Context, chain string, at time.Time) e
 }
 
 func (t *tx) SetCursor(ctx context.Context, c store.Cursor) error {
-	if _, err := t.exec(ctx, `INSERT INTO chain_cursors (chain, height, hash, parent_hash, updated_at, chain_time)
-		VALUES ($1, $2, $3, $4, $5, $6)
+	// The final height only grows (a cursor that does not know it passes 0), but never
+	// stays above the cursor (a rewind below it takes it down with it).
+	final := min(c.Final, c.Height)
+	if _, err := t.exec(ctx, `INSERT INTO chain_cursors (chain, height, hash, parent_hash, updated_at, chain_time, final_height)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (chain) DO UPDATE SET height = $2, hash = $3, parent_hash = $4, updated_at = $5,
-			chain_time = CASE WHEN chain_cursors.chain_time > $6 THEN chain_cursors.chain_time ELSE $6 END`,
-		c.Chain, c.Height, c.Hash, c.ParentHash, c.UpdatedAt, c.ChainTime); err != nil {
+			chain_time = CASE WHEN chain_cursors.chain_time > $6 THEN chain_cursors.chain_time ELSE $6 END,
+			final_height = CASE WHEN chain_cursors.final_height > $2 THEN $2
+				WHEN chain_cursors.final_height > $7 THEN chain_cursors.final_height ELSE $7 END`,
+		c.Chain, c.Height, c.Hash, c.ParentHash, c.UpdatedAt, c.ChainTime, final); err != nil {
 		return err
 	}
 	_, err := t.exec(ctx, `INSERT INTO chain_blocks (chain, height, hash, parent_hash) VALUES ($1, $2, $3, $4)

@@ -48,6 +48,7 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 		{"FeedsCommitOrdered", testFeeds},
 		{"IdempotencyConcurrentClaims", testIdempotency},
 		{"CursorAndBlocks", testCursor},
+		{"CursorFinalHeight", testCursorFinal},
 		{"OutboxClaimNoOverlap", testOutbox},
 		{"RollbackOnError", testRollback},
 		{"AmountsAreExact", testAmounts},
@@ -987,5 +988,39 @@ func testLeases(t *testing.T, s store.Store) {
 	wg.Wait()
 	if wins != 1 {
 		t.Fatalf("%d replicas took the lease at once", wins)
+	}
+}
+
+// testCursorFinal: a cursor's final height is stored, only grows (a cursor written without
+// it keeps it), follows a rewind below it down, and is never above the cursor's height.
+func testCursorFinal(t *testing.T, s store.Store) {
+	set := func(h, final int64) store.Cursor {
+		t.Helper()
+		c := store.Cursor{Chain: "base", Height: h, Hash: fmt.Sprintf("b%d", h), ParentHash: fmt.Sprintf("b%d", h-1), UpdatedAt: t0, Final: final}
+		tx(t, s, func(x store.Tx) error { return x.SetCursor(ctx, c) })
+		var got store.Cursor
+		must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.Cursor(ctx, "base"); return }))
+		var all []store.Cursor
+		must(t, s.View(ctx, func(x store.Tx) (err error) { all, err = x.Cursors(ctx); return }))
+		for _, a := range all {
+			if a.Chain == "base" && a.Final != got.Final {
+				t.Fatalf("Cursors final %d, Cursor final %d", a.Final, got.Final)
+			}
+		}
+		return got
+	}
+	for _, step := range []struct{ height, final, want int64 }{
+		{10, 0, 0},   // not followed
+		{11, 5, 5},   // the node's finalized block
+		{12, 0, 5},   // a block applied without reading the tag keeps it
+		{13, 3, 5},   // never lowered by an older reading
+		{14, 20, 14}, // never above the cursor
+		{15, 9, 14},
+		{8, 0, 8}, // a rewind below it takes it down
+		{9, 0, 8},
+	} {
+		if got := set(step.height, step.final); got.Final != step.want {
+			t.Fatalf("cursor at %d with final %d: stored final %d, want %d", step.height, step.final, got.Final, step.want)
+		}
 	}
 }

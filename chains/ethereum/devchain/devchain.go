@@ -26,7 +26,7 @@ import (
 )
 
 const (
-	// ChainID is the chain id of every dev chain (the simulated backend's).
+	// ChainID is the chain id of a dev chain whose Config names none (the simulated backend's).
 	ChainID = 1337
 	// USDCDecimals is the number of decimals of the dev chain's test USDC.
 	USDCDecimals = 6
@@ -71,6 +71,9 @@ type Config struct {
 	BlockEvery time.Duration
 	// Logger receives lifecycle messages; nil discards them.
 	Logger *slog.Logger
+	// ChainID is the EIP-155 chain id; 0 means ChainID (1337). Two dev chains with
+	// different ids stand for two networks (chainpay dev runs "ethereum" and "base").
+	ChainID uint64
 }
 
 // Chain is a running in-process EVM dev chain. Its methods are safe for
@@ -82,6 +85,7 @@ type Chain struct {
 	client  simulated.Client
 	host    string
 	port    int
+	chainID uint64
 	every   time.Duration
 	log     *slog.Logger
 
@@ -126,8 +130,12 @@ func Start(ctx context.Context, cfg Config) (*Chain, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ChainID == 0 {
+		cfg.ChainID = ChainID
+	}
 	c := &Chain{
 		host:      host,
+		chainID:   cfg.ChainID,
 		every:     every,
 		log:       logger,
 		token:     bindings.NewTestToken(),
@@ -147,7 +155,7 @@ func Start(ctx context.Context, cfg Config) (*Chain, error) {
 		if err := checkPortFree(host, port); err != nil {
 			return nil, err
 		}
-		if c.backend, err = newBackend(c.alloc(), host, port); err != nil {
+		if c.backend, err = newBackend(c.alloc(), c.chainID, host, port); err != nil {
 			return nil, fmt.Errorf("devchain: serve JSON-RPC on %s: %w", net.JoinHostPort(host, strconv.Itoa(port)), err)
 		}
 		c.port = port
@@ -156,7 +164,7 @@ func Start(ctx context.Context, cfg Config) (*Chain, error) {
 			if port, err = freePort(host); err != nil {
 				return nil, err
 			}
-			if c.backend, err = newBackend(c.alloc(), host, port); err == nil {
+			if c.backend, err = newBackend(c.alloc(), c.chainID, host, port); err == nil {
 				c.port = port
 				break
 			}
@@ -176,7 +184,7 @@ func Start(ctx context.Context, cfg Config) (*Chain, error) {
 	loopCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	go c.loop(loopCtx)
-	c.log.Info("EVM dev chain started", "rpc", c.RPCURL(), "chain_id", ChainID, "block_every", every,
+	c.log.Info("EVM dev chain started", "rpc", c.RPCURL(), "chain_id", c.chainID, "block_every", every,
 		"factory", c.factory.Address().Hex(), "usdc", c.usdc.Hex(), "payer", c.Payer().Hex())
 	return c, nil
 }
@@ -223,7 +231,7 @@ func freePort(host string) (int, error) {
 // on host:port. simulated.NewBackend panics when the node cannot start (for
 // example when the port was taken after checkPortFree); the panic becomes an
 // error.
-func newBackend(alloc types.GenesisAlloc, host string, port int) (b *simulated.Backend, err error) {
+func newBackend(alloc types.GenesisAlloc, chainID uint64, host string, port int) (b *simulated.Backend, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("start simulated backend: %v", r)
@@ -244,7 +252,9 @@ func newBackend(alloc types.GenesisAlloc, host string, port int) (b *simulated.B
 		// also enables unreleased forks with different gas prices.
 		gc := *ec.Genesis.Config
 		gc.AmsterdamTime, gc.BogotaTime, gc.UBTTime = nil, nil, nil
+		gc.ChainID = new(big.Int).SetUint64(chainID)
 		ec.Genesis.Config = &gc
+		ec.NetworkId = chainID
 	}), nil
 }
 
@@ -327,8 +337,8 @@ func (c *Chain) WSURL() string {
 	return "ws://" + net.JoinHostPort(c.host, strconv.Itoa(c.port))
 }
 
-// ChainID returns the chain id, 1337.
-func (c *Chain) ChainID() uint64 { return ChainID }
+// ChainID returns the chain id (Config.ChainID, default 1337).
+func (c *Chain) ChainID() uint64 { return c.chainID }
 
 // Client returns an in-process client of the chain (closed by Stop).
 func (c *Chain) Client() simulated.Client { return c.client }
@@ -364,6 +374,18 @@ func (c *Chain) Commit() common.Hash {
 		return common.Hash{}
 	}
 	return c.backend.Commit()
+}
+
+// Fork makes the block parent the head of a new branch (the simulated backend's Fork):
+// the next Commits build on it, and once that branch is longer than the old one the
+// node reorganises to it. Tests use it to reorg one chain while others run.
+func (c *Chain) Fork(parent common.Hash) error {
+	c.sealMu.Lock()
+	defer c.sealMu.Unlock()
+	if c.stopped {
+		return ErrStopped
+	}
+	return c.backend.Fork(parent)
 }
 
 // PayETH sends wei from the payer to to, seals a block and returns the
@@ -514,7 +536,7 @@ func (c *Chain) submit(ctx context.Context, key *ecdsa.PrivateKey, to *common.Ad
 	}
 	tip := big.NewInt(1e9)
 	feeCap := new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip)
-	chainID := big.NewInt(ChainID)
+	chainID := new(big.Int).SetUint64(c.chainID)
 	tx, err := types.SignNewTx(key, types.LatestSignerForChainID(chainID), &types.DynamicFeeTx{
 		ChainID: chainID, Nonce: nonce, GasTipCap: tip, GasFeeCap: feeCap, Gas: gas, To: to, Value: value, Data: data,
 	})

@@ -539,3 +539,56 @@ func TestChainOutlivesStartContext(t *testing.T) {
 		t.Fatal("block timer still running after Stop returned")
 	}
 }
+
+// TestTwoChainsWithOwnIDs: two dev chains with different chain ids run side by side, each
+// serving its own id and signing with it, and — the deployer's nonces being the same —
+// with the factory, its forwarder implementation and USDC at the same addresses, so an
+// invoice's deposit address is the same on both.
+func TestTwoChainsWithOwnIDs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := start(t, Config{BlockEvery: time.Hour})
+	b := start(t, Config{BlockEvery: time.Hour, ChainID: 84532})
+	for _, c := range []struct {
+		chain *Chain
+		want  uint64
+	}{{a, 1337}, {b, 84532}} {
+		id, err := dial(t, c.chain.RPCURL()).ChainID(ctx)
+		if err != nil || id.Uint64() != c.want || c.chain.ChainID() != c.want {
+			t.Fatalf("chain id %v (%v), ChainID() %d, want %d", id, err, c.chain.ChainID(), c.want)
+		}
+	}
+	if a.Factory().Address() != b.Factory().Address() || a.Factory().InitCodeHash() != b.Factory().InitCodeHash() || a.USDC() != b.USDC() {
+		t.Fatalf("contracts differ: factory %s/%s, USDC %s/%s", a.Factory().Address().Hex(), b.Factory().Address().Hex(), a.USDC().Hex(), b.USDC().Hex())
+	}
+	treasury := randomAddress(t)
+	da, _ := a.Factory().DepositAddress("inv_two_chains", treasury)
+	db, _ := b.Factory().DepositAddress("inv_two_chains", treasury)
+	if da != db {
+		t.Fatalf("deposit addresses differ: %s, %s", da.Hex(), db.Hex())
+	}
+	// A payment on b lands on b only.
+	if _, err := b.PayETH(ctx, db, ether(1)); err != nil {
+		t.Fatal(err)
+	}
+	if bal, _ := b.BalanceAt(ctx, db); bal.Cmp(ether(1)) != 0 {
+		t.Fatalf("balance on b: %s", bal)
+	}
+	if bal, _ := a.BalanceAt(ctx, da); bal.Sign() != 0 {
+		t.Fatalf("balance on a: %s", bal)
+	}
+	// A transaction signed for a's chain id is refused by b (EIP-155 replay protection).
+	cl := dial(t, b.RPCURL())
+	nonce, err := cl.PendingNonceAt(ctx, a.Payer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := types.SignNewTx(a.PayerKey(), types.LatestSignerForChainID(big.NewInt(1337)), &types.DynamicFeeTx{
+		ChainID: big.NewInt(1337), Nonce: nonce, GasTipCap: big.NewInt(1e9), GasFeeCap: big.NewInt(1e11), Gas: 21000, To: &db, Value: big.NewInt(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.SendTransaction(ctx, tx); err == nil {
+		t.Fatal("b accepted a transaction signed for chain id 1337")
+	}
+}
