@@ -14,6 +14,10 @@ import (
 // refund; its detail names the remaining refundable amount.
 const typeRefundExceeds = "/problems/refund-exceeds-refundable"
 
+// typeChainNotSynced is the problem of a refund asked for while a follower of the invoice's
+// chains is not at its node's tip (refunds.NotSyncedError): retry later.
+const typeChainNotSynced = "/problems/chain-not-synced"
+
 // createRefundRequest is the body of POST /v1/invoices/{id}/refunds.
 type createRefundRequest struct {
 	Amount        string `json:"amount"`
@@ -49,6 +53,9 @@ func refundError(w http.ResponseWriter, err error) bool {
 			Errors: []FieldError{{Field: "amount", Detail: xe.Error()}}})
 	case errors.Is(err, refunds.ErrNotFound):
 		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "no such refund"})
+	case errors.Is(err, refunds.ErrNotSynced):
+		w.Header().Set("Retry-After", "30")
+		writeProblem(w, Problem{Type: typeChainNotSynced, Status: http.StatusServiceUnavailable, Detail: err.Error()})
 	default:
 		return false
 	}

@@ -45,11 +45,39 @@ func (e *env) paidInvoice(m merchant) string {
 			Status: store.PaymentConfirmed, BlockHeight: &h, BlockHash: "b7", SeenAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
-		return tx.SetCursor(ctx, store.Cursor{Chain: "testchain", Height: h, Hash: "b7", UpdatedAt: now})
+		// The follower stands at the node's tip now (its chain time is the wall clock).
+		return tx.SetCursor(ctx, store.Cursor{Chain: "testchain", Height: h, Hash: "b7", UpdatedAt: now, ChainTime: now})
 	}); err != nil {
 		e.t.Fatal(err)
 	}
 	return id
+}
+
+// TestRefundWhileChainNotSynced: while the follower of the invoice's chain has not stood at
+// its node's tip within the sync window, creating a refund is a 503 chain-not-synced with
+// Retry-After, and nothing is created.
+func TestRefundWhileChainNotSynced(t *testing.T) {
+	t.Parallel()
+	stale := func(c *api.Config) {
+		svc, err := refunds.New(c.Store, refunds.Config{Invoices: c.Invoices, PublicURL: c.PublicURL,
+			Now: func() time.Time { return time.Now().Add(10 * time.Minute) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Refunds = svc
+	}
+	eachWith(t, []func(*api.Config){stale}, func(t *testing.T, e *env) {
+		m := e.newMerchant("A")
+		id := e.paidInvoice(m)
+		r := e.do("POST", "/v1/invoices/"+id+"/refunds", m.key, map[string]any{"amount": "1.00"}, "Idempotency-Key", "k1")
+		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") != "30" ||
+			r.json(t)["type"] != "/problems/chain-not-synced" || !strings.Contains(string(r.body), "testchain follower last stood at the node's tip 10m0s ago") {
+			t.Fatalf("refund while the follower is behind: %d %v %s", r.status, r.header, r.body)
+		}
+		if l := e.do("GET", "/v1/invoices/"+id+"/refunds", m.key, nil).json(t); len(l["data"].([]any)) != 0 {
+			t.Fatalf("a refused refund was created: %v", l)
+		}
+	})
 }
 
 func TestRefundsAPI(t *testing.T) {

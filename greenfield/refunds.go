@@ -327,6 +327,11 @@ func (s *Server) refundError(w http.ResponseWriter, r *http.Request, err error, 
 		writeValidation(w, []fieldError{{Path: "amount", Message: ex.Error()}})
 		return
 	}
+	if errors.Is(err, refunds.ErrNotSynced) {
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusServiceUnavailable, "chain-not-synced", err.Error())
+		return
+	}
 	var ve *invoices.ValidationError
 	if errors.As(err, &ve) {
 		paths := map[string]string{"rate_policy": "refundVariant", "asset": assetPath, "reason": "name"}

@@ -83,6 +83,12 @@ func (s *Service) PreparePSBT(ctx context.Context, merchantID, id string) (store
 		if err != nil {
 			return err
 		}
+		if err := s.checkSynced(ctx, tx, chainsOf(d, r.Chain)); err != nil {
+			return err
+		}
+		if err := covered(d, r); err != nil {
+			return err
+		}
 		walletID := ""
 		for _, o := range d.Options {
 			if o.Chain == "bitcoin" {

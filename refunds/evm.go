@@ -58,6 +58,12 @@ func (s *Service) PrepareEVM(ctx context.Context, merchantID, id string) (EVMPay
 		if err != nil {
 			return err
 		}
+		if err := s.checkSynced(ctx, tx, chainsOf(d, r.Chain)); err != nil {
+			return err
+		}
+		if err := covered(d, r); err != nil {
+			return err
+		}
 		ws, err := tx.Wallets(ctx, r.MerchantID)
 		if err != nil {
 			return err

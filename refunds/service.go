@@ -41,6 +41,11 @@ type Config struct {
 	PublicURL string
 	// Bitcoin enables PSBT preparation and submission for Bitcoin refunds (optional).
 	Bitcoin *BitcoinConfig
+	// SyncWindow is how recently the followers of an invoice's chains must have stood at
+	// the fresh tip of a synced node for a refund of it to be created or its payment
+	// prepared (NotSyncedError); 0 means DefaultSyncWindow. Negative turns the check off:
+	// only for tools that run where no follower does and say so.
+	SyncWindow time.Duration
 }
 
 // Service creates and manages refunds. It is safe for concurrent use.
@@ -57,6 +62,9 @@ func New(st store.Store, cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.SyncWindow == 0 {
+		cfg.SyncWindow = DefaultSyncWindow
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	s := &Service{st: st, cfg: cfg}
@@ -185,6 +193,11 @@ func (s *Service) CreateTx(ctx context.Context, tx store.Tx, dr *Draft) (store.R
 	}
 	r, err := s.price(d, dr)
 	if err != nil {
+		return store.Refund{}, err
+	}
+	// What the invoice received is read from this snapshot; it is only trusted when the
+	// followers that recorded it were at their nodes' tips lately.
+	if err := s.checkSynced(ctx, tx, chainsOf(d, r.Chain)); err != nil {
 		return store.Refund{}, err
 	}
 	now := s.now()

@@ -100,7 +100,11 @@ func destination(chain string, n int) string {
 }
 
 // refundable picks an invoice with confirmed payments, all on one chain and buried
-// refundBurial deep, and a deposit output of it. When there is none the merchant waits:
+// refundBurial deep, and a deposit output of it. The merchant judges depth as a block
+// explorer would: by the best chain's height in the world, against the block chainpay
+// recorded — so a store that is behind (node down, catching up after an outage) can make a
+// payment a reorg took out look buried, and it is chainpay's sync rule
+// (refunds.NotSyncedError) that must refuse the refund then (seed 749427). When there is none the merchant waits:
 // a block is mined on a chain with confirmed payments (nil is returned).
 func (w *World) refundable(ctx context.Context) (*simInvoice, string, string) {
 	type candidate struct {

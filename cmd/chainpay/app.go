@@ -176,7 +176,7 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 	if a.hooks, err = webhooks.NewService(st, &webhooks.Config{Guard: w.guard}); err != nil {
 		return nil, err
 	}
-	rcfg := refunds.Config{Invoices: inv, Quoter: quoter{w.rates}, PublicURL: w.publicURL}
+	rcfg := refunds.Config{Invoices: inv, Quoter: quoter{w.rates}, PublicURL: w.publicURL, SyncWindow: syncWindow(w)}
 	if w.btc != nil && len(w.btc.rpc) > 0 {
 		// Refund PSBTs read coins and fee rates from the node and broadcast signed ones.
 		node, err := bitcoin.NewNode(bitcoin.NodeConfig{URLs: w.btc.rpc, Network: w.btc.network, Logger: log})
@@ -271,6 +271,22 @@ func buildApp(ctx context.Context, st store.Store, w *wiring, log *slog.Logger) 
 }
 
 // tipOf reads a chain's best height from its source, for readiness and lag metrics.
+// syncWindow is how recently the followers must have stood at their nodes' tips for a
+// refund to be decided (refunds.Config.SyncWindow): the default, or three of the longest
+// poll interval when that is longer.
+func syncWindow(w *wiring) time.Duration {
+	longest := time.Duration(0)
+	if w.btc != nil && len(w.btc.rpc) > 0 {
+		longest = w.btc.poll
+	}
+	for _, e := range w.evm {
+		if len(e.rpc) > 0 {
+			longest = max(longest, e.poll)
+		}
+	}
+	return max(refunds.DefaultSyncWindow, 3*longest)
+}
+
 func tipOf(src watcher.Source) func(context.Context) (int64, error) {
 	return func(ctx context.Context) (int64, error) {
 		h, err := src.Tip(ctx)

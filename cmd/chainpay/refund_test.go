@@ -51,7 +51,7 @@ func TestRefundCommand(t *testing.T) {
 			SeenAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
-		return tx.SetCursor(ctx, store.Cursor{Chain: "bitcoin", Height: h, Hash: "b3", UpdatedAt: now})
+		return tx.SetCursor(ctx, store.Cursor{Chain: "bitcoin", Height: h, Hash: "b3", UpdatedAt: now, ChainTime: now})
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -93,10 +93,10 @@ func (t *tx) WebhookBacklog(ctx context.Context, after store.FeedPos) (store.Web
 
 func (t *tx) Cursors(ctx context.Context) ([]store.Cursor, error) {
 	var out []store.Cursor
-	err := t.many(ctx, `SELECT chain, height, hash, parent_hash, updated_at, final_height FROM chain_cursors ORDER BY chain`, nil,
+	err := t.many(ctx, `SELECT chain, height, hash, parent_hash, updated_at, chain_time, final_height FROM chain_cursors ORDER BY chain`, nil,
 		func(r Rows) error {
 			var c store.Cursor
-			if err := r.Scan(&c.Chain, &c.Height, &c.Hash, &c.ParentHash, timeCol{&c.UpdatedAt}, &c.Final); err != nil {
+			if err := r.Scan(&c.Chain, &c.Height, &c.Hash, &c.ParentHash, timeCol{&c.UpdatedAt}, timeCol{&c.ChainTime}, &c.Final); err != nil {
 				return err
 			}
 			out = append(out, c)

@@ -996,15 +996,16 @@ func testLeases(t *testing.T, s store.Store) {
 func testCursorFinal(t *testing.T, s store.Store) {
 	set := func(h, final int64) store.Cursor {
 		t.Helper()
-		c := store.Cursor{Chain: "base", Height: h, Hash: fmt.Sprintf("b%d", h), ParentHash: fmt.Sprintf("b%d", h-1), UpdatedAt: t0, Final: final}
+		c := store.Cursor{Chain: "base", Height: h, Hash: fmt.Sprintf("b%d", h), ParentHash: fmt.Sprintf("b%d", h-1), UpdatedAt: t0, Final: final,
+			ChainTime: t0.Add(time.Duration(h) * time.Minute)}
 		tx(t, s, func(x store.Tx) error { return x.SetCursor(ctx, c) })
 		var got store.Cursor
 		must(t, s.View(ctx, func(x store.Tx) (err error) { got, err = x.Cursor(ctx, "base"); return }))
 		var all []store.Cursor
 		must(t, s.View(ctx, func(x store.Tx) (err error) { all, err = x.Cursors(ctx); return }))
 		for _, a := range all {
-			if a.Chain == "base" && a.Final != got.Final {
-				t.Fatalf("Cursors final %d, Cursor final %d", a.Final, got.Final)
+			if a.Chain == "base" && (a.Final != got.Final || !a.ChainTime.Equal(got.ChainTime)) {
+				t.Fatalf("Cursors final %d chain time %v, Cursor final %d chain time %v", a.Final, a.ChainTime, got.Final, got.ChainTime)
 			}
 		}
 		return got
