@@ -75,19 +75,21 @@ type ethToken struct {
 // ethWiring is one EVM chain: its name is the network of its assets, the key of its
 // cursor, lease, wallets and payment options.
 type ethWiring struct {
-	chain         string
-	chainID       uint64
-	native        string // native asset code ("" means ETH)
-	rpc           []string
-	ws            []string // websocket URLs for newHeads notifications (optional)
-	factoryAddr   common.Address
-	factory       *ethereum.Factory
-	tokens        []ethToken
-	confs         int
-	finality      string // block tag payments settle on ("finalized", "safe"); "" = confs deep
-	poll          time.Duration
-	sweeperKey    *ecdsa.PrivateKey // nil: no sweeping
-	sweepInterval time.Duration
+	chain       string
+	chainID     uint64
+	native      string // native asset code ("" means ETH)
+	rpc         []string
+	ws          []string // websocket URLs for newHeads notifications (optional)
+	factoryAddr common.Address
+	factory     *ethereum.Factory
+	tokens      []ethToken
+	confs       int
+	finality    string // block tag payments settle on ("finalized", "safe"); "" = confs deep
+	poll        time.Duration
+	// reconcilePerBlock: balances reconciled per block (watcher.EthereumConfig.ReconcilePerBlock).
+	reconcilePerBlock int
+	sweeperKey        *ecdsa.PrivateKey // nil: no sweeping
+	sweepInterval     time.Duration
 	// sweepMinMultiple: a forwarder is swept when it holds this many times its sweep's
 	// gas (0: the sweeper's default); sweeperGasWarn: /readyz warns below this balance.
 	sweepMinMultiple int64
@@ -354,7 +356,7 @@ func ethereumRunners(ctx context.Context, st store.Store, inv *invoices.Service,
 		toks = append(toks, watcher.EthereumToken{Code: t.code, Contract: t.contract, Decimals: t.decimals})
 	}
 	src, err := watcher.NewEthereumSource(ctx, watcher.EthereumConfig{Chain: e.chain, ChainID: e.chainID,
-		URLs: e.rpc, Tokens: toks, Logger: log, Native: e.native, Finality: e.finality, HTTPClient: &http.Client{Transport: m.RPCTransport(e.chain, nil)}})
+		URLs: e.rpc, Tokens: toks, Logger: log, Native: e.native, Finality: e.finality, ReconcilePerBlock: e.reconcilePerBlock, HTTPClient: &http.Client{Transport: m.RPCTransport(e.chain, nil)}})
 	if err != nil {
 		return nil, nil, nil, &settingError{e.setting("rpc"), err.Error()}
 	}

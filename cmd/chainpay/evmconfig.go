@@ -19,6 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/chainpay/chainpay/chains/ethereum"
+	"github.com/chainpay/chainpay/watcher"
 )
 
 // EVM chains are configured as a list (docs/chains.md). Three forms, one meaning:
@@ -35,19 +36,20 @@ import (
 
 // evmKeys are the settings of one EVM chain; the comments are their meaning.
 var evmKeys = []string{
-	"name",               // chain name: lower case letters and digits, the network of its assets ("base")
-	"chain_id",           // EIP-155 chain id the nodes must serve
-	"rpc",                // JSON-RPC URLs (failover, in order)
-	"ws",                 // websocket URLs for newHeads (default: the ws:// URLs among rpc)
-	"factory",            // ForwarderFactory address
-	"tokens",             // CODE=0xADDRESS:DECIMALS, ...
-	"native",             // code of the native asset (default ETH)
-	"confirmations",      // a depth (blocks), or the block tag finalized or safe
-	"poll",               // how often the follower polls the node
-	"sweeper_key_file",   // default CHAINPAY_SWEEPER_KEY_FILE
-	"sweep_interval",     // default CHAINPAY_SWEEP_INTERVAL
-	"sweep_min_multiple", // default CHAINPAY_SWEEP_MIN_MULTIPLE
-	"sweeper_gas_warn",   // default CHAINPAY_SWEEPER_GAS_WARN
+	"name",                // chain name: lower case letters and digits, the network of its assets ("base")
+	"chain_id",            // EIP-155 chain id the nodes must serve
+	"rpc",                 // JSON-RPC URLs (failover, in order)
+	"ws",                  // websocket URLs for newHeads (default: the ws:// URLs among rpc)
+	"factory",             // ForwarderFactory address
+	"tokens",              // CODE=0xADDRESS:DECIMALS, ...
+	"native",              // code of the native asset (default ETH)
+	"confirmations",       // a depth (blocks), or the block tag finalized or safe
+	"poll",                // how often the follower polls the node
+	"reconcile_per_block", // balances reconciled per block (default watcher.DefaultReconcilePerBlock)
+	"sweeper_key_file",    // default CHAINPAY_SWEEPER_KEY_FILE
+	"sweep_interval",      // default CHAINPAY_SWEEP_INTERVAL
+	"sweep_min_multiple",  // default CHAINPAY_SWEEP_MIN_MULTIPLE
+	"sweeper_gas_warn",    // default CHAINPAY_SWEEPER_GAS_WARN
 }
 
 // evmSpec is one EVM chain's settings as given (all text), with where each came from for
@@ -273,6 +275,11 @@ func (ss *serveSettings) evmWiring(s evmSpec) (*ethWiring, error) {
 	if w.poll, err = time.ParseDuration(or("poll", "2s")); err != nil || w.poll <= 0 {
 		return nil, s.bad("poll", "%q is not a positive duration such as 2s", s.get("poll"))
 	}
+	rp, err := strconv.Atoi(or("reconcile_per_block", strconv.Itoa(watcher.DefaultReconcilePerBlock)))
+	if err != nil || rp < 1 || rp > 1_000_000 {
+		return nil, s.bad("reconcile_per_block", "%q is not an integer from 1 to 1000000", s.get("reconcile_per_block"))
+	}
+	w.reconcilePerBlock = rp
 	if w.sweepInterval, err = time.ParseDuration(or("sweep_interval", ss.sweepInterval)); err != nil || w.sweepInterval <= 0 {
 		return nil, s.bad("sweep_interval", "%q is not a positive duration such as 1m", or("sweep_interval", ss.sweepInterval))
 	}

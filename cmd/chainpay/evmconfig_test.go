@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chainpay/chainpay/watcher"
 )
 
 const (
@@ -107,7 +109,7 @@ func TestEVMChainsFromEnvironment(t *testing.T) {
 		"CHAINPAY_EVM_ETHEREUM_TOKENS": "USDC=" + usdcEth + ":6,USDT=0xdAC17F958D2ee523a2206206994597C13D831ec7:6",
 		"CHAINPAY_EVM_BASE_RPC_FILE":   rpcFile, "CHAINPAY_EVM_BASE_CHAIN_ID": "8453", "CHAINPAY_EVM_BASE_FACTORY": factoryA,
 		"CHAINPAY_EVM_BASE_SWEEP_INTERVAL": "5m", "CHAINPAY_EVM_BASE_CONFIRMATIONS": "safe",
-		"CHAINPAY_EVM_ETHEREUM_POLL": "1s",
+		"CHAINPAY_EVM_ETHEREUM_POLL": "1s", "CHAINPAY_EVM_BASE_RECONCILE_PER_BLOCK": "20000",
 	}
 	evm, err := evmOf(t, ss, env)
 	if err != nil {
@@ -115,7 +117,8 @@ func TestEVMChainsFromEnvironment(t *testing.T) {
 	}
 	if len(evm) != 2 || evm[0].chain != "ethereum" || len(evm[0].tokens) != 2 || evm[1].chain != "base" ||
 		evm[1].rpc[0] != "https://base.example/secret-key" || evm[1].sweepInterval != 5*time.Minute || evm[1].finality != "safe" ||
-		evm[0].finality != "" || evm[0].confs != 12 || evm[0].poll != time.Second {
+		evm[0].finality != "" || evm[0].confs != 12 || evm[0].poll != time.Second ||
+		evm[0].reconcilePerBlock != watcher.DefaultReconcilePerBlock || evm[1].reconcilePerBlock != 20000 {
 		t.Fatalf("got %+v %+v", evm[0], evm[1])
 	}
 	// The same list as JSON.
@@ -205,6 +208,8 @@ func TestEVMChainsBadSettings(t *testing.T) {
 		{"unknown tag", "base", with("CHAINPAY_EVM_BASE_CONFIRMATIONS", "latest"), "CHAINPAY_EVM_BASE_CONFIRMATIONS"},
 		{"negative confirmations", "base", with("CHAINPAY_EVM_BASE_CONFIRMATIONS", "-1"), "CHAINPAY_EVM_BASE_CONFIRMATIONS"},
 		{"bad poll", "base", with("CHAINPAY_EVM_BASE_POLL", "0s"), "CHAINPAY_EVM_BASE_POLL"},
+		{"bad reconcile", "base", with("CHAINPAY_EVM_BASE_RECONCILE_PER_BLOCK", "0"), "CHAINPAY_EVM_BASE_RECONCILE_PER_BLOCK"},
+		{"huge reconcile", "base", with("CHAINPAY_EVM_BASE_RECONCILE_PER_BLOCK", "1e6"), "CHAINPAY_EVM_BASE_RECONCILE_PER_BLOCK"},
 		{"bad native", "base", with("CHAINPAY_EVM_BASE_NATIVE", "eth"), "CHAINPAY_EVM_BASE_NATIVE"},
 		{"missing key file", "base", with("CHAINPAY_EVM_BASE_SWEEPER_KEY_FILE", "/nonexistent/key"), "CHAINPAY_EVM_BASE_SWEEPER_KEY_FILE"},
 		{"value and file", "base", with("CHAINPAY_EVM_BASE_RPC_FILE", "/etc/hostname"), "CHAINPAY_EVM_BASE_RPC"},
