@@ -45,6 +45,12 @@ func refundEnv(t *testing.T) (*env, store.Refund) {
 	h := int64(500)
 	e.pay(t, d, d.Options[0].AmountDue.Int64(), &h)
 	e.setTip(t, h, d.Invoice.ID)
+	// The follower stands at the node's fresh tip (refunds are decided on a synced view).
+	if err := e.st.Tx(ctx, func(tx store.Tx) error {
+		return tx.AdvanceChainTime(ctx, "bitcoin", time.Now().UTC().Truncate(time.Microsecond))
+	}); err != nil {
+		t.Fatal(err)
+	}
 	dr, err := svc.Prepare(ctx, e.mid, d.Invoice.ID, refunds.CreateRequest{Amount: "10.00"})
 	if err != nil {
 		t.Fatal(err)
