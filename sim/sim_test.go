@@ -52,6 +52,9 @@ var regressionSeeds = []struct {
 	// Found by the 20,000-seed run on the head with refunds (issue 25; fixed by refunds'
 	// sync rule, refunds.NotSyncedError):
 	{749427, 60, nil, "a Bitcoin node down for 2 h while a reorg double-spent a payment; as the outage ended, before the follower caught up, the merchant refunded the invoice in full and paid it: completed refunds 178.10 USD against 89.05 received"},
+	// Found by the 20,000-seed run of the fourth session (a simulator bug: the auditor's
+	// chain time did not move when a follower step committed and then crashed):
+	{774664, 60, nil, "an ETH-only invoice expired at a chain time the ethereum follower committed just before a crash (its tip then 6 min old, fresh); the auditor had kept the time of before the step and called the expiry early"},
 	// Seed 7 (above) also failed once in a replay on a loaded machine, a simulator bug: a
 	// follower step had a 30 s real-time bound, and its catch-up after a 50 h outage took
 	// longer (now 10 min, see stepTimeout). Seed 5 at 80 steps (TestDeterministic) showed the
