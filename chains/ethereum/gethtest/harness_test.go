@@ -31,7 +31,9 @@ func TestNodeBasics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h1 != h0+3 {
+	// At least 3: geth --dev may seal an empty block beside a transaction's (see Mine), and
+	// at most a few more than asked (one empty block per transaction at worst).
+	if h1 < h0+3 || h1 > h0+6 {
 		t.Fatalf("Mine(3) moved the tip from %d to %d", h0, h1)
 	}
 

@@ -387,8 +387,10 @@ func (n *Node) Fund(t testing.TB, to common.Address, wei *big.Int) *types.Receip
 	return n.MustSucceed(t, nil, &to, wei, nil)
 }
 
-// Mine produces count new blocks (one zero-value self-transfer of the dev account each:
-// with --dev.period 0 geth seals a block per transaction).
+// Mine produces at least count new blocks (one zero-value self-transfer of the dev account
+// each: with --dev.period 0 geth seals a block per transaction). geth may seal an empty
+// block as well when a transaction arrives while it builds a payload (seen in CI on a loaded
+// machine: Mine(3) moved the tip by 5), so callers count confirmations as at least count.
 func (n *Node) Mine(t testing.TB, count int) {
 	t.Helper()
 	self := n.DevAddress()
