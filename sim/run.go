@@ -452,7 +452,11 @@ func (w *World) deliver(ctx context.Context) {
 		w.hooks.mu.Lock()
 		n := w.hooks.requests
 		w.hooks.mu.Unlock()
-		if len(due) == 0 && n == last {
+		// Quiet: nothing due, no request since the last look and no worker in flight (a
+		// claimed delivery is not due; stopping the deliverer during its request cut it short
+		// and left it to a later round only on a loaded machine: TestDeterministic/5 once
+		// replayed with one more 7-hour round).
+		if len(due) == 0 && n == last && d.Idle() {
 			quiet++
 		} else {
 			quiet = 0

@@ -197,6 +197,15 @@ func (d *Deliverer) Stop() {
 	d.cfg.Client.CloseIdleConnections()
 }
 
+// Idle reports whether no worker is serving an endpoint: nothing is in flight. A delivery
+// claimed by a worker is not due (it is leased), so whoever drives the deliverer and waits
+// for it to finish (the simulator) needs this beside "nothing is due".
+func (d *Deliverer) Idle() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.running) == 0
+}
+
 // schedule starts a worker for each endpoint with due deliveries that has none.
 func (d *Deliverer) schedule(ctx context.Context) {
 	d.mu.Lock()
