@@ -56,16 +56,8 @@ func TestPaidBeforeTheFirstFollowerStep(t *testing.T) {
 			}
 			process := func() *app { // one `chainpay serve` as run prepares it, before it serves
 				t.Helper()
-				rs := rateSettings{sources: "none", fixed: "BTC-USD=60000", minSources: "1", maxAge: "24h", currencies: "USD"}
 				log := slog.New(slog.NewTextHandler(io.Discard, nil))
-				rateSvc, pairs, err := rs.build(log)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := rateSvc.Start(ctx, pairs, time.Minute); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(rateSvc.Stop)
+				rateSvc, pairs := fixedRates(t, "BTC-USD=60000")
 				w := &wiring{publicURL: "http://127.0.0.1:0", rates: rateSvc, pairs: pairs, guard: webhooks.Guard{AllowPrivate: true},
 					btc: &btcWiring{network: bitcoin.Regtest, confs: 1, rpc: []string{btcd.RPCURL()}, poll: 100 * time.Millisecond}}
 				if st.Dialect() == "postgres" {

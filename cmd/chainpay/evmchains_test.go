@@ -28,6 +28,7 @@ import (
 	"github.com/chainpay/chainpay/chains/ethereum/devchain"
 	"github.com/chainpay/chainpay/invoices"
 	"github.com/chainpay/chainpay/ledger"
+	"github.com/chainpay/chainpay/rates"
 	"github.com/chainpay/chainpay/store"
 	"github.com/chainpay/chainpay/store/storetest"
 	"github.com/chainpay/chainpay/webhooks"
@@ -67,16 +68,8 @@ func startMultiChain(t *testing.T, ctx context.Context, st store.Store, btcd *bt
 	}
 	t.Cleanup(func() { _ = m.base.Stop() })
 
-	rs := rateSettings{sources: "none", fixed: "BTC-USD=60000,ETH-USD=3000,USDC-USD=1", minSources: "1", maxAge: "24h", currencies: "USD"}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rateSvc, pairs, err := rs.build(log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rateSvc.Start(ctx, pairs, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rateSvc.Stop)
+	rateSvc, pairs := fixedRates(t, "BTC-USD=60000,ETH-USD=3000,USDC-USD=1")
 	evm := func(name string, c *devchain.Chain, confs int) *ethWiring {
 		return &ethWiring{chain: name, chainID: c.ChainID(), rpc: []string{c.RPCURL()}, factory: c.Factory(),
 			tokens: []ethToken{{code: "USDC", contract: c.USDC(), decimals: 6}}, confs: confs, poll: 50 * time.Millisecond}
@@ -653,15 +646,7 @@ func TestEVMChainDownAtStart(t *testing.T) {
 	if evm[1].factory.InitCodeHash() != base.Factory().InitCodeHash() {
 		t.Fatal("the derived factory differs from the dev chain's")
 	}
-	rs := rateSettings{sources: "none", fixed: "ETH-USD=3000,USDC-USD=1", minSources: "1", maxAge: "24h", currencies: "USD"}
-	rateSvc, pairs, err := rs.build(log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rateSvc.Start(ctx, pairs, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rateSvc.Stop)
+	rateSvc, pairs := fixedRates(t, "ETH-USD=3000,USDC-USD=1")
 	w := &wiring{publicURL: "http://127.0.0.1:0", rates: rateSvc, pairs: pairs, guard: webhooks.Guard{AllowPrivate: true},
 		btc: &btcWiring{network: bitcoin.Regtest, confs: 1, poll: time.Second}, evm: evm}
 	first, err := buildApp(ctx, st, w, log)
@@ -740,4 +725,20 @@ func TestEVMChainDownAtStart(t *testing.T) {
 			t.Fatalf("readyz chain:base after the node is back = %+v", c)
 		}
 	}
+}
+
+// fixedRates starts a rate service quoting only the fixed rates given (as
+// CHAINPAY_RATES_FIXED: "BTC-USD=60000,..."), stopped when the test ends.
+func fixedRates(t *testing.T, fixed string) (*rates.Service, []rates.Pair) {
+	t.Helper()
+	rs := rateSettings{sources: "none", fixed: fixed, minSources: "1", maxAge: "24h", currencies: "USD"}
+	svc, pairs, err := rs.build(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(context.Background(), pairs, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Stop)
+	return svc, pairs
 }

@@ -210,16 +210,12 @@ func (ss *serveSettings) evmWirings(ctx context.Context, log *slog.Logger) ([]*e
 	if env == nil {
 		env = os.LookupEnv
 	}
-	specs, err := ss.evmSpecs(env)
+	specs, ws, err := ss.evmWiringsOffline(env)
 	if err != nil {
 		return nil, err
 	}
-	var out []*ethWiring
-	for _, s := range specs {
-		w, err := ss.evmWiring(s)
-		if err != nil {
-			return nil, err
-		}
+	for i, w := range ws {
+		s := specs[i]
 		// The factory's addresses are known without a node (factoryAt); a node that
 		// answers must confirm them, one that is down is left to its follower's check.
 		if w.factory, err = factoryAt(w.factoryAddr); err != nil {
@@ -236,9 +232,26 @@ func (ss *serveSettings) evmWirings(ctx context.Context, log *slog.Logger) ([]*e
 		case read.InitCodeHash() != w.factory.InitCodeHash():
 			return nil, s.bad("factory", "the factory at %s has another forwarder implementation than CREATE(factory, 1): not chainpay's ForwarderFactory", w.factoryAddr.Hex())
 		}
+	}
+	return ws, nil
+}
+
+// evmWiringsOffline validates the configured EVM chains without any node: each chain's
+// spec and its wiring, in order (the factory is not read).
+func (ss *serveSettings) evmWiringsOffline(env func(string) (string, bool)) ([]evmSpec, []*ethWiring, error) {
+	specs, err := ss.evmSpecs(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]*ethWiring, 0, len(specs))
+	for _, s := range specs {
+		w, err := ss.evmWiring(s)
+		if err != nil {
+			return nil, nil, err
+		}
 		out = append(out, w)
 	}
-	return out, nil
+	return specs, out, nil
 }
 
 // evmWiring validates one chain's settings; the factory is left to read from the node.

@@ -24,19 +24,8 @@ func envMap(m map[string]string) func(string) (string, bool) {
 // evmOf resolves the EVM chains of ss without touching a node (the factory stays unread).
 func evmOf(t *testing.T, ss *serveSettings, env map[string]string) ([]*ethWiring, error) {
 	t.Helper()
-	specs, err := ss.evmSpecs(envMap(env))
-	if err != nil {
-		return nil, err
-	}
-	var out []*ethWiring
-	for _, s := range specs {
-		w, err := ss.evmWiring(s)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, w)
-	}
-	return out, nil
+	_, ws, err := ss.evmWiringsOffline(envMap(env))
+	return ws, err
 }
 
 func TestEVMChainsFromConfigFile(t *testing.T) {
