@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,7 +120,17 @@ func benchInvoices(ctx context.Context, o *options, dir string, r *report, stder
 		return err
 	}
 	defer sc.drop()
-	cp, err := newChainpay(o.chainpay, dir, sc.url, "CHAINPAY_FIXED_RATES=BTC-USD=60000")
+	env := []string{"CHAINPAY_FIXED_RATES=BTC-USD=60000"}
+	var profiler string // chainpay's metrics listener, serving /debug/pprof/ (-serve-cpuprofile)
+	if o.serveProfile != "" {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		profiler = fmt.Sprintf("127.0.0.1:%d", port)
+		env = append(env, "CHAINPAY_METRICS_LISTEN="+profiler, "CHAINPAY_PPROF=true")
+	}
+	cp, err := newChainpay(o.chainpay, dir, sc.url, env...)
 	if err != nil {
 		return err
 	}
@@ -186,9 +197,20 @@ func benchInvoices(ctx context.Context, o *options, dir string, r *report, stder
 	}
 	offered := top.raw / 2
 	progress(stderr, fmt.Sprintf("invoices: open loop at %.0f/s (half the raw %.0f/s) for %s", offered, top.raw, openFor))
+	var profiled chan error
+	if profiler != "" {
+		profiled = make(chan error, 1)
+		go func() { profiled <- fetchProfile(ctx, profiler, openFor, o.serveProfile) }()
+	}
 	ol, err := openLoop(ctx, cp, m, "open", offered, openFor, o.clients*4)
 	if err != nil {
 		return fmt.Errorf("open loop: %w", err)
+	}
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			return fmt.Errorf("-serve-cpuprofile: %w", err)
+		}
+		progress(stderr, "invoices: chainpay's CPU profile of the open loop written to "+o.serveProfile)
 	}
 
 	r.section(fmt.Sprintf("POST /v1/invoices — chainpay serve on Postgres, closed loops (%s invoices), loopback HTTP", countsOf(levels, func(l *level) int { return l.n })))
@@ -457,4 +479,30 @@ func rawInsert(ctx context.Context, sc *schema, ids []string, clients int) (time
 		return 0, nil, firstErr
 	}
 	return wall, lat, nil
+}
+
+// fetchProfile writes a CPU profile of d from the profiler chainpay serves at addr to file.
+func fetchProfile(ctx context.Context, addr string, d time.Duration, file string) error {
+	u := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(1, int(d.Seconds())))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -77,6 +77,7 @@ type options struct {
 	chaosMinPGRestarts int
 	keep               bool
 	cpuProfile         string
+	serveProfile       string // CPU profile of chainpay serve during the invoices' open loop
 
 	recoveries []time.Duration // of the passing chaos runs
 }
@@ -131,6 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.chaosEVM, "chaos-evm", false, "chaos: also pay ETH and USDC invoices (one in three each) on a geth --dev node")
 	fs.DurationVar(&o.chaosPGRestart, "chaos-pg-restart-every", 0, "chaos: run on a private Postgres cluster (initdb in a temp dir) and crash-restart it with pg_ctl restart -m immediate every 0.5-1.5 times this interval (0: the shared Postgres, no restarts)")
 	fs.IntVar(&o.chaosMinPGRestarts, "chaos-min-pg-restarts", 1, "with -chaos-pg-restart-every, fewest Postgres restarts a chaos run must have had to count")
+	fs.StringVar(&o.serveProfile, "serve-cpuprofile", "", "invoices: write a CPU profile of chainpay serve during the open loop to this file (served by CHAINPAY_PPROF)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process (the export runs in it) to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

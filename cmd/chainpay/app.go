@@ -56,6 +56,7 @@ type wiring struct {
 	// only behind metricsToken or, in dev, openly (metricsOnMain).
 	metricsListen string
 	metricsToken  string
+	pprof         bool // also /debug/pprof/ on metricsListen (CHAINPAY_PPROF)
 	metricsOnMain bool
 }
 

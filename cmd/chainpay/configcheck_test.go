@@ -123,3 +123,21 @@ func TestConfigCheckReportsBadSettings(t *testing.T) {
 		t.Fatalf("got %v\n%s", err, out.String())
 	}
 }
+
+// TestProfilerNeedsMetricsListener: CHAINPAY_PPROF serves on the metrics listener only, so
+// it is refused without one rather than silently doing nothing.
+func TestProfilerNeedsMetricsListener(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	err := runConfigCheck(context.Background(), []string{"--database-url", migratedSQLite(t, true), "--pprof", "true",
+		"--metrics-listen", "off"}, &out, &out)
+	if !errors.Is(err, errCheckFailed) || !strings.Contains(out.String(), "CHAINPAY_PPROF") ||
+		!strings.Contains(out.String(), "needs CHAINPAY_METRICS_LISTEN") {
+		t.Fatalf("got %v\n%s", err, out.String())
+	}
+	out.Reset()
+	err = runConfigCheck(context.Background(), []string{"--database-url", migratedSQLite(t, true), "--pprof", "maybe"}, &out, &out)
+	if !errors.Is(err, errCheckFailed) || !strings.Contains(out.String(), "bad setting CHAINPAY_PPROF") {
+		t.Fatalf("got %v\n%s", err, out.String())
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -149,9 +150,12 @@ func TestServeBinary(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	for _, db := range []struct{ name, url, metricsToken string }{
-		{"sqlite", "", "metrics-token-0123456789"},
-		{"postgres", storetest.PostgresSchemaURL(t), ""},
+	for _, db := range []struct {
+		name, url, metricsToken string
+		pprof                   bool // CHAINPAY_PPROF
+	}{
+		{"sqlite", "", "metrics-token-0123456789", true},
+		{"postgres", storetest.PostgresSchemaURL(t), "", false},
 	} {
 		t.Run(db.name, func(t *testing.T) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -168,7 +172,7 @@ func TestServeBinary(t *testing.T) {
 			mln.Close()
 			env := append(os.Environ(), "CHAINPAY_DATA_DIR="+t.TempDir(), "CHAINPAY_LISTEN="+addr,
 				"CHAINPAY_DATABASE_URL="+db.url, "CHAINPAY_RATE_SOURCES=none", "CHAINPAY_METRICS_LISTEN="+maddr,
-				"CHAINPAY_METRICS_TOKEN="+db.metricsToken)
+				"CHAINPAY_METRICS_TOKEN="+db.metricsToken, fmt.Sprintf("CHAINPAY_PPROF=%t", db.pprof))
 			mig := exec.Command(bin, "migrate")
 			mig.Env = env
 			if out, err := mig.CombinedOutput(); err != nil || !strings.Contains(string(out), db.name) {
@@ -217,6 +221,27 @@ func TestServeBinary(t *testing.T) {
 			}
 			if c := get("http://"+maddr+"/metrics", ""); c != 200 {
 				t.Errorf("metrics listener: %d", c)
+			}
+			// The profiler: on the metrics listener only, and only with CHAINPAY_PPROF; the
+			// metrics listener serves nothing else.
+			for _, u := range []string{"http://" + maddr + "/debug/pprof/cmdline", "http://" + addr + "/debug/pprof/cmdline",
+				"http://" + maddr + "/", "http://" + maddr + "/healthz"} {
+				resp, err := http.Get(u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				want := 404
+				if db.pprof && u == "http://"+maddr+"/debug/pprof/cmdline" {
+					want = 200
+					if !strings.Contains(string(body), "serve") {
+						t.Errorf("%s: not the profiler's command line: %.200q", u, body)
+					}
+				}
+				if resp.StatusCode != want {
+					t.Errorf("%s with CHAINPAY_PPROF=%t: %d, want %d", u, db.pprof, resp.StatusCode, want)
+				}
 			}
 			if db.metricsToken == "" {
 				if c := get("http://"+addr+"/metrics", ""); c != 404 {

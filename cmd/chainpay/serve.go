@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strconv"
 	"strings"
@@ -60,7 +61,7 @@ type serveSettings struct {
 	sweepMinMultiple, sweeperGasWarn                                    string
 	ledgerSink, ledgerURL, ledgerSecret, ledgerSecretFile, feeBps       string
 	idempotencyRetention                                                string
-	webhooksAllowPrivate, metricsListen, metricsToken                   string
+	webhooksAllowPrivate, metricsListen, metricsToken, pprof            string
 	rates                                                               rateSettings
 	// evmChains is CHAINPAY_EVM_CHAINS / evm_chains (see evmconfig.go).
 	evmChains string
@@ -96,6 +97,7 @@ func (ss *serveSettings) register(fs *flag.FlagSet) {
 		{"fee-bps", "CHAINPAY_FEE_BPS", "0", "processing fee in basis points of each settlement", &ss.feeBps},
 		{"idempotency-retention", "CHAINPAY_IDEMPOTENCY_RETENTION", "168h", "how long Idempotency-Key records are kept (a retry after it is a new request)", &ss.idempotencyRetention},
 		{"metrics-listen", "CHAINPAY_METRICS_LISTEN", "127.0.0.1:9464", "listen address of /metrics alone (off: none); keep it off the public network", &ss.metricsListen},
+		{"pprof", "CHAINPAY_PPROF", "false", "also serve Go's profiler, /debug/pprof/, on the metrics listener (CHAINPAY_METRICS_LISTEN must be on; keep it off the public network)", &ss.pprof},
 		{"metrics-token", "CHAINPAY_METRICS_TOKEN", "", "also serve /metrics on the main listener, to requests with Authorization: Bearer <token> (at least 16 characters)", &ss.metricsToken},
 		{"webhooks-allow-private", "CHAINPAY_WEBHOOKS_ALLOW_PRIVATE", "false", "allow webhook URLs on loopback, private and CGNAT networks (development only; link-local/metadata stays refused)", &ss.webhooksAllowPrivate},
 	})
@@ -143,6 +145,7 @@ func (ss *serveSettings) wiring(ctx context.Context, logger *slog.Logger, dialec
 		return nil, err
 	}
 	w := &wiring{publicURL: ss.publicURL, metricsToken: ss.metricsToken}
+	var err error
 	if ss.metricsListen != "off" && ss.metricsListen != "" {
 		if _, _, err := net.SplitHostPort(ss.metricsListen); err != nil {
 			return nil, &settingError{"CHAINPAY_METRICS_LISTEN", fmt.Sprintf("%q is not host:port (or off)", ss.metricsListen)}
@@ -151,6 +154,12 @@ func (ss *serveSettings) wiring(ctx context.Context, logger *slog.Logger, dialec
 			return nil, &settingError{"CHAINPAY_METRICS_LISTEN", "must differ from CHAINPAY_LISTEN (use CHAINPAY_METRICS_TOKEN to serve /metrics there)"}
 		}
 		w.metricsListen = ss.metricsListen
+	}
+	if w.pprof, err = parseBool("CHAINPAY_PPROF", ss.pprof); err != nil {
+		return nil, err
+	}
+	if w.pprof && w.metricsListen == "" {
+		return nil, &settingError{"CHAINPAY_PPROF", "needs CHAINPAY_METRICS_LISTEN (the profiler is served there, never on the main listener)"}
 	}
 	if ss.metricsToken != "" && len(ss.metricsToken) < 16 {
 		return nil, &settingError{"CHAINPAY_METRICS_TOKEN", "must be at least 16 characters"}
@@ -283,12 +292,27 @@ func (a *app) run(ctx context.Context, listen string, h http.Handler, w *wiring,
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveHTTP(gctx, listen, h, a.log, a.st, ready) })
 	g.Go(func() error {
-		if err := serveHTTP(gctx, w.metricsListen, a.metrics, a.log, a.st, nil); err != nil {
+		if err := serveHTTP(gctx, w.metricsListen, metricsMux(a.metrics, w.pprof), a.log, a.st, nil); err != nil {
 			return fmt.Errorf("metrics listener (CHAINPAY_METRICS_LISTEN): %w", err)
 		}
 		return nil
 	})
 	return g.Wait()
+}
+
+// metricsMux is the metrics listener's handler: /metrics, and with pprof Go's profiler
+// (net/http/pprof, CHAINPAY_PPROF) under /debug/pprof/; every other path is 404.
+func metricsMux(metrics http.Handler, profiler bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	if profiler {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
 }
 
 // serveHTTP listens on addr until ctx is canceled, then shuts down gracefully. Long-lived
