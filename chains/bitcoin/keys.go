@@ -203,6 +203,7 @@ type Wallet struct {
 	origin   *keyOrigin              // optional [fingerprint/path] from a descriptor
 	path     []uint32                // unhardened steps from key to the chain
 	chain    *hdkeychain.ExtendedKey // key/path..., parent of every address key
+	children *childDeriver           // derives chain's children (Address)
 	desc     string                  // canonical descriptor with checksum
 }
 
@@ -235,6 +236,9 @@ func ParseWallet(keyOrDescriptor string, n Network) (*Wallet, error) {
 		if w.chain, err = w.chain.Derive(step); err != nil {
 			return nil, fmt.Errorf("derive chain key /%d: %w", step, err)
 		}
+	}
+	if w.children, err = newChildDeriver(w.chain); err != nil {
+		return nil, fmt.Errorf("chain key: %w", err)
 	}
 	w.desc = w.canonicalDescriptor()
 	return w, nil
@@ -277,11 +281,7 @@ func (w *Wallet) Address(index uint32) (btcutil.Address, error) {
 	if index >= hdkeychain.HardenedKeyStart {
 		return nil, fmt.Errorf("%w: %d is a hardened index (max %d)", ErrIndexOutOfRange, index, hdkeychain.HardenedKeyStart-1)
 	}
-	child, err := w.chain.Derive(index)
-	if err != nil {
-		return nil, fmt.Errorf("derive address %d: %w", index, err)
-	}
-	pub, err := child.ECPubKey()
+	pub, err := w.children.child(index)
 	if err != nil {
 		return nil, fmt.Errorf("derive address %d: %w", index, err)
 	}

@@ -1,6 +1,7 @@
 package bitcoin
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"strings"
@@ -373,6 +374,9 @@ func FuzzParseWallet(f *testing.F) {
 		}
 		if a1.EncodeAddress() != a2.EncodeAddress() {
 			t.Fatalf("Address(7) differs: %s vs %s", a1, a2)
+		}
+		if pub, err := w.children.child(7); err != nil || !bytes.Equal(pub.SerializeCompressed(), referenceChild(t, w, 7)) {
+			t.Fatalf("child 7 differs from hdkeychain's (%v)", err)
 		}
 		params, _ := Params(net)
 		if !a1.IsForNet(params) {
