@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/big"
-	"strings"
 	"time"
 )
 
@@ -469,21 +468,26 @@ type OutboxMessage struct {
 // NewID returns a new identifier "prefix_" followed by 26 Crockford base32 characters: a
 // 48-bit millisecond timestamp and 80 random bits, so ids sort by creation time.
 func NewID(prefix string, now time.Time) string {
+	var random [10]byte
+	_, _ = rand.Read(random[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return formatID(prefix, now, random)
+}
+
+// formatID is NewID with the random bits given.
+func formatID(prefix string, now time.Time, random [10]byte) string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[0:8], uint64(now.UnixMilli())<<16)
-	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	copy(b[6:], random[:])
 	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
-	var sb strings.Builder
-	sb.Grow(len(prefix) + 27)
-	sb.WriteString(prefix)
-	sb.WriteByte('_')
-	n := new(big.Int).SetBytes(b[:])
-	out := make([]byte, 26)
-	mask := big.NewInt(31)
-	for i := 25; i >= 0; i-- {
-		out[i] = alphabet[new(big.Int).And(n, mask).Int64()]
-		n.Rsh(n, 5)
+	// The 128 bits as 26 base32 digits, most significant first (the first holds 3 bits).
+	hi, lo := binary.BigEndian.Uint64(b[0:8]), binary.BigEndian.Uint64(b[8:16])
+	out := make([]byte, len(prefix)+1+26)
+	copy(out, prefix)
+	out[len(prefix)] = '_'
+	for i := len(out) - 1; i > len(prefix); i-- {
+		out[i] = alphabet[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
 	}
-	sb.Write(out)
-	return sb.String()
+	return string(out)
 }
