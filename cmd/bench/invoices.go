@@ -197,12 +197,17 @@ func benchInvoices(ctx context.Context, o *options, dir string, r *report, stder
 	}
 	offered := top.raw / 2
 	progress(stderr, fmt.Sprintf("invoices: open loop at %.0f/s (half the raw %.0f/s) for %s", offered, top.raw, openFor))
+	checkpoint(ctx, sc, stderr)
 	var profiled chan error
 	if profiler != "" {
 		profiled = make(chan error, 1)
 		go func() { profiled <- fetchProfile(ctx, profiler, openFor, o.serveProfile) }()
 	}
-	ol, err := openLoop(ctx, cp, m, "open", offered, openFor, o.clients*4)
+	client := httpClient(o.clients * 4)
+	ol, err := openLoop(ctx, offered, openFor, o.clients*4, func(w, n int) (string, error) {
+		c := createOne(ctx, client, cp, m, fmt.Sprintf("open-%03d-%07d", w, n))
+		return c.id, c.err
+	})
 	if err != nil {
 		return fmt.Errorf("open loop: %w", err)
 	}
@@ -211,6 +216,27 @@ func benchInvoices(ctx context.Context, o *options, dir string, r *report, stder
 			return fmt.Errorf("-serve-cpuprofile: %w", err)
 		}
 		progress(stderr, "invoices: chainpay's CPU profile of the open loop written to "+o.serveProfile)
+	}
+
+	// The database's own latency at the same offered rate: the open loop's rows inserted
+	// again, raw, on as many connections as clients.
+	progress(stderr, fmt.Sprintf("invoices: raw open loop at %.0f/s for %s", offered, openFor))
+	raw, err := newRawRunner(ctx, sc, ol.ids, o.clients)
+	if err != nil {
+		return fmt.Errorf("raw open loop: %w", err)
+	}
+	checkpoint(ctx, sc, stderr)
+	var nextRaw atomic.Int64
+	rol, err := openLoop(ctx, offered, openFor, o.clients, func(int, int) (string, error) {
+		i := int(nextRaw.Add(1)) - 1
+		if i >= len(ol.ids) {
+			return "", fmt.Errorf("raw open loop: more operations than the %d rows of the open loop", len(ol.ids))
+		}
+		return ol.ids[i], raw.insert(ctx, i)
+	})
+	raw.close()
+	if err != nil {
+		return fmt.Errorf("raw open loop: %w", err)
 	}
 
 	r.section(fmt.Sprintf("POST /v1/invoices — chainpay serve on Postgres, closed loops (%s invoices), loopback HTTP", countsOf(levels, func(l *level) int { return l.n })))
@@ -230,6 +256,9 @@ func benchInvoices(ctx context.Context, o *options, dir string, r *report, stder
 	r.line("requests / achieved rate", fmt.Sprintf("%d / %.1f per s", ol.sent, ol.achieved))
 	r.line("latency from schedule p50 / p99 / max", fmt.Sprintf("%.2f / %.2f / %.2f ms (goal: p99 ≤ 10 ms)",
 		ms(ol.lat.quantile(0.5)), ms(ol.lat.quantile(0.99)), ms(ol.lat.quantile(1))))
+	r.line("raw pgx insert, same rate and rows: p50 / p99 / max", fmt.Sprintf("%.2f / %.2f / %.2f ms (%d at %.1f per s)",
+		ms(rol.lat.quantile(0.5)), ms(rol.lat.quantile(0.99)), ms(rol.lat.quantile(1)), rol.sent, rol.achieved))
+	r.ratio("p99 latency (limit: raw pgx insert at the same rate)", ms(ol.lat.quantile(0.99)), ms(rol.lat.quantile(0.99)), " ms", "the database's own p99 bounds it")
 	return nil
 }
 
@@ -246,19 +275,21 @@ type openResult struct {
 	sent     int
 	achieved float64
 	lat      latencies // from each request's scheduled send time
+	ids      []string  // what each request created
 }
 
-// openLoop offers rate creations per second for d at a fixed pace, with up to workers
-// requests in flight, and fails on any error. Latency counts from the scheduled send time,
-// so queueing behind a slow request is included.
-func openLoop(ctx context.Context, cp *chainpay, m merchant, prefix string, rate float64, d time.Duration, workers int) (openResult, error) {
-	client := httpClient(workers)
+// openLoop starts rate operations per second for d at a fixed pace, with up to workers
+// in flight, and fails on any error. Latency counts from the scheduled start time, so
+// queueing behind a slow operation is included. do(worker, n) runs the worker's n-th
+// operation and returns the id of what it created.
+func openLoop(ctx context.Context, rate float64, d time.Duration, workers int, do func(worker, n int) (string, error)) (openResult, error) {
 	interval := time.Duration(float64(time.Second) / rate)
 	total := int(d / interval)
 	due := make(chan time.Time, total)
 	var (
 		mu    sync.Mutex
 		lat   latencies
+		ids   []string
 		first error
 	)
 	var wg sync.WaitGroup
@@ -266,13 +297,14 @@ func openLoop(ctx context.Context, cp *chainpay, m merchant, prefix string, rate
 		wg.Go(func() {
 			n := 0
 			for at := range due {
-				c := createOne(ctx, client, cp, m, fmt.Sprintf("%s-%03d-%07d", prefix, w, n))
+				id, err := do(w, n)
 				n++
 				took := time.Since(at)
 				mu.Lock()
 				lat = append(lat, took)
-				if c.err != nil && first == nil {
-					first = c.err
+				ids = append(ids, id)
+				if err != nil && first == nil {
+					first = err
 				}
 				mu.Unlock()
 			}
@@ -300,7 +332,7 @@ func openLoop(ctx context.Context, cp *chainpay, m merchant, prefix string, rate
 	if first != nil {
 		return openResult{}, first
 	}
-	return openResult{sent: len(lat), achieved: float64(len(lat)) / time.Since(start).Seconds(), lat: lat}, nil
+	return openResult{sent: len(lat), achieved: float64(len(lat)) / time.Since(start).Seconds(), lat: lat, ids: ids}, nil
 }
 
 // otherXpub is a second watch-only account key (the BIP44 test vector's), for a second store:
@@ -363,24 +395,43 @@ type rowSet struct {
 
 var rawTables = [4]string{"invoices", "payment_options", "events", "idempotency_keys"}
 
-// rawInsert copies the rows behind ids into fresh tables shaped like chainpay's and
-// re-inserts them with `clients` workers, one transaction per invoice, and returns the
-// wall time of the inserts and their latencies.
-func rawInsert(ctx context.Context, sc *schema, ids []string, clients int) (time.Duration, latencies, error) {
+// rawRunner re-inserts the rows chainpay wrote for some invoices into fresh tables shaped
+// like chainpay's (same columns and indexes, no foreign keys), one transaction per invoice:
+// the database's own cost of a creation, the limit the invoice benchmark compares with.
+type rawRunner struct {
+	pool    *pgxpool.Pool
+	ids     []string
+	sets    map[string]*rowSet
+	inserts [4]string
+}
+
+// newRawRunner reads the rows behind ids and creates the raw tables (dropping earlier ones);
+// conns is the pool's size. Close it after use.
+func newRawRunner(ctx context.Context, sc *schema, ids []string, conns int) (*rawRunner, error) {
 	pcfg, err := pgxpool.ParseConfig(sc.url)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	pcfg.MaxConns = int32(clients) // the same concurrency: one connection per client
+	pcfg.MaxConns = int32(conns)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	defer pool.Close()
+	r := &rawRunner{pool: pool, ids: ids, sets: make(map[string]*rowSet, len(ids))}
+	if err := r.load(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *rawRunner) close() { r.pool.Close() }
+
+func (r *rawRunner) load(ctx context.Context) error {
+	ids, pool := r.ids, r.pool
 	cols := [4][]string{}
-	sets := make(map[string]*rowSet, len(ids))
 	for _, id := range ids {
-		sets[id] = &rowSet{}
+		r.sets[id] = &rowSet{}
 	}
 	queries := [4]string{
 		`SELECT * FROM invoices WHERE id = ANY($1)`,
@@ -393,7 +444,7 @@ func rawInsert(ctx context.Context, sc *schema, ids []string, clients int) (time
 	for t, q := range queries {
 		rows, err := pool.Query(ctx, q, ids)
 		if err != nil {
-			return 0, nil, err
+			return err
 		}
 		for _, f := range rows.FieldDescriptions() {
 			cols[t] = append(cols[t], f.Name)
@@ -403,7 +454,7 @@ func rawInsert(ctx context.Context, sc *schema, ids []string, clients int) (time
 			v, err := rows.Values()
 			if err != nil {
 				rows.Close()
-				return 0, nil, err
+				return err
 			}
 			n++
 			id := ""
@@ -416,30 +467,55 @@ func rawInsert(ctx context.Context, sc *schema, ids []string, clients int) (time
 					}
 				}
 			}
-			s := sets[id]
+			s := r.sets[id]
 			s.tables[t] = append(s.tables[t], v)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return 0, nil, err
+			return err
 		}
 		if n < len(ids) {
-			return 0, nil, fmt.Errorf("%s: %d rows for %d invoices", rawTables[t], n, len(ids))
+			return fmt.Errorf("%s: %d rows for %d invoices", rawTables[t], n, len(ids))
 		}
 	}
 	for _, t := range rawTables {
 		if _, err := pool.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS raw_%s; CREATE TABLE raw_%s (LIKE %s INCLUDING ALL)", t, t, t)); err != nil {
-			return 0, nil, err
+			return err
 		}
 	}
-	inserts := [4]string{}
 	for t, name := range rawTables {
 		ph := make([]string, len(cols[t]))
 		for i := range ph {
 			ph[i] = fmt.Sprintf("$%d", i+1)
 		}
-		inserts[t] = fmt.Sprintf("INSERT INTO raw_%s (%s) VALUES (%s)", name, strings.Join(cols[t], ", "), strings.Join(ph, ", "))
+		r.inserts[t] = fmt.Sprintf("INSERT INTO raw_%s (%s) VALUES (%s)", name, strings.Join(cols[t], ", "), strings.Join(ph, ", "))
 	}
+	return nil
+}
+
+// insert writes invoice i's rows in one transaction.
+func (r *rawRunner) insert(ctx context.Context, i int) error {
+	s := r.sets[r.ids[i]]
+	return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		for t := range rawTables {
+			for _, row := range s.tables[t] {
+				if _, err := tx.Exec(ctx, r.inserts[t], row...); err != nil {
+					return fmt.Errorf("insert %s: %w", rawTables[t], err)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// rawInsert re-inserts the rows behind ids with `clients` workers and as many connections,
+// back to back, and returns the wall time of the inserts and their latencies.
+func rawInsert(ctx context.Context, sc *schema, ids []string, clients int) (time.Duration, latencies, error) {
+	r, err := newRawRunner(ctx, sc, ids, clients)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer r.close()
 	lat := make(latencies, len(ids))
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -453,18 +529,8 @@ func rawInsert(ctx context.Context, sc *schema, ids []string, clients int) (time
 				if i >= len(ids) || ctx.Err() != nil {
 					return
 				}
-				s := sets[ids[i]]
 				t0 := time.Now()
-				err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-					for t := range rawTables {
-						for _, row := range s.tables[t] {
-							if _, err := tx.Exec(ctx, inserts[t], row...); err != nil {
-								return fmt.Errorf("insert %s: %w", rawTables[t], err)
-							}
-						}
-					}
-					return nil
-				})
+				err := r.insert(ctx, i)
 				lat[i] = time.Since(t0)
 				if err != nil {
 					once.Do(func() { firstErr = err })
@@ -479,6 +545,16 @@ func rawInsert(ctx context.Context, sc *schema, ids []string, clients int) (time
 		return 0, nil, firstErr
 	}
 	return wall, lat, nil
+}
+
+// checkpoint asks Postgres for a checkpoint, so that an open loop (20 s) starts with the
+// WAL of the runs before it flushed, rather than meeting a checkpoint they triggered
+// (max_wal_size) part of the way through; each open loop gets one. It needs superuser or
+// pg_checkpoint; without, the bench says so and goes on.
+func checkpoint(ctx context.Context, sc *schema, stderr io.Writer) {
+	if _, err := sc.admin.Exec(ctx, "CHECKPOINT"); err != nil {
+		progress(stderr, fmt.Sprintf("invoices: CHECKPOINT before the open loop refused (%v); latencies may include one", err))
+	}
 }
 
 // fetchProfile writes a CPU profile of d from the profiler chainpay serves at addr to file.
