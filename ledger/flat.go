@@ -196,6 +196,34 @@ func clipFlat(s string) string {
 type flatDecoder struct {
 	s   string
 	err error
+	// ints and words back the amounts that fit a machine word: one allocation each per
+	// record instead of two per amount (big.NewInt), half of an export row's allocations.
+	ints  []big.Int
+	words []big.Word
+}
+
+// small returns n as a new *big.Int, from the decoder's slabs when |n| fits a Word.
+func (d *flatDecoder) small(n int64) *big.Int {
+	abs := uint64(n)
+	if n < 0 {
+		abs = uint64(-n) // n > math.MinInt64: at most 18 digits
+	}
+	if abs > uint64(^big.Word(0)) {
+		return big.NewInt(n) // a 32-bit platform
+	}
+	if len(d.ints) == 0 {
+		d.ints, d.words = make([]big.Int, 12), make([]big.Word, 12)
+	}
+	v, w := &d.ints[0], d.words[:1:1] // capacity 1: growing v copies, never touches a neighbour
+	d.ints, d.words = d.ints[1:], d.words[1:]
+	if abs != 0 { // zero stays the zero Int, as big.NewInt(0) makes it
+		w[0] = big.Word(abs)
+		v.SetBits(w)
+		if n < 0 {
+			v.Neg(v)
+		}
+	}
+	return v
 }
 
 func (d *flatDecoder) str() string {
@@ -224,7 +252,7 @@ func (d *flatDecoder) num() *big.Int {
 	}
 	if len(s) <= 18 { // fits an int64: no big.Int scanner (a quarter of an export row's decoding)
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return big.NewInt(n)
+			return d.small(n)
 		}
 	}
 	v, ok := new(big.Int).SetString(s, 10)

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"errors"
+	"math/big"
 	"reflect"
 	"strings"
 	"testing"
@@ -36,6 +37,30 @@ func TestFlatRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s: flat decodes to\n%#v\nthe payload to\n%#v", r.IdempotencyKey, got, want)
 		}
+	}
+}
+
+// TestFlatAmountsIndependent: the amounts ParseFlat returns share one allocation
+// (flatDecoder.small) but not their digits: changing one, even past a machine word, leaves
+// the others as they were.
+func TestFlatAmountsIndependent(t *testing.T) {
+	t.Parallel()
+	r := cryptoRecord()
+	r.Fee = big.NewInt(-7)
+	r.Net = new(big.Int).Sub(r.Gross, r.Fee)
+	got, _, err := ParseFlat(r.Flat(strings.Repeat("ab", 32)))
+	must(t, err)
+	gross, fee, net := new(big.Int).Set(got.Gross), new(big.Int).Set(got.Fee), new(big.Int).Set(got.Net)
+	got.Gross.Lsh(got.Gross, 200) // grows past its one word
+	got.Fee.Add(got.Fee, big.NewInt(1))
+	if got.Net.Cmp(net) != 0 || got.Fee.Cmp(new(big.Int).Add(fee, big.NewInt(1))) != 0 {
+		t.Fatalf("changing gross and fee changed net: %s, fee %s", got.Net, got.Fee)
+	}
+	if got.Original != nil && got.Original.Amount.Cmp(r.Original.Amount) != 0 {
+		t.Fatalf("original amount %s, want %s", got.Original.Amount, r.Original.Amount)
+	}
+	if gross.Sign() == 0 || fee.Cmp(big.NewInt(-7)) != 0 || net.Cmp(r.Net) != 0 {
+		t.Fatalf("decoded gross %s fee %s net %s, want %s %s %s", gross, fee, net, r.Gross, r.Fee, r.Net)
 	}
 }
 

@@ -2,6 +2,7 @@ package money
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -175,6 +176,9 @@ func FormatAmount(atomic *big.Int, scale int32) string {
 	if scale < 0 || scale > MaxScale {
 		return fmt.Sprintf("%s%%!(BADSCALE=%d)", atomic.String(), scale)
 	}
+	if atomic.IsInt64() && atomic.Int64() != math.MinInt64 {
+		return formatInt64(atomic.Int64(), scale)
+	}
 	digits := new(big.Int).Abs(atomic).String()
 	var b strings.Builder
 	b.Grow(len(digits) + int(scale) + 3)
@@ -193,4 +197,30 @@ func FormatAmount(atomic *big.Int, scale int32) string {
 	b.WriteByte('.')
 	b.WriteString(digits[cut:])
 	return b.String()
+}
+
+// formatInt64 is FormatAmount for an amount that fits an int64 (other than its minimum),
+// with one allocation: most amounts, formatted on every export row.
+func formatInt64(v int64, scale int32) string {
+	var buf [24 + MaxScale]byte // sign, "0.", up to MaxScale leading zeros, 19 digits
+	var digits [20]byte
+	d := strconv.AppendInt(digits[:0], max(v, -v), 10)
+	b := buf[:0]
+	if v < 0 {
+		b = append(b, '-')
+	}
+	if scale == 0 {
+		return string(append(b, d...))
+	}
+	if pad := int(scale) + 1 - len(d); pad > 0 {
+		b = append(b, '0', '.')
+		for range pad - 1 {
+			b = append(b, '0')
+		}
+		return string(append(b, d...))
+	}
+	cut := len(d) - int(scale)
+	b = append(b, d[:cut]...)
+	b = append(b, '.')
+	return string(append(b, d[cut:]...))
 }
