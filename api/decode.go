@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -240,8 +241,20 @@ func hasControl(s string) bool {
 // and how to say it to a client.
 type jsonType struct{ kind, desc string }
 
+// fieldsOf caches jsonFields by type: every request body is checked against its type's
+// fields, and the reflection walk cost about as much as the check itself.
+var fieldsOf sync.Map // reflect.Type -> map[string]jsonType (never written after it is stored)
+
 // jsonFields maps the JSON names of a struct's fields to the JSON type each accepts.
 func jsonFields(t reflect.Type) map[string]jsonType {
+	if m, ok := fieldsOf.Load(t); ok {
+		return m.(map[string]jsonType)
+	}
+	m, _ := fieldsOf.LoadOrStore(t, walkFields(t))
+	return m.(map[string]jsonType)
+}
+
+func walkFields(t reflect.Type) map[string]jsonType {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
