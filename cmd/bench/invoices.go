@@ -422,6 +422,23 @@ func newRawRunner(ctx context.Context, sc *schema, ids []string, conns int) (*ra
 		pool.Close()
 		return nil, err
 	}
+	// Open every connection before the run, as chainpay's pool is open by then: a cold
+	// pool starts each backend inside the first inserts (about a second of them in the
+	// open loop).
+	held := make([]*pgxpool.Conn, 0, conns)
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+	for range conns {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			pool.Close()
+			return nil, err
+		}
+		held = append(held, c)
+	}
 	return r, nil
 }
 
