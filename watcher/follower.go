@@ -157,7 +157,7 @@ type Follower struct {
 	cfg Config
 	// addr maps a watched deposit address and asset to its payment option: one EVM address
 	// takes several assets (ETH and tokens) for the same invoice.
-	addr map[watchKey]store.PaymentOption
+	addr map[watchKey]watchedOpt
 	// watched counts the options of each address handed to the source.
 	watched map[string]int
 	// byInvoice lists the watched options of each invoice; closing orders the invoices by
@@ -209,15 +209,27 @@ func NewFollower(st store.Store, src Source, inv Invoices, cfg Config) *Follower
 	}
 	cfg.CloseGrace = max(cfg.CloseGrace, blockTimeSlack)
 	cfg.Logger = cfg.Logger.With("chain", src.Chain())
-	return &Follower{st: st, src: src, inv: inv, cfg: cfg, addr: map[watchKey]store.PaymentOption{},
+	return &Follower{st: st, src: src, inv: inv, cfg: cfg, addr: map[watchKey]watchedOpt{},
 		watched: map[string]int{}, byInvoice: map[string][]watchKey{}, refundTo: map[string]bool{},
 		missing: map[string]int{}, refundSince: map[string]int64{}}
 }
 
 type watchKey struct{ address, asset string }
 
+// watchedOpt is what the follower keeps of a watched payment option: what a payment to it
+// records. The option's other columns (its quote, the raw quotes behind it, the amount
+// due) stay in the store, so the address map costs the same whatever a quote held.
+type watchedOpt struct {
+	id, invoiceID string
+	createdAt     time.Time
+}
+
+func watchedOf(o store.PaymentOption) watchedOpt {
+	return watchedOpt{id: o.ID, invoiceID: o.InvoiceID, createdAt: o.CreatedAt}
+}
+
 // option returns the payment option a transfer pays, if any.
-func (f *Follower) option(t Transfer) (store.PaymentOption, bool) {
+func (f *Follower) option(t Transfer) (watchedOpt, bool) {
 	o, ok := f.addr[watchKey{t.Address, t.Asset}]
 	return o, ok
 }
@@ -314,10 +326,10 @@ func (f *Follower) watch(opts []store.WatchedOption) error {
 	for _, o := range opts {
 		k := watchKey{o.Address, o.Asset}
 		if _, ok := f.addr[k]; ok {
-			f.addr[k] = o.PaymentOption
+			f.addr[k] = watchedOf(o.PaymentOption)
 			continue
 		}
-		f.addr[k] = o.PaymentOption
+		f.addr[k] = watchedOf(o.PaymentOption)
 		f.watched[o.Address]++
 		if _, ok := f.byInvoice[o.InvoiceID]; !ok {
 			heap.Push(&f.closing, closing{until: o.MonitorUntil, invoice: o.InvoiceID})
@@ -839,13 +851,13 @@ func (f *Follower) applyBlock(ctx context.Context, tx store.Tx, b Block, now tim
 			continue
 		}
 		h := b.Height
-		p := store.Payment{ID: store.NewID("pay", now), InvoiceID: o.InvoiceID, OptionID: o.ID, Chain: f.src.Chain(),
+		p := store.Payment{ID: store.NewID("pay", now), InvoiceID: o.invoiceID, OptionID: o.id, Chain: f.src.Chain(),
 			TxID: t.TxID, OutputIndex: t.Index, Address: t.Address, Asset: t.Asset, Amount: t.Amount,
 			Status: store.PaymentConfirmed, BlockHeight: &h, BlockHash: b.Hash, SeenAt: at, UpdatedAt: now, Spends: t.Spends}
 		if _, err := f.record(ctx, tx, p); err != nil {
 			return err
 		}
-		touched[o.InvoiceID] = true
+		touched[o.invoiceID] = true
 	}
 	if err := f.refundsBlockTx(ctx, tx, b); err != nil {
 		return err
@@ -875,7 +887,7 @@ func (f *Follower) applyBlock(ctx context.Context, tx store.Tx, b Block, now tim
 // option watches is ignored silently; one that pays an option but cannot be a payment (no
 // positive amount, an amount beyond 256 bits, no transaction id) is refused with a reason,
 // so that no single transfer can stop the follower.
-func (f *Follower) storable(t Transfer) (o store.PaymentOption, ok bool, reason string) {
+func (f *Follower) storable(t Transfer) (o watchedOpt, ok bool, reason string) {
 	o, ok = f.option(t)
 	switch {
 	case !ok:
@@ -1088,9 +1100,9 @@ func (f *Follower) mempool(ctx context.Context, tip Header, at time.Time) error 
 			// transaction before we watched the address), never before the invoice existed.
 			seen := now
 			if !t.SeenAt.IsZero() && t.SeenAt.Before(now) {
-				seen = maxTime(t.SeenAt.UTC(), o.CreatedAt)
+				seen = maxTime(t.SeenAt.UTC(), o.createdAt)
 			}
-			p := store.Payment{ID: store.NewID("pay", now), InvoiceID: o.InvoiceID, OptionID: o.ID, Chain: f.src.Chain(),
+			p := store.Payment{ID: store.NewID("pay", now), InvoiceID: o.invoiceID, OptionID: o.id, Chain: f.src.Chain(),
 				TxID: t.TxID, OutputIndex: t.Index, Address: t.Address, Asset: t.Asset, Amount: t.Amount,
 				Status: store.PaymentMempool, SeenAt: seen, UpdatedAt: now, Spends: t.Spends}
 			inserted, err := f.record(ctx, tx, p)
@@ -1098,7 +1110,7 @@ func (f *Follower) mempool(ctx context.Context, tip Header, at time.Time) error 
 				return err
 			}
 			if inserted {
-				touched[o.InvoiceID] = true
+				touched[o.invoiceID] = true
 			}
 		}
 		if err := f.refundsGoneTx(ctx, tx, inPool, stable, missing); err != nil {
