@@ -34,7 +34,12 @@ func benchExport(ctx context.Context, o *options, _ string, r *report, stderr io
 	if err != nil {
 		return err
 	}
-	defer sc.drop()
+	if o.keep { // for timing the export's query by hand; drop it by hand
+		defer progress(stderr, fmt.Sprintf("export: kept schema %s (-keep)", sc.name))
+		defer sc.admin.Close()
+	} else {
+		defer sc.drop()
+	}
 	st, err := postgres.Open(ctx, sc.url)
 	if err != nil {
 		return err

@@ -128,7 +128,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.scaleBlocks, "scale-blocks", 0, "watcher-scale: blocks applied to each database, a poll after each (default 30; -quick 15; at most 100)")
 	fs.DurationVar(&o.scaleBudget, "scale-budget", 0, "watcher-scale: longest time the blocks and polls may take on the large database (the small one gets 10 times as long; default 3m; -quick 1m)")
 	fs.StringVar(&o.scaleProfile, "scale-cpuprofile", "", "watcher-scale: write a CPU profile of the large database's blocks and polls to this file (go tool pprof)")
-	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs), the chaos run's and watcher-scale's Postgres schemas after the run")
+	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs), the chaos run's, watcher-scale's and export's Postgres schemas after the run")
 	fs.BoolVar(&o.chaosEVM, "chaos-evm", false, "chaos: also pay ETH and USDC invoices (one in three each) on a geth --dev node")
 	fs.DurationVar(&o.chaosPGRestart, "chaos-pg-restart-every", 0, "chaos: run on a private Postgres cluster (initdb in a temp dir) and crash-restart it with pg_ctl restart -m immediate every 0.5-1.5 times this interval (0: the shared Postgres, no restarts)")
 	fs.IntVar(&o.chaosMinPGRestarts, "chaos-min-pg-restarts", 1, "with -chaos-pg-restart-every, fewest Postgres restarts a chaos run must have had to count")
