@@ -26,6 +26,9 @@ type childDeriver struct {
 }
 
 func newChildDeriver(parent *hdkeychain.ExtendedKey) (*childDeriver, error) {
+	if parent.Depth() == 255 { // BIP 32 depth is one byte: wallets refuse to derive below it
+		return nil, hdkeychain.ErrDeriveBeyondMaxDepth
+	}
 	pub, err := parent.ECPubKey()
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package bitcoin
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -89,4 +90,35 @@ func BenchmarkAddress(b *testing.B) {
 			referenceChild(b, w, uint32(i))
 		}
 	})
+}
+
+// TestChildDeriverRefusesMaxDepth: BIP 32 depth is one byte, and hdkeychain (like other
+// wallets) derives nothing below depth 255, so a wallet whose chain key is there is refused
+// when parsed rather than handing out addresses the merchant's wallet would not find.
+func TestChildDeriverRefusesMaxDepth(t *testing.T) {
+	w, err := ParseWallet(bip84Zpub, Mainnet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := w.chain.ECPubKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(depth uint8) string {
+		k := hdkeychain.NewExtendedKey([]byte{0x04, 0x88, 0xb2, 0x1e}, pub.SerializeCompressed(), w.chain.ChainCode(),
+			[]byte{1, 2, 3, 4}, depth, 7, false)
+		return k.String()
+	}
+	for _, desc := range []string{"wpkh(" + at(255) + "/*)", "wpkh(" + at(254) + "/0/*)"} {
+		if _, err := ParseWallet(desc, Mainnet); !errors.Is(err, hdkeychain.ErrDeriveBeyondMaxDepth) {
+			t.Errorf("ParseWallet(%s...) = %v, want ErrDeriveBeyondMaxDepth", desc[:20], err)
+		}
+	}
+	w254, err := ParseWallet("wpkh("+at(254)+"/*)", Mainnet)
+	if err != nil {
+		t.Fatalf("a chain key at depth 254 derives children at 255: %v", err)
+	}
+	if pub, err := w254.children.child(3); err != nil || !bytes.Equal(pub.SerializeCompressed(), referenceChild(t, w254, 3)) {
+		t.Fatalf("depth 254: child 3 differs from hdkeychain's (%v)", err)
+	}
 }
