@@ -254,12 +254,14 @@ func (e *Exporter) each(ctx context.Context, q Query, fn func(*Row) error, endPa
 			f.After = &last
 		}
 	})
+	var row Row // reused for every record (fn must not keep it): one allocation, not one a row
 	for b := range batches {
 		if b.err != nil {
 			return b.err
 		}
 		for i := range b.recs {
-			row, err := buildRow(b.recs[i])
+			var err error
+			row, err = buildRow(b.recs[i])
 			if errors.Is(err, errNeedPayload) {
 				row, err = e.buildWhole(ctx, b.recs[i].IdempotencyKey)
 			}
