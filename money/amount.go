@@ -176,51 +176,33 @@ func FormatAmount(atomic *big.Int, scale int32) string {
 	if scale < 0 || scale > MaxScale {
 		return fmt.Sprintf("%s%%!(BADSCALE=%d)", atomic.String(), scale)
 	}
-	if atomic.IsInt64() && atomic.Int64() != math.MinInt64 {
-		return formatInt64(atomic.Int64(), scale)
+	// The digits of |atomic|: without big.Int's formatting (allocations) for the amounts
+	// that fit an int64, which are most amounts, formatted on every export row.
+	var buf [24]byte
+	var digits []byte
+	if v := atomic.Int64(); atomic.IsInt64() && v != math.MinInt64 {
+		digits = strconv.AppendInt(buf[:0], max(v, -v), 10)
+	} else {
+		digits = new(big.Int).Abs(atomic).Append(buf[:0], 10)
 	}
-	digits := new(big.Int).Abs(atomic).String()
-	var b strings.Builder
-	b.Grow(len(digits) + int(scale) + 3)
+	// sign, the integer part (at least "0"), then scale fraction digits; on the stack for
+	// every amount of at most MaxDigits digits.
+	var ob [MaxDigits + MaxScale + 3]byte
+	out := ob[:0]
 	if atomic.Sign() < 0 {
-		b.WriteByte('-')
+		out = append(out, '-')
 	}
 	if scale == 0 {
-		b.WriteString(digits)
-		return b.String()
+		return string(append(out, digits...))
 	}
 	if pad := int(scale) + 1 - len(digits); pad > 0 {
-		digits = strings.Repeat("0", pad) + digits
+		out = append(out, '0', '.')
+		for range pad - 1 {
+			out = append(out, '0')
+		}
+		return string(append(out, digits...))
 	}
 	cut := len(digits) - int(scale)
-	b.WriteString(digits[:cut])
-	b.WriteByte('.')
-	b.WriteString(digits[cut:])
-	return b.String()
-}
-
-// formatInt64 is FormatAmount for an amount that fits an int64 (other than its minimum),
-// with one allocation: most amounts, formatted on every export row.
-func formatInt64(v int64, scale int32) string {
-	var buf [24 + MaxScale]byte // sign, "0.", up to MaxScale leading zeros, 19 digits
-	var digits [20]byte
-	d := strconv.AppendInt(digits[:0], max(v, -v), 10)
-	b := buf[:0]
-	if v < 0 {
-		b = append(b, '-')
-	}
-	if scale == 0 {
-		return string(append(b, d...))
-	}
-	if pad := int(scale) + 1 - len(d); pad > 0 {
-		b = append(b, '0', '.')
-		for range pad - 1 {
-			b = append(b, '0')
-		}
-		return string(append(b, d...))
-	}
-	cut := len(d) - int(scale)
-	b = append(b, d[:cut]...)
-	b = append(b, '.')
-	return string(append(b, d[cut:]...))
+	out = append(append(out, digits[:cut]...), '.')
+	return string(append(out, digits[cut:]...))
 }

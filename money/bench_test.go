@@ -61,7 +61,7 @@ func BenchmarkFormatAmount(b *testing.B) {
 			_ = FormatAmount(x, 18)
 		}
 	})
-	b.Run("FormatAmount/int64", func(b *testing.B) { // most amounts: formatInt64
+	b.Run("FormatAmount/int64", func(b *testing.B) { // most amounts: digits without big.Int
 		b.ReportAllocs()
 		y := big.NewInt(-1234567)
 		for b.Loop() {
@@ -76,7 +76,7 @@ func BenchmarkFormatAmount(b *testing.B) {
 	})
 }
 
-// referenceFormat is FormatAmount's big.Int path for every amount, to check formatInt64.
+// referenceFormat is FormatAmount's big.Int path for every amount, to check the int64 digits path against it.
 func referenceFormat(atomic *big.Int, scale int32) string {
 	digits := new(big.Int).Abs(atomic).String()
 	sign := ""
@@ -93,7 +93,7 @@ func referenceFormat(atomic *big.Int, scale int32) string {
 	return sign + digits[:cut] + "." + digits[cut:]
 }
 
-func TestFormatInt64MatchesBigPath(t *testing.T) {
+func TestFormatAmountInt64MatchesBigPath(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
 	values := []int64{0, 1, -1, 9, 10, -10, 99, 100, 123456789, math.MaxInt64, math.MinInt64 + 1, -5}
 	for range 20000 {

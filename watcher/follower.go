@@ -325,11 +325,11 @@ func (f *Follower) watch(opts []store.WatchedOption) error {
 	}
 	for _, o := range opts {
 		k := watchKey{o.Address, o.Asset}
-		if _, ok := f.addr[k]; ok {
-			f.addr[k] = watchedOf(o.PaymentOption)
+		_, known := f.addr[k]
+		f.addr[k] = watchedOf(o.PaymentOption)
+		if known {
 			continue
 		}
-		f.addr[k] = watchedOf(o.PaymentOption)
 		f.watched[o.Address]++
 		if _, ok := f.byInvoice[o.InvoiceID]; !ok {
 			heap.Push(&f.closing, closing{until: o.MonitorUntil, invoice: o.InvoiceID})

@@ -19,10 +19,9 @@ import (
 // the caller parsed the child's key again. TestChildDeriverMatchesHDKeychain checks the two
 // agree.
 type childDeriver struct {
-	parent    []byte              // the parent's compressed public key (33 bytes)
-	parentJ   btcec.JacobianPoint // the parent's point
-	chainCode []byte
-	macs      sync.Pool // of hash.Hash: HMAC-SHA512 keyed with chainCode
+	parent  []byte              // the parent's compressed public key (33 bytes)
+	parentJ btcec.JacobianPoint // the parent's point
+	macs    sync.Pool           // of hash.Hash: HMAC-SHA512 keyed with the parent's chain code
 }
 
 func newChildDeriver(parent *hdkeychain.ExtendedKey) (*childDeriver, error) {
@@ -33,9 +32,10 @@ func newChildDeriver(parent *hdkeychain.ExtendedKey) (*childDeriver, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &childDeriver{parent: pub.SerializeCompressed(), chainCode: parent.ChainCode()}
+	d := &childDeriver{parent: pub.SerializeCompressed()}
 	pub.AsJacobian(&d.parentJ)
-	d.macs.New = func() any { return hmac.New(sha512.New, d.chainCode) }
+	code := parent.ChainCode()
+	d.macs.New = func() any { return hmac.New(sha512.New, code) }
 	return d, nil
 }
 
@@ -61,8 +61,7 @@ func (d *childDeriver) child(index uint32) (*btcec.PublicKey, error) {
 	if (ilJ.X.IsZero() && ilJ.Y.IsZero()) || ilJ.Z.IsZero() {
 		return nil, hdkeychain.ErrInvalidChild
 	}
-	parentJ := d.parentJ // AddNonConst may normalise its inputs in place
-	btcec.AddNonConst(&ilJ, &parentJ, &childJ)
+	btcec.AddNonConst(&ilJ, &d.parentJ, &childJ) // reads its inputs only: d is shared by goroutines
 	if (childJ.X.IsZero() && childJ.Y.IsZero()) || childJ.Z.IsZero() {
 		return nil, hdkeychain.ErrInvalidChild // the point at infinity
 	}
