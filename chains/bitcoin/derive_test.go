@@ -40,6 +40,10 @@ func TestChildDeriverMatchesHDKeychain(t *testing.T) {
 		for range 300 {
 			indexes = append(indexes, rng.Uint32N(hdkeychain.HardenedKeyStart))
 		}
+		want := make([][]byte, len(indexes)) // hdkeychain's, on the test goroutine (it may Fatal)
+		for k, i := range indexes {
+			want[k] = referenceChild(t, w, i)
+		}
 		var wg sync.WaitGroup
 		for g := range 4 {
 			wg.Go(func() {
@@ -52,8 +56,8 @@ func TestChildDeriverMatchesHDKeychain(t *testing.T) {
 						t.Errorf("%s: child(%d): %v", s, i, err)
 						return
 					}
-					if got, want := pub.SerializeCompressed(), referenceChild(t, w, i); !bytes.Equal(got, want) {
-						t.Errorf("%s: child(%d) = %x, hdkeychain %x", s, i, got, want)
+					if got := pub.SerializeCompressed(); !bytes.Equal(got, want[k]) {
+						t.Errorf("%s: child(%d) = %x, hdkeychain %x", s, i, got, want[k])
 					}
 				}
 			})

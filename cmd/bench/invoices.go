@@ -422,9 +422,17 @@ func newRawRunner(ctx context.Context, sc *schema, ids []string, conns int) (*ra
 		pool.Close()
 		return nil, err
 	}
-	// Open every connection before the run, as chainpay's pool is open by then: a cold
-	// pool starts each backend inside the first inserts (about a second of them in the
-	// open loop).
+	if err := warm(ctx, pool, conns); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// warm opens conns connections of pool before a timed run, as chainpay's pool is open by
+// then: a cold pool starts each backend inside the first inserts (about a second of them
+// in the open loop). It releases them all before returning (pool.Close waits for them).
+func warm(ctx context.Context, pool *pgxpool.Pool, conns int) error {
 	held := make([]*pgxpool.Conn, 0, conns)
 	defer func() {
 		for _, c := range held {
@@ -434,12 +442,11 @@ func newRawRunner(ctx context.Context, sc *schema, ids []string, conns int) (*ra
 	for range conns {
 		c, err := pool.Acquire(ctx)
 		if err != nil {
-			pool.Close()
-			return nil, err
+			return err
 		}
 		held = append(held, c)
 	}
-	return r, nil
+	return nil
 }
 
 func (r *rawRunner) close() { r.pool.Close() }
