@@ -73,7 +73,7 @@ func (s *Server) toCreateRequest(req createInvoiceRequest, assets []money.Asset)
 	)
 	fail := func(path, msg string) { bad = append(bad, fieldError{Path: path, Message: msg}) }
 	switch {
-	case req.Amount == nil:
+	case req.Amount == nil || (req.Amount.ok && strings.TrimSpace(req.Amount.s) == ""):
 		fail("amount", "required: chainpay has no top-up invoices, send the amount to pay")
 	case !req.Amount.ok:
 		fail("amount", "must be a decimal string or number, e.g. \"25.00\"")
