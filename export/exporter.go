@@ -185,8 +185,8 @@ func (e *Exporter) each(ctx context.Context, q Query, fn func(*Row) error, endPa
 		err     error
 	}
 	var (
-		batches = make(chan *batch, 4)
-		free    = make(chan *batch, 6) // batches the formatter is done with, reused
+		batches = make(chan *batch, 2)
+		free    = make(chan *batch, 4) // batches the formatter is done with, reused
 		wg      sync.WaitGroup
 	)
 	defer wg.Wait() // the reader has stopped before each returns
@@ -277,6 +277,7 @@ func (e *Exporter) each(ctx context.Context, q Query, fn func(*Row) error, endPa
 				return err
 			}
 		}
+		clear(b.recs) // a recycled batch must not keep the last page's strings alive
 		select {
 		case free <- b:
 		default:

@@ -1,9 +1,12 @@
 package export
 
 import (
+	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func FuzzAppendJSONString(f *testing.F) {
@@ -41,4 +44,62 @@ func TestIsDecimal(t *testing.T) {
 			t.Errorf("isDecimal(%q) = %v, want %v", s, got, want)
 		}
 	}
+}
+
+// FuzzFmtTime checks fmtTime's fixed-width digits against the layout it stands for:
+// t.UTC().Truncate(time.Microsecond).Format(TimeFormat), for instants in any zone.
+func FuzzFmtTime(f *testing.F) {
+	f.Add(int64(0), int64(0), 0)
+	f.Add(int64(1767225600), int64(999999999), 3600)
+	f.Add(int64(-62167219200), int64(1), -1800)  // 0000-01-01
+	f.Add(int64(253402300799), int64(999999), 0) // 9999-12-31T23:59:59
+	f.Add(int64(253402300800), int64(0), 0)      // 10000: Format's own way
+	f.Add(int64(-62167219201), int64(5000), 60)  // year -1
+	f.Fuzz(func(t *testing.T, sec, nsec int64, offset int) {
+		tm := time.Unix(sec, nsec).In(time.FixedZone("z", offset%(26*3600)))
+		want := ""
+		if !tm.IsZero() {
+			want = tm.UTC().Truncate(time.Microsecond).Format(TimeFormat)
+		}
+		if got := fmtTime(tm); got != want {
+			t.Fatalf("fmtTime(%v) = %q, want %q", tm, got, want)
+		}
+	})
+}
+
+// FuzzCSVOutMatchesEncodingCSV checks that csvOut, which writes plain records itself,
+// writes exactly what encoding/csv writes, for records mixing plain and quoted cells and
+// rows (each input line is a record, cells split at '|').
+func FuzzCSVOutMatchesEncodingCSV(f *testing.F) {
+	for _, s := range []string{"a|b|c", "", "|", "a,b|c", "x\n\"q\"|y", " lead|\u00a0nbsp|\u0085", `\.|x`,
+		"=1+2|-3.5|@x", "\tt|\r\n|\ré", "plain\nquoted,\nplain", "\xff\xfe|ok"} {
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, s string, numeric bool) {
+		var got, want bytes.Buffer
+		out := newCSVOut(&got)
+		ref := csv.NewWriter(&want)
+		ref.UseCRLF = true
+		isNum := func(int) bool { return numeric }
+		for _, line := range strings.Split(s, "\n") {
+			cells := strings.Split(line, "|")
+			if err := out.write(cells, isNum); err != nil {
+				t.Fatal(err)
+			}
+			guarded := make([]string, len(cells))
+			for i, c := range cells {
+				guarded[i] = Guard(c, numeric)
+			}
+			if err := ref.Write(guarded); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := out.flush(); err != nil {
+			t.Fatal(err)
+		}
+		ref.Flush()
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Fatalf("csvOut wrote %q, encoding/csv %q", got.Bytes(), want.Bytes())
+		}
+	})
 }

@@ -301,9 +301,41 @@ func (d *flatDecoder) time() time.Time {
 	if d.err != nil {
 		return time.Time{}
 	}
-	t, err := time.Parse(flatTime, s)
+	t, err := parseFlatTime(s)
 	if err != nil {
 		d.err = fmt.Errorf("bad time %q", clipFlat(s))
 	}
 	return t
+}
+
+// parseFlatTime is time.Parse(flatTime, s), the same time or the same error, with a fast
+// path for the fixed-width digits every projection holds (time.Parse walks the layout: a
+// fifth of an export row's decoding). FuzzParseFlatTime compares the two.
+func parseFlatTime(s string) (time.Time, error) {
+	if len(s) != len(flatTime) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+		s[16] != ':' || s[19] != '.' || s[26] != 'Z' {
+		return time.Parse(flatTime, s)
+	}
+	num := func(from, to int) int {
+		n := 0
+		for i := from; i < to; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	hour, minute, sec, micro := num(11, 13), num(14, 16), num(17, 19), num(20, 26)
+	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+		sec < 0 || sec > 59 || micro < 0 {
+		return time.Parse(flatTime, s)
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, micro*1000, time.UTC)
+	if t.Day() != day { // the 31st of a 30-day month: time.Parse's error
+		return time.Parse(flatTime, s)
+	}
+	return t, nil
 }

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestFlatRoundTrip: a record decoded from its flat projection equals the record decoded
@@ -80,4 +81,28 @@ func TestParseFlatRejects(t *testing.T) {
 			t.Errorf("%s: got %v, want ErrFlat", name, err)
 		}
 	}
+}
+
+// FuzzParseFlatTime checks that parseFlatTime's fast path gives exactly what
+// time.Parse(flatTime, s) gives: the same instant and location, or an error for the same
+// inputs.
+func FuzzParseFlatTime(f *testing.F) {
+	for _, s := range []string{"2026-01-01T00:00:00.000000Z", "0000-01-01T00:00:00.000000Z",
+		"9999-12-31T23:59:59.999999Z", "2024-02-29T12:00:00.000001Z", "2023-02-29T12:00:00.000000Z",
+		"2026-04-31T00:00:00.000000Z", "2026-13-01T00:00:00.000000Z", "2026-01-01T24:00:00.000000Z",
+		"2026-01-01T00:60:00.000000Z", "2026-01-01T00:00:60.000000Z", "2026-00-01T00:00:00.000000Z",
+		"2026-01-00T00:00:00.000000Z", "2026-01-01T00:00:00.00000aZ", "+026-01-01T00:00:00.000000Z",
+		"2026-01-01T00:00:00.000000", "2026-01-01 00:00:00.000000Z", "-001-01-01T00:00:00.000000Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, gotErr := parseFlatTime(s)
+		want, wantErr := time.Parse(flatTime, s)
+		if (gotErr != nil) != (wantErr != nil) {
+			t.Fatalf("parseFlatTime(%q) error %v, time.Parse's %v", s, gotErr, wantErr)
+		}
+		if gotErr == nil && (!got.Equal(want) || got.Location() != want.Location() || got != want) {
+			t.Fatalf("parseFlatTime(%q) = %v (%v), time.Parse = %v (%v)", s, got, got.Location(), want, want.Location())
+		}
+	})
 }
