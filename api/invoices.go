@@ -289,6 +289,7 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request) {
 		if !errors.Is(err, invoices.ErrStaleDraft) {
 			return
 		}
+		s.cfg.Invoices.Forget(k.MerchantID)
 		if attempt == invoices.MaxPrepareAttempts {
 			writeProblem(w, Problem{Type: typeConflict, Status: http.StatusConflict,
 				Detail: "this store's wallets or settings kept changing while the invoice was created; retry the request"})

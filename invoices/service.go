@@ -135,7 +135,7 @@ func (s *Service) AddWallet(ctx context.Context, merchantID string, in WalletInp
 	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
 	w.ID, w.MerchantID, w.CreatedAt = store.NewID("wal", now), merchantID, now
 	err = s.st.Tx(ctx, func(tx store.Tx) error { return tx.CreateWallet(ctx, w) })
-	s.forget(merchantID)
+	s.Forget(merchantID)
 	if errors.Is(err, store.ErrConflict) {
 		// Two unique constraints: one wallet per store and chain, one wallet per descriptor.
 		own, lerr := s.Wallets(ctx, merchantID)
@@ -259,9 +259,11 @@ type Config struct {
 // Service creates and manages invoices. It is safe for concurrent use.
 //
 // It keeps each merchant's settings and wallets in memory for Prepare. The cache is never
-// trusted on its own: CreateTx reads them again inside the invoice's transaction (one query,
-// sent with BEGIN) and refuses a draft prepared from anything else (ErrStaleDraft), so a
-// wallet added or a setting changed by any process takes effect on the next invoice.
+// trusted on its own: CreateTx guards the invoice's transaction with the configuration
+// version the draft was prepared at (store.Tx.GuardMerchantConfig, which travels with the
+// writes), and the transaction fails with ErrStaleDraft if the store's configuration
+// changed since, so a wallet added or a setting changed by any process takes effect on the
+// next invoice.
 type Service struct {
 	st  store.Store
 	cfg Config
@@ -279,9 +281,10 @@ type merchantConfig struct {
 // maxCachedConfigs bounds the cache; past it the cache starts over.
 const maxCachedConfigs = 10000
 
-// ErrStaleDraft means the merchant's settings or wallets changed between Prepare and
-// CreateTx; nothing was written. Prepare again (the service has the new ones by then).
-var ErrStaleDraft = errors.New("invoices: the store's settings or wallets changed while the invoice was prepared")
+// ErrStaleDraft means the merchant's settings, wallets or webhook endpoints changed between
+// Prepare and the commit of CreateTx's transaction; nothing was written. Call Forget, then
+// Prepare again. It is store.ErrConfigChanged: on Postgres the transaction's commit reports it.
+var ErrStaleDraft = store.ErrConfigChanged
 
 // New returns a Service. Chains and Quoter are required.
 func New(st store.Store, cfg Config) (*Service, error) {
@@ -334,26 +337,12 @@ func (s *Service) remember(merchantID string, c merchantConfig) {
 	s.configs[merchantID] = c
 }
 
-func (s *Service) forget(merchantID string) {
+// Forget drops the cached settings and wallets of a merchant, so that the next Prepare reads
+// the store's. Call it after ErrStaleDraft (Create and the API do).
+func (s *Service) Forget(merchantID string) {
 	s.mu.Lock()
 	delete(s.configs, merchantID)
 	s.mu.Unlock()
-}
-
-// sameConfig reports whether a and b would prepare the same invoices: equal settings and
-// wallets, whatever their next derivation index.
-func sameConfig(a, b merchantConfig) bool {
-	if a.merchant.Settings != b.merchant.Settings || len(a.wallets) != len(b.wallets) {
-		return false
-	}
-	for i, w := range a.wallets {
-		v := b.wallets[i]
-		if w.ID != v.ID || w.Chain != v.Chain || w.Network != v.Network || w.Descriptor != v.Descriptor ||
-			w.Treasury != v.Treasury || !slices.Equal(w.Tokens, v.Tokens) {
-			return false
-		}
-	}
-	return true
 }
 
 // CreateRequest is a merchant's request for a new invoice. Amount is a decimal string in
@@ -667,7 +656,7 @@ func (s *Service) allocate(ctx context.Context, d *Draft) error {
 		idx, err := s.cfg.Indexes.Next(ctx, o.wallet.ID)
 		if err != nil {
 			d.Discard()
-			s.forget(d.merchantID) // a wallet that is gone
+			s.Forget(d.merchantID) // a wallet that is gone
 			return fmt.Errorf("deposit address for %s: %w", o.asset.Code, err)
 		}
 		o.index = &idx
@@ -686,23 +675,25 @@ type Render func(Details) (json.RawMessage, error)
 // CreateTx writes the draft inside tx: the invoice, a fresh deposit address and locked quote
 // per option, and the invoice.created event.
 //
-// It first reads the merchant's settings and wallets again (the transaction's first
-// statement) and returns ErrStaleDraft, writing nothing, when they differ from those the
-// draft was prepared from. The writes are plain inserts that travel with the commit.
+// Its first statement guards the transaction with the configuration version the draft was
+// prepared at: if the store's settings, wallets or webhook endpoints changed since, the
+// transaction fails with ErrStaleDraft and writes nothing (on Postgres the guard and the
+// writes are plain statements that travel together with the commit, so the error comes from
+// the commit; elsewhere CreateTx returns it).
 //
 // A non-nil render is called once with the new invoice: its output is the returned
 // Details.Snapshot (the API answers with it) and, when the store has a webhook endpoint, the
 // invoice.created event carries it, so the webhook dispatcher does not read the invoice again.
 func (s *Service) CreateTx(ctx context.Context, tx store.Tx, d *Draft, render Render) (Details, error) {
-	var now merchantConfig
+	if err := tx.GuardMerchantConfig(ctx, d.merchantID, d.config.merchant.ConfigVersion); err != nil {
+		if errors.Is(err, ErrStaleDraft) {
+			s.Forget(d.merchantID)
+			return Details{}, ErrStaleDraft
+		}
+		return Details{}, fmt.Errorf("check the store's configuration: %w", err)
+	}
+	now := d.config
 	var err error
-	if now.merchant, now.wallets, err = tx.MerchantWallets(ctx, d.merchantID); err != nil {
-		return Details{}, fmt.Errorf("read wallets: %w", err)
-	}
-	if !sameConfig(d.config, now) {
-		s.remember(d.merchantID, now)
-		return Details{}, ErrStaleDraft
-	}
 	inv := d.inv
 	inv.ID = store.NewID("inv", inv.CreatedAt)
 	if err := tx.CreateInvoice(ctx, inv); err != nil {
@@ -767,6 +758,7 @@ func (s *Service) Create(ctx context.Context, merchantID string, req CreateReque
 		if !errors.Is(err, ErrStaleDraft) || attempt == MaxPrepareAttempts {
 			return out, err
 		}
+		s.Forget(merchantID)
 	}
 }
 

@@ -21,6 +21,9 @@ var (
 	// ErrBusy means the database was busy or a serializable transaction lost a race;
 	// Store.Tx retries these itself and only returns ErrBusy when retries are exhausted.
 	ErrBusy = errors.New("store: busy")
+	// ErrConfigChanged means a merchant's configuration is no longer at the version a
+	// transaction was guarded with (Tx.GuardMerchantConfig); the transaction rolled back.
+	ErrConfigChanged = errors.New("store: the store's settings, wallets or webhook endpoints changed")
 )
 
 // Store is the storage contract. Every read and write happens inside Tx or View.
@@ -55,8 +58,13 @@ type Tx interface {
 	CreateMerchant(ctx context.Context, m Merchant) error
 	GetMerchant(ctx context.Context, id string) (Merchant, error)
 	// MerchantWallets returns the merchant with its wallets (ordered as Wallets orders them)
-	// in one query: what an invoice creation checks its prepared draft against.
+	// and its ConfigVersion in one query: what an invoice is prepared from.
 	MerchantWallets(ctx context.Context, id string) (Merchant, []Wallet, error)
+	// GuardMerchantConfig fails the transaction with ErrConfigChanged unless the merchant's
+	// configuration is still at version (Merchant.ConfigVersion). On Postgres it travels
+	// with the transaction's next statement or its COMMIT (no round trip of its own), and
+	// the error is reported there; elsewhere it is checked at once.
+	GuardMerchantConfig(ctx context.Context, id string, version int64) error
 	// SetMerchantSettings replaces the merchant's settings (a JSON object).
 	SetMerchantSettings(ctx context.Context, id, settings string) error
 
@@ -234,6 +242,10 @@ type Merchant struct {
 	// HasWebhooks reports whether the merchant had a webhook endpoint (enabled or not) when
 	// it was read; set by MerchantWallets only.
 	HasWebhooks bool
+	// ConfigVersion changes whenever the settings, a wallet (but its next index) or the set
+	// of webhook endpoints change, by any process (database triggers, migration 0021); set
+	// by MerchantWallets only.
+	ConfigVersion int64
 }
 
 // APIKey is a merchant's API key. Only a hash of the secret is stored; Prefix is the public

@@ -86,6 +86,8 @@ func (d *driver) Translate(err error) error {
 			return fmt.Errorf("%w: %s (%s)", store.ErrConflict, pe.Message, pe.ConstraintName)
 		case "40001", "40P01": // serialization_failure, deadlock_detected
 			return fmt.Errorf("%w: %s", store.ErrBusy, pe.Message)
+		case "CP001": // merchant_config_guard (migration 0021)
+			return store.ErrConfigChanged
 		}
 	}
 	return err

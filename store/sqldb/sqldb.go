@@ -190,9 +190,22 @@ func splitStatements(sql string) []string {
 	}
 	var out []string
 	var trigger []string // the parts of a CREATE TRIGGER read so far
+	var quoted []string  // the parts of a statement inside a $$-quoted body read so far
 	for _, s := range strings.Split(strings.Join(kept, "\n"), ";") {
+		// A Postgres function body ($$ ... $$) holds semicolons: its parts are joined until
+		// the quote closes.
+		if quoted != nil || strings.Count(s, "$$")%2 == 1 {
+			quoted = append(quoted, s)
+			if j := strings.Join(quoted, ";"); strings.Count(j, "$$")%2 == 0 {
+				out = append(out, strings.TrimSpace(j))
+				quoted = nil
+			}
+			continue
+		}
 		s = strings.TrimSpace(s)
-		if trigger == nil && strings.HasPrefix(strings.ToUpper(s), "CREATE TRIGGER") {
+		// A SQLite trigger's body (BEGIN ... END) holds semicolons; a Postgres trigger
+		// (EXECUTE FUNCTION) is one statement.
+		if trigger == nil && strings.HasPrefix(strings.ToUpper(s), "CREATE TRIGGER") && hasWord(strings.ToUpper(s), "BEGIN") {
 			trigger = []string{}
 		}
 		if trigger != nil {
@@ -210,5 +223,26 @@ func splitStatements(sql string) []string {
 	if trigger != nil {
 		out = append(out, strings.Join(trigger, ";\n")) // unterminated: let the database say so
 	}
+	if quoted != nil {
+		out = append(out, strings.TrimSpace(strings.Join(quoted, ";"))) // likewise
+	}
 	return out
+}
+
+// hasWord reports whether s holds w as a whole word (letters, digits and _ make words).
+func hasWord(s, w string) bool {
+	isWord := func(c byte) bool {
+		return c == '_' || c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
+	}
+	for i := 0; ; {
+		j := strings.Index(s[i:], w)
+		if j < 0 {
+			return false
+		}
+		j += i
+		if (j == 0 || !isWord(s[j-1])) && (j+len(w) == len(s) || !isWord(s[j+len(w)])) {
+			return true
+		}
+		i = j + 1
+	}
 }

@@ -87,7 +87,7 @@ func (t *tx) MerchantWallets(ctx context.Context, id string) (store.Merchant, []
 		ws    []store.Wallet
 		found bool
 	)
-	err := t.many(ctx, `SELECT m.id, m.name, m.settings, m.created_at,
+	err := t.many(ctx, `SELECT m.id, m.name, m.settings, m.created_at, m.config_version,
 			EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.merchant_id = m.id), `+prefixed("w.", walletCols)+`
 		FROM merchants m LEFT JOIN wallets w ON w.merchant_id = m.id WHERE m.id = $1 ORDER BY w.chain, w.id`,
 		[]any{id}, func(r Rows) error {
@@ -96,7 +96,7 @@ func (t *tx) MerchantWallets(ctx context.Context, id string) (store.Merchant, []
 				next    *int64
 				created *time.Time
 			)
-			if err := r.Scan(&m.ID, &m.Name, &m.Settings, timeCol{&m.CreatedAt}, &m.HasWebhooks, nullStr{&w.ID}, nullStr{&w.MerchantID},
+			if err := r.Scan(&m.ID, &m.Name, &m.Settings, timeCol{&m.CreatedAt}, &m.ConfigVersion, &m.HasWebhooks, nullStr{&w.ID}, nullStr{&w.MerchantID},
 				nullStr{&w.Chain}, nullStr{&w.Network}, nullStr{&w.Descriptor}, nullStr{&w.Treasury}, listCol{&w.Tokens},
 				nullInt{&next}, nullTimeCol{&created}); err != nil {
 				return err
@@ -117,6 +117,21 @@ func (t *tx) MerchantWallets(ctx context.Context, id string) (store.Merchant, []
 		err = store.ErrNotFound
 	}
 	return m, ws, err
+}
+
+func (t *tx) GuardMerchantConfig(ctx context.Context, id string, version int64) error {
+	if _, ok := t.c.(Deferrer); ok { // Postgres: merchant_config_guard raises CP001 (Translate)
+		return t.write(ctx, `SELECT merchant_config_guard($1, $2)`, id, version)
+	}
+	var now int64
+	err := t.one(ctx, `SELECT config_version FROM merchants WHERE id = $1`, []any{id}, &now)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err != nil || now != version { // a store that is gone changed too
+		return store.ErrConfigChanged
+	}
+	return nil
 }
 
 func (t *tx) SetMerchantSettings(ctx context.Context, id, settings string) error {

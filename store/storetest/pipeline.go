@@ -19,6 +19,7 @@ func pipelineTests() []namedTest {
 		{"ReturnIndexesOnlyTheTail", testReturnIndexes},
 		{"PutIdempotencyKeyOnce", testPutIdempotencyKey},
 		{"MerchantWallets", testMerchantWallets},
+		{"MerchantConfigVersion", testMerchantConfigVersion},
 		{"DeferredWriteErrors", testDeferredWrites},
 	}
 }
@@ -255,4 +256,71 @@ func testDeferredWrites(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+// testMerchantConfigVersion: a store's configuration version changes with its settings, its
+// wallets and its set of webhook endpoints, and with nothing else an invoice creation does
+// (allocating indexes); a transaction guarded with an older version fails with
+// ErrConfigChanged, whether the guard's error comes at once or with the commit, and none of
+// its writes stay.
+func testMerchantConfigVersion(t *testing.T, s store.Store) {
+	mid, wid := seed(t, s, "cv")
+	version := func() int64 {
+		t.Helper()
+		var m store.Merchant
+		must(t, s.View(ctx, func(x store.Tx) (err error) { m, _, err = x.MerchantWallets(ctx, mid); return }))
+		return m.ConfigVersion
+	}
+	step := func(what string, changes bool, fn func(x store.Tx) error) {
+		t.Helper()
+		before := version()
+		tx(t, s, fn)
+		if after := version(); (after != before) != changes {
+			t.Fatalf("%s: config version %d -> %d, want a change: %v", what, before, after, changes)
+		}
+	}
+	step("reserve indexes", false, func(x store.Tx) error { _, err := x.ReserveIndexes(ctx, wid, 5); return err })
+	step("allocate an index", false, func(x store.Tx) error { _, err := x.AllocateIndex(ctx, wid); return err })
+	step("the same settings again", false, func(x store.Tx) error { return x.SetMerchantSettings(ctx, mid, "{}") })
+	step("new settings", true, func(x store.Tx) error { return x.SetMerchantSettings(ctx, mid, `{"max_amount":{"USD":"1.00"}}`) })
+	step("a wallet added", true, func(x store.Tx) error {
+		return x.CreateWallet(ctx, store.Wallet{ID: "wal_cveth", MerchantID: mid, Chain: "ethereum", Network: "1",
+			Treasury: "0xabc", CreatedAt: t0})
+	})
+	ep := webhookEndpoint("whe_cv", mid, t0)
+	step("a webhook endpoint added", true, func(x store.Tx) error { return x.CreateWebhookEndpoint(ctx, ep) })
+	ep.Enabled, ep.Description = false, "paused"
+	step("a webhook endpoint disabled", false, func(x store.Tx) error { return x.UpdateWebhookEndpoint(ctx, ep) })
+	step("a webhook endpoint deleted", true, func(x store.Tx) error { return x.DeleteWebhookEndpoint(ctx, mid, ep.ID) })
+	other, _ := seed(t, s, "cvother")
+	step("another store's settings", false, func(x store.Tx) error { return x.SetMerchantSettings(ctx, other, `{"a":1}`) })
+
+	now := version()
+	tx(t, s, func(x store.Tx) error {
+		if err := x.GuardMerchantConfig(ctx, mid, now); err != nil {
+			return err
+		}
+		return x.CreateInvoice(ctx, invoice("inv_cvok", mid, t0))
+	})
+	for _, stale := range []int64{now - 1, now + 1} {
+		id := fmt.Sprintf("inv_cvstale%d", stale)
+		err := s.Tx(ctx, func(x store.Tx) error {
+			if err := x.GuardMerchantConfig(ctx, mid, stale); err != nil {
+				return err
+			}
+			return x.CreateInvoice(ctx, invoice(id, mid, t0))
+		})
+		if !errors.Is(err, store.ErrConfigChanged) {
+			t.Fatalf("guarded with version %d at %d: %v, want ErrConfigChanged", stale, now, err)
+		}
+		err = s.View(ctx, func(x store.Tx) error { _, err := x.GetInvoice(ctx, mid, id); return err })
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the stale transaction's invoice: %v, want ErrNotFound", err)
+		}
+	}
+	err := s.Tx(ctx, func(x store.Tx) error { return x.GuardMerchantConfig(ctx, "sto_cvmissing", 0) })
+	if !errors.Is(err, store.ErrConfigChanged) {
+		t.Fatalf("guard of an unknown store: %v, want ErrConfigChanged", err)
+	}
+	must(t, s.View(ctx, func(x store.Tx) error { _, err := x.GetInvoice(ctx, mid, "inv_cvok"); return err }))
 }
