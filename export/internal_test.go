@@ -69,10 +69,10 @@ func FuzzFmtTime(f *testing.F) {
 
 // FuzzCSVOutMatchesEncodingCSV checks that csvOut, which writes plain records itself,
 // writes exactly what encoding/csv writes, for records mixing plain and quoted cells and
-// rows (each input line is a record, cells split at '|').
+// rows (records split at '\x1e', cells at '|': a cell may hold line breaks).
 func FuzzCSVOutMatchesEncodingCSV(f *testing.F) {
 	for _, s := range []string{"a|b|c", "", "|", "a,b|c", "x\n\"q\"|y", " lead|\u00a0nbsp|\u0085", `\.|x`,
-		"=1+2|-3.5|@x", "\tt|\r\n|\ré", "plain\nquoted,\nplain", "\xff\xfe|ok"} {
+		"=1+2|-3.5|@x", "\tt|\r\n|\ré", "plain\x1equoted,\x1eplain", "\xff\xfe|ok", "a\nb|c\r\nd\x1e\n|\r"} {
 		f.Add(s, true)
 	}
 	f.Fuzz(func(t *testing.T, s string, numeric bool) {
@@ -81,7 +81,7 @@ func FuzzCSVOutMatchesEncodingCSV(f *testing.F) {
 		ref := csv.NewWriter(&want)
 		ref.UseCRLF = true
 		isNum := func(int) bool { return numeric }
-		for _, line := range strings.Split(s, "\n") {
+		for _, line := range strings.Split(s, "\x1e") {
 			cells := strings.Split(line, "|")
 			if err := out.write(cells, isNum); err != nil {
 				t.Fatal(err)

@@ -106,7 +106,7 @@ func fmtTime(t time.Time) string {
 		return t.Truncate(time.Microsecond).Format(TimeFormat)
 	}
 	// TimeFormat's fixed-width digits written directly (Format walks the layout: a fifth of
-	// an export row's formatting). TestFmtTimeMatchesFormat compares the two.
+	// an export row's formatting). FuzzFmtTime compares the two.
 	hour, minute, sec := t.Clock()
 	var b [len(TimeFormat)]byte
 	put := func(at, width, v int) {

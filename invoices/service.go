@@ -331,6 +331,9 @@ func (s *Service) config(ctx context.Context, merchantID string) (merchantConfig
 func (s *Service) remember(merchantID string, c merchantConfig) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if old, ok := s.configs[merchantID]; ok && old.merchant.ConfigVersion > c.merchant.ConfigVersion {
+		return // a read that started before a change finished after a newer one: versions only grow
+	}
 	if len(s.configs) >= maxCachedConfigs {
 		clear(s.configs)
 	}
@@ -677,9 +680,11 @@ type Render func(Details) (json.RawMessage, error)
 //
 // Its first statement guards the transaction with the configuration version the draft was
 // prepared at: if the store's settings, wallets or webhook endpoints changed since, the
-// transaction fails with ErrStaleDraft and writes nothing (on Postgres the guard and the
-// writes are plain statements that travel together with the commit, so the error comes from
-// the commit; elsewhere CreateTx returns it).
+// transaction fails with ErrStaleDraft and writes nothing. On Postgres the guard and the
+// writes are plain statements that travel with the transaction's next statement that waits
+// for an answer, usually the COMMIT, which then reports the error; elsewhere CreateTx
+// returns it. Either way, the caller must Forget the merchant's cached configuration before
+// preparing again (CreateTx does so only when it sees the error itself).
 //
 // A non-nil render is called once with the new invoice: its output is the returned
 // Details.Snapshot (the API answers with it) and, when the store has a webhook endpoint, the

@@ -6,7 +6,9 @@
 -- (A wallet's next_index is not configuration: allocating addresses does not bump it.)
 ALTER TABLE merchants ADD COLUMN config_version BIGINT NOT NULL DEFAULT 0;
 
-CREATE FUNCTION merchant_settings_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The trigger functions keep the schema they were created in (SET search_path FROM
+-- CURRENT), so that a change made by hand under another search_path bumps the right row.
+CREATE FUNCTION merchant_settings_changed() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     NEW.config_version := OLD.config_version + 1;
     RETURN NEW;
@@ -16,7 +18,7 @@ $$;
 CREATE TRIGGER merchants_config BEFORE UPDATE OF settings ON merchants FOR EACH ROW
     WHEN (OLD.settings IS DISTINCT FROM NEW.settings) EXECUTE FUNCTION merchant_settings_changed();
 
-CREATE FUNCTION merchant_config_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION merchant_config_changed() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         UPDATE merchants SET config_version = config_version + 1 WHERE id = OLD.merchant_id;
