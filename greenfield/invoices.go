@@ -268,6 +268,9 @@ func (s *Server) invoiceError(w http.ResponseWriter, r *http.Request, err error)
 		writeError(w, http.StatusBadRequest, "invoice-state-invalid", se.Error())
 	case errors.Is(err, invoices.ErrNotFound):
 		writeError(w, http.StatusNotFound, "invoice-not-found", "no such invoice in this store")
+	case errors.Is(err, invoices.ErrStaleDraft): // Create prepared it three times
+		writeError(w, http.StatusConflict, "store-config-changed",
+			"this store's wallets or settings kept changing while the invoice was created; retry the request")
 	case errors.Is(err, invoices.ErrRatesUnavailable):
 		w.Header().Set("Retry-After", "30")
 		writeError(w, http.StatusServiceUnavailable, "rates-unavailable",
