@@ -250,3 +250,43 @@ func TestStaleDraftIsRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestRefusalRereadsSettings: a request the service's cached settings refuse is checked
+// against the store's current settings before it is refused, so a maximum another process
+// raised (chainpay store set, another replica) takes effect at once, on both backends
+// (simulator invariant 7 found the refusal under stale settings).
+func TestRefusalRereadsSettings(t *testing.T) {
+	eachBackend(t, func(t *testing.T, ctx context.Context, st store.Store) {
+		svc, err := invoices.New(st, invoices.Config{Chains: map[string]invoices.Chain{"bitcoin": deposit.NewBitcoin(bitcoin.Mainnet, 1)},
+			Quoter: fixedQuoter{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		setMax := func(usd string) {
+			t.Helper()
+			if err := st.Tx(ctx, func(tx store.Tx) error {
+				return tx.SetMerchantSettings(ctx, "sto_a", `{"max_amount":{"USD":"`+usd+`"}}`)
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		req := invoices.CreateRequest{Amount: "5.00", Currency: "USD"}
+		setMax("1.00")
+		var ve *invoices.ValidationError
+		if _, err := svc.Prepare(ctx, "sto_a", req); !errors.As(err, &ve) || ve.Fields["amount"] == "" {
+			t.Fatalf("prepare above the maximum: %v, want a validation error on amount", err)
+		}
+		setMax("100.00") // the service still has 1.00 cached
+		d, err := svc.Prepare(ctx, "sto_a", req)
+		if err != nil {
+			t.Fatalf("prepare under the raised maximum: %v", err)
+		}
+		if err := st.Tx(ctx, func(tx store.Tx) error { _, err := svc.CreateTx(ctx, tx, d, nil); return err }); err != nil {
+			t.Fatalf("create under the raised maximum: %v", err)
+		}
+		setMax("2.00") // lowered: the cache has 100.00 and the guard refuses what it prepared
+		if _, err := svc.Create(ctx, "sto_a", req); !errors.As(err, &ve) || ve.Fields["amount"] == "" {
+			t.Fatalf("create above the lowered maximum: %v, want a validation error on amount", err)
+		}
+	})
+}

@@ -309,23 +309,23 @@ func New(st store.Store, cfg Config) (*Service, error) {
 	return &Service{st: st, cfg: cfg, configs: map[string]merchantConfig{}}, nil
 }
 
-// config returns the merchant's settings and wallets, from the cache or the store.
-func (s *Service) config(ctx context.Context, merchantID string) (merchantConfig, error) {
+// config returns the merchant's settings and wallets, from the cache (cached) or the store.
+func (s *Service) config(ctx context.Context, merchantID string) (c merchantConfig, cached bool, err error) {
 	s.mu.Lock()
 	c, ok := s.configs[merchantID]
 	s.mu.Unlock()
 	if ok {
-		return c, nil
+		return c, true, nil
 	}
-	err := s.st.View(ctx, func(tx store.Tx) (err error) {
+	err = s.st.View(ctx, func(tx store.Tx) (err error) {
 		c.merchant, c.wallets, err = tx.MerchantWallets(ctx, merchantID)
 		return err
 	})
 	if err != nil {
-		return c, err
+		return c, false, err
 	}
 	s.remember(merchantID, c)
-	return c, nil
+	return c, false, nil
 }
 
 func (s *Service) remember(merchantID string, c merchantConfig) {
@@ -418,7 +418,31 @@ type Details struct {
 
 // Prepare validates req for the merchant and quotes every payment option. It reads but does
 // not write; CreateTx writes the draft.
+//
+// It prepares from the merchant's settings and wallets as the service cached them; a request
+// they refuse (a ValidationError) is prepared again from the store's current ones before it
+// is refused, so a store whose settings another process changed (a maximum raised, a wallet
+// added) is never refused under the old ones (simulator invariant 7, seed 3 of
+// -config-changes).
 func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequest) (*Draft, error) {
+	cfg, cached, err := s.config(ctx, merchantID)
+	if err != nil {
+		return nil, fmt.Errorf("read wallets: %w", err)
+	}
+	d, err := s.prepare(ctx, merchantID, req, cfg)
+	var ve *ValidationError
+	if !cached || !errors.As(err, &ve) {
+		return d, err
+	}
+	s.Forget(merchantID)
+	if cfg, _, err = s.config(ctx, merchantID); err != nil {
+		return nil, fmt.Errorf("read wallets: %w", err)
+	}
+	return s.prepare(ctx, merchantID, req, cfg)
+}
+
+// prepare is Prepare from the merchant's configuration cfg.
+func (s *Service) prepare(ctx context.Context, merchantID string, req CreateRequest, cfg merchantConfig) (*Draft, error) {
 	bad := map[string]string{}
 	now := s.cfg.Now().UTC().Truncate(time.Microsecond) // what the database keeps
 
@@ -428,10 +452,6 @@ func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequ
 	fiat, isFiat := money.Currency(cur)
 	if isFiat {
 		priceAsset = fiat
-	}
-	cfg, err := s.config(ctx, merchantID)
-	if err != nil {
-		return nil, fmt.Errorf("read wallets: %w", err)
 	}
 	merchant, wallets := cfg.merchant, cfg.wallets
 	settings, err := ParseStoreSettings(merchant.Settings)

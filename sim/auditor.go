@@ -25,6 +25,7 @@ const (
 	invWebhooks = "4. Every event reaches every endpoint at least once, with an unchanged body and a valid signature, and each payment that reaches its confirmations has exactly one invoice.payment_confirmed event."
 	invCursor   = "5. The follower's cursor is on the best chain and never ahead of it, and no confirmed payment refers to a block that is not on it."
 	invRefunds  = "6. A refund is sent or completed only by a transaction of its merchant's wallet paying its destination at least what it owes, completed only while that transaction is in the best chain, and at the end every refund such a transaction pays on the best chain is completed."
+	invConfig   = "7. An invoice is created, or refused for its amount, only under its store's settings as they are at that moment, whatever another process changed since the invoice service last read them."
 )
 
 // orphanGrace is the grace of watcher.Config.OrphanGraceBlocks by default.
@@ -608,5 +609,5 @@ func (w *World) singleChain(opts []store.PaymentOption) (int, bool) {
 
 // Invariants returns the invariants' sentences, in order (docs/invariants.md lists the same).
 func Invariants() []string {
-	return []string{invRecorded, invOutcome, invBooks, invWebhooks, invCursor, invRefunds}
+	return []string{invRecorded, invOutcome, invBooks, invWebhooks, invCursor, invRefunds, invConfig}
 }

@@ -41,6 +41,12 @@ type Config struct {
 	// follower, cursor and wallet per merchant, paid, reorged and failed like the others.
 	// Off by default, so that the seeds of the default world run as before.
 	SecondEVM bool
+	// ConfigChanges adds another process's changes of the stores' settings (chainpay store
+	// set, another replica): a store's maximum invoice amount is set, changed or lifted
+	// behind the simulated process's back, whose invoice service still has the old
+	// settings cached; invariant 7 checks that no invoice is created against them. Off by
+	// default, so that the seeds of the default world run as before.
+	ConfigChanges bool
 }
 
 // Features are the parts of the workload Config.Off can leave out.
@@ -101,6 +107,10 @@ type Bugs struct {
 	// destination as sent by the refund's merchant (spending its coin, from its treasury):
 	// refunds are then matched regardless of who sent the money.
 	RefundsIgnoreSender bool
+	// ConfigGuardOff makes the process's store skip the configuration guard of invoice
+	// creations (store.Tx.GuardMerchantConfig): invoices are then created from the invoice
+	// service's cached settings, however stale.
+	ConfigGuardOff bool
 }
 
 // Failure is a violated invariant: the seed, the invariant, what was found, and the trace of
@@ -241,6 +251,9 @@ func replayCommand(cfg Config) string {
 	}
 	if cfg.SecondEVM {
 		cmd += " -second-evm"
+	}
+	if cfg.ConfigChanges {
+		cmd += " -config-changes"
 	}
 	return cmd + " -trace"
 }

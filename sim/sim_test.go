@@ -162,12 +162,15 @@ func TestInjectedBugs(t *testing.T) {
 		// The refunds' workload alone: a stranger's transfer to a refund's destination must
 		// not pay it (issue 25).
 		{"refunds matched regardless of sender", sim.Bugs{RefundsIgnoreSender: true}, only("refund"), nil, "6."},
+		// With another process changing the stores' settings (Config.ConfigChanges).
+		{"configuration guard off", sim.Bugs{ConfigGuardOff: true}, nil, nil, "7."},
 	}
 	for _, b := range bugs {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			for seed := uint64(1); seed <= budget; seed++ {
-				cfg := sim.Config{Seed: seed, Steps: 100, Off: b.off, Ignore: b.ignore, Bugs: b.bugs}
+				cfg := sim.Config{Seed: seed, Steps: 100, Off: b.off, Ignore: b.ignore, Bugs: b.bugs,
+					ConfigChanges: b.bugs.ConfigGuardOff}
 				res := run(t, cfg)
 				if res.Failure == nil {
 					continue
@@ -313,4 +316,29 @@ func TestSecondEVMChain(t *testing.T) {
 		t.Fatal("no payment was made on base")
 	}
 	t.Logf("%d seeds, %d payments on base", len(seeds), onBase)
+}
+
+// TestConfigChanges runs the full workload with another process changing the stores'
+// settings behind the invoice service's cache (invariant 7): every invariant holds, and
+// some creations were refused under settings the service had not read yet.
+func TestConfigChanges(t *testing.T) {
+	t.Parallel()
+	seeds, steps := seedRange(1, 6), 60
+	if raceDetector {
+		seeds, steps = seeds[:1], 25
+	}
+	changes, refused := 0, 0
+	for _, seed := range seeds {
+		var trace strings.Builder
+		res := run(t, sim.Config{Seed: seed, Steps: steps, ConfigChanges: true, Trace: &trace})
+		if res.Failure != nil {
+			t.Fatalf("seed %d with settings changes:\n%s", seed, res.Failure.Report(20))
+		}
+		changes += strings.Count(trace.String(), "another process sets merchant")
+		refused += strings.Count(trace.String(), "failed: invalid invoice: amount: above this store")
+	}
+	if changes == 0 || refused == 0 {
+		t.Fatalf("%d settings changes and %d creations refused by them: the workload did not exercise the guard", changes, refused)
+	}
+	t.Logf("%d seeds, %d settings changes, %d creations refused", len(seeds), changes, refused)
 }

@@ -43,7 +43,15 @@ type faultyStore struct {
 	// writes counts the write transactions begun: while it stands still, the store's
 	// money-path state does (the deliverer writes only its deliveries, through the raw store).
 	writes atomic.Int64
+	// guardOff injects Bugs.ConfigGuardOff.
+	guardOff bool
 }
+
+// unguardedTx is a transaction whose configuration guard lets everything through
+// (Bugs.ConfigGuardOff).
+type unguardedTx struct{ store.Tx }
+
+func (unguardedTx) GuardMerchantConfig(context.Context, string, int64) error { return nil }
 
 // commits returns a channel closed at the next commit.
 func (s *faultyStore) commits() <-chan struct{} {
@@ -72,6 +80,10 @@ func (s *faultyStore) View(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 func (s *faultyStore) Tx(ctx context.Context, fn func(store.Tx) error) error {
+	if s.guardOff {
+		inner := fn
+		fn = func(tx store.Tx) error { return inner(unguardedTx{tx}) }
+	}
 	s.writes.Add(1)
 	defer s.signal()
 	if s.crashed {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -85,6 +86,10 @@ func (w *World) act(ctx context.Context) map[string]bool {
 		w.refundAction(ctx)
 		return touched
 	}
+	if w.cfg.ConfigChanges && w.rng.IntN(100) < 8 {
+		w.changeSettings(ctx)
+		return touched
+	}
 	switch r := w.rng.IntN(100); {
 	case r < 14:
 		w.create(ctx)
@@ -155,7 +160,17 @@ func (w *World) create(ctx context.Context) {
 	}
 	if err != nil {
 		w.tracef("merchant %d: create invoice of %s USD failed: %v", m+1, price, err)
+		var ve *invoices.ValidationError
+		if limit := w.merchants[m].maxUSD; errors.As(err, &ve) && strings.Contains(ve.Fields["amount"], "maximum") &&
+			(limit == 0 || cents(price) <= limit) {
+			w.fail(invConfig, "merchant %d: an invoice of %s USD was refused (%s) while the store's maximum was %s",
+				m+1, price, ve.Fields["amount"], usd(limit))
+		}
 		return
+	}
+	if limit := w.merchants[m].maxUSD; limit > 0 && d.Invoice.Price.Cmp(big.NewInt(int64(limit))) > 0 {
+		w.fail(invConfig, "merchant %d: invoice %s of %s USD created while the store's maximum was %s",
+			m+1, d.Invoice.ID, price, usd(limit))
 	}
 	si := &simInvoice{n: len(w.invoices) + 1, id: d.Invoice.ID, m: m, opts: d.Options, expires: d.Invoice.ExpiresAt}
 	w.invoices = append(w.invoices, si)
@@ -477,4 +492,38 @@ func loseEveryFifth(ts []watcher.Transfer) []watcher.Transfer {
 	return slices.DeleteFunc(ts, func(t watcher.Transfer) bool {
 		return strings.HasSuffix(t.TxID, "0") || strings.HasSuffix(t.TxID, "5")
 	})
+}
+
+// changeSettings is another process (chainpay store set, another replica) setting, changing
+// or lifting a store's maximum invoice amount, straight in the store: the simulated
+// process's invoice service keeps the settings it read before (Config.ConfigChanges).
+func (w *World) changeSettings(ctx context.Context) {
+	m := w.rng.IntN(len(w.merchants))
+	limit := []int{0, 5000, 20000}[w.rng.IntN(3)] // USD cents; prices are 1.00-400.99
+	settings := "{}"
+	if limit > 0 {
+		settings = fmt.Sprintf(`{"max_amount":{"USD":"%d.%02d"}}`, limit/100, limit%100)
+	}
+	err := w.raw.Tx(ctx, func(tx store.Tx) error { return tx.SetMerchantSettings(ctx, w.merchants[m].id, settings) })
+	if err != nil {
+		w.tracef("merchant %d: settings %s not stored: %v", m+1, settings, err)
+		return
+	}
+	w.merchants[m].maxUSD = limit
+	w.tracef("another process sets merchant %d's settings to %s", m+1, settings)
+}
+
+// cents reads a price the workload wrote ("12.34") in cents.
+func cents(price string) int {
+	var units, c int
+	fmt.Sscanf(price, "%d.%d", &units, &c)
+	return units*100 + c
+}
+
+// usd formats a store maximum in cents (0: none).
+func usd(limit int) string {
+	if limit == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d.%02d USD", limit/100, limit%100)
 }

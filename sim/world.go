@@ -87,6 +87,9 @@ type merchant struct {
 	id       string
 	endpoint string
 	secret   string
+	// maxUSD is the store's maximum invoice amount in USD cents as another process last set
+	// it (Config.ConfigChanges); 0: none.
+	maxUSD int
 }
 
 // process is everything that lives in the memory of one chainpay process: a crash drops it
@@ -166,7 +169,7 @@ func newWorld(cfg Config, st store.Store) (*World, error) {
 	if cfg.Logger != nil {
 		w.log = cfg.Logger
 	}
-	w.fs = &faultyStore{Store: st, plan: w.planFault, onFault: w.noteFault}
+	w.fs = &faultyStore{Store: st, plan: w.planFault, onFault: w.noteFault, guardOff: cfg.Bugs.ConfigGuardOff}
 	w.chains = []*Chain{
 		NewChain("bitcoin", "BTC", true, genesis.Add(-2*time.Hour)),
 		NewChain("ethereum", "ETH", false, genesis.Add(-2*time.Hour)),

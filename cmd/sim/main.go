@@ -35,6 +35,7 @@ var bugs = map[string]func(*sim.Bugs){
 	"expiry-by-wall-clock":  func(b *sim.Bugs) { b.ExpiryByWallClock = true },
 	"drop-orphans-at-once":  func(b *sim.Bugs) { b.DropOrphansAtOnce = true },
 	"book-on-status-change": func(b *sim.Bugs) { b.BookOnStatusChangeOnly = true },
+	"config-guard-off":      func(b *sim.Bugs) { b.ConfigGuardOff = true }, // with -config-changes
 	"refunds-ignore-sender": func(b *sim.Bugs) { b.RefundsIgnoreSender = true },
 }
 
@@ -51,6 +52,7 @@ func main() {
 	pg := flag.Bool("postgres", false, "run on Postgres (CHAINPAY_TEST_POSTGRES_URL) instead of SQLite")
 	keepGoing := flag.Bool("keep-going", false, "with -seeds, report a failing seed and go on (exit 1 at the end)")
 	secondEVM := flag.Bool("second-evm", false, "add a second EVM chain, base, beside ethereum")
+	configChanges := flag.Bool("config-changes", false, "add another process's changes of the stores' settings (invariant 7)")
 	flag.Parse()
 	if os.Getenv("GOGC") == "" {
 		// A run's heap is small and short-lived: collect less often.
@@ -60,7 +62,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg := sim.Config{Steps: *steps, SecondEVM: *secondEVM}
+	cfg := sim.Config{Steps: *steps, SecondEVM: *secondEVM, ConfigChanges: *configChanges}
 	if *bug != "" {
 		set, ok := bugs[*bug]
 		if !ok {
