@@ -263,8 +263,8 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, badIdempotencyKey)
 		return
 	}
-	// A retry of a request that was answered is prepared like a new one (no read before
-	// it), and its transaction meets the stored key: it replays the stored answer. When
+	// A retry of a request that was answered is prepared like a new one (no read of the
+	// key before it), and its transaction meets the stored key: it replays the stored answer. When
 	// Prepare fails, a key that holds a response still replays it, whatever validation or
 	// quoting say now (rates down, wallets changed).
 	for attempt := 1; ; attempt++ {

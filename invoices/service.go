@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/big"
 	"net/url"
 	"slices"
@@ -317,15 +318,21 @@ func (s *Service) config(ctx context.Context, merchantID string) (c merchantConf
 	if ok {
 		return c, true, nil
 	}
+	c, err = s.loadConfig(ctx, merchantID)
+	return c, false, err
+}
+
+// loadConfig reads the merchant's settings and wallets from the store and caches them.
+func (s *Service) loadConfig(ctx context.Context, merchantID string) (c merchantConfig, err error) {
 	err = s.st.View(ctx, func(tx store.Tx) (err error) {
 		c.merchant, c.wallets, err = tx.MerchantWallets(ctx, merchantID)
 		return err
 	})
 	if err != nil {
-		return c, false, err
+		return c, err
 	}
 	s.remember(merchantID, c)
-	return c, false, nil
+	return c, nil
 }
 
 func (s *Service) remember(merchantID string, c merchantConfig) {
@@ -420,10 +427,10 @@ type Details struct {
 // not write; CreateTx writes the draft.
 //
 // It prepares from the merchant's settings and wallets as the service cached them; a request
-// they refuse (a ValidationError) is prepared again from the store's current ones before it
-// is refused, so a store whose settings another process changed (a maximum raised, a wallet
-// added) is never refused under the old ones (simulator invariant 7, seed 3 of
-// -config-changes).
+// they refuse on a field they can decide (a ValidationError on anything but the fields
+// settingsFree lists) is prepared again from the store's current ones before it is refused,
+// so a store whose settings another process changed (a maximum raised, a wallet added) is
+// never refused under the old ones (simulator invariant 7, seed 3 of -config-changes).
 func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequest) (*Draft, error) {
 	cfg, cached, err := s.config(ctx, merchantID)
 	if err != nil {
@@ -431,15 +438,22 @@ func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequ
 	}
 	d, err := s.prepare(ctx, merchantID, req, cfg)
 	var ve *ValidationError
-	if !cached || !errors.As(err, &ve) {
+	if !cached || !errors.As(err, &ve) || !slices.ContainsFunc(slices.Collect(maps.Keys(ve.Fields)),
+		func(f string) bool { return !settingsFree[f] }) {
 		return d, err
 	}
-	s.Forget(merchantID)
-	if cfg, _, err = s.config(ctx, merchantID); err != nil {
+	// From the store itself, not the cache: a read that began before the change may have
+	// cached the old settings again since.
+	if cfg, err = s.loadConfig(ctx, merchantID); err != nil {
 		return nil, fmt.Errorf("read wallets: %w", err)
 	}
 	return s.prepare(ctx, merchantID, req, cfg)
 }
+
+// settingsFree are the request fields whose validation depends on neither the store's
+// settings nor its wallets: a refusal on these alone is not prepared again.
+var settingsFree = map[string]bool{"order_id": true, "metadata": true, "expires_in": true, "redirect_url": true,
+	"tolerance_percent": true}
 
 // prepare is Prepare from the merchant's configuration cfg.
 func (s *Service) prepare(ctx context.Context, merchantID string, req CreateRequest, cfg merchantConfig) (*Draft, error) {

@@ -319,8 +319,9 @@ func TestSecondEVMChain(t *testing.T) {
 }
 
 // TestConfigChanges runs the full workload with another process changing the stores'
-// settings behind the invoice service's cache (invariant 7): every invariant holds, and
-// some creations were refused under settings the service had not read yet.
+// settings behind the invoice service's cache (invariant 7): every invariant holds, the
+// settings changed, and some creations were refused for their amount (under the settings of
+// that moment: invariant 7 checks each).
 func TestConfigChanges(t *testing.T) {
 	t.Parallel()
 	seeds, steps := seedRange(1, 6), 60

@@ -35,7 +35,7 @@ var bugs = map[string]func(*sim.Bugs){
 	"expiry-by-wall-clock":  func(b *sim.Bugs) { b.ExpiryByWallClock = true },
 	"drop-orphans-at-once":  func(b *sim.Bugs) { b.DropOrphansAtOnce = true },
 	"book-on-status-change": func(b *sim.Bugs) { b.BookOnStatusChangeOnly = true },
-	"config-guard-off":      func(b *sim.Bugs) { b.ConfigGuardOff = true }, // with -config-changes
+	"config-guard-off":      func(b *sim.Bugs) { b.ConfigGuardOff = true }, // turns on -config-changes
 	"refunds-ignore-sender": func(b *sim.Bugs) { b.RefundsIgnoreSender = true },
 }
 
@@ -70,6 +70,10 @@ func main() {
 			os.Exit(2)
 		}
 		set(&cfg.Bugs)
+		if cfg.Bugs.ConfigGuardOff && !cfg.ConfigChanges {
+			cfg.ConfigChanges = true // nothing else changes a store's settings
+			fmt.Fprintln(os.Stderr, "sim: -bug config-guard-off turns on -config-changes")
+		}
 	}
 	if *ignore != "" {
 		cfg.Ignore = strings.Split(*ignore, ",")
