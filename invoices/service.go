@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math/big"
 	"net/url"
 	"slices"
@@ -438,8 +437,7 @@ func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequ
 	}
 	d, err := s.prepare(ctx, merchantID, req, cfg)
 	var ve *ValidationError
-	if !cached || !errors.As(err, &ve) || !slices.ContainsFunc(slices.Collect(maps.Keys(ve.Fields)),
-		func(f string) bool { return !settingsFree[f] }) {
+	if !cached || !errors.As(err, &ve) || !ve.onConfig() {
 		return d, err
 	}
 	// From the store itself, not the cache: a read that began before the change may have
@@ -454,6 +452,16 @@ func (s *Service) Prepare(ctx context.Context, merchantID string, req CreateRequ
 // settings nor its wallets: a refusal on these alone is not prepared again.
 var settingsFree = map[string]bool{"order_id": true, "metadata": true, "expires_in": true, "redirect_url": true,
 	"tolerance_percent": true}
+
+// onConfig reports whether e refuses a field that the store's settings or wallets decide.
+func (e *ValidationError) onConfig() bool {
+	for f := range e.Fields {
+		if !settingsFree[f] {
+			return true
+		}
+	}
+	return false
+}
 
 // prepare is Prepare from the merchant's configuration cfg.
 func (s *Service) prepare(ctx context.Context, merchantID string, req CreateRequest, cfg merchantConfig) (*Draft, error) {

@@ -147,7 +147,8 @@ func (w *World) act(ctx context.Context) map[string]bool {
 
 func (w *World) create(ctx context.Context) {
 	m := w.rng.IntN(len(w.merchants))
-	price := fmt.Sprintf("%d.%02d", 1+w.rng.IntN(400), w.rng.IntN(100))
+	units, hundredths := 1+w.rng.IntN(400), w.rng.IntN(100)
+	price, priceCents := fmt.Sprintf("%d.%02d", units, hundredths), units*100+hundredths
 	req := invoices.CreateRequest{Amount: price, Currency: "USD",
 		ExpiresIn:     []time.Duration{0, 0, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour}[w.rng.IntN(5)],
 		Confirmations: map[string]int{"bitcoin": []int{0, 1, 1, 2}[w.rng.IntN(4)]}}
@@ -162,7 +163,7 @@ func (w *World) create(ctx context.Context) {
 		w.tracef("merchant %d: create invoice of %s USD failed: %v", m+1, price, err)
 		var ve *invoices.ValidationError
 		if limit := w.merchants[m].maxUSD; errors.As(err, &ve) && strings.Contains(ve.Fields["amount"], "maximum") &&
-			(limit == 0 || cents(price) <= limit) {
+			(limit == 0 || priceCents <= limit) {
 			w.fail(invConfig, "merchant %d: an invoice of %s USD was refused (%s) while the store's maximum was %s",
 				m+1, price, ve.Fields["amount"], usd(limit))
 		}
@@ -511,13 +512,6 @@ func (w *World) changeSettings(ctx context.Context) {
 	}
 	w.merchants[m].maxUSD = limit
 	w.tracef("another process sets merchant %d's settings to %s", m+1, settings)
-}
-
-// cents reads a price the workload wrote ("12.34") in cents.
-func cents(price string) int {
-	var units, c int
-	fmt.Sscanf(price, "%d.%d", &units, &c)
-	return units*100 + c
 }
 
 // usd formats a store maximum in cents (0: none).
