@@ -726,18 +726,14 @@ type Render func(Details) (json.RawMessage, error)
 // writes are plain statements that travel with the transaction's next statement that waits
 // for an answer, usually the COMMIT, which then reports the error; elsewhere CreateTx
 // returns it. Either way, the caller must Forget the merchant's cached configuration before
-// preparing again (CreateTx does so only when it sees the error itself).
+// preparing again.
 //
 // A non-nil render is called once with the new invoice: its output is the returned
 // Details.Snapshot (the API answers with it) and, when the store has a webhook endpoint, the
 // invoice.created event carries it, so the webhook dispatcher does not read the invoice again.
 func (s *Service) CreateTx(ctx context.Context, tx store.Tx, d *Draft, render Render) (Details, error) {
 	if err := tx.GuardMerchantConfig(ctx, d.merchantID, d.config.merchant.ConfigVersion); err != nil {
-		if errors.Is(err, ErrStaleDraft) {
-			s.Forget(d.merchantID)
-			return Details{}, ErrStaleDraft
-		}
-		return Details{}, fmt.Errorf("check the store's configuration: %w", err)
+		return Details{}, fmt.Errorf("check the store's configuration: %w", err) // ErrStaleDraft stays visible
 	}
 	now := d.config
 	var err error

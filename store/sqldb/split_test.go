@@ -37,12 +37,10 @@ SELECT 1`
 	if got := splitStatements(sql); !reflect.DeepEqual(got, want) {
 		t.Fatalf("splitStatements:\n got %q\nwant %q", got, want)
 	}
-	for _, c := range []struct {
-		s    string
-		word bool
-	}{{"A BEGIN B", true}, {"BEGIN", true}, {"BEGIN_AT", false}, {"XBEGIN", false}, {"A\nBEGIN\n", true}} {
-		if hasWord(c.s, "BEGIN") != c.word {
-			t.Errorf("hasWord(%q, BEGIN) = %v", c.s, !c.word)
+	for s, want := range map[string]bool{"A BEGIN B": true, "BEGIN": true, "BEGIN_AT": false, "XBEGIN": false,
+		"A\nbegin\n": true} {
+		if beginWord.MatchString(s) != want {
+			t.Errorf("beginWord on %q: %v, want %v", s, !want, want)
 		}
 	}
 }

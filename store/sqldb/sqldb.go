@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -181,6 +182,9 @@ func migrations(fsys fs.FS) ([]migration, error) {
 // splitStatements drops "--" comment lines and splits a migration on ';'. Migrations
 // contain no semicolons inside literals; the only bodies are SQLite triggers, whose
 // statements between BEGIN and END stay together.
+// beginWord finds the BEGIN of a SQLite trigger's body.
+var beginWord = regexp.MustCompile(`(?i)\bBEGIN\b`)
+
 func splitStatements(sql string) []string {
 	var kept []string
 	for _, line := range strings.Split(sql, "\n") {
@@ -205,7 +209,7 @@ func splitStatements(sql string) []string {
 		s = strings.TrimSpace(s)
 		// A SQLite trigger's body (BEGIN ... END) holds semicolons; a Postgres trigger
 		// (EXECUTE FUNCTION) is one statement.
-		if trigger == nil && strings.HasPrefix(strings.ToUpper(s), "CREATE TRIGGER") && hasWord(strings.ToUpper(s), "BEGIN") {
+		if trigger == nil && strings.HasPrefix(strings.ToUpper(s), "CREATE TRIGGER") && beginWord.MatchString(s) {
 			trigger = []string{}
 		}
 		if trigger != nil {
@@ -227,22 +231,4 @@ func splitStatements(sql string) []string {
 		out = append(out, strings.TrimSpace(strings.Join(quoted, ";"))) // likewise
 	}
 	return out
-}
-
-// hasWord reports whether s holds w as a whole word (letters, digits and _ make words).
-func hasWord(s, w string) bool {
-	isWord := func(c byte) bool {
-		return c == '_' || c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
-	}
-	for i := 0; ; {
-		j := strings.Index(s[i:], w)
-		if j < 0 {
-			return false
-		}
-		j += i
-		if (j == 0 || !isWord(s[j-1])) && (j+len(w) == len(s) || !isWord(s[j+len(w)])) {
-			return true
-		}
-		i = j + 1
-	}
 }
