@@ -175,7 +175,9 @@ func (c *Chain) Confirmed(fn func(b watcher.Header, tx *Tx, index int, o Output)
 }
 
 // Source returns the chain as a follower reads it through its node (watcher.Source).
-func (c *Chain) Source() *Source { return &Source{c: c, watched: map[string]bool{}} }
+// Like the real sources, it reports every transfer of the chain's asset (the follower
+// matches them against the store); see WatchingSource for an EVM-like one.
+func (c *Chain) Source() *Source { return &Source{c: c} }
 
 // errNodeDown and errTimeout are the node failures a Source returns.
 var (
@@ -184,10 +186,12 @@ var (
 )
 
 // Source is a watcher.Source over a simulated chain through a node that may lag behind the
-// best tip, be down or time out. Like a real source it reports only transfers to watched
-// addresses and of the chain's asset. It is used by one follower at a time.
+// best tip, be down or time out. It reports every transfer of the chain's asset, or, as a
+// WatchingSource, those to the addresses the follower handed it. It is used by one
+// follower at a time.
 type Source struct {
-	c       *Chain
+	c *Chain
+	// watched is the watch set of a WatchingSource (nil: every address).
 	watched map[string]bool
 	// Filter, when set, edits what the node reports (a simulated node or adapter bug).
 	Filter func([]watcher.Transfer) []watcher.Transfer
@@ -212,8 +216,24 @@ var _ watcher.Source = (*Source)(nil)
 // Chain implements watcher.Source.
 func (s *Source) Chain() string { return s.c.Name }
 
-// Watch implements watcher.Source.
-func (s *Source) Watch(addresses []string) error {
+// WatchingSource is a Source that, like the EthereumSource, keeps the addresses the
+// follower hands it (watcher.Watcher, watcher.Unwatcher) and reports only transfers to
+// them: the follower's watch-list path.
+type WatchingSource struct{ *Source }
+
+var (
+	_ watcher.Watcher   = WatchingSource{}
+	_ watcher.Unwatcher = WatchingSource{}
+)
+
+// Watching returns the source as a WatchingSource, with an empty watch set.
+func (s *Source) Watching() WatchingSource {
+	s.watched = map[string]bool{}
+	return WatchingSource{s}
+}
+
+// Watch implements watcher.Watcher: a call to the node (it fails like one).
+func (s WatchingSource) Watch(addresses []string) error {
 	if err := s.fail(); err != nil {
 		return err
 	}
@@ -221,6 +241,13 @@ func (s *Source) Watch(addresses []string) error {
 		s.watched[a] = true
 	}
 	return nil
+}
+
+// Unwatch implements watcher.Unwatcher.
+func (s WatchingSource) Unwatch(addresses []string) {
+	for _, a := range addresses {
+		delete(s.watched, a)
+	}
 }
 
 func (s *Source) fail() error {
@@ -318,13 +345,13 @@ func (s *Source) Mempool(context.Context) ([]watcher.Transfer, error) {
 	return out, nil
 }
 
-// transfers lists the outputs of txs to watched addresses, with the coins they spend and,
+// transfers lists the outputs of txs (to watched addresses), with the coins they spend and,
 // for unconfirmed ones, when the node first saw them (as bitcoind's getmempoolentry does).
 func (s *Source) transfers(txs []*Tx, unconfirmed bool) []watcher.Transfer {
 	var out []watcher.Transfer
 	for _, tx := range txs {
 		for i, o := range tx.Outputs {
-			if !s.watched[o.Address] {
+			if s.watched != nil && !s.watched[o.Address] {
 				continue
 			}
 			t := watcher.Transfer{TxID: tx.ID, Index: int64(i), Address: o.Address, Asset: s.c.Asset,

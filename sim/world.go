@@ -333,7 +333,13 @@ func (w *World) build() error {
 		if w.cfg.Bugs.DropOrphansAtOnce {
 			fcfg.OrphanGraceBlocks = 1
 		}
-		p.followers = append(p.followers, watcher.NewFollower(w.fs, src, fsvc, fcfg))
+		// A chain without a mempool is EVM-like: its follower keeps the source's watch set,
+		// as it does for the EthereumSource; the others match every transfer in the store.
+		var fsrc watcher.Source = src
+		if !c.Mempool {
+			fsrc = src.Watching()
+		}
+		p.followers = append(p.followers, watcher.NewFollower(w.fs, fsrc, fsvc, fcfg))
 	}
 	jit := rand.New(rand.NewPCG(w.seed, uint64(w.gen)))
 	var sink ledger.Sink = w.sink

@@ -150,6 +150,12 @@ type Tx interface {
 	// pendingAbove. It also returns the position to follow OptionFeed from: every option
 	// below it was committed before the list was read (so the list holds it if it qualifies).
 	WatchList(ctx context.Context, chain string, monitoredAfter time.Time, pendingAbove int64) ([]WatchedOption, FeedPos, error)
+	// WatchedAt lists the payment options on chain at any of addresses that a follower
+	// watches, by the rule of WatchList applied to each option's invoice: its monitoring
+	// ends after monitoredAfter, or it has a payment on chain still in the mempool or
+	// confirmed above height pendingAbove. It is how a follower matches a block's or the
+	// mempool's transfers (no address map in memory), ordered by address and asset.
+	WatchedAt(ctx context.Context, chain string, addresses []string, monitoredAfter time.Time, pendingAbove int64) ([]WatchedOption, error)
 	// InvoicesDue lists the ids of invoices with an option on chain whose state may change
 	// without a new payment: new ones whose expiry chain time at reached, processing ones whose
 	// monitoring ended before at, and those with a confirmed payment on chain that reaches its

@@ -2,15 +2,12 @@ package watcher
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/btcsuite/btcd/blockchain"
-	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
-	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/chainpay/chainpay/chains/bitcoin"
@@ -34,33 +31,21 @@ type mempoolTimer interface {
 
 var _ BitcoinNode = (*bitcoin.Node)(nil)
 
-// BitcoinSource reads Bitcoin blocks and mempool through a node and matches outputs against
-// the watched deposit addresses by script (bitcoin.ScriptSet: one hash lookup per output).
+// BitcoinSource reads Bitcoin blocks and mempool through a node and reports every output
+// that pays an address (bitcoin.OutputAddress: the five standard templates) as a candidate
+// transfer; the follower matches them against the store. It keeps nothing per deposit
+// address: its memory is the mempool cache, bounded by the node's mempool.
 type BitcoinSource struct {
 	node   BitcoinNode
 	params *chaincfg.Params
 
-	mu    sync.Mutex
-	set   *bitcoin.ScriptSet
-	addrs []string // ScriptSet ref -> address ("" for a free ref)
-	refs  map[string]uint64
-	free  []uint64 // refs of unwatched addresses, reused by Watch
-	// pool caches what matching needs of each mempool transaction (its outputs and the
-	// outpoints it spends) by txid. Matching runs against the current watch set on every
-	// snapshot, so an address watched after a transaction was first fetched still matches.
-	pool map[chainhash.Hash]poolTx
+	mu sync.Mutex
+	// pool caches the transfers of each mempool transaction (its outputs to addresses, with
+	// the outpoints it spends) by txid, so a transaction is fetched and decoded once.
+	pool map[chainhash.Hash][]Transfer
 }
 
-// poolTx is the part of a mempool transaction the source keeps.
-type poolTx struct {
-	outs   []*wire.TxOut
-	spends []string
-}
-
-var (
-	_ Source    = (*BitcoinSource)(nil)
-	_ Unwatcher = (*BitcoinSource)(nil)
-)
+var _ Source = (*BitcoinSource)(nil)
 
 // NewBitcoinSource returns a source over node for the network's address encoding.
 func NewBitcoinSource(node BitcoinNode, n bitcoin.Network) (*BitcoinSource, error) {
@@ -68,68 +53,29 @@ func NewBitcoinSource(node BitcoinNode, n bitcoin.Network) (*BitcoinSource, erro
 	if err != nil {
 		return nil, err
 	}
-	return &BitcoinSource{node: node, params: p, set: bitcoin.NewScriptSet(1024), refs: map[string]uint64{},
-		pool: map[chainhash.Hash]poolTx{}}, nil
+	return &BitcoinSource{node: node, params: p, pool: map[chainhash.Hash][]Transfer{}}, nil
 }
 
 // Chain implements Source.
 func (s *BitcoinSource) Chain() string { return "bitcoin" }
 
-// Watch implements Source. Mempool transactions fetched before are matched against the
-// new addresses too (the cache keeps outputs, not matches).
-func (s *BitcoinSource) Watch(addresses []string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, a := range addresses {
-		addr, err := btcutil.DecodeAddress(a, s.params)
-		if err != nil || !addr.IsForNet(s.params) {
-			return fmt.Errorf("deposit address %q is not a %s address", a, s.params.Name)
-		}
-		script, err := txscript.PayToAddrScript(addr)
-		if err != nil {
-			return fmt.Errorf("deposit address %q: %w", a, err)
-		}
-		if _, ok := s.set.Lookup(script); ok {
-			continue
-		}
-		var ref uint64
-		if n := len(s.free); n > 0 {
-			ref, s.free = s.free[n-1], s.free[:n-1]
-			s.addrs[ref] = a
-		} else {
-			ref = uint64(len(s.addrs))
-			s.addrs = append(s.addrs, a)
-		}
-		s.set.Add(script, ref)
-		s.refs[a] = ref
-	}
-	return nil
-}
-
-// Unwatch implements Unwatcher: the addresses (of invoices that closed) are no longer
-// matched, and their slots are reused, so the watch set is bounded by the open invoices.
-// Unknown addresses are ignored.
-func (s *BitcoinSource) Unwatch(addresses []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, a := range addresses {
-		ref, ok := s.refs[a]
+// transfers returns the outputs of tx that pay an address, all sharing the list of the
+// outpoints tx spends.
+func (s *BitcoinSource) transfers(id chainhash.Hash, tx *wire.MsgTx) []Transfer {
+	var out []Transfer
+	var spent []string
+	txid := ""
+	for i, o := range tx.TxOut {
+		addr, ok := bitcoin.OutputAddress(o.PkScript, s.params)
 		if !ok {
 			continue
 		}
-		addr, err := btcutil.DecodeAddress(a, s.params)
-		if err != nil {
-			continue
+		if txid == "" {
+			txid, spent = id.String(), spends(tx)
 		}
-		script, err := txscript.PayToAddrScript(addr)
-		if err != nil {
-			continue
-		}
-		s.set.Remove(script)
-		delete(s.refs, a)
-		s.addrs[ref] = ""
-		s.free = append(s.free, ref)
+		out = append(out, Transfer{TxID: txid, Index: int64(i), Address: addr, Asset: "BTC", Amount: bigInt(o.Value), Spends: spent})
 	}
+	return out
 }
 
 // Tip implements Source.
@@ -154,7 +100,7 @@ func (s *BitcoinSource) HeaderAt(ctx context.Context, height int64) (Header, err
 	return Header{Height: height, Hash: hash.String(), Parent: b.Header.PrevBlock.String(), Time: b.Header.Timestamp}, nil
 }
 
-// BlockAt implements Source.
+// BlockAt implements Source: every output of the block that pays an address.
 func (s *BitcoinSource) BlockAt(ctx context.Context, height int64) (Block, error) {
 	hash, err := s.node.BlockHash(ctx, height)
 	if err != nil {
@@ -165,17 +111,15 @@ func (s *BitcoinSource) BlockAt(ctx context.Context, height int64) (Block, error
 		return Block{}, err
 	}
 	out := Block{Header: Header{Height: height, Hash: hash.String(), Parent: b.Header.PrevBlock.String(), Time: b.Header.Timestamp}}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, m := range bitcoin.MatchBlock(b, s.set) {
-		out.Transfers = append(out.Transfers, Transfer{TxID: m.TxID.String(), Index: int64(m.Vout),
-			Address: s.addrs[m.Ref], Asset: "BTC", Amount: m.Amount, Spends: spends(b.Transactions[m.TxIndex])})
+	for _, tx := range b.Transactions {
+		out.Transfers = append(out.Transfers, s.transfers(tx.TxHash(), tx)...)
 	}
 	return out, nil
 }
 
-// Mempool implements Source. Transactions already examined are not fetched again (until
-// an address is added). Each transfer carries the node's first-seen time where it has one.
+// Mempool implements Source: every output of the mempool's transactions that pays an
+// address, each time. Transactions already examined are not fetched again. Each transfer
+// carries the node's first-seen time where it has one.
 func (s *BitcoinSource) Mempool(ctx context.Context) ([]Transfer, error) {
 	var ids []chainhash.Hash
 	var times map[chainhash.Hash]time.Time
@@ -194,11 +138,11 @@ func (s *BitcoinSource) Mempool(ctx context.Context) ([]Transfer, error) {
 		}
 	}
 	live := make(map[chainhash.Hash]bool, len(ids))
-	var out []Transfer
+	out := []Transfer{} // an empty mempool is a snapshot too
 	for _, id := range ids {
 		live[id] = true
 		s.mu.Lock()
-		ptx, seen := s.pool[id]
+		ts, seen := s.pool[id]
 		s.mu.Unlock()
 		if !seen {
 			tx, err := s.node.RawTransaction(ctx, id)
@@ -208,12 +152,15 @@ func (s *BitcoinSource) Mempool(ctx context.Context) ([]Transfer, error) {
 				}
 				continue // left the mempool between the two calls
 			}
-			ptx = poolTx{outs: tx.TxOut, spends: spends(tx)}
+			ts = s.transfers(id, tx)
 			s.mu.Lock()
-			s.pool[id] = ptx
+			s.pool[id] = ts
 			s.mu.Unlock()
 		}
-		out = append(out, s.match(id, ptx, times[id])...)
+		for _, t := range ts {
+			t.SeenAt = times[id]
+			out = append(out, t)
+		}
 	}
 	s.mu.Lock()
 	for id := range s.pool {
@@ -222,24 +169,7 @@ func (s *BitcoinSource) Mempool(ctx context.Context) ([]Transfer, error) {
 		}
 	}
 	s.mu.Unlock()
-	if out == nil {
-		out = []Transfer{} // an empty mempool is a snapshot too
-	}
 	return out, nil
-}
-
-// match returns the transfers of a mempool transaction to watched addresses.
-func (s *BitcoinSource) match(id chainhash.Hash, tx poolTx, seen time.Time) []Transfer {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Transfer
-	for i, o := range tx.outs {
-		if ref, ok := s.set.Lookup(o.PkScript); ok {
-			out = append(out, Transfer{TxID: id.String(), Index: int64(i), Address: s.addrs[ref], Asset: "BTC",
-				Amount: bigInt(o.Value), Spends: tx.spends, SeenAt: seen})
-		}
-	}
-	return out
 }
 
 // spends lists the outpoints a transaction spends, as "txid:vout".

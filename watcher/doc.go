@@ -28,16 +28,21 @@
 // invoice settled on it gets the reorged flag. On chains without a visible mempool an
 // orphaned payment stays pending for Config.OrphanGraceBlocks blocks before it is removed.
 //
-// What to watch (issue 22): the follower learns about new deposit addresses from the store's
-// commit-ordered option feed (store.OptionFeed), which returns every option committed after
-// its position whatever the commit order or the creating replica's clock; there is no
-// look-back window on created_at. It drops an invoice's addresses from its map and from the
-// source (Unwatcher) once the invoice's monitoring window ended Config.CloseGrace before the
-// chain time and none of its payments is unconfirmed or shallower than the reorg depth, so
-// memory and per-block work follow the open invoices. At each block it reviews the invoices
-// that block made due (payments reaching their confirmations at its height, expiry and the
-// end of monitoring by its time: store.InvoicesDue), and at the tip those the chain time
-// made due, every one of them, with batched reads (Invoices.ReviewManyTx).
+// What to watch (issue 22): a source reports candidate transfers, and the follower matches
+// them in the store (store.Tx.WatchedAt: the options at those addresses whose invoices are
+// monitored until CloseGrace before the chain time, or have a payment on the chain still
+// unconfirmed or shallower than the reorg depth), inside the transaction that records them.
+// It holds no address map for a source that reports every transfer (BitcoinSource), so its
+// memory does not grow with the open invoices, and an option is matched as soon as it is
+// committed, whatever the commit order or the creating replica's clock. A mempool
+// transaction is matched when the follower first sees it, and again when the
+// commit-ordered option feed (store.OptionFeed) names a new option at one of its addresses.
+// A source that needs the addresses themselves (a Watcher: the EthereumSource reconciles
+// their balances) is handed them from the watch list and the feed, and loses those of
+// closed invoices (Unwatcher). At each block the follower reviews the invoices that block
+// made due (payments reaching their confirmations at its height, expiry and the end of
+// monitoring by its time: store.InvoicesDue), and at the tip those the chain time made due,
+// every one of them, with batched reads (Invoices.ReviewManyTx).
 //
 // Chain semantics (DESIGN §4, docs/invoices.md): the follower keeps a chain time with its
 // cursor (the applied block's time while catching up, the wall clock at the fresh tip of a

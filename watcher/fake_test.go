@@ -45,13 +45,15 @@ func (c *clock) set(t time.Time) {
 
 // fakeChain is a watcher.Source over an in-memory chain that the test edits: blocks are
 // mined with chosen transfers and times, branches replace blocks (reorgs), the mempool is
-// a list. Like a real source it reports only transfers to watched addresses.
+// a list. Like the BitcoinSource it reports every transfer; as a watchingChain, like the
+// EthereumSource, only those to the addresses the follower handed it.
 type fakeChain struct {
 	mu        sync.Mutex
 	blocks    []watcher.Block // index = height
 	pool      []watcher.Transfer
 	noMempool bool // like an EVM chain: Mempool returns nil
 	lag       int  // the node answers this many blocks behind its best chain
+	filter    bool // a watchingChain: report only transfers to watched addresses
 	watched   map[string]bool
 	branch    int
 	// calls, when set, receives the name of every method called (non-blocking).
@@ -60,10 +62,24 @@ type fakeChain struct {
 	onTip func()
 }
 
+// watchingChain is the fakeChain as a watcher.Watcher and watcher.Unwatcher: the
+// follower's watch-list path, which the EthereumSource takes.
+type watchingChain struct{ *fakeChain }
+
 var (
 	_ watcher.Source    = (*fakeChain)(nil)
-	_ watcher.Unwatcher = (*fakeChain)(nil)
+	_ watcher.Watcher   = watchingChain{}
+	_ watcher.Unwatcher = watchingChain{}
 )
+
+// watching returns the chain as a watchingChain (from then on it reports only the
+// transfers to the addresses it is handed).
+func (c *fakeChain) watching() watchingChain {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.filter = true
+	return watchingChain{c}
+}
 
 func newFakeChain(genesis time.Time) *fakeChain {
 	c := &fakeChain{watched: map[string]bool{}}
@@ -82,7 +98,7 @@ func (c *fakeChain) called(m string) {
 
 func (c *fakeChain) Chain() string { return "bitcoin" }
 
-func (c *fakeChain) Watch(addresses []string) error {
+func (c watchingChain) Watch(addresses []string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, a := range addresses {
@@ -92,7 +108,7 @@ func (c *fakeChain) Watch(addresses []string) error {
 }
 
 // Unwatch implements watcher.Unwatcher.
-func (c *fakeChain) Unwatch(addresses []string) {
+func (c watchingChain) Unwatch(addresses []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, a := range addresses {
@@ -135,7 +151,7 @@ func (c *fakeChain) BlockAt(_ context.Context, height int64) (watcher.Block, err
 	b := c.blocks[height]
 	out := watcher.Block{Header: b.Header}
 	for _, t := range b.Transfers {
-		if c.watched[t.Address] {
+		if !c.filter || c.watched[t.Address] {
 			out.Transfers = append(out.Transfers, t)
 		}
 	}
@@ -151,7 +167,7 @@ func (c *fakeChain) Mempool(context.Context) ([]watcher.Transfer, error) {
 	}
 	out := []watcher.Transfer{}
 	for _, t := range c.pool {
-		if c.watched[t.Address] {
+		if !c.filter || c.watched[t.Address] {
 			out = append(out, t)
 		}
 	}
@@ -202,6 +218,9 @@ type fakeEnv struct {
 	chain *fakeChain
 	shop  *shop
 	f     *watcher.Follower
+	// watchList makes the followers' source a watchingChain (the EthereumSource's path);
+	// otherwise the follower matches every transfer in the store (the BitcoinSource's).
+	watchList bool
 }
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -215,6 +234,12 @@ func newFakeEnv(t *testing.T, confirmations int) *fakeEnv {
 // (storetest.RetryTwice): the follower and the invoice service must be retry-safe.
 func newFakeEnvOn(t *testing.T, st store.Store, confirmations int) *fakeEnv {
 	t.Helper()
+	return newFakeEnvMode(t, st, confirmations, false)
+}
+
+// newFakeEnvMode builds the env on st, its follower on the watch-list path if watchList.
+func newFakeEnvMode(t *testing.T, st store.Store, confirmations int, watchList bool) *fakeEnv {
+	t.Helper()
 	st = storetest.RetryTwice(st)
 	clk := &clock{now: t0}
 	svc, err := invoices.New(st, invoices.Config{
@@ -225,7 +250,7 @@ func newFakeEnvOn(t *testing.T, st store.Store, confirmations int) *fakeEnv {
 	}
 	s := newShop(t, st, confirmations)
 	s.svc = svc
-	e := &fakeEnv{t: t, clock: clk, chain: newFakeChain(t0.Add(-time.Hour)), shop: s}
+	e := &fakeEnv{t: t, clock: clk, chain: newFakeChain(t0.Add(-time.Hour)), shop: s, watchList: watchList}
 	for range 3 {
 		e.chain.mine(t0.Add(-30 * time.Minute))
 	}
@@ -238,7 +263,15 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 // follower returns a fresh follower (a restarted process) of the fake chain on st.
 func (e *fakeEnv) follower(st store.Store) *watcher.Follower {
-	return watcher.NewFollower(st, e.chain, e.shop.svc, watcher.Config{Now: e.clock.Now, Logger: quiet()})
+	return watcher.NewFollower(st, e.source(), e.shop.svc, watcher.Config{Now: e.clock.Now, Logger: quiet()})
+}
+
+// source is the env's chain as its followers read it (see fakeEnv.watchList).
+func (e *fakeEnv) source() watcher.Source {
+	if e.watchList {
+		return e.chain.watching()
+	}
+	return e.chain
 }
 
 func (e *fakeEnv) step() int {

@@ -14,6 +14,20 @@ import (
 	"github.com/chainpay/chainpay/watcher"
 )
 
+// watches reports whether the env's follower watches address: in the source's watch set
+// on the watch-list path (and by the follower's own count), else by the store's rule.
+func (e *fakeEnv) watches(address string) bool {
+	e.t.Helper()
+	ok, err := e.f.Watches(ctx, address)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if e.watchList && ok != e.chain.isWatched(address) {
+		e.t.Fatalf("the follower says %s is watched: %v, the source: %v", address, ok, e.chain.isWatched(address))
+	}
+	return ok
+}
+
 // replica returns another merchant on the env's store with its own wallet, served by an
 // invoice service whose clock is the env's shifted by skew (an API replica whose clock is
 // off).
@@ -45,7 +59,7 @@ func TestSkewedReplicaOptionWatched(t *testing.T) {
 		d, o := behind.invoice(t, "25.00")
 		e.clock.set(t0.Add(time.Hour + 2*time.Minute))
 		e.step()
-		if !e.chain.isWatched(o.Address) {
+		if !e.watches(o.Address) {
 			t.Fatalf("the skewed replica's deposit address %s is not watched", o.Address)
 		}
 		e.chain.mine(t0.Add(time.Hour+30*time.Second), pay("tx-skew", o, o.AmountDue)) // before its expiry (t0+1h+1m by the skewed clock)
@@ -99,7 +113,7 @@ func TestLateCommittedOptionWatched(t *testing.T) {
 		e.clock.set(t0.Add(time.Duration(2+5*i) * time.Minute))
 		e.step()
 	}
-	if !e.chain.isWatched(ob.Address) {
+	if !e.watches(ob.Address) {
 		t.Fatal("B's address is not watched while A is open")
 	}
 	e.clock.set(t0.Add(16 * time.Minute)) // A commits 15 minutes after its created_at
@@ -109,7 +123,7 @@ func TestLateCommittedOptionWatched(t *testing.T) {
 	}
 	oa := a.Options[0]
 	e.step()
-	if !e.chain.isWatched(oa.Address) {
+	if !e.watches(oa.Address) {
 		t.Fatalf("A's address %s is not watched after A committed", oa.Address)
 	}
 	// Paid in blocks stamped before their expiry (t0+16m for A, later for B).
@@ -126,7 +140,7 @@ func TestLateCommittedOptionWatched(t *testing.T) {
 		e.chain.mine(t0.Add(-30 * time.Minute))
 	}
 	e.step()
-	if !e.chain.isWatched(oa.Address) || !e.chain.isWatched(ob.Address) {
+	if !e.watches(oa.Address) || !e.watches(ob.Address) {
 		t.Fatal("a restarted follower does not watch A and B (monitored)")
 	}
 }
@@ -147,7 +161,10 @@ func TestClosedInvoicesLeaveWatchSet(t *testing.T) {
 		e.chain.setPool(p)
 		e.step()
 		e.want(pending, invoices.StatusProcessing)
-		if a, n := e.f.Watching(); a != 2 || n != 2 {
+		if !e.watches(oc.Address) || !e.watches(op.Address) {
+			t.Fatal("an open invoice is not watched")
+		}
+		if a, n := e.f.Watching(); e.watchList && (a != 2 || n != 2) {
 			t.Fatalf("watching %d addresses of %d invoices, want 2 of 2", a, n)
 		}
 		// The monitoring window (15 min + 24 h) and the grace (6 h) pass.
@@ -158,13 +175,24 @@ func TestClosedInvoicesLeaveWatchSet(t *testing.T) {
 		e.step() // the closing invoices are dropped
 		e.want(closed, invoices.StatusExpired)
 		e.want(pending, invoices.StatusInvalid) // unconfirmed when monitoring ended
-		if a, n := e.f.Watching(); a != 1 || n != 1 || e.chain.isWatched(oc.Address) || !e.chain.isWatched(op.Address) {
-			t.Fatalf("watching %d addresses of %d invoices (closed one watched: %v, pending: %v), want only the pending one",
-				a, n, e.chain.isWatched(oc.Address), e.chain.isWatched(op.Address))
+		if e.watches(oc.Address) || !e.watches(op.Address) {
+			t.Fatalf("closed one watched: %v, pending: %v; want only the pending one", e.watches(oc.Address), e.watches(op.Address))
+		}
+		if a, n := e.f.Watching(); e.watchList && (a != 1 || n != 1) {
+			t.Fatalf("watching %d addresses of %d invoices, want 1 of 1", a, n)
+		}
+		// Money sent to the closed invoice's address now is not recorded.
+		e.chain.mine(end.Add(30*time.Second), pay("tx-closed", oc, oc.AmountDue))
+		e.step()
+		if got := e.get(closed); len(got.Payments) != 0 || got.Invoice.Status != string(invoices.StatusExpired) {
+			t.Fatalf("closed invoice: %s with payments %+v", got.Invoice.Status, got.Payments)
 		}
 		e.withFollower(cfg) // a restart loads the same set
 		e.step()
-		if a, n := e.f.Watching(); a != 1 || n != 1 {
+		if e.watches(oc.Address) || !e.watches(op.Address) {
+			t.Fatalf("restarted: closed one watched: %v, pending: %v", e.watches(oc.Address), e.watches(op.Address))
+		}
+		if a, n := e.f.Watching(); e.watchList && (a != 1 || n != 1) {
 			t.Fatalf("restarted: watching %d addresses of %d invoices, want 1 of 1", a, n)
 		}
 		// The pending payment is mined after the window: recorded, and the invoice settles.
@@ -176,8 +204,46 @@ func TestClosedInvoicesLeaveWatchSet(t *testing.T) {
 		}
 		e.step()
 		e.step()
-		if a, n := e.f.Watching(); a != 0 || n != 0 || e.chain.isWatched(op.Address) {
-			t.Fatalf("after burial: watching %d addresses of %d invoices, want none", a, n)
+		if a, n := e.f.Watching(); a != 0 || n != 0 || e.watches(op.Address) {
+			t.Fatalf("after burial: watching %d addresses of %d invoices (the pending one: %v), want none", a, n, e.watches(op.Address))
+		}
+	})
+}
+
+// TestMempoolMatchesLaterOption (issue 22): a transaction already in the mempool when its
+// deposit address gets an invoice (the address is derivable in advance) is recorded once
+// the invoice exists, although the store-matched follower matches a mempool transaction
+// only when it first sees it: the option feed names the new address, and the next pass
+// matches the transfers to it again.
+func TestMempoolMatchesLaterOption(t *testing.T) {
+	t.Parallel()
+	onBackends(t, 1, func(t *testing.T, e *fakeEnv) {
+		_, first := e.invoice("25.00")
+		var ws []store.Wallet
+		if err := e.shop.st.View(ctx, func(tx store.Tx) (err error) { ws, err = tx.Wallets(ctx, e.shop.mid); return }); err != nil {
+			t.Fatal(err)
+		}
+		w, err := bitcoin.ParseWallet(ws[0].Descriptor, bitcoin.Regtest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err := w.Address(*first.DerivationIndex + 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		early := watcher.Transfer{TxID: "tx-early", Index: 0, Address: next.EncodeAddress(), Asset: "BTC", Amount: first.AmountDue}
+		e.chain.setPool(early)
+		for range 2 { // seen, and seen again, with no option at its address
+			e.step()
+		}
+		id, o := e.invoice("25.00")
+		if o.Address != early.Address {
+			t.Fatalf("the second invoice's address is %s, not the derived %s", o.Address, early.Address)
+		}
+		e.step()
+		got := e.want(id, invoices.StatusProcessing)
+		if len(got.Payments) != 1 || got.Payments[0].TxID != "tx-early" || got.Payments[0].Status != store.PaymentMempool {
+			t.Fatalf("payments %+v, want tx-early unconfirmed", got.Payments)
 		}
 	})
 }

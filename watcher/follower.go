@@ -43,7 +43,7 @@ type Transfer struct {
 	SeenAt time.Time
 }
 
-// Block is a block with the transfers to watched addresses in it.
+// Block is a block with its candidate transfers: see Source.BlockAt.
 type Block struct {
 	Header
 	Transfers []Transfer
@@ -58,24 +58,37 @@ type Finalizer interface {
 	FinalHeight(ctx context.Context) (int64, error)
 }
 
-// Source is one chain as a follower reads it, through the node(s) of that chain.
+// Source is one chain as a follower reads it, through the node(s) of that chain. A source
+// reports candidate transfers: value arriving at any address it can name. The follower
+// keeps those that pay a watched payment option, matched against the store (Tx.WatchedAt),
+// and hands them all to Config.Refunds; it holds no address map of its own, so its memory
+// does not grow with the open invoices (issue 22).
 type Source interface {
 	// Chain names the chain ("bitcoin", "ethereum").
 	Chain() string
-	// Watch adds deposit addresses to match; adding one twice is harmless.
-	Watch(addresses []string) error
 	// Tip returns the node's best block.
 	Tip(ctx context.Context) (Header, error)
 	// HeaderAt returns the best chain's block header at height.
 	HeaderAt(ctx context.Context, height int64) (Header, error)
-	// BlockAt returns the best chain's block at height with its transfers to watched addresses.
+	// BlockAt returns the best chain's block at height with its candidate transfers (a
+	// Watcher's only to the addresses it was handed).
 	BlockAt(ctx context.Context, height int64) (Block, error)
-	// Mempool returns unconfirmed transfers to watched addresses; chains without a visible
-	// mempool return nil.
+	// Mempool returns the candidate unconfirmed transfers, every one each time (a Watcher's
+	// only to the addresses it was handed); chains without a visible mempool return nil.
 	Mempool(ctx context.Context) ([]Transfer, error)
 }
 
-// Unwatcher is implemented by sources that can forget deposit addresses. The follower
+// Watcher is implemented by sources that need the watched deposit addresses themselves:
+// the EthereumSource reconciles their balances, which no block lists. The follower hands
+// it every deposit address still to watch (loaded at start, then from the store's option
+// feed) and the refunds' destinations; adding one twice is harmless. A Watcher may report
+// only transfers to the addresses it holds. The follower's address map and closing queue
+// exist for a Watcher only.
+type Watcher interface {
+	Watch(addresses []string) error
+}
+
+// Unwatcher is implemented by Watchers that can forget deposit addresses. The follower
 // calls it when an invoice closes (see Config.CloseGrace), so that the source's watch set
 // and its per-block work stay bounded by the open invoices. Forgetting an address that is
 // not watched is harmless.
@@ -155,8 +168,24 @@ type Follower struct {
 	src Source
 	inv Invoices
 	cfg Config
-	// addr maps a watched deposit address and asset to its payment option: one EVM address
-	// takes several assets (ETH and tokens) for the same invoice.
+	// monitoredAfter and pendingAbove are the watch rule of this step (Tx.WatchedAt), set
+	// from the cursor when the step starts: an option is watched while its invoice is
+	// monitored after monitoredAfter (CloseGrace before the chain time) or has a payment on
+	// this chain unconfirmed or confirmed above pendingAbove (ReorgDepth below the cursor).
+	monitoredAfter time.Time
+	pendingAbove   int64
+	// pooled holds the transactions of the last mempool snapshot whose transfers were
+	// matched; fresh the addresses of the options the feed returned since. A snapshot
+	// matches the transfers of its new transactions and those to fresh addresses only (an
+	// option committed after a transaction was first matched is in the feed). Both change
+	// only after the pass committed; pooled is bounded by the node's mempool.
+	pooled map[string]bool
+	fresh  map[string]bool
+
+	// For a Watcher source only (nil otherwise):
+	watcher Watcher
+	// addr maps a deposit address and asset handed to the Watcher to its payment option:
+	// one EVM address takes several assets (ETH and tokens) for the same invoice.
 	addr map[watchKey]watchedOpt
 	// watched counts the options of each address handed to the source.
 	watched map[string]int
@@ -209,9 +238,13 @@ func NewFollower(st store.Store, src Source, inv Invoices, cfg Config) *Follower
 	}
 	cfg.CloseGrace = max(cfg.CloseGrace, blockTimeSlack)
 	cfg.Logger = cfg.Logger.With("chain", src.Chain())
-	return &Follower{st: st, src: src, inv: inv, cfg: cfg, addr: map[watchKey]watchedOpt{},
-		watched: map[string]int{}, byInvoice: map[string][]watchKey{}, refundTo: map[string]bool{},
-		missing: map[string]int{}, refundSince: map[string]int64{}}
+	f := &Follower{st: st, src: src, inv: inv, cfg: cfg, missing: map[string]int{}, refundSince: map[string]int64{},
+		pooled: map[string]bool{}, fresh: map[string]bool{}}
+	if w, ok := src.(Watcher); ok {
+		f.watcher = w
+		f.addr, f.watched, f.byInvoice, f.refundTo = map[watchKey]watchedOpt{}, map[string]int{}, map[string][]watchKey{}, map[string]bool{}
+	}
+	return f
 }
 
 type watchKey struct{ address, asset string }
@@ -228,10 +261,29 @@ func watchedOf(o store.PaymentOption) watchedOpt {
 	return watchedOpt{id: o.ID, invoiceID: o.InvoiceID, createdAt: o.CreatedAt}
 }
 
-// option returns the payment option a transfer pays, if any.
-func (f *Follower) option(t Transfer) (watchedOpt, bool) {
-	o, ok := f.addr[watchKey{t.Address, t.Asset}]
-	return o, ok
+// match reads from the store the watched options at the addresses of ts (the step's watch
+// rule), inside tx: it is how a block's or the mempool's transfers find their options.
+func (f *Follower) match(ctx context.Context, tx store.Tx, ts []Transfer) (map[watchKey]watchedOpt, error) {
+	seen := make(map[string]bool, len(ts))
+	addrs := make([]string, 0, len(ts))
+	for _, t := range ts {
+		if !seen[t.Address] {
+			seen[t.Address] = true
+			addrs = append(addrs, t.Address)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, nil
+	}
+	opts, err := tx.WatchedAt(ctx, f.src.Chain(), addrs, f.monitoredAfter, f.pendingAbove)
+	if err != nil {
+		return nil, fmt.Errorf("match transfers: %w", err)
+	}
+	out := make(map[watchKey]watchedOpt, len(opts))
+	for _, o := range opts {
+		out[watchKey{o.Address, o.Asset}] = watchedOf(o.PaymentOption)
+	}
+	return out, nil
 }
 
 // blockTimeSlack is how far a block's timestamp may lie before the time it was really
@@ -241,27 +293,39 @@ const blockTimeSlack = 2 * time.Hour
 // feedPage is how many options one read of the option feed returns.
 const feedPage = 1000
 
-// refreshWatchlist brings the follower's address map and the source's watch set up to date
-// before blocks are applied: on first use it loads every option still to watch at the
-// cursor's chain time; then it reads the option feed (store.OptionFeed) after its position,
-// which returns every option committed since, whatever the commit order and the clocks of
-// the API replicas that created them (no look-back window on created_at); last, it drops
-// the invoices that closed (closeInvoices). It runs after the tip is read: a payment in a
-// block up to the tip went to an invoice committed before that block, so its address is
-// watched.
+// refreshWatchlist prepares the step's matching before blocks are applied. It sets the
+// watch rule from the cursor (monitoredAfter, pendingAbove) and reads the option feed
+// (store.OptionFeed) after its position, which returns every option committed since,
+// whatever the commit order and the clocks of the API replicas that created them (no
+// look-back window on created_at): their addresses are fresh for the next mempool pass.
+//
+// For a Watcher source it also keeps the source's watch set: on first use it loads every
+// option still to watch at the cursor's chain time, hands it the feed's new options and the
+// refunds' destinations, and drops the invoices that closed (closeInvoices). It runs after
+// the tip is read: a payment in a block up to the tip went to an invoice committed before
+// that block, so its address is watched.
 func (f *Follower) refreshWatchlist(ctx context.Context, cur store.Cursor) error {
 	chainTime := knownTime(cur.ChainTime)
+	f.monitoredAfter = time.Time{} // before the first cursor: every option
+	if !chainTime.IsZero() {
+		f.monitoredAfter = chainTime.Add(-f.cfg.CloseGrace)
+	}
+	f.pendingAbove = cur.Height - int64(f.cfg.ReorgDepth)
 	if !f.loaded {
-		monitoredAfter := time.Time{} // before the first cursor: every option
-		if !chainTime.IsZero() {
-			monitoredAfter = chainTime.Add(-f.cfg.CloseGrace)
-		}
 		var (
 			opts  []store.WatchedOption
 			start store.FeedPos
 		)
 		err := f.st.View(ctx, func(tx store.Tx) (err error) {
-			opts, start, err = tx.WatchList(ctx, f.src.Chain(), monitoredAfter, cur.Height-int64(f.cfg.ReorgDepth))
+			if f.watcher == nil {
+				// The feed's horizon only (no rows): the first mempool pass matches every
+				// transfer against the store, which holds every option below it.
+				var h int64
+				_, h, err = tx.OptionFeed(ctx, f.src.Chain(), store.FeedPos{}, 0)
+				start = store.FeedPos{XID: h}
+				return err
+			}
+			opts, start, err = tx.WatchList(ctx, f.src.Chain(), f.monitoredAfter, f.pendingAbove)
 			return err
 		})
 		if err != nil {
@@ -271,9 +335,11 @@ func (f *Follower) refreshWatchlist(ctx context.Context, cur store.Cursor) error
 			return err
 		}
 		f.loaded, f.feed = true, start
-		f.cfg.Logger.Debug("watch list loaded", "options", len(opts), "addresses", len(f.watched))
+		if f.watcher != nil {
+			f.cfg.Logger.Debug("watch list loaded", "options", len(opts), "addresses", len(f.watched))
+		}
 	}
-	// Pages of the feed: every visible option after the position is watched, but the
+	// Pages of the feed: every visible option after the position is taken, but the
 	// position moves only past those below the horizon; the others are read again next time.
 	pos, safe := f.feed, true
 	for {
@@ -301,15 +367,24 @@ func (f *Follower) refreshWatchlist(ctx context.Context, cur store.Cursor) error
 			break
 		}
 	}
+	if f.watcher == nil {
+		return nil
+	}
 	if err := f.watchRefunds(ctx); err != nil {
 		return err
 	}
 	return f.closeInvoices(ctx, cur)
 }
 
-// watch adds options to the address map and hands the new addresses to the source. The
-// map changes only once the source took them.
+// watch takes new options: their addresses are fresh for the next mempool pass, and a
+// Watcher source is handed the new ones (the address map changes only once it took them).
 func (f *Follower) watch(opts []store.WatchedOption) error {
+	if f.watcher == nil {
+		for _, o := range opts {
+			f.fresh[o.Address] = true
+		}
+		return nil
+	}
 	var fresh []string
 	seen := map[string]bool{}
 	for _, o := range opts {
@@ -319,7 +394,7 @@ func (f *Follower) watch(opts []store.WatchedOption) error {
 		}
 	}
 	if len(fresh) > 0 {
-		if err := f.src.Watch(fresh); err != nil {
+		if err := f.watcher.Watch(fresh); err != nil {
 			return fmt.Errorf("watch addresses: %w", err)
 		}
 	}
@@ -424,8 +499,25 @@ func (q *closeQueue) Pop() any {
 	return x
 }
 
-// Watching reports how many deposit addresses and invoices the follower watches.
+// Watching reports how many deposit addresses and invoices the follower hands a Watcher
+// source (0, 0 for any other source: the follower holds no address map for it).
 func (f *Follower) Watching() (addresses, invoices int) { return len(f.watched), len(f.byInvoice) }
+
+// Watches reports whether a transfer to address would find a payment option now, by the
+// watch rule of the follower's last step (before the first: every option), or, for a
+// Watcher source, whether the follower handed it the address.
+func (f *Follower) Watches(ctx context.Context, address string) (bool, error) {
+	if f.watcher != nil {
+		return f.watched[address] > 0, nil
+	}
+	var n int
+	err := f.st.View(ctx, func(tx store.Tx) error {
+		opts, err := tx.WatchedAt(ctx, f.src.Chain(), []string{address}, f.monitoredAfter, f.pendingAbove)
+		n = len(opts)
+		return err
+	})
+	return n > 0, err
+}
 
 // Step brings the follower up to the node's tip once: new deposit addresses, blocks after
 // the cursor (rewinding on reorgs), then the mempool. It returns the number of blocks applied.
@@ -842,8 +934,12 @@ func (f *Follower) apply(ctx context.Context, bs []Block) error {
 func (f *Follower) applyBlock(ctx context.Context, tx store.Tx, b Block, now time.Time, skipped *[]string) error {
 	at := BlockTime(b.Header, now)
 	touched := map[string]bool{}
+	opts, err := f.match(ctx, tx, b.Transfers)
+	if err != nil {
+		return err
+	}
 	for _, t := range b.Transfers {
-		o, ok, reason := f.storable(t)
+		o, ok, reason := storable(t, opts)
 		if reason != "" {
 			*skipped = append(*skipped, reason)
 		}
@@ -883,12 +979,12 @@ func (f *Follower) applyBlock(ctx context.Context, tx store.Tx, b Block, now tim
 	return f.review(ctx, tx, keys(touched))
 }
 
-// storable returns the option a transfer pays and whether it can be stored. A transfer no
-// option watches is ignored silently; one that pays an option but cannot be a payment (no
-// positive amount, an amount beyond 256 bits, no transaction id) is refused with a reason,
-// so that no single transfer can stop the follower.
-func (f *Follower) storable(t Transfer) (o watchedOpt, ok bool, reason string) {
-	o, ok = f.option(t)
+// storable returns the option of opts (match) a transfer pays and whether it can be
+// stored. A transfer no option watches is ignored silently; one that pays an option but
+// cannot be a payment (no positive amount, an amount beyond 256 bits, no transaction id) is
+// refused with a reason, so that no single transfer can stop the follower.
+func storable(t Transfer, opts map[watchKey]watchedOpt) (o watchedOpt, ok bool, reason string) {
+	o, ok = opts[watchKey{t.Address, t.Asset}]
 	switch {
 	case !ok:
 		return o, false, ""
@@ -1063,6 +1159,7 @@ func (f *Follower) mempool(ctx context.Context, tip Header, at time.Time) error 
 		return err
 	}
 	if ts == nil {
+		clear(f.fresh) // no mempool to match them in
 		return f.dropOrphans(ctx, tip.Height, at)
 	}
 	// A block may have arrived while we read the mempool; its transactions left the mempool
@@ -1077,6 +1174,18 @@ func (f *Follower) mempool(ctx context.Context, tip Header, at time.Time) error 
 	for _, t := range ts {
 		inPool[t.TxID] = true
 	}
+	// What this pass matches against the store: every transfer of a Watcher (it reports
+	// watched addresses only); else those of transactions the last pass did not match and
+	// those to the addresses of options new since (f.fresh).
+	look := ts
+	if f.watcher == nil {
+		look = nil
+		for _, t := range ts {
+			if !f.pooled[t.TxID] || f.fresh[t.Address] {
+				look = append(look, t)
+			}
+		}
+	}
 	var missing map[string]int
 	var skipped, removed []string
 	err = f.st.Tx(ctx, func(tx store.Tx) error {
@@ -1088,8 +1197,12 @@ func (f *Follower) mempool(ctx context.Context, tip Header, at time.Time) error 
 			return err
 		}
 		touched := map[string]bool{}
-		for _, t := range ts {
-			o, ok, reason := f.storable(t)
+		opts, err := f.match(ctx, tx, look)
+		if err != nil {
+			return err
+		}
+		for _, t := range look {
+			o, ok, reason := storable(t, opts)
 			if reason != "" {
 				skipped = append(skipped, reason)
 			}
@@ -1143,7 +1256,8 @@ func (f *Follower) mempool(ctx context.Context, tip Header, at time.Time) error 
 	if err != nil {
 		return err
 	}
-	f.missing = missing
+	f.missing, f.pooled = missing, inPool
+	clear(f.fresh)
 	f.reportSkipped(skipped)
 	for _, r := range removed {
 		f.cfg.Logger.Warn("unconfirmed payment left the mempool", "payment", r)

@@ -26,16 +26,24 @@ import (
 // Postgres, with every store closure run twice (newFakeEnvOn wraps the store in
 // storetest.RetryTwice). Expiry is t0+15m; the monitoring window ends t0+24h15m.
 
-// onBackends runs a scenario on each store backend.
+// onBackends runs a scenario on each store backend, with the follower matching every
+// transfer in the store (the BitcoinSource's path) and on its watch-list path (a
+// watcher.Watcher source: the EthereumSource's).
 func onBackends(t *testing.T, confirmations int, scenario func(t *testing.T, e *fakeEnv)) {
 	t.Helper()
 	for _, b := range storetest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			e := newFakeEnvOn(t, b.Open(t), confirmations)
-			scenario(t, e)
-			e.verifyBooks()
-		})
+		for _, watchList := range []bool{false, true} {
+			name := b.Name + "/store-matched"
+			if watchList {
+				name = b.Name + "/watch-list"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				e := newFakeEnvMode(t, b.Open(t), confirmations, watchList)
+				scenario(t, e)
+				e.verifyBooks()
+			})
+		}
 	}
 }
 
@@ -67,7 +75,7 @@ func (e *fakeEnv) neverHad(id string, types ...string) {
 // withFollower replaces the env's follower with one configured by cfg (a restart).
 func (e *fakeEnv) withFollower(cfg watcher.Config) {
 	cfg.Now, cfg.Logger = e.clock.Now, quiet()
-	e.f = watcher.NewFollower(e.shop.st, e.chain, e.shop.svc, cfg)
+	e.f = watcher.NewFollower(e.shop.st, e.source(), e.shop.svc, cfg)
 }
 
 // Scenario 1: a zero-value output to a deposit address (and in the mempool) is skipped and
@@ -258,9 +266,11 @@ func TestScenario6FeeBumpAfterExpiry(t *testing.T) {
 	})
 }
 
-// Scenario 7: the Bitcoin source matches mempool transactions against addresses watched
-// after it first fetched them, and reports the node's first-seen time.
-func TestScenario7MempoolCacheSeesLaterAddresses(t *testing.T) {
+// Scenario 7: the Bitcoin source reports every mempool output to an address in each
+// snapshot, from a cache (a transaction is fetched once), with the node's first-seen time;
+// the follower matches an option created after the transaction was first seen
+// (TestMempoolMatchesLaterOption).
+func TestScenario7MempoolCache(t *testing.T) {
 	t.Parallel()
 	params := &chaincfg.RegressionNetParams
 	addr, err := btcutil.NewAddressWitnessPubKeyHash(make([]byte, 20), params)
@@ -274,29 +284,27 @@ func TestScenario7MempoolCacheSeesLaterAddresses(t *testing.T) {
 	tx := wire.NewMsgTx(2)
 	tx.AddTxIn(wire.NewTxIn(&wire.OutPoint{Hash: chainhash.Hash{1}, Index: 3}, nil, nil))
 	tx.AddTxOut(wire.NewTxOut(12345, script))
-	tx.AddTxOut(wire.NewTxOut(0, script)) // a zero-value output too: the follower skips it
+	tx.AddTxOut(wire.NewTxOut(0, script))                // a zero-value output too: the follower skips it
+	tx.AddTxOut(wire.NewTxOut(0, []byte{0x6a, 1, 0x2a})) // OP_RETURN: no address, not reported
 	firstSeen := t0.Add(-time.Minute)
 	node := &poolNode{txs: map[chainhash.Hash]*wire.MsgTx{tx.TxHash(): tx}, seen: firstSeen}
 	src, err := watcher.NewBitcoinSource(node, "regtest")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := src.Mempool(ctx); err != nil || len(got) != 0 {
-		t.Fatalf("before watching: %v %v", got, err)
-	}
-	if err := src.Watch([]string{addr.EncodeAddress()}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := src.Mempool(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 || got[0].Amount.Int64() != 12345 || !got[0].SeenAt.Equal(firstSeen) ||
-		!slices.Equal(got[0].Spends, []string{wire.OutPoint{Hash: chainhash.Hash{1}, Index: 3}.String()}) {
-		t.Fatalf("after watching: %+v", got)
+	for range 2 {
+		got, err := src.Mempool(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].Amount.Int64() != 12345 || got[0].Address != addr.EncodeAddress() || got[1].Index != 1 ||
+			!got[0].SeenAt.Equal(firstSeen) || got[0].TxID != tx.TxHash().String() ||
+			!slices.Equal(got[0].Spends, []string{wire.OutPoint{Hash: chainhash.Hash{1}, Index: 3}.String()}) {
+			t.Fatalf("snapshot: %+v", got)
+		}
 	}
 	if node.fetches != 1 {
-		t.Fatalf("fetched the transaction %d times, want once (the cache keeps outputs)", node.fetches)
+		t.Fatalf("fetched the transaction %d times, want once (the cache keeps its transfers)", node.fetches)
 	}
 }
 

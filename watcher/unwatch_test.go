@@ -36,9 +36,10 @@ func (n oneBlockNode) RawTransaction(context.Context, chainhash.Hash) (*wire.Msg
 	return nil, errors.New("no transaction")
 }
 
-// TestBitcoinSourceUnwatch (issue 22): an unwatched address is no longer matched, and its
-// slot is reused by the next address watched, which is matched under its own name.
-func TestBitcoinSourceUnwatch(t *testing.T) {
+// TestBitcoinSourceReportsEveryAddress (issue 22): the source keeps no watch set; a block's
+// every output to an address is a candidate transfer, with its amount, its index and the
+// outpoints its transaction spends, and the follower matches them in the store.
+func TestBitcoinSourceReportsEveryAddress(t *testing.T) {
 	t.Parallel()
 	addrs := make([]string, 3)
 	tx := wire.NewMsgTx(2)
@@ -54,6 +55,7 @@ func TestBitcoinSourceUnwatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		tx.AddTxOut(wire.NewTxOut(int64(1000*(i+1)), script))
+		tx.AddTxOut(wire.NewTxOut(1, []byte{0x6a, 1, byte(i)})) // OP_RETURN: no address
 	}
 	block := wire.NewMsgBlock(wire.NewBlockHeader(1, &chainhash.Hash{}, &chainhash.Hash{}, 0, 0))
 	if err := block.AddTransaction(tx); err != nil {
@@ -63,33 +65,20 @@ func TestBitcoinSourceUnwatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	matched := func() []string {
-		t.Helper()
-		b, err := src.BlockAt(ctx, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, tr := range b.Transfers {
-			out = append(out, tr.Address)
-		}
-		slices.Sort(out)
-		return out
-	}
-	if err := src.Watch(addrs[:2]); err != nil {
+	b, err := src.BlockAt(ctx, 1)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := matched(), slices.Sorted(slices.Values(addrs[:2])); !slices.Equal(got, want) {
-		t.Fatalf("matched %v, want %v", got, want)
+	if len(b.Transfers) != len(addrs) {
+		t.Fatalf("%d transfers, want %d: %+v", len(b.Transfers), len(addrs), b.Transfers)
 	}
-	src.Unwatch([]string{addrs[0], "not-watched"})
-	if got := matched(); !slices.Equal(got, addrs[1:2]) {
-		t.Fatalf("after unwatching %s: matched %v", addrs[0], got)
+	for i, tr := range b.Transfers {
+		if tr.Address != addrs[i] || tr.Index != int64(2*i) || tr.Amount.Int64() != int64(1000*(i+1)) || tr.Asset != "BTC" ||
+			tr.TxID != tx.TxHash().String() || !slices.Equal(tr.Spends, []string{wire.OutPoint{Index: 7}.String()}) {
+			t.Fatalf("transfer %d: %+v", i, tr)
+		}
 	}
-	if err := src.Watch(addrs[2:]); err != nil { // takes the freed slot
-		t.Fatal(err)
-	}
-	if got, want := matched(), slices.Sorted(slices.Values(addrs[1:])); !slices.Equal(got, want) {
-		t.Fatalf("after watching %s: matched %v, want %v", addrs[2], got, want)
+	if _, ok := any(src).(watcher.Watcher); ok {
+		t.Fatal("the Bitcoin source is a watcher.Watcher: the follower would keep an address map for it")
 	}
 }

@@ -93,6 +93,19 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		}
 		return err
 	})
+	run("WatchedAt", false, func(tx store.Tx) error {
+		// A block's candidate addresses: a few of ours among others that are nobody's (a
+		// small share of the table, as a block's are of a real one's).
+		addrs := []string{"addr100", "addr19998", "addr" + fmt.Sprint(explainRows)}
+		for i := range 40 {
+			addrs = append(addrs, fmt.Sprintf("bc1qnobody%d", i))
+		}
+		opts, err := tx.WatchedAt(ctx, "bitcoin", addrs, now.Add(-6*time.Hour), tip-100)
+		if err == nil && len(opts) == 0 {
+			err = fmt.Errorf("no option watched at %v", addrs[:3])
+		}
+		return err
+	})
 	run("OptionFeed (at the end)", false, func(tx store.Tx) error {
 		_, _, err := tx.OptionFeed(ctx, "bitcoin", last, 1000)
 		return err

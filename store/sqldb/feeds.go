@@ -105,6 +105,22 @@ func (t *tx) WatchList(ctx context.Context, chain string, monitoredAfter time.Ti
 	return opts, store.FeedPos{XID: h}, err
 }
 
+func (t *tx) WatchedAt(ctx context.Context, chain string, addresses []string, monitoredAfter time.Time, pendingAbove int64) ([]store.WatchedOption, error) {
+	var out []store.WatchedOption
+	err := t.chunks(addresses, func(chunk []string) error {
+		cond, args := t.in("o.address", 4, chunk)
+		opts, err := t.watched(ctx, `SELECT `+prefixed("o.", optionCols)+watchedCols+`
+			FROM payment_options o JOIN invoices i ON i.id = o.invoice_id
+			WHERE o.chain = $1 AND `+cond+` AND (i.monitor_until > $2 OR EXISTS (SELECT 1 FROM payments p
+				WHERE p.invoice_id = o.invoice_id AND p.chain = $1
+					AND (p.status = 'mempool' OR (p.status = 'confirmed' AND p.block_height > $3))))
+			ORDER BY o.address, o.asset`, append([]any{chain, monitoredAfter, pendingAbove}, args...)...)
+		out = append(out, opts...)
+		return err
+	})
+	return out, err
+}
+
 func (t *tx) InvoicesDue(ctx context.Context, chain string, at time.Time, above, upTo int64) ([]string, error) {
 	// A payment at height h reaches c confirmations at height h + c − 1, so the payments due
 	// in (above, upTo] lie in blocks (above − maxConf + 1, upTo + 1]: that range, passed as

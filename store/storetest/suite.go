@@ -43,6 +43,7 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 		{"Events", testEvents},
 		{"Leases", testLeases},
 		{"WatcherQueries", testWatcherQueries},
+		{"WatchedAt", testWatchedAt},
 		{"ReviewByConfirmations", testReviewByConfirmations},
 		{"ChainTime", testChainTime},
 		{"FeedsCommitOrdered", testFeeds},
@@ -747,11 +748,15 @@ func testConstraint(t *testing.T, s store.Store) {
 	}
 }
 
-func testWatcherQueries(t *testing.T, s store.Store) {
-	mid, wid := seed(t, s, "wq")
-	live := invoice("inv_live", mid, t0)
-	gone := invoice("inv_gone", mid, t0.Add(-48*time.Hour)) // monitoring window over
-	proc := invoice("inv_proc", mid, t0)
+// watcherInvoices creates, for a new merchant (prefix), a new invoice (inv_<name>live), one
+// whose monitoring window is over (...gone) and a processing one (...proc), each with a
+// Bitcoin option opt_<invoice id> at address bcrt1q<invoice id>.
+func watcherInvoices(t *testing.T, s store.Store, prefix, name string) (live, gone, proc store.Invoice) {
+	t.Helper()
+	mid, wid := seed(t, s, prefix)
+	live = invoice("inv_"+name+"live", mid, t0)
+	gone = invoice("inv_"+name+"gone", mid, t0.Add(-48*time.Hour)) // monitoring window over
+	proc = invoice("inv_"+name+"proc", mid, t0)
 	proc.Status = store.StatusProcessing
 	tx(t, s, func(x store.Tx) error {
 		for i, inv := range []store.Invoice{live, gone, proc} {
@@ -766,6 +771,11 @@ func testWatcherQueries(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+	return live, gone, proc
+}
+
+func testWatcherQueries(t *testing.T, s store.Store) {
+	live, _, proc := watcherInvoices(t, s, "wq", "")
 	// The watch list at start: options of invoices still monitored (or with a pending
 	// payment, see testFeeds), and the feed position after them.
 	var (
@@ -1023,5 +1033,70 @@ func testCursorFinal(t *testing.T, s store.Store) {
 		if got := set(step.height, step.final); got.Final != step.want {
 			t.Fatalf("cursor at %d with final %d: stored final %d, want %d", step.height, step.final, got.Final, step.want)
 		}
+	}
+}
+
+// testWatchedAt: the options a follower matches a block's addresses to, by the rule of
+// WatchList (monitored after the given time, or a payment on the chain unconfirmed or
+// confirmed above the given height), for any number of addresses (more than one IN list
+// holds on SQLite).
+func testWatchedAt(t *testing.T, s store.Store) {
+	live, gone, proc := watcherInvoices(t, s, "wa", "wa")
+	at := func(chain string, addrs []string, pendingAbove int64) []string {
+		t.Helper()
+		var opts []store.WatchedOption
+		must(t, s.View(ctx, func(x store.Tx) (err error) {
+			opts, err = x.WatchedAt(ctx, chain, addrs, t0.Add(-time.Hour), pendingAbove)
+			return
+		}))
+		var ids []string
+		for _, o := range opts {
+			if o.Chain != chain || !slices.Contains(addrs, o.Address) || o.MonitorUntil.IsZero() {
+				t.Fatalf("WatchedAt(%s, %v) returned %+v", chain, addrs, o)
+			}
+			ids = append(ids, o.ID)
+		}
+		return ids
+	}
+	all := []string{"bcrt1q" + live.ID, "bcrt1q" + gone.ID, "bcrt1q" + proc.ID, "bcrt1qunknown"}
+	if got := at("bitcoin", all, 0); !slices.Equal(got, []string{"opt_" + live.ID, "opt_" + proc.ID}) { // by address
+		t.Fatalf("watched at the addresses: %v, want the monitored invoices' options", got)
+	}
+	if got := at("ethereum", all, 0); len(got) != 0 {
+		t.Fatalf("watched on another chain: %v", got)
+	}
+	if got := at("bitcoin", nil, 0); len(got) != 0 {
+		t.Fatalf("watched at no address: %v", got)
+	}
+	many := make([]string, 0, 4500)
+	for i := range 4500 {
+		many = append(many, fmt.Sprintf("bcrt1qnone%04d", i))
+	}
+	many = append(many, "bcrt1q"+proc.ID)
+	if got := at("bitcoin", many, 0); !slices.Equal(got, []string{"opt_" + proc.ID}) {
+		t.Fatalf("watched among 4,501 addresses: %v", got)
+	}
+	// The invoice past its monitoring window is watched while it has a payment on the
+	// chain in the mempool, then while that payment is confirmed above pendingAbove; a
+	// payment on another chain does not count.
+	pay := store.Payment{ID: "pay_wa", InvoiceID: gone.ID, OptionID: "opt_" + gone.ID, Chain: "ethereum", TxID: "tx-wa",
+		Address: "bcrt1q" + gone.ID, Asset: "BTC", Amount: big.NewInt(5), Status: store.PaymentMempool, SeenAt: t0, UpdatedAt: t0}
+	tx(t, s, func(x store.Tx) error { _, err := x.UpsertPayment(ctx, pay); return err })
+	if got := at("bitcoin", all[1:2], 0); len(got) != 0 {
+		t.Fatalf("watched for another chain's payment: %v", got)
+	}
+	pay.ID, pay.Chain, pay.TxID = "pay_wb", "bitcoin", "tx-wb"
+	tx(t, s, func(x store.Tx) error { _, err := x.UpsertPayment(ctx, pay); return err })
+	if got := at("bitcoin", all[1:2], 0); !slices.Equal(got, []string{"opt_" + gone.ID}) {
+		t.Fatalf("with a mempool payment: %v", got)
+	}
+	h := int64(10)
+	pay.Status, pay.BlockHeight, pay.BlockHash = store.PaymentConfirmed, &h, "blk10"
+	tx(t, s, func(x store.Tx) error { _, err := x.UpsertPayment(ctx, pay); return err })
+	if got := at("bitcoin", all[1:2], 9); !slices.Equal(got, []string{"opt_" + gone.ID}) {
+		t.Fatalf("with a payment confirmed above 9: %v", got)
+	}
+	if got := at("bitcoin", all[1:2], 10); len(got) != 0 {
+		t.Fatalf("with its payment buried at 10: %v", got)
 	}
 }
