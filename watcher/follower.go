@@ -61,7 +61,7 @@ type Finalizer interface {
 // Source is one chain as a follower reads it, through the node(s) of that chain. A source
 // reports candidate transfers: value arriving at any address it can name. The follower
 // keeps those that pay a watched payment option, matched against the store (Tx.WatchedAt),
-// and hands them all to Config.Refunds; it holds no address map of its own, so its memory
+// and hands them all to Config.Refunds; it holds no address map for it, so its memory
 // does not grow with the open invoices (issue 22).
 type Source interface {
 	// Chain names the chain ("bitcoin", "ethereum").
@@ -82,8 +82,8 @@ type Source interface {
 // the EthereumSource reconciles their balances, which no block lists. The follower hands
 // it every deposit address still to watch (loaded at start, then from the store's option
 // feed) and the refunds' destinations; adding one twice is harmless. A Watcher may report
-// only transfers to the addresses it holds. The follower's address map and closing queue
-// exist for a Watcher only.
+// only transfers to the addresses it holds. The follower's counts of the addresses handed
+// over and its closing queue exist for a Watcher only.
 type Watcher interface {
 	Watch(addresses []string) error
 }
@@ -134,7 +134,7 @@ type Config struct {
 	OrphanGraceBlocks int64
 	// CloseGrace is how long after the end of an invoice's monitoring window (by chain time)
 	// the follower keeps watching its deposit addresses; after that they leave the
-	// follower's address map and the source's watch set (Unwatcher), so both are bounded by
+	// follower's counts and the source's watch set (Unwatcher), so both are bounded by
 	// the open invoices. An address with a payment still unconfirmed, or confirmed less
 	// than ReorgDepth blocks deep, stays watched until that payment is buried (a mempool
 	// payment must still be matched when it is mined; one a reorg takes out must be matched
@@ -184,13 +184,11 @@ type Follower struct {
 
 	// For a Watcher source only (nil otherwise):
 	watcher Watcher
-	// addr maps a deposit address and asset handed to the Watcher to its payment option:
-	// one EVM address takes several assets (ETH and tokens) for the same invoice.
-	addr map[watchKey]watchedOpt
-	// watched counts the options of each address handed to the source.
+	// watched counts the options of each address handed to the source: one EVM address
+	// takes several assets (ETH and tokens) for the same invoice.
 	watched map[string]int
-	// byInvoice lists the watched options of each invoice; closing orders the invoices by
-	// the end of their monitoring window (see Config.CloseGrace).
+	// byInvoice lists the watched options (address and asset) of each invoice; closing
+	// orders the invoices by the end of their monitoring window (see Config.CloseGrace).
 	byInvoice map[string][]watchKey
 	closing   closeQueue
 	// refundTo holds the refund destinations handed to the source (watchRefunds); each
@@ -242,16 +240,15 @@ func NewFollower(st store.Store, src Source, inv Invoices, cfg Config) *Follower
 		pooled: map[string]bool{}, fresh: map[string]bool{}}
 	if w, ok := src.(Watcher); ok {
 		f.watcher = w
-		f.addr, f.watched, f.byInvoice, f.refundTo = map[watchKey]watchedOpt{}, map[string]int{}, map[string][]watchKey{}, map[string]bool{}
+		f.watched, f.byInvoice, f.refundTo = map[string]int{}, map[string][]watchKey{}, map[string]bool{}
 	}
 	return f
 }
 
 type watchKey struct{ address, asset string }
 
-// watchedOpt is what the follower keeps of a watched payment option: what a payment to it
-// records. The option's other columns (its quote, the raw quotes behind it, the amount
-// due) stay in the store, so the address map costs the same whatever a quote held.
+// watchedOpt is what a matched transfer needs of its payment option (match): what a
+// payment to it records.
 type watchedOpt struct {
 	id, invoiceID string
 	createdAt     time.Time
@@ -377,7 +374,7 @@ func (f *Follower) refreshWatchlist(ctx context.Context, cur store.Cursor) error
 }
 
 // watch takes new options: their addresses are fresh for the next mempool pass, and a
-// Watcher source is handed the new ones (the address map changes only once it took them).
+// Watcher source is handed the new ones (the follower's counts change only once it took them).
 func (f *Follower) watch(opts []store.WatchedOption) error {
 	if f.watcher == nil {
 		for _, o := range opts {
@@ -388,7 +385,7 @@ func (f *Follower) watch(opts []store.WatchedOption) error {
 	var fresh []string
 	seen := map[string]bool{}
 	for _, o := range opts {
-		if _, ok := f.addr[watchKey{o.Address, o.Asset}]; !ok && f.watched[o.Address] == 0 && !seen[o.Address] {
+		if f.watched[o.Address] == 0 && !seen[o.Address] {
 			seen[o.Address] = true
 			fresh = append(fresh, o.Address)
 		}
@@ -400,9 +397,7 @@ func (f *Follower) watch(opts []store.WatchedOption) error {
 	}
 	for _, o := range opts {
 		k := watchKey{o.Address, o.Asset}
-		_, known := f.addr[k]
-		f.addr[k] = watchedOf(o.PaymentOption)
-		if known {
+		if slices.Contains(f.byInvoice[o.InvoiceID], k) {
 			continue
 		}
 		f.watched[o.Address]++
@@ -417,7 +412,7 @@ func (f *Follower) watch(opts []store.WatchedOption) error {
 	return nil
 }
 
-// closeInvoices drops from the address map, and from the source's watch set, the options
+// closeInvoices drops from the follower's counts, and from the source's watch set, the options
 // of invoices whose monitoring window ended more than CloseGrace before the chain time and
 // that have no payment on this chain still unconfirmed or less than ReorgDepth blocks deep
 // (those are checked again at the next step). Its cost is proportional to the invoices
@@ -461,7 +456,6 @@ func (f *Follower) closeInvoices(ctx context.Context, cur store.Cursor) error {
 			continue
 		}
 		for _, k := range f.byInvoice[id] {
-			delete(f.addr, k)
 			if f.watched[k.address]--; f.watched[k.address] <= 0 {
 				delete(f.watched, k.address)
 				gone = append(gone, k.address)
