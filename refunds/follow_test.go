@@ -33,8 +33,8 @@ func newScripted() *scripted {
 	return s
 }
 
-func (s *scripted) Chain() string        { return "bitcoin" }
-func (s *scripted) Watch([]string) error { return nil }
+func (s *scripted) Chain() string  { return "bitcoin" }
+func (s *scripted) Filtered() bool { return false }
 
 func (s *scripted) Tip(context.Context) (watcher.Header, error) {
 	s.mu.Lock()

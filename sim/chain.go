@@ -216,6 +216,9 @@ var _ watcher.Source = (*Source)(nil)
 // Chain implements watcher.Source.
 func (s *Source) Chain() string { return s.c.Name }
 
+// Filtered implements watcher.Source: true for a WatchingSource.
+func (s *Source) Filtered() bool { return s.watched != nil }
+
 // WatchingSource is a Source that, like the EthereumSource, keeps the addresses the
 // follower hands it (watcher.Watcher, watcher.Unwatcher) and reports only transfers to
 // them: the follower's watch-list path.

@@ -59,6 +59,9 @@ func NewBitcoinSource(node BitcoinNode, n bitcoin.Network) (*BitcoinSource, erro
 // Chain implements Source.
 func (s *BitcoinSource) Chain() string { return "bitcoin" }
 
+// Filtered implements Source: the source reports every transfer.
+func (s *BitcoinSource) Filtered() bool { return false }
+
 // transfers returns the outputs of tx that pay an address, all sharing the list of the
 // outpoints tx spends.
 func (s *BitcoinSource) transfers(id chainhash.Hash, tx *wire.MsgTx) []Transfer {

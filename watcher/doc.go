@@ -37,9 +37,9 @@
 // committed, whatever the commit order or the creating replica's clock. A mempool
 // transaction is matched when the follower first sees it, and again when the
 // commit-ordered option feed (store.OptionFeed) names a new option at one of its addresses.
-// A source that needs the addresses themselves (a Watcher: the EthereumSource reconciles
-// their balances) is handed them from the watch list and the feed, and loses those of
-// closed invoices (Unwatcher). At each block the follower reviews the invoices that block
+// A filtered source, which needs the addresses themselves (Source.Filtered, a Watcher: the
+// EthereumSource reconciles their balances), is handed them from the watch list and the
+// feed, and loses those of closed invoices (Unwatcher). At each block the follower reviews the invoices that block
 // made due (payments reaching their confirmations at its height, expiry and the end of
 // monitoring by its time: store.InvoicesDue), and at the tip those the chain time made due,
 // every one of them, with batched reads (Invoices.ReviewManyTx).

@@ -149,6 +149,7 @@ type EthereumSource struct {
 
 var (
 	_ Source    = (*EthereumSource)(nil)
+	_ Watcher   = (*EthereumSource)(nil)
 	_ Unwatcher = (*EthereumSource)(nil)
 )
 
@@ -377,7 +378,11 @@ func decodeDecimals(out []byte) (uint8, error) {
 	return out[31], nil
 }
 
-// Watch implements Source: it adds deposit addresses to match and to reconcile. Each must
+// Filtered implements Source: the source reports transfers to the addresses it was
+// handed (Watch) only, whose balances it reconciles.
+func (s *EthereumSource) Filtered() bool { return true }
+
+// Watch implements Watcher: it adds deposit addresses to match and to reconcile. Each must
 // be a 0x address (see ethereum.ParseAddress); transfers are reported with the text given.
 func (s *EthereumSource) Watch(addresses []string) error {
 	parsed := make([]common.Address, len(addresses))

@@ -116,6 +116,12 @@ func (s *timedSource) BlockAt(ctx context.Context, h int64) (watcher.Block, erro
 	return s.Source.BlockAt(ctx, h)
 }
 
+// Watch passes the addresses to watch on (the source is filtered), as the follower would to
+// the source itself.
+func (s *timedSource) Watch(addresses []string) error {
+	return s.Source.(watcher.Watcher).Watch(addresses)
+}
+
 // Unwatch passes closed invoices' addresses on, as the follower would to the source itself.
 func (s *timedSource) Unwatch(addresses []string) {
 	if u, ok := s.Source.(watcher.Unwatcher); ok {

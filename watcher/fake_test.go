@@ -98,6 +98,12 @@ func (c *fakeChain) called(m string) {
 
 func (c *fakeChain) Chain() string { return "bitcoin" }
 
+func (c *fakeChain) Filtered() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.filter
+}
+
 func (c watchingChain) Watch(addresses []string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -66,24 +66,31 @@ type Finalizer interface {
 type Source interface {
 	// Chain names the chain ("bitcoin", "ethereum").
 	Chain() string
+	// Filtered reports whether the source reports only transfers to the addresses handed
+	// to it: then it must be a Watcher, and the follower keeps the watch list for it. A
+	// source that is not filtered reports every candidate transfer and is handed nothing.
+	// (A method of Source, not an optional interface, so that a wrapper cannot hide it:
+	// a filtered source handed no addresses would lose every payment.)
+	Filtered() bool
 	// Tip returns the node's best block.
 	Tip(ctx context.Context) (Header, error)
 	// HeaderAt returns the best chain's block header at height.
 	HeaderAt(ctx context.Context, height int64) (Header, error)
 	// BlockAt returns the best chain's block at height with its candidate transfers (a
-	// Watcher's only to the addresses it was handed).
+	// filtered source's: those to the addresses it was handed).
 	BlockAt(ctx context.Context, height int64) (Block, error)
-	// Mempool returns the candidate unconfirmed transfers, every one each time (a Watcher's
-	// only to the addresses it was handed); chains without a visible mempool return nil.
+	// Mempool returns the candidate unconfirmed transfers, every one each time (a filtered
+	// source's: those to the addresses it was handed); chains without a visible mempool
+	// return nil.
 	Mempool(ctx context.Context) ([]Transfer, error)
 }
 
-// Watcher is implemented by sources that need the watched deposit addresses themselves:
-// the EthereumSource reconciles their balances, which no block lists. The follower hands
-// it every deposit address still to watch (loaded at start, then from the store's option
-// feed) and the refunds' destinations; adding one twice is harmless. A Watcher may report
-// only transfers to the addresses it holds. The follower's counts of the addresses handed
-// over and its closing queue exist for a Watcher only.
+// Watcher is implemented by filtered sources (Source.Filtered), which need the watched
+// deposit addresses themselves: the EthereumSource reconciles their balances, which no
+// block lists. The follower hands it every deposit address still to watch (loaded at
+// start, then from the store's option feed) and the refunds' destinations; adding one
+// twice is harmless. The follower's counts of the addresses handed over and its closing
+// queue exist for a filtered source only.
 type Watcher interface {
 	Watch(addresses []string) error
 }
@@ -182,7 +189,10 @@ type Follower struct {
 	pooled map[string]bool
 	fresh  map[string]bool
 
-	// For a Watcher source only (nil otherwise):
+	// broken is why the follower cannot follow its source at all (Step returns it).
+	broken error
+
+	// For a filtered source only (nil otherwise):
 	watcher Watcher
 	// watched counts the options of each address handed to the source: one EVM address
 	// takes several assets (ETH and tokens) for the same invoice.
@@ -238,7 +248,11 @@ func NewFollower(st store.Store, src Source, inv Invoices, cfg Config) *Follower
 	cfg.Logger = cfg.Logger.With("chain", src.Chain())
 	f := &Follower{st: st, src: src, inv: inv, cfg: cfg, missing: map[string]int{}, refundSince: map[string]int64{},
 		pooled: map[string]bool{}, fresh: map[string]bool{}}
-	if w, ok := src.(Watcher); ok {
+	if src.Filtered() {
+		w, ok := src.(Watcher)
+		if !ok {
+			f.broken = fmt.Errorf("follower of %s: the source reports only the addresses handed to it but takes none (it is not a watcher.Watcher)", src.Chain())
+		}
 		f.watcher = w
 		f.watched, f.byInvoice, f.refundTo = map[string]int{}, map[string][]watchKey{}, map[string]bool{}
 	}
@@ -296,7 +310,7 @@ const feedPage = 1000
 // whatever the commit order and the clocks of the API replicas that created them (no
 // look-back window on created_at): their addresses are fresh for the next mempool pass.
 //
-// For a Watcher source it also keeps the source's watch set: on first use it loads every
+// For a filtered source it also keeps the source's watch set: on first use it loads every
 // option still to watch at the cursor's chain time, hands it the feed's new options and the
 // refunds' destinations, and drops the invoices that closed (closeInvoices). It runs after
 // the tip is read: a payment in a block up to the tip went to an invoice committed before
@@ -374,7 +388,7 @@ func (f *Follower) refreshWatchlist(ctx context.Context, cur store.Cursor) error
 }
 
 // watch takes new options: their addresses are fresh for the next mempool pass, and a
-// Watcher source is handed the new ones (the follower's counts change only once it took them).
+// filtered source is handed the new ones (the follower's counts change only once it took them).
 func (f *Follower) watch(opts []store.WatchedOption) error {
 	if f.watcher == nil {
 		for _, o := range opts {
@@ -493,13 +507,13 @@ func (q *closeQueue) Pop() any {
 	return x
 }
 
-// Watching reports how many deposit addresses and invoices the follower hands a Watcher
+// Watching reports how many deposit addresses and invoices the follower hands a filtered
 // source (0, 0 for any other source: the follower holds no address map for it).
 func (f *Follower) Watching() (addresses, invoices int) { return len(f.watched), len(f.byInvoice) }
 
 // Watches reports whether a transfer to address would find a payment option now, by the
 // watch rule of the follower's last step (before the first: every option), or, for a
-// Watcher source, whether the follower handed it the address.
+// filtered source, whether the follower handed it the address.
 func (f *Follower) Watches(ctx context.Context, address string) (bool, error) {
 	if f.watcher != nil {
 		return f.watched[address] > 0, nil
@@ -520,6 +534,9 @@ func (f *Follower) Watches(ctx context.Context, address string) (bool, error) {
 // ErrNotLeader while another replica holds it; every block transaction re-checks the lease
 // (fencing), so a replica that stalled past its lease cannot commit.
 func (f *Follower) Step(ctx context.Context) (int, error) {
+	if f.broken != nil {
+		return 0, f.broken
+	}
 	if f.cfg.Holder != "" {
 		now := f.cfg.Now().UTC()
 		var ok bool
@@ -1168,7 +1185,7 @@ func (f *Follower) mempool(ctx context.Context, tip Header, at time.Time) error 
 	for _, t := range ts {
 		inPool[t.TxID] = true
 	}
-	// What this pass matches against the store: every transfer of a Watcher (it reports
+	// What this pass matches against the store: every transfer of a filtered source (it reports
 	// watched addresses only); else those of transactions the last pass did not match and
 	// those to the addresses of options new since (f.fresh).
 	look := ts

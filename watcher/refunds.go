@@ -14,7 +14,7 @@ import (
 // follower's write transactions and must do no network I/O.
 type Refunds interface {
 	// Destinations lists the addresses of the chain's refunds waiting for or carrying a
-	// transaction; the follower adds them to a Watcher source's watch list.
+	// transaction; the follower adds them to a filtered source's watch list.
 	Destinations(ctx context.Context, chain string) ([]string, error)
 	// BlockTx sees the transfers of block height (hash) on the best chain.
 	BlockTx(ctx context.Context, tx store.Tx, chain string, height int64, hash string, transfers []Transfer) error
@@ -35,7 +35,7 @@ type Refunds interface {
 // InFlightRefund is a sent refund whose transaction is in no block.
 type InFlightRefund struct{ RefundID, TxID string }
 
-// watchRefunds adds the refunds' destinations to a Watcher source's watch list (any other
+// watchRefunds adds the refunds' destinations to a filtered source's watch list (any other
 // source reports every transfer, those to refund destinations included).
 func (f *Follower) watchRefunds(ctx context.Context) error {
 	if f.cfg.Refunds == nil {

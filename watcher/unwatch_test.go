@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/btcsuite/btcd/btcutil"
@@ -80,5 +81,20 @@ func TestBitcoinSourceReportsEveryAddress(t *testing.T) {
 	}
 	if _, ok := any(src).(watcher.Watcher); ok {
 		t.Fatal("the Bitcoin source is a watcher.Watcher: the follower would keep an address map for it")
+	}
+}
+
+// TestFilteredSourceMustTakeAddresses: a wrapper that hides a filtered source's Watch (so
+// that it would be handed no address and report nothing) stops the follower with an error
+// naming the cause, instead of a follower that silently records no payment.
+func TestFilteredSourceMustTakeAddresses(t *testing.T) {
+	t.Parallel()
+	e := newFakeEnv(t, 1)
+	e.chain.watching() // filtered from now on
+	hidden := struct{ watcher.Source }{e.chain}
+	f := watcher.NewFollower(e.shop.st, hidden, e.shop.svc, watcher.Config{Now: e.clock.Now, Logger: quiet()})
+	_, err := f.Step(ctx)
+	if err == nil || !strings.Contains(err.Error(), "not a watcher.Watcher") {
+		t.Fatalf("Step: %v, want the missing Watch named", err)
 	}
 }

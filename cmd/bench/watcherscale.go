@@ -510,6 +510,9 @@ var (
 
 func (s *scaleSource) Chain() string { return "ethereum" }
 
+// Filtered implements watcher.Source: true for a watchingSource.
+func (s *scaleSource) Filtered() bool { return s.watched != nil }
+
 func (s watchingSource) Watch(addresses []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
