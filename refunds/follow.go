@@ -53,12 +53,23 @@ func (f follower) Destinations(ctx context.Context, chain string) ([]string, err
 	return out, err
 }
 
+// byDestination groups refunds by destination address: a block or the mempool hands the
+// follower every transfer (the Bitcoin source reports every output), so each is looked up
+// instead of compared with every open refund.
+func byDestination(rs []store.Refund) map[string][]store.Refund {
+	out := make(map[string][]store.Refund, len(rs))
+	for _, r := range rs {
+		out[r.Destination] = append(out[r.Destination], r)
+	}
+	return out
+}
+
 // match returns the refunds transfer t may pay: same destination and asset, sent by the
 // refund's merchant (fromMerchant) unless it is the transaction the refund already follows.
-func (f follower) match(ctx context.Context, tx store.Tx, rs []store.Refund, t watcher.Transfer) ([]store.Refund, error) {
+func (f follower) match(ctx context.Context, tx store.Tx, rs map[string][]store.Refund, t watcher.Transfer) ([]store.Refund, error) {
 	var out []store.Refund
-	for _, r := range rs {
-		if r.Destination != t.Address || r.Asset != t.Asset {
+	for _, r := range rs[t.Address] {
+		if r.Asset != t.Asset {
 			continue
 		}
 		if r.TxID != t.TxID {
@@ -132,8 +143,9 @@ func (f follower) BlockTx(ctx context.Context, tx store.Tx, chain string, height
 		return err
 	}
 	seen := map[string]bool{}
+	dest := byDestination(rs)
 	for _, t := range ts {
-		ms, err := f.match(ctx, tx, rs, t)
+		ms, err := f.match(ctx, tx, dest, t)
 		if err != nil {
 			return err
 		}
@@ -164,8 +176,9 @@ func (f follower) MempoolTx(ctx context.Context, tx store.Tx, chain string, tip 
 	if err != nil || len(rs) == 0 {
 		return err
 	}
+	dest := byDestination(rs)
 	for _, t := range ts {
-		ms, err := f.match(ctx, tx, rs, t)
+		ms, err := f.match(ctx, tx, dest, t)
 		if err != nil {
 			return err
 		}
