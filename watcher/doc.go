@@ -35,8 +35,9 @@
 // It holds no address map for a source that reports every transfer (BitcoinSource), so its
 // memory does not grow with the open invoices, and an option is matched as soon as it is
 // committed, whatever the commit order or the creating replica's clock. A mempool
-// transaction is matched when the follower first sees it, and again when the
-// commit-ordered option feed (store.OptionFeed) names a new option at one of its addresses.
+// transaction is matched when it was not in the previous snapshot (or the follower's lease
+// lapsed since), and again when the commit-ordered option feed (store.OptionFeed) names a
+// new option at one of its addresses.
 // A filtered source, which needs the addresses themselves (Source.Filtered, a Watcher: the
 // EthereumSource reconciles their balances), is handed them from the watch list and the
 // feed, and loses those of closed invoices (Unwatcher). At each block the follower reviews the invoices that block

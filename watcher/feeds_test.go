@@ -1,6 +1,7 @@
 package watcher_test
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -219,19 +220,7 @@ func TestMempoolMatchesLaterOption(t *testing.T) {
 	t.Parallel()
 	onBackends(t, 1, func(t *testing.T, e *fakeEnv) {
 		_, first := e.invoice("25.00")
-		var ws []store.Wallet
-		if err := e.shop.st.View(ctx, func(tx store.Tx) (err error) { ws, err = tx.Wallets(ctx, e.shop.mid); return }); err != nil {
-			t.Fatal(err)
-		}
-		w, err := bitcoin.ParseWallet(ws[0].Descriptor, bitcoin.Regtest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		next, err := w.Address(*first.DerivationIndex + 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		early := watcher.Transfer{TxID: "tx-early", Index: 0, Address: next.EncodeAddress(), Asset: "BTC", Amount: first.AmountDue}
+		early := watcher.Transfer{TxID: "tx-early", Index: 0, Address: e.nextAddress(first), Asset: "BTC", Amount: first.AmountDue}
 		e.chain.setPool(early)
 		for range 2 { // seen, and seen again, with no option at its address
 			e.step()
@@ -244,6 +233,127 @@ func TestMempoolMatchesLaterOption(t *testing.T) {
 		got := e.want(id, invoices.StatusProcessing)
 		if len(got.Payments) != 1 || got.Payments[0].TxID != "tx-early" || got.Payments[0].Status != store.PaymentMempool {
 			t.Fatalf("payments %+v, want tx-early unconfirmed", got.Payments)
+		}
+	})
+}
+
+// TestPoolForgottenAcrossLeaseHandover (review of the store-matched follower): a replica
+// whose lease lapsed, while another replica's node lacked a transaction and removed its
+// payment, looks its mempool up afresh when it leads again, and the payment is back in
+// the mempool (the store-matched pass matches only transactions it did not see before).
+func TestPoolForgottenAcrossLeaseHandover(t *testing.T) {
+	t.Parallel()
+	onBackends(t, 1, func(t *testing.T, e *fakeEnv) {
+		id, o := e.invoice("25.00")
+		replica := func(holder string) *watcher.Follower {
+			return watcher.NewFollower(e.shop.st, e.source(), e.shop.svc, watcher.Config{Now: e.clock.Now, Logger: quiet(), Holder: holder})
+		}
+		a, b := replica("a"), replica("b")
+		p := pay("tx-a", o, o.AmountDue)
+		e.chain.setPool(p)
+		if _, err := a.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.set(e.clock.Now().Add(time.Minute)) // a's lease lapses; b's node lacks tx-a
+		e.chain.setPool()
+		for range 2 {
+			if _, err := b.Step(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if d := e.get(id); len(d.Payments) != 1 || d.Payments[0].Status != store.PaymentRemoved {
+			t.Fatalf("after b: %+v", d.Payments)
+		}
+		e.clock.set(e.clock.Now().Add(time.Minute)) // b is gone; a leads again, tx-a in its mempool
+		e.chain.setPool(p)
+		if _, err := a.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if d := e.get(id); d.Payments[0].Status != store.PaymentMempool {
+			t.Fatalf("payment %s although tx-a is in the leader's mempool", d.Payments[0].Status)
+		}
+	})
+}
+
+// TestFailedMempoolPassKeepsNewOptions (review): a mempool pass whose transaction fails
+// (rolled back) forgets neither the transactions it had not matched nor the new options'
+// addresses, so the next pass records the payment to an option that arrived meanwhile.
+func TestFailedMempoolPassKeepsNewOptions(t *testing.T) {
+	t.Parallel()
+	for _, watchList := range []bool{false, true} {
+		t.Run(map[bool]string{false: "store-matched", true: "watch-list"}[watchList], func(t *testing.T) {
+			t.Parallel()
+			cs := &crashStore{Store: storetest.SQLite(t)}
+			e := newFakeEnvMode(t, cs, 1, watchList)
+			_, first := e.invoice("25.00")
+			next := e.nextAddress(first)
+			early := watcher.Transfer{TxID: "tx-early", Address: next, Asset: "BTC", Amount: first.AmountDue}
+			e.chain.setPool(early)
+			e.step()
+			e.step()
+			id, o := e.invoice("25.00")
+			if o.Address != next {
+				t.Fatalf("the second invoice's address is %s, not %s", o.Address, next)
+			}
+			cs.mu.Lock()
+			cs.failAt = cs.n + 1 // the pass's transaction: no block, no lease
+			cs.mu.Unlock()
+			if _, err := e.f.Step(ctx); !errors.Is(err, errCrash) {
+				t.Fatalf("step: %v, want the injected failure", err)
+			}
+			e.step()
+			got := e.want(id, invoices.StatusProcessing)
+			if len(got.Payments) != 1 || got.Payments[0].TxID != "tx-early" {
+				t.Fatalf("payments %+v", got.Payments)
+			}
+		})
+	}
+}
+
+// nextAddress derives the deposit address the shop's next invoice gets (the one after
+// option o's index).
+func (e *fakeEnv) nextAddress(o store.PaymentOption) string {
+	e.t.Helper()
+	var ws []store.Wallet
+	if err := e.shop.st.View(ctx, func(tx store.Tx) (err error) { ws, err = tx.Wallets(ctx, e.shop.mid); return }); err != nil {
+		e.t.Fatal(err)
+	}
+	w, err := bitcoin.ParseWallet(ws[0].Descriptor, bitcoin.Regtest)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	a, err := w.Address(*o.DerivationIndex + 1)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a.EncodeAddress()
+}
+
+// TestCloseGrace (review): money sent to an invoice's address after its monitoring window
+// ended, but within Config.CloseGrace by chain time, is recorded; sent after the grace (its
+// earlier payment buried), it is not. On both paths.
+func TestCloseGrace(t *testing.T) {
+	t.Parallel()
+	onBackends(t, 1, func(t *testing.T, e *fakeEnv) {
+		e.withFollower(watcher.Config{ReorgDepth: 2})
+		id, o := e.invoice("25.00")
+		end := t0.Add(15*time.Minute + 24*time.Hour) // the end of its monitoring window
+		at := func(d time.Duration, ts ...watcher.Transfer) {
+			e.clock.set(end.Add(d))
+			e.chain.mine(end.Add(d), ts...)
+			e.step()
+		}
+		at(time.Hour) // the chain time passes the window
+		at(time.Hour+time.Minute, pay("tx-in-grace", o, o.AmountDue))
+		if got := e.get(id); len(got.Payments) != 1 || got.Payments[0].TxID != "tx-in-grace" {
+			t.Fatalf("a payment an hour after the window (grace 6 h): %+v", got.Payments)
+		}
+		for i := range 4 { // past the grace, the first payment buried ReorgDepth deep
+			at(6*time.Hour + time.Duration(i+1)*time.Minute)
+		}
+		at(7*time.Hour, pay("tx-after-grace", o, o.AmountDue))
+		if got := e.get(id); len(got.Payments) != 1 {
+			t.Fatalf("a payment 7 h after the window (grace 6 h) was recorded: %+v", got.Payments)
 		}
 	})
 }

@@ -22,8 +22,8 @@ type Header struct {
 	Time   time.Time
 }
 
-// Transfer is value arriving at a watched address: a transaction output, or a token
-// transfer log.
+// Transfer is value arriving at an address: a transaction output, or a token transfer log.
+// A source reports it as a candidate; the follower records it when it pays a watched option.
 type Transfer struct {
 	TxID    string
 	Index   int64 // output index (Bitcoin) or log index (EVM)
@@ -188,6 +188,10 @@ type Follower struct {
 	// only after the pass committed; pooled is bounded by the node's mempool.
 	pooled map[string]bool
 	fresh  map[string]bool
+	// leaseUntil is when the lease this follower last took or renewed runs out (Holder set):
+	// a step that finds it passed, or loses the lease, forgets pooled and missing, because
+	// another replica may have judged the mempool's payments meanwhile.
+	leaseUntil time.Time
 
 	// broken is why the follower cannot follow its source at all (Step returns it).
 	broken error
@@ -204,9 +208,9 @@ type Follower struct {
 	// refundTo holds the refund destinations handed to the source (watchRefunds); each
 	// counts once in watched, so closing an invoice never unwatches a refund's address.
 	refundTo map[string]bool
-	// loaded means the watch list was loaded; feed is the position in the option feed up to
-	// which every option has been seen (store.FeedPos): in memory only, a restarted
-	// follower loads the watch list again.
+	// loaded means the feed's start was read (and, for a filtered source, the watch list
+	// loaded); feed is the position in the option feed up to which every option has been
+	// seen (store.FeedPos): in memory only, a restarted follower starts again.
 	loaded bool
 	feed   store.FeedPos
 	// missing counts consecutive mempool snapshots that lacked a mempool payment (by payment
@@ -304,6 +308,10 @@ const blockTimeSlack = 2 * time.Hour
 // feedPage is how many options one read of the option feed returns.
 const feedPage = 1000
 
+// freshMax bounds the addresses of new options kept for the next mempool pass (f.fresh):
+// past it (mempool passes failing for long), the next pass matches every transfer again.
+const freshMax = 100_000
+
 // refreshWatchlist prepares the step's matching before blocks are applied. It sets the
 // watch rule from the cursor (monitoredAfter, pendingAbove) and reads the option feed
 // (store.OptionFeed) after its position, which returns every option committed since,
@@ -393,6 +401,10 @@ func (f *Follower) watch(opts []store.WatchedOption) error {
 	if f.watcher == nil {
 		for _, o := range opts {
 			f.fresh[o.Address] = true
+		}
+		if len(f.fresh) > freshMax { // passes kept failing: look the whole mempool up again
+			clear(f.fresh)
+			clear(f.pooled)
 		}
 		return nil
 	}
@@ -534,6 +546,22 @@ func (f *Follower) Watches(ctx context.Context, address string) (bool, error) {
 // ErrNotLeader while another replica holds it; every block transaction re-checks the lease
 // (fencing), so a replica that stalled past its lease cannot commit.
 func (f *Follower) Step(ctx context.Context) (int, error) {
+	n, err := f.step(ctx)
+	if errors.Is(err, ErrNotLeader) {
+		f.forgetPool()
+	}
+	return n, err
+}
+
+// forgetPool drops what the follower knew of the mempool's payments (after it lost its
+// lease): the next pass looks every transaction up again and starts the absence counts over.
+func (f *Follower) forgetPool() {
+	clear(f.pooled)
+	clear(f.missing)
+	f.leaseUntil = time.Time{}
+}
+
+func (f *Follower) step(ctx context.Context) (int, error) {
 	if f.broken != nil {
 		return 0, f.broken
 	}
@@ -550,6 +578,10 @@ func (f *Follower) Step(ctx context.Context) (int, error) {
 		if !ok {
 			return 0, ErrNotLeader
 		}
+		if now.After(f.leaseUntil) { // first taken, or lapsed since the last step
+			f.forgetPool()
+		}
+		f.leaseUntil = now.Add(f.cfg.LeaseTTL)
 	}
 	tip, err := f.src.Tip(ctx)
 	if err != nil {
@@ -559,9 +591,10 @@ func (f *Follower) Step(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	// The watch list is loaded after the tip is read: a payment in a block up to the tip
-	// went to an invoice created before that block, so its address is in the list. Loaded
-	// before the tip, an invoice created and paid in between would be missed for good.
+	// The watch rule and the feed are read after the tip: a payment in a block up to the tip
+	// went to an invoice created before that block. (For a filtered source this matters:
+	// its watch list, loaded before the tip, would miss for good an invoice created and
+	// paid in between. Blocks are matched in the store inside their own transaction.)
 	if err := f.refreshWatchlist(ctx, cur); err != nil {
 		return 0, err
 	}
@@ -990,6 +1023,29 @@ func (f *Follower) applyBlock(ctx context.Context, tx store.Tx, b Block, now tim
 	return f.review(ctx, tx, keys(touched))
 }
 
+// candidates returns the transfers of ts that pay a watched option, by a read of the store
+// outside any write transaction.
+func (f *Follower) candidates(ctx context.Context, ts []Transfer) ([]Transfer, error) {
+	if len(ts) == 0 {
+		return nil, nil
+	}
+	var opts map[watchKey]watchedOpt
+	err := f.st.View(ctx, func(tx store.Tx) (err error) {
+		opts, err = f.match(ctx, tx, ts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Transfer
+	for _, t := range ts {
+		if _, ok := opts[watchKey{t.Address, t.Asset}]; ok {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
 // storable returns the option of opts (match) a transfer pays and whether it can be
 // stored. A transfer no option watches is ignored silently; one that pays an option but
 // cannot be a payment (no positive amount, an amount beyond 256 bits, no transaction id) is
@@ -1195,6 +1251,13 @@ func (f *Follower) mempool(ctx context.Context, tip Header, at time.Time) error 
 			if !f.pooled[t.TxID] || f.fresh[t.Address] {
 				look = append(look, t)
 			}
+		}
+		// Those that pay no option are dropped in a read of their own, so that the write
+		// transaction (SQLite's one writer) does not wait on the lookup of a whole mempool
+		// after a restart. An option committed after this read comes through the feed.
+		var err error
+		if look, err = f.candidates(ctx, look); err != nil {
+			return err
 		}
 	}
 	var missing map[string]int

@@ -1076,6 +1076,29 @@ func testWatchedAt(t *testing.T, s store.Store) {
 	if got := at("bitcoin", many, 0); !slices.Equal(got, []string{"opt_" + proc.ID}) {
 		t.Fatalf("watched among 4,501 addresses: %v", got)
 	}
+	// An invoice past its window with two options, a payment in the mempool on one: both
+	// are watched (the rule is per invoice). Their addresses sort last, into the last of
+	// several IN lists on SQLite.
+	two := invoice("inv_watwo", live.MerchantID, t0.Add(-48*time.Hour))
+	wid := opts0(t, s, live).WalletID
+	tx(t, s, func(x store.Tx) error {
+		if err := x.CreateInvoice(ctx, two); err != nil {
+			return err
+		}
+		for i, addr := range []string{"bcrt1qzzz1", "bcrt1qzzz2"} {
+			o := option(fmt.Sprintf("opt_watwo%d", i), two.ID, wid, addr, uint32(10+i))
+			if err := x.CreatePaymentOption(ctx, o); err != nil {
+				return err
+			}
+		}
+		_, err := x.UpsertPayment(ctx, store.Payment{ID: "pay_watwo", InvoiceID: two.ID, OptionID: "opt_watwo0", Chain: "bitcoin",
+			TxID: "tx-watwo", Address: "bcrt1qzzz1", Asset: "BTC", Amount: big.NewInt(5), Status: store.PaymentMempool, SeenAt: t0, UpdatedAt: t0})
+		return err
+	})
+	many = append(many, "bcrt1qzzz1", "bcrt1qzzz2")
+	if got := at("bitcoin", many, 0); !slices.Equal(got, []string{"opt_" + proc.ID, "opt_watwo0", "opt_watwo1"}) {
+		t.Fatalf("watched among 4,503 addresses, the invoice with a pending payment on one of its two options: %v", got)
+	}
 	// The invoice past its monitoring window is watched while it has a payment on the
 	// chain in the mempool, then while that payment is confirmed above pendingAbove; a
 	// payment on another chain does not count.
@@ -1099,4 +1122,15 @@ func testWatchedAt(t *testing.T, s store.Store) {
 	if got := at("bitcoin", all[1:2], 10); len(got) != 0 {
 		t.Fatalf("with its payment buried at 10: %v", got)
 	}
+}
+
+// opts0 returns the payment option of invoice inv (watcherInvoices made one each).
+func opts0(t *testing.T, s store.Store, inv store.Invoice) store.PaymentOption {
+	t.Helper()
+	var ps []store.PaymentOption
+	must(t, s.View(ctx, func(x store.Tx) (err error) { ps, err = x.PaymentOptions(ctx, inv.ID); return }))
+	if len(ps) == 0 {
+		t.Fatalf("invoice %s has no option", inv.ID)
+	}
+	return ps[0]
 }
