@@ -960,8 +960,18 @@ func (f *Follower) apply(ctx context.Context, bs []Block) error {
 		if err := f.fence(ctx, tx, now); err != nil {
 			return err
 		}
+		// One read matches the transfers of every block of the batch (the step's rule is
+		// the same for all of them).
+		var all []Transfer
 		for _, b := range bs {
-			if err := f.applyBlock(ctx, tx, b, now, &skipped); err != nil {
+			all = append(all, b.Transfers...)
+		}
+		opts, err := f.match(ctx, tx, all)
+		if err != nil {
+			return err
+		}
+		for _, b := range bs {
+			if err := f.applyBlock(ctx, tx, b, opts, now, &skipped); err != nil {
 				return fmt.Errorf("block %d: %w", b.Height, err)
 			}
 		}
@@ -973,15 +983,12 @@ func (f *Follower) apply(ctx context.Context, bs []Block) error {
 	return err
 }
 
-// applyBlock is one block of apply. The block's time (never later than now) is the chain
-// time the block's invoices are judged at and the sighting time of what it pays.
-func (f *Follower) applyBlock(ctx context.Context, tx store.Tx, b Block, now time.Time, skipped *[]string) error {
+// applyBlock is one block of apply, its transfers matched in opts. The block's time (never
+// later than now) is the chain time the block's invoices are judged at and the sighting
+// time of what it pays.
+func (f *Follower) applyBlock(ctx context.Context, tx store.Tx, b Block, opts map[watchKey]watchedOpt, now time.Time, skipped *[]string) error {
 	at := BlockTime(b.Header, now)
 	touched := map[string]bool{}
-	opts, err := f.match(ctx, tx, b.Transfers)
-	if err != nil {
-		return err
-	}
 	for _, t := range b.Transfers {
 		o, ok, reason := storable(t, opts)
 		if reason != "" {
