@@ -145,9 +145,10 @@ type Tx interface {
 	// moves its cursor only past those below the horizon.
 	OptionFeed(ctx context.Context, chain string, after FeedPos, limit int) ([]WatchedOption, int64, error)
 	// WatchList lists the payment options on chain that a follower starting now must watch:
-	// those whose invoices are monitored after monitoredAfter (monitor_until > monitoredAfter)
-	// and those with a payment on chain still in the mempool or confirmed above height
-	// pendingAbove. It also returns the position to follow OptionFeed from: every option
+	// those of the invoices monitored after monitoredAfter (monitor_until > monitoredAfter)
+	// or with a payment on chain still in the mempool or confirmed above height
+	// pendingAbove (the rule is per invoice, as in WatchedAt: every option on chain of such
+	// an invoice, not only the one paid). It also returns the position to follow OptionFeed from: every option
 	// below it was committed before the list was read (so the list holds it if it qualifies).
 	WatchList(ctx context.Context, chain string, monitoredAfter time.Time, pendingAbove int64) ([]WatchedOption, FeedPos, error)
 	// WatchedAt lists the payment options on chain at any of addresses that a follower

@@ -1337,7 +1337,10 @@ func (f *Follower) mempool(ctx context.Context, tip Header, at time.Time) error 
 	if err != nil {
 		return err
 	}
-	f.missing, f.pooled = missing, inPool
+	f.missing = missing
+	if f.watcher == nil { // a filtered source's passes match every transfer (see look)
+		f.pooled = inPool
+	}
 	clear(f.fresh)
 	f.reportSkipped(skipped)
 	for _, r := range removed {

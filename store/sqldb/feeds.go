@@ -99,8 +99,8 @@ func (t *tx) WatchList(ctx context.Context, chain string, monitoredAfter time.Ti
 		UNION
 		SELECT `+prefixed("o.", optionCols)+watchedCols+`
 		FROM payment_options o JOIN invoices i ON i.id = o.invoice_id
-		WHERE o.id IN (SELECT p.option_id FROM payments p WHERE p.chain = $1 AND p.status = 'mempool'
-			UNION SELECT p.option_id FROM payments p WHERE p.chain = $1 AND p.block_height > $3 AND p.status = 'confirmed')
+		WHERE o.chain = $1 AND o.invoice_id IN (SELECT p.invoice_id FROM payments p WHERE p.chain = $1 AND p.status = 'mempool'
+			UNION SELECT p.invoice_id FROM payments p WHERE p.chain = $1 AND p.block_height > $3 AND p.status = 'confirmed')
 		ORDER BY 1`, chain, monitoredAfter, pendingAbove)
 	return opts, store.FeedPos{XID: h}, err
 }

@@ -1099,6 +1099,17 @@ func testWatchedAt(t *testing.T, s store.Store) {
 	if got := at("bitcoin", many, 0); !slices.Equal(got, []string{"opt_" + proc.ID, "opt_watwo0", "opt_watwo1"}) {
 		t.Fatalf("watched among 4,503 addresses, the invoice with a pending payment on one of its two options: %v", got)
 	}
+	// The watch list at start follows the same rule: both options, not only the one paid.
+	var list []store.WatchedOption
+	must(t, s.View(ctx, func(x store.Tx) (err error) {
+		list, _, err = x.WatchList(ctx, "bitcoin", t0.Add(-time.Hour), 0)
+		return
+	}))
+	for _, id := range []string{"opt_watwo0", "opt_watwo1"} {
+		if !slices.ContainsFunc(list, func(o store.WatchedOption) bool { return o.ID == id }) {
+			t.Fatalf("the watch list lacks %s of an invoice with a pending payment on its other option: %+v", id, list)
+		}
+	}
 	// The invoice past its monitoring window is watched while it has a payment on the
 	// chain in the mempool, then while that payment is confirmed above pendingAbove; a
 	// payment on another chain does not count.
