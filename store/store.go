@@ -157,6 +157,12 @@ type Tx interface {
 	// confirmed above height pendingAbove. It is how a follower matches a block's or the
 	// mempool's transfers (no address map in memory), ordered by address and asset.
 	WatchedAt(ctx context.Context, chain string, addresses []string, monitoredAfter time.Time, pendingAbove int64) ([]WatchedOption, error)
+	// ClosingOptions lists the payment options on chain of the invoices whose monitoring
+	// ends in (after, upTo] (monitor_until, which never changes), with their MonitorUntil,
+	// ordered by invoice: a follower that keeps a filtered source's watch set reads the
+	// invoices leaving its watch rule as the rule's time moves from after to upTo, at a
+	// cost proportional to them, and keeps no list of the open ones (issue 22).
+	ClosingOptions(ctx context.Context, chain string, after, upTo time.Time) ([]WatchedOption, error)
 	// InvoicesDue lists the ids of invoices with an option on chain whose state may change
 	// without a new payment: new ones whose expiry chain time at reached, processing ones whose
 	// monitoring ended before at, and those with a confirmed payment on chain that reaches its

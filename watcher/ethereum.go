@@ -432,6 +432,13 @@ func (s *EthereumSource) lookup(a common.Address) (string, bool) {
 	return txt, ok
 }
 
+// Watching returns the number of addresses the source watches (matches and reconciles).
+func (s *EthereumSource) Watching() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.watched)
+}
+
 // watching returns the number of watched addresses, and the addresses themselves when
 // there are at most upTo.
 func (s *EthereumSource) watching(upTo int) (int, []common.Address) {

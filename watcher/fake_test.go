@@ -129,6 +129,13 @@ func (c *fakeChain) isWatched(address string) bool {
 	return c.watched[address]
 }
 
+// watchedCount is the size of the chain's watch set (a watchingChain's).
+func (c *fakeChain) watchedCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.watched)
+}
+
 func (c *fakeChain) Tip(context.Context) (watcher.Header, error) {
 	c.called("Tip")
 	c.mu.Lock()

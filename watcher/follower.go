@@ -1,7 +1,6 @@
 package watcher
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -196,17 +195,19 @@ type Follower struct {
 	// broken is why the follower cannot follow its source at all (Step returns it).
 	broken error
 
-	// For a filtered source only (nil otherwise):
+	// For a filtered source only (nil otherwise). The follower keeps no list of the open
+	// invoices or of the addresses it handed over: the source holds its watch set, and the
+	// store lists the invoices leaving the watch rule (closeInvoices).
 	watcher Watcher
-	// watched counts the options of each address handed to the source: one EVM address
-	// takes several assets (ETH and tokens) for the same invoice.
-	watched map[string]int
-	// byInvoice lists the watched options (address and asset) of each invoice; closing
-	// orders the invoices by the end of their monitoring window (see Config.CloseGrace).
-	byInvoice map[string][]watchKey
-	closing   closeQueue
-	// refundTo holds the refund destinations handed to the source (watchRefunds); each
-	// counts once in watched, so closing an invoice never unwatches a refund's address.
+	// closedThrough is the watch rule's time (monitoredAfter) up to which the invoices that
+	// left the rule were read (store.ClosingOptions); deferred holds, per invoice whose
+	// window ended before it but that still had a payment pending (or that the feed
+	// returned later), the addresses of its options on the chain: checked again each step.
+	// Bounded by the invoices past their window with a pending payment.
+	closedThrough time.Time
+	deferred      map[string][]string
+	// refundTo holds the refund destinations handed to the source (watchRefunds): closing
+	// an invoice never unwatches a refund's address.
 	refundTo map[string]bool
 	// loaded means the feed's start was read (and, for a filtered source, the watch list
 	// loaded); feed is the position in the option feed up to which every option has been
@@ -258,7 +259,7 @@ func NewFollower(st store.Store, src Source, inv Invoices, cfg Config) *Follower
 			f.broken = fmt.Errorf("follower of %s: the source reports only the addresses handed to it but takes none (it is not a watcher.Watcher)", src.Chain())
 		}
 		f.watcher = w
-		f.watched, f.byInvoice, f.refundTo = map[string]int{}, map[string][]watchKey{}, map[string]bool{}
+		f.deferred, f.refundTo = map[string][]string{}, map[string]bool{}
 	}
 	return f
 }
@@ -350,12 +351,15 @@ func (f *Follower) refreshWatchlist(ctx context.Context, cur store.Cursor) error
 		if err != nil {
 			return fmt.Errorf("load watched addresses: %w", err)
 		}
+		// The list holds the invoices monitored after monitoredAfter (and those past it with a
+		// pending payment, deferred by watch): the ones closing later are read from there.
+		f.closedThrough = f.monitoredAfter
 		if err := f.watch(opts); err != nil {
 			return err
 		}
 		f.loaded, f.feed = true, start
 		if f.watcher != nil {
-			f.cfg.Logger.Debug("watch list loaded", "options", len(opts), "addresses", len(f.watched))
+			f.cfg.Logger.Debug("watch list loaded", "options", len(opts))
 		}
 	}
 	// Pages of the feed: every visible option after the position is taken, but the
@@ -396,7 +400,9 @@ func (f *Follower) refreshWatchlist(ctx context.Context, cur store.Cursor) error
 }
 
 // watch takes new options: their addresses are fresh for the next mempool pass, and a
-// filtered source is handed the new ones (the follower's counts change only once it took them).
+// filtered source is handed them (again, harmlessly, for an option the feed returns twice).
+// An option whose invoice's window ended before closedThrough is deferred: the store will
+// not list it as closing any more.
 func (f *Follower) watch(opts []store.WatchedOption) error {
 	if f.watcher == nil {
 		for _, o := range opts {
@@ -408,128 +414,118 @@ func (f *Follower) watch(opts []store.WatchedOption) error {
 		}
 		return nil
 	}
-	var fresh []string
+	var addrs []string
 	seen := map[string]bool{}
 	for _, o := range opts {
-		if f.watched[o.Address] == 0 && !seen[o.Address] {
+		if !seen[o.Address] {
 			seen[o.Address] = true
-			fresh = append(fresh, o.Address)
+			addrs = append(addrs, o.Address)
 		}
 	}
-	if len(fresh) > 0 {
-		if err := f.watcher.Watch(fresh); err != nil {
+	if len(addrs) > 0 {
+		if err := f.watcher.Watch(addrs); err != nil {
 			return fmt.Errorf("watch addresses: %w", err)
 		}
+		f.cfg.Logger.Debug("watching deposit addresses", "count", len(addrs))
 	}
-	for _, o := range opts {
-		k := watchKey{o.Address, o.Asset}
-		if slices.Contains(f.byInvoice[o.InvoiceID], k) {
-			continue
+	for _, o := range opts { // only once the source took them
+		if !o.MonitorUntil.After(f.closedThrough) && !slices.Contains(f.deferred[o.InvoiceID], o.Address) {
+			f.deferred[o.InvoiceID] = append(f.deferred[o.InvoiceID], o.Address)
 		}
-		f.watched[o.Address]++
-		if _, ok := f.byInvoice[o.InvoiceID]; !ok {
-			heap.Push(&f.closing, closing{until: o.MonitorUntil, invoice: o.InvoiceID})
-		}
-		f.byInvoice[o.InvoiceID] = append(f.byInvoice[o.InvoiceID], k)
-	}
-	if len(fresh) > 0 {
-		f.cfg.Logger.Debug("watching new deposit addresses", "count", len(fresh), "total", len(f.watched))
 	}
 	return nil
 }
 
-// closeInvoices drops from the follower's counts, and from the source's watch set, the options
-// of invoices whose monitoring window ended more than CloseGrace before the chain time and
-// that have no payment on this chain still unconfirmed or less than ReorgDepth blocks deep
-// (those are checked again at the next step). Its cost is proportional to the invoices
-// closing, not to those watched.
+// closeInvoices drops from the source's watch set the addresses of invoices that left the
+// watch rule: their monitoring window ended more than CloseGrace before the chain time (read
+// from the store as the rule's time moves, store.ClosingOptions) and they have no payment on
+// this chain still unconfirmed or less than ReorgDepth blocks deep (those are deferred and
+// checked again at the next step). An address stays while any option at it is watched, by
+// the rule that matches transfers (store.WatchedAt), or while it is a refund's destination.
+// Its cost is proportional to the invoices closing, not to those watched.
 func (f *Follower) closeInvoices(ctx context.Context, cur store.Cursor) error {
-	chainTime := knownTime(cur.ChainTime)
-	if chainTime.IsZero() {
+	if knownTime(cur.ChainTime).IsZero() {
 		return nil
 	}
-	before := chainTime.Add(-f.cfg.CloseGrace)
-	var due []string
-	for f.closing.Len() > 0 && !f.closing[0].until.After(before) {
-		due = append(due, heap.Pop(&f.closing).(closing).invoice)
-	}
-	if len(due) == 0 {
-		return nil
-	}
-	var pays []store.Payment
-	err := f.st.View(ctx, func(tx store.Tx) (err error) {
-		pays, err = tx.PaymentsOf(ctx, due)
-		return err
-	})
-	if err != nil {
-		for _, id := range due { // nothing dropped: checked again next time
-			heap.Push(&f.closing, closing{until: before, invoice: id})
+	before := f.monitoredAfter
+	var (
+		byInvoice map[string][]string // the invoices checked → their addresses; then the deferred ones
+		addrs     []string
+		still     map[string]bool // addresses with an option still watched
+	)
+	err := f.st.View(ctx, func(tx store.Tx) error {
+		byInvoice, addrs, still = make(map[string][]string, len(f.deferred)), nil, map[string]bool{}
+		for id, as := range f.deferred {
+			byInvoice[id] = slices.Clone(as)
 		}
-		return fmt.Errorf("read payments of closing invoices: %w", err)
-	}
-	buried := cur.Height - int64(f.cfg.ReorgDepth)
-	pending := map[string]bool{}
-	for _, p := range pays {
-		if p.Chain == f.src.Chain() && (p.Status == store.PaymentMempool ||
-			(p.Status == store.PaymentConfirmed && p.BlockHeight != nil && *p.BlockHeight > buried)) {
-			pending[p.InvoiceID] = true
-		}
-	}
-	var gone []string
-	for _, id := range due {
-		if pending[id] {
-			heap.Push(&f.closing, closing{until: before, invoice: id})
-			continue
-		}
-		for _, k := range f.byInvoice[id] {
-			if f.watched[k.address]--; f.watched[k.address] <= 0 {
-				delete(f.watched, k.address)
-				gone = append(gone, k.address)
+		if before.After(f.closedThrough) {
+			due, err := tx.ClosingOptions(ctx, f.src.Chain(), f.closedThrough, before)
+			if err != nil {
+				return err
+			}
+			for _, o := range due {
+				if !slices.Contains(byInvoice[o.InvoiceID], o.Address) {
+					byInvoice[o.InvoiceID] = append(byInvoice[o.InvoiceID], o.Address)
+				}
 			}
 		}
-		delete(f.byInvoice, id)
+		seen := map[string]bool{}
+		for _, as := range byInvoice {
+			for _, a := range as {
+				if !seen[a] {
+					seen[a] = true
+					addrs = append(addrs, a)
+				}
+			}
+		}
+		if len(addrs) == 0 {
+			return nil
+		}
+		watched, err := tx.WatchedAt(ctx, f.src.Chain(), addrs, f.monitoredAfter, f.pendingAbove)
+		if err != nil {
+			return err
+		}
+		pending := map[string]bool{}
+		for _, o := range watched {
+			still[o.Address], pending[o.InvoiceID] = true, true
+		}
+		for id := range byInvoice {
+			if !pending[id] {
+				delete(byInvoice, id)
+			}
+		}
+		return nil
+	})
+	if err != nil { // nothing dropped: read again next time
+		return fmt.Errorf("read closing invoices: %w", err)
+	}
+	var gone []string
+	for _, a := range addrs {
+		if !still[a] && !f.refundTo[a] {
+			gone = append(gone, a)
+		}
 	}
 	if u, ok := f.src.(Unwatcher); ok && len(gone) > 0 {
 		u.Unwatch(gone)
 	}
+	if before.After(f.closedThrough) {
+		f.closedThrough = before
+	}
+	f.deferred = byInvoice
 	if len(gone) > 0 {
-		f.cfg.Logger.Debug("closed invoices left the watch list", "addresses", len(gone), "total", len(f.watched))
+		f.cfg.Logger.Debug("closed invoices left the watch list", "addresses", len(gone), "deferred", len(f.deferred))
 	}
 	return nil
 }
 
-// closing is an invoice in the closing queue: it closes once its monitoring window ended
-// CloseGrace before the chain time.
-type closing struct {
-	until   time.Time
-	invoice string
-}
-
-// closeQueue is a min-heap of invoices by the end of their monitoring window.
-type closeQueue []closing
-
-func (q closeQueue) Len() int           { return len(q) }
-func (q closeQueue) Less(i, j int) bool { return q[i].until.Before(q[j].until) }
-func (q closeQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *closeQueue) Push(x any)        { *q = append(*q, x.(closing)) }
-func (q *closeQueue) Pop() any {
-	old := *q
-	x := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return x
-}
-
-// Watching reports how many deposit addresses and invoices the follower hands a filtered
-// source (0, 0 for any other source: the follower holds no address map for it).
-func (f *Follower) Watching() (addresses, invoices int) { return len(f.watched), len(f.byInvoice) }
+// Deferred reports how many invoices past their monitoring window a filtered source's
+// follower keeps watching for a payment still pending (0 for any other source): the only
+// state per invoice it holds.
+func (f *Follower) Deferred() int { return len(f.deferred) }
 
 // Watches reports whether a transfer to address would find a payment option now, by the
-// watch rule of the follower's last step (before the first: every option), or, for a
-// filtered source, whether the follower handed it the address.
+// watch rule of the follower's last step (before the first: every option).
 func (f *Follower) Watches(ctx context.Context, address string) (bool, error) {
-	if f.watcher != nil {
-		return f.watched[address] > 0, nil
-	}
 	var n int
 	err := f.st.View(ctx, func(tx store.Tx) error {
 		opts, err := tx.WatchedAt(ctx, f.src.Chain(), []string{address}, f.monitoredAfter, f.pendingAbove)

@@ -37,7 +37,7 @@ func TestEthereumReconciliationInRotation(t *testing.T) {
 	}
 	e.commit(1)
 	step() // all 7 watched and based
-	if a, _ := f.Watching(); a != n {
+	if a := src.Watching(); a != n {
 		t.Fatalf("watching %d addresses, want %d", a, n)
 	}
 	// Rotate a little first, so the paid address's turn is not simply the next block.

@@ -47,7 +47,7 @@ func (f *Follower) watchRefunds(ctx context.Context) error {
 	}
 	var fresh []string
 	for _, a := range addrs {
-		if !f.refundTo[a] && f.watched[a] == 0 {
+		if !f.refundTo[a] {
 			fresh = append(fresh, a)
 		}
 	}
@@ -56,11 +56,8 @@ func (f *Follower) watchRefunds(ctx context.Context) error {
 			return fmt.Errorf("watch refund destinations: %w", err)
 		}
 	}
-	for _, a := range addrs { // only once the source took them
-		if !f.refundTo[a] {
-			f.refundTo[a] = true
-			f.watched[a]++
-		}
+	for _, a := range fresh { // only once the source took them
+		f.refundTo[a] = true
 	}
 	return nil
 }

@@ -106,6 +106,15 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		}
 		return err
 	})
+	run("ClosingOptions", false, func(tx store.Tx) error {
+		// One step's worth of closing: the invoices whose window ended in the last minutes.
+		upTo := now.Add(-6 * time.Hour)
+		opts, err := tx.ClosingOptions(ctx, "bitcoin", upTo.Add(-5*time.Minute), upTo)
+		if err == nil && len(opts) == 0 {
+			err = fmt.Errorf("no option closing in the 5 minutes up to %s", upTo)
+		}
+		return err
+	})
 	run("OptionFeed (at the end)", false, func(tx store.Tx) error {
 		_, _, err := tx.OptionFeed(ctx, "bitcoin", last, 1000)
 		return err

@@ -105,6 +105,13 @@ func (t *tx) WatchList(ctx context.Context, chain string, monitoredAfter time.Ti
 	return opts, store.FeedPos{XID: h}, err
 }
 
+func (t *tx) ClosingOptions(ctx context.Context, chain string, after, upTo time.Time) ([]store.WatchedOption, error) {
+	return t.watched(ctx, `SELECT `+prefixed("o.", optionCols)+watchedCols+`
+		FROM invoices i JOIN payment_options o ON o.invoice_id = i.id AND o.chain = $1
+		WHERE i.monitor_until > $2 AND i.monitor_until <= $3
+		ORDER BY o.invoice_id, o.id`, chain, after, upTo)
+}
+
 func (t *tx) WatchedAt(ctx context.Context, chain string, addresses []string, monitoredAfter time.Time, pendingAbove int64) ([]store.WatchedOption, error) {
 	var out []store.WatchedOption
 	err := t.chunks(addresses, func(chunk []string) error {

@@ -44,6 +44,7 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 		{"Leases", testLeases},
 		{"WatcherQueries", testWatcherQueries},
 		{"WatchedAt", testWatchedAt},
+		{"ClosingOptions", testClosingOptions},
 		{"ReviewByConfirmations", testReviewByConfirmations},
 		{"ChainTime", testChainTime},
 		{"FeedsCommitOrdered", testFeeds},
@@ -1132,6 +1133,38 @@ func testWatchedAt(t *testing.T, s store.Store) {
 	}
 	if got := at("bitcoin", all[1:2], 10); len(got) != 0 {
 		t.Fatalf("with its payment buried at 10: %v", got)
+	}
+}
+
+// testClosingOptions: the options of the invoices whose monitoring ends in a time range
+// (after, upTo], on one chain, ordered by invoice: both bounds are exact.
+func testClosingOptions(t *testing.T, s store.Store) {
+	live, gone, proc := watcherInvoices(t, s, "co", "co")
+	closing := func(chain string, after, upTo time.Time) []string {
+		t.Helper()
+		var opts []store.WatchedOption
+		must(t, s.View(ctx, func(x store.Tx) (err error) { opts, err = x.ClosingOptions(ctx, chain, after, upTo); return }))
+		var ids []string
+		for _, o := range opts {
+			if o.Chain != chain || o.MonitorUntil.IsZero() || o.MonitorUntil.After(upTo) || !o.MonitorUntil.After(after) {
+				t.Fatalf("ClosingOptions(%s, %s, %s) returned %+v", chain, after, upTo, o)
+			}
+			ids = append(ids, o.ID)
+		}
+		return ids
+	}
+	end := gone.MonitorUntil
+	if got := closing("bitcoin", end.Add(-time.Hour), end); !slices.Equal(got, []string{"opt_" + gone.ID}) {
+		t.Fatalf("closing up to the end of the window: %v, want the gone invoice's option", got)
+	}
+	if got := closing("bitcoin", end, end.Add(time.Hour)); len(got) != 0 {
+		t.Fatalf("closing after the end of the window: %v, want none", got)
+	}
+	if got := closing("bitcoin", end.Add(time.Nanosecond), live.MonitorUntil); !slices.Equal(got, []string{"opt_" + live.ID, "opt_" + proc.ID}) {
+		t.Fatalf("closing up to the open invoices' end: %v, want both, by invoice", got)
+	}
+	if got := closing("ethereum", end.Add(-time.Hour), live.MonitorUntil); len(got) != 0 {
+		t.Fatalf("closing on another chain: %v", got)
 	}
 }
 
