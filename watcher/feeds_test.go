@@ -77,11 +77,22 @@ func TestSkewedReplicaOptionWatched(t *testing.T) {
 // was committed and the follower stepped several times and watched B. The option feed
 // returns B at once and never moves past A; once A commits it is watched and its payment
 // recorded. A follower restarted at that point (between a feed read and any cursor move:
-// the cursor lives in memory) watches both too.
+// the cursor lives in memory) watches both too. On both paths: on the watch-list path the
+// feed alone decides which addresses the source is handed.
 func TestLateCommittedOptionWatched(t *testing.T) {
 	t.Parallel()
+	for _, watchList := range []bool{false, true} {
+		name := map[bool]string{false: "store-matched", true: "watch-list"}[watchList]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			lateCommittedOptionWatched(t, watchList)
+		})
+	}
+}
+
+func lateCommittedOptionWatched(t *testing.T, watchList bool) {
 	raw := storetest.Postgres(t)
-	e := newFakeEnvOn(t, raw, 1)
+	e := newFakeEnvMode(t, raw, 1, watchList)
 	other := e.replica(0)
 	e.clock.set(t0.Add(time.Minute))
 	draft, err := e.shop.svc.Prepare(ctx, e.shop.mid, invoices.CreateRequest{Amount: "25.00", Currency: "USD"})
