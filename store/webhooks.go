@@ -106,6 +106,10 @@ type WebhookEndpoint struct {
 	// Format is the wire format of the endpoint's requests, fixed at creation: "" for
 	// chainpay's own, or a name the deliverer has a webhooks.Formatter for ("greenfield").
 	Format string
+	// Since is the endpoint's position in the event feed (FeedPos.XID), set by the store when
+	// it is created: it receives the events at or after it (FeedEvent.Pos.XID >= Since), so
+	// which events it gets does not depend on any replica's clock (issue 22).
+	Since int64
 }
 
 // WebhookEvent is an event that has been fanned out, with the payload every delivery of it

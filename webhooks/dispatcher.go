@@ -46,7 +46,8 @@ type DispatcherConfig struct {
 const cursorName = "events"
 
 // Dispatcher fans stored events out into deliveries: one per (event, enabled endpoint of the
-// event's merchant whose filter matches and that existed when the event happened).
+// event's merchant whose filter matches and that existed when the event happened, by their
+// positions in the event feed).
 //
 // It learns about new events from the commit-ordered event feed (store.EventFeed), not
 // from their times: its cursor is a feed position stored in webhook_cursors, and it moves
@@ -118,8 +119,8 @@ func (d *Dispatcher) Dispatch(ctx context.Context) (int, error) {
 // transaction, after locking the cursor (Store.LockWebhookCursor: no endpoint is created or
 // deleted meanwhile), it reads the feed and the endpoints again and fans out what it has a
 // payload for; an event that gained a receiver in between is held for the next pass.
-// Events nobody receives (the store has no endpoint, none subscribed, or none existed at
-// the event's time) are not recorded: the cursor just passes them.
+// Events nobody receives (the store has no endpoint, none subscribed, or none existed when
+// the event was written) are not recorded: the cursor just passes them.
 func (d *Dispatcher) dispatch(ctx context.Context) (fanned, read int, _ error) {
 	var (
 		cursor  store.FeedPos
@@ -156,7 +157,7 @@ func (d *Dispatcher) dispatch(ctx context.Context) (fanned, read int, _ error) {
 		invoice  = map[string]json.RawMessage{} // by invoice id: rendered once per pass
 	)
 	for _, e := range events {
-		if e.Snapshot != "" || !receives(eps[e.MerchantID], e.Event) {
+		if e.Snapshot != "" || !receives(eps[e.MerchantID], e) {
 			continue
 		}
 		snap, have := invoice[e.InvoiceID]
@@ -198,7 +199,7 @@ func (d *Dispatcher) dispatch(ctx context.Context) (fanned, read int, _ error) {
 		for _, e := range events {
 			var to []store.WebhookEndpoint
 			for _, ep := range eps[e.MerchantID] {
-				if subscribed(ep, e.Event) {
+				if subscribed(ep, e) {
 					to = append(to, ep)
 				}
 			}
@@ -260,7 +261,7 @@ func endpointsOf(ctx context.Context, tx store.Tx, events []store.FeedEvent, eps
 }
 
 // receives reports whether any of eps receives e.
-func receives(eps []store.WebhookEndpoint, e store.Event) bool {
+func receives(eps []store.WebhookEndpoint, e store.FeedEvent) bool {
 	return slices.ContainsFunc(eps, func(ep store.WebhookEndpoint) bool { return subscribed(ep, e) })
 }
 
@@ -300,9 +301,12 @@ func (d *Dispatcher) fanOut(ctx context.Context, tx store.Tx, e store.Event, sna
 }
 
 // subscribed reports whether ep receives e: enabled, its filter matches, and it existed when
-// the event happened (a new endpoint does not receive history).
-func subscribed(ep store.WebhookEndpoint, e store.Event) bool {
-	if !ep.Enabled || e.CreatedAt.Before(ep.CreatedAt) {
+// the event happened (a new endpoint does not receive history): by their positions in the
+// event feed (store.WebhookEndpoint.Since), not by their times, which come from the clocks
+// of the replicas that wrote them (an event from a replica whose clock is behind, written
+// after the endpoint, is the endpoint's).
+func subscribed(ep store.WebhookEndpoint, e store.FeedEvent) bool {
+	if !ep.Enabled || e.Pos.XID < ep.Since {
 		return false
 	}
 	return slices.Contains(ep.Events, AllEvents) || slices.Contains(ep.Events, e.Type)

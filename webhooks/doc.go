@@ -10,13 +10,15 @@
 //   - Dispatcher fans events out: for each new event it freezes the payload (event id,
 //     type, time and the invoice snapshot: the one the event's writer stored with it — the
 //     create path stores its answer — or else one rendered by Snapshots) and creates one
-//     delivery per enabled, subscribed endpoint of the event's merchant that existed at the
-//     time of the event. Events no endpoint receives are not recorded at all (a store
+//     delivery per enabled, subscribed endpoint of the event's merchant that existed when
+//     the event was written: the endpoint receives the events of its own transaction and
+//     of later ones (store.WebhookEndpoint.Since, a position in the event feed, not a time
+//     from a replica's clock). Events no endpoint receives are not recorded at all (a store
 //     without endpoints costs no webhook writes). A delivery is unique on (event, endpoint)
 //     and each event is recorded once as fanned out, so fan-out is exactly once even with
 //     several replicas. Creating or deleting an endpoint locks the dispatcher's cursor
-//     (shared) and takes the endpoint's time after the lock, so a fan-out never misses an
-//     endpoint whose time is at or before an event's, nor meets a deleted one. Transactions
+//     (shared) first, so a fan-out never misses an endpoint whose position is at or before
+//     an event's, nor meets a deleted one. Transactions
 //     commit in any order and replicas' clocks differ, so the dispatcher does not follow
 //     event times: it follows the commit-ordered event feed (store.EventFeed), whose cursor
 //     never passes an event that may still commit (see store.FeedPos).

@@ -3,6 +3,7 @@ package webhooks_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -21,7 +22,8 @@ import (
 func TestLateAndSkewedEventsDelivered(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, b storetest.Backend) {
-		bd := setupOn(t, storetest.RetryTwice(b.Open(t)))
+		raw := b.Open(t)
+		bd := setupOn(t, storetest.RetryTwice(raw))
 		rc := newReceiver(t, nil)
 		ep := bd.endpoint(t, rc)
 		bd.clock.Advance(time.Hour)
@@ -34,16 +36,23 @@ func TestLateAndSkewedEventsDelivered(t *testing.T) {
 		want = append(want, bd.event(t, "invoice.payment_received", -15*time.Minute).ID)
 		if b.Name == "postgres" {
 			// A transaction stamps its event, then commits 15 minutes (of the clock) later,
-			// after a newer event was committed and dispatched.
+			// after a newer event was committed and dispatched. It runs on the raw store: run
+			// again by RetryTwice, the closure would insert the event in a newer transaction,
+			// after the newer event. The read after the insert makes the driver send the insert
+			// (a pipelined batch would hold it until the commit): the row then has its feed
+			// position, below the newer event's, before that event is written.
 			late := store.Event{ID: store.NewID("evt", bd.clock.Now()), MerchantID: bd.merchant, InvoiceID: bd.invoice,
 				Type: "invoice.settled", Data: `{}`, CreatedAt: bd.clock.Now()}
 			release, held := make(chan struct{}), make(chan struct{})
 			done := make(chan error, 1)
 			go func() {
 				var once sync.Once
-				done <- bd.st.Tx(ctx, func(tx store.Tx) error {
+				done <- raw.Tx(ctx, func(tx store.Tx) error {
 					if err := tx.AppendEvent(ctx, late); err != nil {
 						return err
+					}
+					if evs, err := tx.Events(ctx, late.InvoiceID); err != nil || !slices.ContainsFunc(evs, func(e store.Event) bool { return e.ID == late.ID }) {
+						return fmt.Errorf("the late event is not in its own transaction: %v", err)
 					}
 					once.Do(func() { close(held) })
 					<-release
@@ -72,6 +81,35 @@ func TestLateAndSkewedEventsDelivered(t *testing.T) {
 		slices.Sort(want)
 		if !slices.Equal(slices.Compact(got), want) || bad != 0 {
 			t.Fatalf("received %v (bad %d), want %v", got, bad, want)
+		}
+	})
+}
+
+// TestEventFromSkewedReplicaAfterNewEndpoint (issue 22): an endpoint created at T receives an
+// event written 5 minutes later by a replica whose clock is 15 minutes behind (stamped T−10
+// min); an event written just before the endpoint by a replica whose clock is ahead (stamped
+// after T) is history. Which events an endpoint gets follows the event feed, not the clocks.
+func TestEventFromSkewedReplicaAfterNewEndpoint(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, b storetest.Backend) {
+		bd := setup(t, b)
+		rc := newReceiver(t, nil)
+		bd.clock.Advance(time.Hour)
+		history := bd.event(t, "invoice.created", 10*time.Minute) // clock ahead
+		ep := bd.endpoint(t, rc)
+		bd.clock.Advance(5 * time.Minute)
+		skewed := bd.event(t, "invoice.processing", -15*time.Minute) // clock behind
+		for range 2 {
+			bd.dispatch(t)
+		}
+		bd.deliverer(t, webhooks.DelivererConfig{}, false)
+		bd.waitAll(t, ep.ID, 1, "the skewed replica's event delivered", func(d webhooks.Delivery) bool { return d.Status == "delivered" })
+		var got []string
+		for _, d := range bd.deliveries(t, ep.ID) {
+			got = append(got, d.EventID)
+		}
+		if !slices.Equal(got, []string{skewed.ID}) {
+			t.Fatalf("the endpoint got %v, want only %s (not %s, written before it)", got, skewed.ID, history.ID)
 		}
 	})
 }

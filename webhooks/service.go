@@ -278,8 +278,9 @@ func (s *Service) CreateEndpoint(ctx context.Context, merchantID string, in NewE
 	}
 	var e store.WebhookEndpoint
 	err = s.st.Tx(ctx, func(tx store.Tx) error {
-		// Locked first: no fan-out runs until this commits, and the endpoint's time is taken
-		// after every fan-out that did not see it, so it misses no event of its time or later.
+		// Locked first: no fan-out runs until this commits, so the endpoint's position in the
+		// event feed (its transaction's, set by the store) comes after every event fanned out
+		// without it: it misses no event written after it.
 		if _, err := tx.LockWebhookCursor(ctx, cursorName, false); err != nil {
 			return err
 		}

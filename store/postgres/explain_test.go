@@ -25,7 +25,7 @@ const explainRows = 20000
 // guarded are the tables that grow with every invoice: a hot query must never scan them whole.
 var guarded = map[string]bool{
 	"invoices": true, "payment_options": true, "payments": true, "payment_spends": true,
-	"events": true, "outbox": true, "ledger_books": true, "chain_blocks": true,
+	"events": true, "outbox": true, "ledger_books": true, "chain_blocks": true, "refunds": true,
 }
 
 // TestHotQueriesUseIndexes runs the follower's, settler's, outbox relay's and invoice list's
@@ -139,6 +139,20 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		_, err = tx.WebhookBacklog(ctx, store.FeedPos{XID: 1 << 40})
 		return err
 	})
+	// The webhook dispatcher's idle pass: its cursor at the newest event, the horizon above
+	// it, so no event qualifies (where a sequential scan reads the whole table).
+	var newest store.FeedPos
+	if err := pool.QueryRow(ctx, `SELECT feed_xid, feed_seq FROM events ORDER BY feed_xid DESC, feed_seq DESC LIMIT 1`).
+		Scan(&newest.XID, &newest.Seq); err != nil {
+		t.Fatal(err)
+	}
+	run("EventsBelow (at the end)", false, func(tx store.Tx) error {
+		below, err := tx.EventsBelow(ctx, newest, newest.XID+1)
+		if err == nil && below {
+			err = fmt.Errorf("an event after the newest one %+v", newest)
+		}
+		return err
+	})
 	run("PaymentsByStatus(mempool)", false, func(tx store.Tx) error {
 		_, err := tx.PaymentsByStatus(ctx, "bitcoin", "mempool")
 		return err
@@ -189,6 +203,22 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 			return err
 		}
 		_, err := tx.PaymentsOf(ctx, ids)
+		return err
+	})
+	// The follower's pruning, a small batch of the lowest blocks (the later checks read
+	// blocks near the tip only).
+	run("ForgetBlocksBelow", true, func(tx store.Tx) error {
+		n, err := tx.ForgetBlocksBelow(ctx, "bitcoin", tip-100, 10)
+		if err == nil && n != 10 {
+			err = fmt.Errorf("deleted %d blocks, want 10", n)
+		}
+		return err
+	})
+	run("RefundsOfInvoices", false, func(tx store.Tx) error {
+		refs, err := tx.RefundsOfInvoices(ctx, []string{"inv100", "inv102", "inv19999"})
+		if err == nil && len(refs) != 2 {
+			err = fmt.Errorf("%d refunds of inv100, inv102 and inv19999, want 2", len(refs))
+		}
 		return err
 	})
 	run("SetCursor+BlockHashes", true, func(tx store.Tx) error {
@@ -329,7 +359,8 @@ func oneLine(q string) string { return strings.Join(strings.Fields(q), " ") }
 // seedExplain fills the schema with explainRows invoices, one a minute up to now: the newest
 // 400 open (new or processing, half of the processing ones with a mempool payment), the rest
 // closed with a confirmed payment at the invoice's height, its spend, an event, a delivered
-// outbox message and a ledger book; the last 50 outbox messages are pending. It returns now.
+// outbox message and a ledger book, and a refund (completed) for every other one; the last
+// 50 outbox messages are pending. It returns now.
 func seedExplain(t *testing.T, pool *pgxpool.Pool) time.Time {
 	t.Helper()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -368,6 +399,12 @@ func seedExplain(t *testing.T, pool *pgxpool.Pool) time.Time {
 		`INSERT INTO ledger_books (payment_id, seq, invoice_id, merchant_id, state, amount, record_key, created_at)
 			SELECT id, 1, invoice_id, 'm1', 'applied', amount, 'k' || substr(id, 4), seen_at FROM payments
 			WHERE $1::timestamptz IS NOT NULL`,
+		fmt.Sprintf(`INSERT INTO refunds (id, merchant_id, invoice_id, seq, status, asset, chain, network, scale,
+			currency, amount_fiat, amount_atomic, fee_from_amount, rate_policy, rate, rate_source, rate_at,
+			txid, output_index, block_height, block_hash, created_at, updated_at, completed_at)
+			SELECT 'ref' || g, 'm1', 'inv' || g, 1, 'completed', 'BTC', 'bitcoin', 'main', 8, 'USD', 100, 1000, 0,
+				'original', '1', 'x', c, 'rtx' || g, 0, g, 'h', c, c, c
+			FROM generate_series(2, %[1]d - %[2]d, 2) g, LATERAL (SELECT $1::timestamptz - (%[1]d - g) * interval '1 minute' AS c) t`, n, open),
 		fmt.Sprintf(`INSERT INTO chain_blocks (chain, height, hash, parent_hash)
 			SELECT 'bitcoin', g, 'h' || g, 'h' || (g - 1) FROM generate_series(1, %[1]d) g
 			WHERE $1::timestamptz IS NOT NULL`, n),

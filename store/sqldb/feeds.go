@@ -216,9 +216,13 @@ func (t *tx) EventFeed(ctx context.Context, after store.FeedPos, limit int) ([]s
 }
 
 func (t *tx) EventsBelow(ctx context.Context, after store.FeedPos, horizon int64) (bool, error) {
+	// The first event after the cursor in feed order: a walk of events_feed from the cursor
+	// that stops at one row, or at once when the cursor is at the end of the feed. Without
+	// the ORDER BY, the generic plan of a prepared statement (which guesses a third of the
+	// table qualifies) read events sequentially, through every row when none did.
 	var n int
 	err := t.one(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE (feed_xid, feed_seq) > ($1, $2) AND feed_xid < $3
-		LIMIT 1) x`, []any{after.XID, after.Seq, horizon}, &n)
+		ORDER BY feed_xid, feed_seq LIMIT 1) x`, []any{after.XID, after.Seq, horizon}, &n)
 	return n > 0, err
 }
 

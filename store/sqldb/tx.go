@@ -660,9 +660,23 @@ func (t *tx) ForgetBlocksAbove(ctx context.Context, chain string, height int64) 
 }
 
 func (t *tx) ForgetBlocksBelow(ctx context.Context, chain string, height int64, limit int) (int64, error) {
-	return t.exec(ctx, `DELETE FROM chain_blocks WHERE chain = $1 AND height IN (
-		SELECT height FROM chain_blocks WHERE chain = $1 AND height < $2 ORDER BY height LIMIT $3)`,
-		chain, height, limit)
+	if limit <= 0 {
+		return 0, nil
+	}
+	// The lowest recorded height, then a range of at most limit heights from it (a chain's
+	// heights are unique): two walks of the primary key. A DELETE ... IN (SELECT ... ORDER
+	// BY height LIMIT $3) had a generic plan that hashed a sequential scan of the table.
+	var low *int64
+	if err := t.one(ctx, `SELECT MIN(height) FROM chain_blocks WHERE chain = $1 AND height < $2`,
+		[]any{chain, height}, nullInt{&low}); err != nil || low == nil {
+		return 0, err
+	}
+	upTo := height
+	if int64(limit) < height-*low {
+		upTo = *low + int64(limit)
+	}
+	return t.exec(ctx, `DELETE FROM chain_blocks WHERE chain = $1 AND height >= $2 AND height < $3`,
+		chain, *low, upTo)
 }
 
 func (t *tx) DeleteCursor(ctx context.Context, chain string) error {

@@ -14,9 +14,14 @@ import (
 const endpointCols = `id, merchant_id, url, description, secret, previous_secret, previous_secret_until, events,
 	enabled, created_at, updated_at, format`
 
+// endpointRead are the columns an endpoint is read with: since_xid is set by the store
+// (a column default on Postgres, a trigger on SQLite), never written.
+const endpointRead = endpointCols + `, since_xid`
+
 func scanEndpoint(r interface{ Scan(...any) error }, e *store.WebhookEndpoint) error {
 	return r.Scan(&e.ID, &e.MerchantID, &e.URL, &e.Description, &e.Secret, &e.PreviousSecret,
-		nullTimeCol{&e.PreviousSecretUntil}, listCol{&e.Events}, &e.Enabled, timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt}, &e.Format)
+		nullTimeCol{&e.PreviousSecretUntil}, listCol{&e.Events}, &e.Enabled, timeCol{&e.CreatedAt}, timeCol{&e.UpdatedAt}, &e.Format,
+		&e.Since)
 }
 
 func (t *tx) CreateWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint) error {
@@ -29,14 +34,14 @@ func (t *tx) CreateWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint)
 
 func (t *tx) WebhookEndpoint(ctx context.Context, merchantID, id string) (store.WebhookEndpoint, error) {
 	var e store.WebhookEndpoint
-	err := scanEndpoint(t.c.QueryRow(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints
+	err := scanEndpoint(t.c.QueryRow(ctx, `SELECT `+endpointRead+` FROM webhook_endpoints
 		WHERE id = $1 AND ($2 = '' OR merchant_id = $2)`, id, merchantID), &e)
 	return e, t.d.Translate(err)
 }
 
 func (t *tx) WebhookEndpoints(ctx context.Context, merchantID string) ([]store.WebhookEndpoint, error) {
 	var out []store.WebhookEndpoint
-	err := t.many(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE merchant_id = $1 ORDER BY id`,
+	err := t.many(ctx, `SELECT `+endpointRead+` FROM webhook_endpoints WHERE merchant_id = $1 ORDER BY id`,
 		[]any{merchantID}, func(r Rows) error {
 			var e store.WebhookEndpoint
 			if err := scanEndpoint(r, &e); err != nil {

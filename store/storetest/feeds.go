@@ -122,3 +122,48 @@ func testFeeds(t *testing.T, s store.Store) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// testEndpointSince: an endpoint's feed position (WebhookEndpoint.Since, set by the store)
+// orders it among the events by transaction, whatever the times they carry: an event
+// written before it is below it, one written after it is at or above it, and an endpoint
+// written after that event is above the event. The times say the opposite here (a replica
+// whose clock is behind wrote the later event).
+func testEndpointSince(t *testing.T, s store.Store) {
+	mid, _ := seed(t, s, "since")
+	event := func(id string, at time.Time) {
+		t.Helper()
+		tx(t, s, func(x store.Tx) error {
+			if err := x.CreateInvoice(ctx, invoice(id, mid, at)); err != nil {
+				return err
+			}
+			return x.AppendEvent(ctx, store.Event{ID: "evt_" + id, MerchantID: mid, InvoiceID: id, Type: "invoice.created",
+				Data: "{}", CreatedAt: at})
+		})
+	}
+	endpoint := func(id string, at time.Time) int64 {
+		t.Helper()
+		var e store.WebhookEndpoint
+		tx(t, s, func(x store.Tx) error { return x.CreateWebhookEndpoint(ctx, webhookEndpoint(id, mid, at)) })
+		must(t, s.View(ctx, func(x store.Tx) (err error) { e, err = x.WebhookEndpoint(ctx, mid, id); return }))
+		return e.Since
+	}
+	event("inv_since1", t0)
+	first := endpoint("we_since1", t0.Add(time.Hour))
+	event("inv_since2", t0.Add(30*time.Minute)) // stamped before the endpoint by a clock behind
+	second := endpoint("we_since2", t0)
+	var evs []store.FeedEvent
+	must(t, s.View(ctx, func(x store.Tx) (err error) { evs, _, err = x.EventFeed(ctx, store.FeedPos{}, 10); return }))
+	pos := map[string]int64{}
+	for _, e := range evs {
+		pos[e.ID] = e.Pos.XID
+	}
+	e1, ok1 := pos["evt_inv_since1"]
+	e2, ok2 := pos["evt_inv_since2"]
+	if !ok1 || !ok2 {
+		t.Fatalf("event feed %+v lacks the two events", evs)
+	}
+	if !(e1 < first && first <= e2 && e2 < second) {
+		t.Fatalf("positions: event 1 at %d, endpoint 1 since %d, event 2 at %d, endpoint 2 since %d; want them in that order",
+			e1, first, e2, second)
+	}
+}

@@ -48,6 +48,7 @@ func run(t *testing.T, open func(testing.TB) store.Store) {
 		{"ReviewByConfirmations", testReviewByConfirmations},
 		{"ChainTime", testChainTime},
 		{"FeedsCommitOrdered", testFeeds},
+		{"EndpointSince", testEndpointSince},
 		{"IdempotencyConcurrentClaims", testIdempotency},
 		{"CursorAndBlocks", testCursor},
 		{"CursorFinalHeight", testCursorFinal},
