@@ -41,6 +41,44 @@ func TestManyProcessingInvoicesAllSettle(t *testing.T) {
 	})
 }
 
+// TestManyInvoicesDueByTimeAllReviewed (issue 22): reviews by chain time have no page limit
+// either. 2,001 unpaid invoices whose expiry one block passes all expire in that block's
+// step (which reads the invoices due twice: in the block's transaction and at the tip, so a
+// limit of 1,000 would still pass 2,000); 1,001 invoices with a payment still unconfirmed
+// when the chain passes the end of their monitoring window all turn invalid in that step.
+func TestManyInvoicesDueByTimeAllReviewed(t *testing.T) {
+	t.Parallel()
+	const unpaid, pending = 2001, 1001
+	onBackends(t, 1, func(t *testing.T, e *fakeEnv) {
+		var pays []watcher.Transfer
+		for i := range unpaid + pending {
+			_, o := e.invoice("25.00")
+			if i < pending {
+				pays = append(pays, pay(fmt.Sprintf("tx-%d", i), o, o.AmountDue))
+			}
+		}
+		e.chain.setPool(pays...)
+		e.chain.mine(t0.Add(time.Minute))
+		e.step()
+		if got := e.counts(); got[string(invoices.StatusNew)] != unpaid || got[string(invoices.StatusProcessing)] != pending {
+			t.Fatalf("with %d of them paid in the mempool: %v, want %d new and %d processing", pending, got, unpaid, pending)
+		}
+		e.clock.set(t0.Add(16 * time.Minute))
+		e.chain.mine(t0.Add(16 * time.Minute)) // past every expiry
+		e.step()
+		if got := e.counts(); got[string(invoices.StatusExpired)] != unpaid || got[string(invoices.StatusProcessing)] != pending {
+			t.Fatalf("after the block past their expiry: %v, want %d expired and %d processing", got, unpaid, pending)
+		}
+		end := t0.Add(15*time.Minute + 24*time.Hour + time.Minute)
+		e.clock.set(end)
+		e.chain.mine(end) // past every monitoring window
+		e.step()
+		if got := e.counts(); got[string(invoices.StatusExpired)] != unpaid || got[string(invoices.StatusInvalid)] != pending {
+			t.Fatalf("after the block past their monitoring window: %v, want %d expired and %d invalid", got, unpaid, pending)
+		}
+	})
+}
+
 // counts returns the number of invoices in each status.
 func (e *fakeEnv) counts() map[string]int64 {
 	e.t.Helper()

@@ -110,8 +110,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context) (int, error) {
 }
 
 // dispatch is Dispatch; it also returns how many events it read, or 0 when it made no
-// progress (nothing fanned out, the cursor did not move): a full batch of events nobody
-// receives above the horizon is not read again at once.
+// progress (nothing fanned out or recorded, the cursor did not move).
 //
 // A pass reads the feed twice. First outside any write, to render the invoices of the
 // events that need it (their writer stored no snapshot) for an endpoint that receives them;
@@ -120,7 +119,8 @@ func (d *Dispatcher) Dispatch(ctx context.Context) (int, error) {
 // deleted meanwhile), it reads the feed and the endpoints again and fans out what it has a
 // payload for; an event that gained a receiver in between is held for the next pass.
 // Events nobody receives (the store has no endpoint, none subscribed, or none existed when
-// the event was written) are not recorded: the cursor just passes them.
+// the event was written) are not recorded: the cursor just passes them; those above the
+// horizon, which it cannot pass yet, are recorded as fanned out to nobody.
 func (d *Dispatcher) dispatch(ctx context.Context) (fanned, read int, _ error) {
 	var (
 		cursor  store.FeedPos
@@ -193,8 +193,9 @@ func (d *Dispatcher) dispatch(ctx context.Context) (fanned, read int, _ error) {
 			return err
 		}
 		var (
-			held bool // an event has no payload: the cursor stays before it
-			done = cursor
+			held   bool // an event has no payload: the cursor stays before it
+			done   = cursor
+			marked int // events recorded as fanned out to nobody
 		)
 		for _, e := range events {
 			var to []store.WebhookEndpoint
@@ -202,6 +203,17 @@ func (d *Dispatcher) dispatch(ctx context.Context) (fanned, read int, _ error) {
 				if subscribed(ep, e) {
 					to = append(to, ep)
 				}
+			}
+			if len(to) == 0 && e.Pos.XID >= horizon {
+				// Nobody receives it, and the cursor cannot pass it yet (a transaction below it
+				// is still open): it is recorded as fanned out to nobody, so that it leaves the
+				// feed's pages. Left there, enough of them would fill every page and hold back
+				// the events after them until that transaction ended.
+				if _, err := tx.RecordWebhookEvent(ctx, store.WebhookEvent{EventID: e.ID, MerchantID: e.MerchantID,
+					Type: e.Type, CreatedAt: e.CreatedAt, DispatchedAt: now}); err != nil {
+					return fmt.Errorf("record event %s: %w", e.ID, err)
+				}
+				marked++
 			}
 			if len(to) > 0 {
 				snap := json.RawMessage(e.Snapshot)
@@ -232,7 +244,7 @@ func (d *Dispatcher) dispatch(ctx context.Context) (fanned, read int, _ error) {
 			}
 		}
 		if !done.After(cursor) {
-			if fanned == 0 {
+			if fanned == 0 && marked == 0 {
 				read = 0
 			}
 			return nil

@@ -114,6 +114,62 @@ func TestEventFromSkewedReplicaAfterNewEndpoint(t *testing.T) {
 	})
 }
 
+// TestUnreceivedEventsDoNotHoldBackTheFeed (issue 22, Postgres): while a transaction stays
+// open below them (the feed's horizon cannot pass it), more events that no endpoint receives
+// than one pass reads fill the feed; an event after them that the endpoint receives is still
+// fanned out and delivered before that transaction ends.
+func TestUnreceivedEventsDoNotHoldBackTheFeed(t *testing.T) {
+	t.Parallel()
+	raw := storetest.Postgres(t)
+	bd := setupOn(t, raw)
+	disp, err := webhooks.NewDispatcher(bd.st, bd.snaps, &webhooks.DispatcherConfig{Now: bd.clock.Now, Retry: testPolicy, Batch: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := newReceiver(t, nil)
+	ep := bd.endpoint(t, rc, "invoice.settled")
+	release, held := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		var once sync.Once
+		done <- raw.Tx(ctx, func(tx store.Tx) error {
+			if err := tx.AppendEvent(ctx, store.Event{ID: store.NewID("evt", bd.clock.Now()), MerchantID: bd.merchant,
+				InvoiceID: bd.invoice, Type: "invoice.created", Data: `{}`, CreatedAt: bd.clock.Now()}); err != nil {
+				return err
+			}
+			if _, err := tx.WebhookCursor(ctx, "hold"); err != nil { // sends the insert
+				return err
+			}
+			once.Do(func() { close(held) })
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	defer func() {
+		close(release)
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	for range 12 { // more than two passes' worth
+		bd.event(t, "invoice.processing", 0)
+	}
+	want := bd.event(t, "invoice.settled", 0)
+	for range 5 {
+		if _, err := disp.Dispatch(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, d := range bd.deliveries(t, ep.ID) {
+		got = append(got, d.EventID)
+	}
+	if !slices.Equal(got, []string{want.ID}) {
+		t.Fatalf("deliveries %v while the old transaction is open, want %s", got, want.ID)
+	}
+}
+
 // crashOnce fails the first write transaction after its closure ran, as if the process
 // died between the feed read and the commit of the fan-out and the cursor.
 type crashOnce struct {

@@ -128,7 +128,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.scaleOpen, "scale-open", 0, "watcher-scale: open invoices in the large database, half of them processing (default 100,000; -quick 10,000)")
 	fs.IntVar(&o.scaleBlocks, "scale-blocks", 0, "watcher-scale: blocks applied to each database, a poll after each (default 30; -quick 15; at most 100)")
 	fs.DurationVar(&o.scaleBudget, "scale-budget", 0, "watcher-scale: longest time the blocks and polls may take on the large database (the small one gets 10 times as long; default 3m; -quick 1m)")
-	fs.BoolVar(&o.scaleWatch, "scale-watch-list", false, "watcher-scale: the source keeps the watched addresses (a watcher.Watcher, as the EthereumSource is) and the follower its address map; default: the source reports every transfer and the follower matches them in the store (as for the BitcoinSource)")
+	fs.BoolVar(&o.scaleWatch, "scale-watch-list", false, "watcher-scale: the source keeps the watched addresses (a watcher.Watcher, as the EthereumSource is; the follower keeps nothing per address); default: the source reports every transfer and the follower matches them in the store (as for the BitcoinSource)")
 	fs.StringVar(&o.scaleProfile, "scale-cpuprofile", "", "watcher-scale: write a CPU profile of the large database's blocks and polls to this file (go tool pprof)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs), the chaos run's, watcher-scale's and export's Postgres schemas after the run")
 	fs.BoolVar(&o.chaosEVM, "chaos-evm", false, "chaos: also pay ETH and USDC invoices (one in three each) on a geth --dev node")

@@ -48,8 +48,11 @@ import (
 // work). By default the source reports every transfer and the follower matches them in the
 // store (the BitcoinSource's path: no address map); with -scale-watch-list it is a
 // watcher.Watcher, as the EthereumSource is (its balance reconciliation needs the
-// addresses), and the follower keeps its address map: each block pays scalePerBlock live invoices (half ETH, half USDC, exactly the
-// amount due; 12 confirmations), and after every block the follower polls once without a
+// addresses): it keeps the watched addresses (a set, as the EthereumSource's watch set is a
+// map; its reconciliation state per address is not modelled), and the follower hands them
+// over and takes back those of closed invoices, keeping nothing per address. Each block
+// pays scalePerBlock live invoices (half ETH, half USDC, exactly the amount due; 12
+// confirmations), and after every block the follower polls once without a
 // new block. Per block and per poll: wall time, allocations (runtime Mallocs/TotalAlloc
 // deltas), invoices reviewed; per side: the follower's heap and the rows Postgres read per
 // table (pg_stat_user_tables). Both sides must end with the same live invoices settled.
@@ -177,7 +180,7 @@ func benchWatcherScale(ctx context.Context, o *options, _ string, r *report, std
 
 	path := "store-matched: the source reports every transfer, the follower matches them in the store"
 	if o.scaleWatch {
-		path = "watch list (-scale-watch-list): the source is a watcher.Watcher, the follower keeps its address map"
+		path = "watch list (-scale-watch-list): the source is a watcher.Watcher and keeps the watched addresses (a set)"
 	}
 	r.section(fmt.Sprintf("Watcher at scale — EVM follower on Postgres, in-memory source (%s); the same %d blocks (%d live invoices paid each, 12 confirmations) and a poll after each, on %d invoices (small) and on %s (large)",
 		path, blocks, scalePerBlock, scaleLive, seeded))
