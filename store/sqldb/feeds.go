@@ -53,6 +53,15 @@ func (t *tx) chunks(values []string, fn func([]string) error) error {
 	return nil
 }
 
+// indexedBy names the index a table reference must use, on SQLite (" INDEXED BY index"), for
+// a statement its planner, without statistics, would read through a worse one; "" elsewhere.
+func (t *tx) indexedBy(index string) string {
+	if t.d.Name() == "sqlite" {
+		return " INDEXED BY " + index
+	}
+	return ""
+}
+
 // horizon reads the feed horizon of table. It runs before the read of the rows: a later
 // statement sees every row committed below it.
 func (t *tx) horizon(ctx context.Context, table string) (int64, error) {
@@ -106,9 +115,13 @@ func (t *tx) WatchList(ctx context.Context, chain string, monitoredAfter time.Ti
 }
 
 func (t *tx) ClosingOptions(ctx context.Context, chain string, after, upTo time.Time) ([]store.WatchedOption, error) {
+	// The invoices by their end of monitoring first (invoices_monitor_until), then their
+	// options on the chain. CROSS JOIN fixes that order for SQLite, which has no statistics
+	// (it runs no ANALYZE) and planned the join the other way, reading every option on the
+	// chain; Postgres plans it as the inner join it is.
 	return t.watched(ctx, `SELECT `+prefixed("o.", optionCols)+watchedCols+`
-		FROM invoices i JOIN payment_options o ON o.invoice_id = i.id AND o.chain = $1
-		WHERE i.monitor_until > $2 AND i.monitor_until <= $3
+		FROM invoices i CROSS JOIN payment_options o
+		WHERE o.invoice_id = i.id AND o.chain = $1 AND i.monitor_until > $2 AND i.monitor_until <= $3
 		ORDER BY o.invoice_id, o.id`, chain, after, upTo)
 }
 
@@ -116,9 +129,12 @@ func (t *tx) WatchedAt(ctx context.Context, chain string, addresses []string, mo
 	var out []store.WatchedOption
 	err := t.chunks(addresses, func(chunk []string) error {
 		cond, args := t.in("o.address", 4, chunk)
+		// The payments of the option's invoice by payments_invoice: named for SQLite, which
+		// has no statistics (it runs no ANALYZE) and took (chain) instead, reading every
+		// payment on the chain for each option past its window.
 		opts, err := t.watched(ctx, `SELECT `+prefixed("o.", optionCols)+watchedCols+`
 			FROM payment_options o JOIN invoices i ON i.id = o.invoice_id
-			WHERE o.chain = $1 AND `+cond+` AND (i.monitor_until > $2 OR EXISTS (SELECT 1 FROM payments p
+			WHERE o.chain = $1 AND `+cond+` AND (i.monitor_until > $2 OR EXISTS (SELECT 1 FROM payments p`+t.indexedBy("payments_invoice")+`
 				WHERE p.invoice_id = o.invoice_id AND p.chain = $1
 					AND (p.status = 'mempool' OR (p.status = 'confirmed' AND p.block_height > $3))))
 			ORDER BY o.address, o.asset`, append([]any{chain, monitoredAfter, pendingAbove}, args...)...)
