@@ -62,6 +62,16 @@ func (t *tx) indexedBy(index string) string {
 	return ""
 }
 
+// unionForSQLite is UNION ALL on SQLite, whose planner (without statistics) merges the two
+// halves of a UNION in order, reading a side's table whole in its key order; the caller
+// removes the duplicates. Postgres keeps UNION, planned with a hash.
+func (t *tx) unionForSQLite() string {
+	if t.d.Name() == "sqlite" {
+		return "UNION ALL"
+	}
+	return "UNION"
+}
+
 // horizon reads the feed horizon of table. It runs before the read of the rows: a later
 // statement sees every row committed below it.
 func (t *tx) horizon(ctx context.Context, table string) (int64, error) {
@@ -102,9 +112,10 @@ func (t *tx) WatchList(ctx context.Context, chain string, monitoredAfter time.Ti
 	if err != nil {
 		return nil, store.FeedPos{}, err
 	}
+	// CROSS JOIN: the invoices by their end of monitoring first (see ClosingOptions).
 	opts, err := t.watched(ctx, `SELECT `+prefixed("o.", optionCols)+watchedCols+`
-		FROM invoices i JOIN payment_options o ON o.invoice_id = i.id AND o.chain = $1
-		WHERE i.monitor_until > $2
+		FROM invoices i CROSS JOIN payment_options o
+		WHERE o.invoice_id = i.id AND o.chain = $1 AND i.monitor_until > $2
 		UNION
 		SELECT `+prefixed("o.", optionCols)+watchedCols+`
 		FROM payment_options o JOIN invoices i ON i.id = o.invoice_id
@@ -163,19 +174,23 @@ func (t *tx) InvoicesDue(ctx context.Context, chain string, at time.Time, above,
 	err := t.many(ctx, `SELECT i.id FROM invoices i
 		WHERE (CASE i.status WHEN 'new' THEN i.expires_at WHEN 'processing' THEN i.monitor_until END) <= $2
 			AND EXISTS (SELECT 1 FROM payment_options o WHERE o.invoice_id = i.id AND o.chain = $1)
-		UNION
+		`+t.unionForSQLite()+`
 		SELECT p.invoice_id FROM payments p JOIN payment_options o ON o.id = p.option_id
 			WHERE p.chain = $1 AND p.block_height > $5 AND p.block_height <= $4 + 1 AND p.status = 'confirmed'
-				AND p.block_height + o.confirmations - 1 > $3 AND p.block_height + o.confirmations - 1 <= $4
-		ORDER BY 1`, []any{chain, at, above, upTo, above - maxConf + 1}, func(r Rows) error {
-		var id string
-		if err := r.Scan(&id); err != nil {
-			return err
-		}
-		ids = append(ids, id)
-		return nil
-	})
-	return ids, err
+				AND p.block_height + o.confirmations - 1 > $3 AND p.block_height + o.confirmations - 1 <= $4`,
+		[]any{chain, at, above, upTo, above - maxConf + 1}, func(r Rows) error {
+			var id string
+			if err := r.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+			return nil
+		})
+	// Sorted and made unique here, not by ORDER BY (nor, on SQLite, UNION): SQLite merged
+	// the two ordered halves, reading the invoices in id order, all of them, on every block
+	// and poll (no statistics: it runs no ANALYZE).
+	slices.Sort(ids)
+	return slices.Compact(ids), err
 }
 
 func (t *tx) InvoicesByID(ctx context.Context, ids []string) ([]store.Invoice, error) {
