@@ -1,6 +1,7 @@
 package watcher_test
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -246,6 +247,51 @@ func TestOptionPastWindowFromFeedLeaves(t *testing.T) {
 			t.Fatalf("the source watches %d addresses, the follower defers %d invoices; want 0 and 0", a, d)
 		}
 	})
+}
+
+// fixedRefunds is a watcher.Refunds whose only refund destinations are dests.
+type fixedRefunds struct{ dests []string }
+
+func (r fixedRefunds) Destinations(context.Context, string) ([]string, error) { return r.dests, nil }
+func (fixedRefunds) BlockTx(context.Context, store.Tx, string, int64, string, []watcher.Transfer) error {
+	return nil
+}
+func (fixedRefunds) MempoolTx(context.Context, store.Tx, string, int64, []watcher.Transfer) error {
+	return nil
+}
+func (fixedRefunds) RewindTx(context.Context, store.Tx, string, int64) error { return nil }
+func (fixedRefunds) InFlightTx(context.Context, store.Tx, string) ([]watcher.InFlightRefund, error) {
+	return nil, nil
+}
+func (fixedRefunds) VanishedTx(context.Context, store.Tx, string, string) error { return nil }
+
+// TestClosingKeepsRefundDestination (issue 22, watch-list path): when an invoice closes, its
+// deposit address leaves the source's watch set, unless it is also a refund's destination
+// (a refund paid back to it): the refund's transaction must still be seen.
+func TestClosingKeepsRefundDestination(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newFakeEnvMode(t, b.Open(t), 1, true)
+			_, kept := e.invoice("25.00")
+			_, gone := e.invoice("30.00")
+			e.withFollower(watcher.Config{Refunds: fixedRefunds{dests: []string{kept.Address}}})
+			e.step()
+			if !e.chain.isWatched(kept.Address) || !e.chain.isWatched(gone.Address) {
+				t.Fatal("the open invoices' addresses are not watched")
+			}
+			end := t0.Add(15*time.Minute + 24*time.Hour + 6*time.Hour + time.Minute)
+			e.clock.set(end)
+			e.chain.mine(end)
+			e.step()
+			e.step()
+			if !e.chain.isWatched(kept.Address) || e.chain.isWatched(gone.Address) {
+				t.Fatalf("after both invoices closed: the refund destination watched %v (want true), the other %v (want false)",
+					e.chain.isWatched(kept.Address), e.chain.isWatched(gone.Address))
+			}
+		})
+	}
 }
 
 // TestMempoolMatchesLaterOption (issue 22): a transaction already in the mempool when its

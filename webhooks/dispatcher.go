@@ -208,7 +208,9 @@ func (d *Dispatcher) dispatch(ctx context.Context) (fanned, read int, _ error) {
 				// Nobody receives it, and the cursor cannot pass it yet (a transaction below it
 				// is still open): it is recorded as fanned out to nobody, so that it leaves the
 				// feed's pages. Left there, enough of them would fill every page and hold back
-				// the events after them until that transaction ended.
+				// the events after them until that transaction ended. (An endpoint enabled or
+				// subscribed to its type afterwards does not get it, as for an event the
+				// cursor passed: an update counts for the events read after it.)
 				if _, err := tx.RecordWebhookEvent(ctx, store.WebhookEvent{EventID: e.ID, MerchantID: e.MerchantID,
 					Type: e.Type, CreatedAt: e.CreatedAt, DispatchedAt: now}); err != nil {
 					return fmt.Errorf("record event %s: %w", e.ID, err)
