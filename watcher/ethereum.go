@@ -434,9 +434,8 @@ func (s *EthereumSource) lookup(a common.Address) (string, bool) {
 
 // Watching returns the number of addresses the source watches (matches and reconciles).
 func (s *EthereumSource) Watching() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.watched)
+	n, _ := s.watching(0)
+	return n
 }
 
 // watching returns the number of watched addresses, and the addresses themselves when
